@@ -1,0 +1,52 @@
+# The README's two commands: `make demo` and `make test`. Both install what is missing first.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP_FLAGS ?= -q
+
+.PHONY: demo test install system-packages down status clean help
+
+help:
+	@echo "make demo   start the local platform (installs what is missing) and print the login"
+	@echo "make test   run the whole test suite (installs what is missing)"
+	@echo "make down   stop the local platform"
+
+demo: install
+	$(BIN)/eopde up
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+down:
+	$(BIN)/eopde down
+
+status:
+	$(BIN)/eopde status
+
+install: system-packages $(VENV)/.installed hub_config/node_modules/.installed $(VENV)/share/jupyter/kernels/eopde/kernel.json
+
+system-packages:
+	@scripts/install-system-packages.sh
+
+# The Python environment: one venv for the hub, users' servers and their kernels.
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "eopde: installing Python packages into $(VENV) (log: $(VENV)/pip.log)"
+	@$(BIN)/python -m pip install $(PIP_FLAGS) -U pip > $(VENV)/pip.log 2>&1 || (cat $(VENV)/pip.log; exit 1)
+	@$(BIN)/python -m pip install $(PIP_FLAGS) -e '.[test]' >> $(VENV)/pip.log 2>&1 || (cat $(VENV)/pip.log; exit 1)
+	@touch $@
+
+# JupyterHub's proxy (configurable-http-proxy), pinned by hub_config/package-lock.json.
+hub_config/node_modules/.installed: hub_config/package-lock.json
+	@echo "eopde: installing npm packages of hub_config/"
+	@cd hub_config && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# The "EO Python (eopde)" kernel, in the venv so that the hub's users see it.
+$(VENV)/share/jupyter/kernels/eopde/kernel.json: kernels/eopde/kernel.json $(VENV)/.installed
+	@$(BIN)/jupyter kernelspec install kernels/eopde --sys-prefix --name eopde > /dev/null 2>&1
+	@echo "eopde: kernel 'EO Python (eopde)' installed"
+
+clean: down
+	rm -rf .eopde

@@ -1,0 +1,137 @@
+"""The `eopde` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+
+def _platform():
+    from .services.platform import Platform
+
+    return Platform()
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    platform = _platform()
+    if platform.running():
+        print(f"The eopde platform is already running ({platform.settings.home}); nothing changed.")
+        _print_login(platform)
+        return 0
+    report = platform.up(progress=lambda message: print(f"  {message}", flush=True))
+    print(f"The eopde platform is up ({report.seconds:.1f} s).")
+    _print_login(platform)
+    return 0
+
+
+def _print_login(platform) -> None:
+    s = platform.settings
+    password = s.demo_password or platform.secrets["demo_password"]
+    print(f"  JupyterHub: {s.url('hub')}/hub/login")
+    print(f"  login:      {s.demo_user} / {password}")
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    platform = _platform()
+    status = platform.status()
+    if args.json:
+        print(json.dumps(platform.status_json(), indent=1))
+    else:
+        print(f"{'part':<11}{'healthy':<9}{'pid':<9}url")
+        for name, s in status.items():
+            pid = "-" if s.pid is None else str(s.pid)
+            print(f"{name:<11}{'yes' if s.healthy else 'NO':<9}{pid:<9}{s.url}")
+        if all(s.healthy for s in status.values()):
+            _print_login(platform)
+    return 0 if all(s.healthy for s in status.values()) else 1
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    stopped = _platform().down(progress=lambda message: print(f"  {message}", flush=True))
+    print("Stopped: " + ", ".join(stopped) if stopped else "Nothing was running.")
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from .services.process import tail
+
+    platform = _platform()
+    names = [args.part] if args.part else [p.name for p in platform.parts if p.daemon]
+    for name in names:
+        platform.part(name)  # KeyError names the known parts
+        path = platform.settings.log_dir / f"{name}.log"
+        if len(names) > 1:
+            print(f"==> {path} <==")
+        print(tail(path, args.lines))
+    if args.follow and args.part:
+        path = platform.settings.log_dir / f"{args.part}.log"
+        with open(path) as f:
+            f.seek(0, 2)
+            while True:
+                line = f.readline()
+                if line:
+                    print(line, end="", flush=True)
+                else:
+                    time.sleep(0.3)
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from .services.tokens import issue_token
+
+    print(issue_token(args.user, expires_in=args.expires_in))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="eopde", description="eopde: Processor Development Environment for Earth Observation"
+    )
+    parser.add_argument("--version", action="version", version=f"eopde {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("up", help="start the local platform (returns when every part is healthy)")
+    p.set_defaults(func=cmd_up)
+    p = sub.add_parser("status", help="show each part of the local platform")
+    p.add_argument("--json", action="store_true", help="print {part: {healthy, url, pid}}")
+    p.set_defaults(func=cmd_status)
+    p = sub.add_parser("down", help="stop what `eopde up` started")
+    p.set_defaults(func=cmd_down)
+    p = sub.add_parser("logs", help="show the logs of the platform's parts")
+    p.add_argument("part", nargs="?", help="one part (default: all)")
+    p.add_argument("-n", "--lines", type=int, default=40, help="lines per log (default 40)")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing (one part only)")
+    p.set_defaults(func=cmd_logs)
+    p = sub.add_parser("token", help="print an API token for a local user")
+    p.add_argument("user", help="hub user name (created if missing)")
+    p.add_argument("--expires-in", type=int, default=None, help="lifetime in seconds")
+    p.set_defaults(func=cmd_token)
+    return parser
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .services.errors import PlatformError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except PlatformError as err:
+        print(f"eopde {args.command}: {err}", file=sys.stderr)
+        return 1
+    except KeyError as err:
+        print(f"eopde {args.command}: {err.args[0]}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

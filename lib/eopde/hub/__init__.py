@@ -1,0 +1,1 @@
+"""JupyterHub integration: the demo authenticator and the local platform's hub configuration."""

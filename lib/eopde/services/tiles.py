@@ -1,0 +1,127 @@
+"""The local platform's tile server: TiTiler (titiler.core + rio-tiler) for COGs and STAC items.
+
+Launched as::
+
+    uvicorn eopde.services.tiles:create_app --factory --host 127.0.0.1 --port N
+
+Routes (titiler.core 2.4; ``{tms}`` is a TileMatrixSet id such as ``WebMercatorQuad``):
+
+- ``GET /healthz`` -> ``{"status": "ok"}``
+- ``/cog/...``  one raster, ``url=<path or http(s)/s3 URL of a COG>``:
+  ``/cog/info``, ``/cog/info.geojson``, ``/cog/statistics``, ``/cog/point/{lon},{lat}``,
+  ``/cog/tiles/{tms}/{z}/{x}/{y}[.{format}]``, ``/cog/{tms}/tilejson.json``,
+  ``/cog/{tms}/map.html``, ``/cog/tiles``, ``/cog/tiles/{tms}``,
+  ``/cog/preview[.{format}]``, ``/cog/bbox/...``, ``/cog/feature``.
+  Bands: ``bidx=1&bidx=2&bidx=3``, or ``expression=(b2-b1)/(b2+b1)``.
+- ``/stac/...`` one STAC item, ``url=<path or http(s) URL of the item JSON>``, the same routes
+  plus ``/stac/assets`` and ``/stac/asset_statistics``. Assets are repeated:
+  ``assets=B04&assets=B03&assets=B02`` (``assets=B04|bidx=1`` picks bands of one asset).
+  An ``expression`` refers to the bands of the listed assets in order, as ``b1``, ``b2``, ...
+  (``assets=B08&assets=B04&expression=(b1-b2)/(b1+b2)``); ``assets`` is always required.
+- Rendering, on every image route: ``rescale=0,3000`` (one for all bands, or repeated once per
+  output band),
+  ``colormap_name=viridis`` (one-band output only) or ``colormap=<JSON>``,
+  ``algorithm=normalizedIndex&algorithm_params=<JSON>``, ``color_formula=...``,
+  ``return_mask=false``, ``nodata=0``, ``resampling=bilinear``.
+  Give the format (``.png``): without it titiler answers JPEG whenever no pixel is masked.
+  tilejson takes ``tile_format=png`` and ``tilesize=256`` (its default tile size is 512).
+- ``/tileMatrixSets``, ``/algorithms``, ``/colorMaps`` (lists and details).
+
+Errors are JSON ``{"detail": "..."}`` with titiler's status codes (tile outside the data: 404;
+unknown asset: 404; expression syntax/missing assets: 400; unreadable or missing dataset, band
+index out of range: 500).
+
+Set ``EOPDE_TILES_ROOT_PATH`` (e.g. ``/services/tiles``) when a proxy serves the app under a
+prefix; tilejson URLs then carry the prefix.
+
+The module imports only the standard library at import time; titiler, rio-tiler and rasterio are
+imported by :func:`create_app`, so ``import eopde.services.tiles`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fastapi import FastAPI
+
+ROOT_PATH_ENV = "EOPDE_TILES_ROOT_PATH"
+
+# GDAL options for reading COGs over HTTP(S); values already in the environment win.
+GDAL_ENV_DEFAULTS: dict[str, str] = {
+    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.TIF",
+    "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
+    "VSI_CACHE": "TRUE",
+}
+
+
+def create_app() -> FastAPI:
+    """Build the tile server application (a uvicorn ``--factory`` target)."""
+    for key, value in GDAL_ENV_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+
+    from fastapi import FastAPI
+    from rio_tiler.io import STACReader
+    from starlette.middleware.cors import CORSMiddleware
+    from titiler.core.errors import DEFAULT_STATUS_CODES, add_exception_handlers
+    from titiler.core.factory import (
+        AlgorithmFactory,
+        ColorMapFactory,
+        MultiBaseTilerFactory,
+        TilerFactory,
+        TMSFactory,
+    )
+
+    app = FastAPI(
+        title="eopde tiles",
+        description="TiTiler for the eopde local platform: COGs and STAC items.",
+    )
+
+    # router_prefix must match the include_router prefix so that tilejson's url_for works.
+    cog = TilerFactory(router_prefix="/cog")
+    app.include_router(cog.router, prefix="/cog", tags=["Cloud Optimized GeoTIFF"])
+
+    stac = MultiBaseTilerFactory(reader=STACReader, router_prefix="/stac")
+    app.include_router(stac.router, prefix="/stac", tags=["STAC item"])
+
+    app.include_router(TMSFactory().router, tags=["Tiling schemes"])
+    app.include_router(AlgorithmFactory().router, tags=["Algorithms"])
+    app.include_router(ColorMapFactory().router, tags=["Colormaps"])
+
+    @app.get("/healthz", tags=["Health"])
+    def healthz() -> dict[str, str]:
+        """Liveness probe."""
+        return {"status": "ok"}
+
+    add_exception_handlers(app, DEFAULT_STATUS_CODES)
+
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_credentials=False,
+        allow_methods=["GET", "HEAD", "OPTIONS"],
+        allow_headers=["*"],
+    )
+    if root_path := os.environ.get(ROOT_PATH_ENV, "").rstrip("/"):
+        # What FastAPI(root_path=...) does, without its deprecation warning (FastAPI >= 0.16x).
+        app.add_middleware(_RootPathMiddleware, root_path=root_path)
+    return app
+
+
+class _RootPathMiddleware:
+    """Set the ASGI ``root_path`` so generated URLs (tilejson, docs) carry the proxy prefix.
+
+    Starlette then routes both ``/cog/...`` (prefix stripped by the proxy) and
+    ``<root_path>/cog/...`` (prefix kept, as configurable-http-proxy does by default).
+    """
+
+    def __init__(self, app, root_path: str) -> None:
+        self.app = app
+        self.root_path = root_path
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] in ("http", "websocket"):
+            scope = {**scope, "root_path": self.root_path}
+        await self.app(scope, receive, send)

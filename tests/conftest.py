@@ -1,0 +1,96 @@
+"""Shared fixtures. The local platform is started once per test run, in a temporary state
+folder and on ports of its own, through the `eopde` command as a user would start it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+TEST_BASE_PORT = int(os.environ.get("EOPDE_TEST_BASE_PORT", "18700"))
+TEST_HUB_PORT = int(os.environ.get("EOPDE_TEST_HUB_PORT", "18000"))
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without any EOPDE_* setting of the developer's own."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("EOPDE_")}
+
+
+def eopde(env: dict[str, str], *args: str, check: bool = True,
+          timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the `eopde` command with `env`; on failure with check, show its output."""
+    result = subprocess.run([str(BIN / "eopde"), *args], env=env, capture_output=True, text=True,
+                            timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"eopde {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+class RunningPlatform:
+    """Handle on the platform the tests started."""
+
+    def __init__(self, home: Path, env: dict[str, str]):
+        self.home = home
+        self.env = env
+
+    def eopde(self, *args: str, check: bool = True, timeout: float = 300):
+        return eopde(self.env, *args, check=check, timeout=timeout)
+
+    def status(self) -> dict:
+        return json.loads(self.eopde("status", "--json", check=False).stdout)
+
+    @property
+    def secrets(self) -> dict:
+        return json.loads((self.home / "secrets.json").read_text())
+
+    def url(self, part: str) -> str:
+        return self.status()[part]["url"]
+
+    @property
+    def hub_url(self) -> str:
+        return f"http://127.0.0.1:{TEST_HUB_PORT}"
+
+    def settings(self):
+        from eopde.services.settings import PlatformSettings
+
+        return PlatformSettings(home=str(self.home), base_port=TEST_BASE_PORT,
+                                hub_port=TEST_HUB_PORT)
+
+
+@pytest.fixture(scope="session")
+def platform_env(tmp_path_factory) -> dict[str, str]:
+    home = tmp_path_factory.mktemp("eopde-home")
+    env = clean_env()
+    env.update(
+        EOPDE_HOME=str(home),
+        EOPDE_BASE_PORT=str(TEST_BASE_PORT),
+        EOPDE_HUB_PORT=str(TEST_HUB_PORT),
+    )
+    return env
+
+
+@pytest.fixture(scope="session")
+def platform(platform_env) -> RunningPlatform:
+    """The local platform, up for the whole run; stopped (and checked stopped) at the end."""
+    running = RunningPlatform(Path(platform_env["EOPDE_HOME"]), platform_env)
+    try:
+        result = running.eopde("up", timeout=600)
+    except AssertionError:
+        logs = running.eopde("logs", "-n", "60", check=False).stdout
+        running.eopde("down", check=False)
+        raise AssertionError(f"eopde up failed; logs:\n{logs}") from None
+    running.up_output = result.stdout
+    yield running
+    records = [json.loads(p.read_text()) for p in (running.home / "run").glob("*.json")]
+    running.eopde("down", timeout=120)
+    from eopde.services.process import group_alive
+
+    left = [r["part"] for r in records if group_alive(r["pgid"])]
+    assert not left, f"eopde down left these parts running: {left}"

@@ -1,0 +1,71 @@
+"""The local hub's configuration and the demo authenticator."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+
+import pytest
+from traitlets.config import Config
+
+from eopde.hub.authenticator import DemoAuthenticator
+from eopde.hub.local import PLATFORM_SERVICE, bucket_name, configure
+from eopde.services.secrets import load_secrets
+from eopde.services.settings import PlatformSettings
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return PlatformSettings(home=str(tmp_path), base_port=28700, hub_port=28000,
+                            demo_user="ada", demo_password="s3cret")
+
+
+def test_configure_fills_hub_config(settings):
+    c = Config()
+    configure(c, settings)
+    assert c.JupyterHub.bind_url == "http://127.0.0.1:28000"
+    assert c.JupyterHub.hub_bind_url == "http://127.0.0.1:28701"
+    assert c.ConfigurableHTTPProxy.api_url == "http://127.0.0.1:28702"
+    assert c.DemoAuthenticator.users == {"ada": "s3cret"}
+    assert "local demo" in c.JupyterHub.template_vars["announcement_login"]
+    assert c.SimpleLocalProcessSpawner.home_dir_template.endswith("/users/{username}")
+    env = c.Spawner.environment
+    assert env["EOPDE_CATALOGUE_URL"] == "http://127.0.0.1:28710"
+    assert env["EOPDE_TILES_URL"] == "http://127.0.0.1:28711"
+    assert env["EOPDE_S3_ENDPOINT"] == "http://127.0.0.1:28712"
+    assert ("--allow-root" in c.Spawner.args) == (os.geteuid() == 0)
+    [service] = c.JupyterHub.services
+    assert service["name"] == PLATFORM_SERVICE and len(service["api_token"]) == 64
+    assert c.JupyterHub.load_roles[0]["services"] == [PLATFORM_SERVICE]
+
+
+def test_secrets_are_private_and_stable(tmp_path):
+    path = tmp_path / "secrets.json"
+    first = load_secrets(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_secrets(path) == first
+    assert len({first["s3_secret_key"], first["service_token"], first["demo_password"]}) == 3
+
+
+@pytest.mark.parametrize("name, bucket", [
+    ("demo", "user-demo"), ("Ada.Lovelace", "user-ada-lovelace"), ("x" * 80, "user-" + "x" * 58),
+    ("émile@lab", "user-mile-lab"),
+])
+def test_bucket_names_are_valid_s3(name, bucket):
+    assert bucket_name(name) == bucket
+    assert 3 <= len(bucket_name(name)) <= 63
+
+
+@pytest.mark.parametrize("username, password, expected", [
+    ("ada", "s3cret", "ada"),
+    ("ada", "wrong", None),
+    ("ada", "", None),
+    ("bob", "s3cret", None),
+    ("", "", None),
+])
+def test_demo_authenticator(username, password, expected):
+    authenticator = DemoAuthenticator(users={"ada": "s3cret"})
+    result = asyncio.run(authenticator.authenticate(None, {"username": username,
+                                                           "password": password}))
+    assert result == expected

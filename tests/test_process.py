@@ -1,0 +1,86 @@
+"""Detached processes, their records, port checks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import time
+
+import pytest
+
+from eopde.services.errors import PortInUseError
+from eopde.services.process import (
+    ProcessRecord,
+    group_alive,
+    pid_alive,
+    port_in_use,
+    start_detached,
+    stop_group,
+    tail,
+)
+
+SLEEPER = [sys.executable, "-c", "import subprocess, sys, time; "
+           "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+           "print('started', flush=True); time.sleep(60)"]
+
+
+def test_start_record_and_stop_whole_group(tmp_path):
+    record = start_detached("sleeper", SLEEPER, log=tmp_path / "logs" / "s.log",
+                            run_dir=tmp_path / "run")
+    try:
+        loaded = ProcessRecord.load(tmp_path / "run", "sleeper")
+        assert loaded == record and loaded.alive()
+        deadline = time.monotonic() + 10
+        while "started" not in tail(record.log) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "starting sleeper" in tail(record.log) and "started" in tail(record.log)
+    finally:
+        assert stop_group(record.pgid, timeout=5) is True
+    assert not group_alive(record.pgid)  # the grandchild went with it
+    assert not record.alive()
+    assert stop_group(record.pgid) is False
+
+
+def test_killed_leader_leaves_orphans_that_stop_group_clears(tmp_path):
+    record = start_detached("sleeper", SLEEPER, log=tmp_path / "s.log", run_dir=tmp_path)
+    time.sleep(0.5)
+    os.kill(record.pid, signal.SIGKILL)
+    time.sleep(0.3)
+    assert not record.alive()
+    assert group_alive(record.pgid)  # the grandchild is still there
+    stop_group(record.pgid, timeout=5)
+    assert not group_alive(record.pgid)
+
+
+def test_recycled_pid_is_not_taken_for_ours():
+    # This process began moments ago: a record written an hour ago cannot be about it.
+    assert pid_alive(os.getpid(), started=time.time())
+    assert not pid_alive(os.getpid(), started=time.time() - 3600)
+
+
+def test_broken_record_reads_as_none(tmp_path):
+    (tmp_path / "x.json").write_text("{not json")
+    assert ProcessRecord.load(tmp_path, "x") is None
+    assert ProcessRecord.load(tmp_path, "missing") is None
+
+
+def test_port_in_use():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        assert port_in_use("127.0.0.1", port)
+    assert not port_in_use("127.0.0.1", port)
+
+
+def test_port_in_use_error_names_port_and_setting():
+    err = PortInUseError("catalogue", 8710, "EOPDE_CATALOGUE_PORT")
+    assert "8710" in str(err) and "EOPDE_CATALOGUE_PORT" in str(err) and "catalogue" in str(err)
+
+
+def test_tail_of_missing_file_is_empty(tmp_path):
+    assert tail(tmp_path / "none.log") == ""
+    (tmp_path / "a.log").write_text("\n".join(str(i) for i in range(100)))
+    assert tail(tmp_path / "a.log", 3) == "97\n98\n99"

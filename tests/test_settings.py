@@ -1,0 +1,68 @@
+"""Settings of the local platform and the PostgreSQL helpers."""
+
+from __future__ import annotations
+
+import os
+import pwd
+
+import pytest
+
+from eopde.services import postgres
+from eopde.services.settings import PORT_ENV, PlatformSettings
+
+
+def test_ports_from_base_and_overrides(monkeypatch):
+    for var in PORT_ENV.values():
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("EOPDE_BASE_PORT", "9100")
+    monkeypatch.setenv("EOPDE_TILES_PORT", "9999")
+    s = PlatformSettings()
+    assert s.port("catalogue") == 9110 and s.port("tiles") == 9999 and s.port("hub") == 8000
+    assert s.url("storage") == "http://127.0.0.1:9112"
+    assert len({s.port(k) for k in PORT_ENV}) == len(PORT_ENV)  # no two parts share a port
+
+
+def test_bad_port_setting_is_explained(monkeypatch):
+    monkeypatch.setenv("EOPDE_BASE_PORT", "eighty")
+    with pytest.raises(ValueError, match="EOPDE_BASE_PORT='eighty' is not a port number"):
+        PlatformSettings().base_port
+
+
+def test_home_is_absolute(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("EOPDE_HOME", raising=False)
+    assert PlatformSettings().home == str(tmp_path / ".eopde")
+
+
+def test_postgres_bindir_has_postgis():
+    bindir = postgres.find_bindir()
+    assert (bindir / "initdb").exists() and (bindir / "postgres").exists()
+
+
+def test_postgres_account_is_never_root():
+    user = postgres.run_user()
+    if os.geteuid() == 0:
+        assert user is not None and pwd.getpwnam(user).pw_uid != 0
+    else:
+        assert user is None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root hands the cluster to another account")
+def test_private_state_folder_gets_a_reachable_cluster_dir(tmp_path):
+    home = tmp_path / "private" / "home"
+    home.mkdir(parents=True)
+    (tmp_path / "private").chmod(0o700)
+    assert not postgres.traversable_by(home, "postgres")
+    outside = postgres.cluster_dir(home, "postgres")
+    assert outside != home / "postgres"
+    assert postgres.traversable_by(outside, "postgres")
+    assert (home / "postgres").resolve() == outside.resolve()
+    open_home = tmp_path / "open"
+    open_home.mkdir()
+    tmp_path.chmod(0o755)
+    if postgres.traversable_by(open_home, "postgres"):
+        assert postgres.cluster_dir(open_home, "postgres") == open_home / "postgres"
+
+
+def test_dsn_quotes_password():
+    assert postgres.dsn("127.0.0.1", 5, "a/b@c") == "postgresql://eopde:a%2Fb%40c@127.0.0.1:5/eopde"
