@@ -94,6 +94,9 @@ class HubSession:
                                    **kwargs)
 
     def start_kernel(self, name: str) -> str:
+        if not any(c.name == "_xsrf" and c.path.startswith(self.server_prefix)
+                   for c in self.client.cookies.jar):
+            self.open_lab()  # the OAuth handshake with the hub gives the server's cookies
         response = self.server_api("POST", "/kernels", json={"name": name})
         response.raise_for_status()
         return response.json()["id"]

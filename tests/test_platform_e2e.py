@@ -79,7 +79,9 @@ def test_login_spawn_and_search_from_kernel(platform):
 
     session = HubSession(platform.hub_url, "demo")
     try:
-        assert "Invalid username or password" in session.login("wrong-password").text
+        refused = session.login("wrong-password")
+        assert refused.status_code == 403 and "Invalid username or password" in refused.text
+        assert 'name="password"' in refused.text  # the login form itself, not a button
         landing = session.login(platform.secrets["demo_password"])
         assert landing.status_code == 200
         session.spawn(timeout=90)

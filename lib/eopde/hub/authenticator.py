@@ -23,11 +23,6 @@ class DemoAuthenticator(Authenticator):
         its password (EOPDE_DEMO_PASSWORD, default a random one kept in the state folder).""",
     ).tag(config=True)
 
-    login_service = Unicode(
-        "eopde local demo",
-        help="Name shown on the login page.",
-    ).tag(config=True)
-
     async def authenticate(self, handler, data):
         """Return the username if it is configured and the password matches, else None."""
         username = (data or {}).get("username", "")
