@@ -217,3 +217,29 @@ def test_port_in_use_is_named(tmp_path):
     assert f"port {port}" in result.stderr and "EOPDE_POSTGRES_PORT" in result.stderr
     status = json.loads(eopde(env, "status", "--json", check=False).stdout)
     assert not any(part["pid"] for part in status.values())
+
+
+def test_tiles_reachable_through_the_hub_proxy(platform):
+    """Browsers get tiles at {hub}/services/tiles/: no other port needs to be open to users."""
+    import morecantile
+    import numpy as np
+    from pystac_client import Client
+    from rasterio.io import MemoryFile
+
+    assert httpx.get(f"{platform.hub_url}/services/tiles/healthz").json() == {"status": "ok"}
+    item = next(Client.open(platform.url("catalogue")).search(
+        collections=["sentinel-2-l2a"], max_items=1).items())
+    west, south, east, north = item.bbox
+    tile = morecantile.tms.get("WebMercatorQuad").tile((west + east) / 2, (south + north) / 2, 12)
+    response = httpx.get(
+        f"{platform.hub_url}/services/tiles/stac/tiles/WebMercatorQuad/{tile.z}/{tile.x}/{tile.y}.png",
+        params=[("url", item.get_self_href()), ("assets", "B04"), ("assets", "B03"),
+                ("assets", "B02"), ("rescale", "1000,4000")],
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/png"
+    with MemoryFile(response.content) as memfile, memfile.open() as png:
+        pixels = png.read()
+    assert pixels.shape[1:] == (256, 256)
+    assert np.unique(pixels[:3]).size > 20  # a real picture, not a blank tile

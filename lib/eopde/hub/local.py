@@ -18,6 +18,9 @@ from ..services.settings import PlatformSettings
 #: check) act as.
 PLATFORM_SERVICE = "eopde-platform"
 
+#: Hub service name of the tile server; its public route is `{hub base}/services/tiles/`.
+TILES_SERVICE = "tiles"
+
 #: Scopes of that service: create users and tokens for them, read users to check tokens.
 PLATFORM_SCOPES = ["admin:users", "tokens", "list:users", "read:users"]
 
@@ -64,7 +67,12 @@ def configure(c, settings: PlatformSettings | None = None) -> None:
     }
 
     # -- the platform's own service: makes tokens, checks tokens ----------------------------
-    c.JupyterHub.services = [{"name": PLATFORM_SERVICE, "api_token": secrets["service_token"]}]
+    c.JupyterHub.services = [
+        {"name": PLATFORM_SERVICE, "api_token": secrets["service_token"]},
+        # Browsers reach the tile server through the hub's proxy at /services/tiles/, so
+        # maps in JupyterLab show tiles without any other port being open to users.
+        {"name": TILES_SERVICE, "url": settings.url("tiles"), "display": False},
+    ]
     c.JupyterHub.load_roles = [
         {"name": PLATFORM_SERVICE, "scopes": PLATFORM_SCOPES, "services": [PLATFORM_SERVICE]},
     ]
@@ -96,6 +104,8 @@ def user_environment(settings: PlatformSettings, secrets: dict[str, str]) -> dic
         "EOPDE_HUB_API_URL": f"{settings.url('hub_api')}/hub/api",
         "EOPDE_CATALOGUE_URL": settings.url("catalogue"),
         "EOPDE_TILES_URL": settings.url("tiles"),
+        # Path of the tile server behind the hub's proxy, for URLs that browsers load.
+        "EOPDE_TILES_PUBLIC_PATH": f"/services/{TILES_SERVICE}",
         "EOPDE_S3_ENDPOINT": storage,
         "EOPDE_DATA_URL": settings.url("data"),
         # boto3, s3fs and GDAL read these; the bucket is per user (see pre_spawn_hook).

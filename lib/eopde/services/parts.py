@@ -272,6 +272,12 @@ class TilesPart(UvicornPart):
     app = "eopde.services.tiles:create_app"
     health_path = "/healthz"
 
+    def env(self) -> dict[str, str]:
+        env = super().env()
+        # The hub's proxy forwards /services/tiles/... with the prefix kept.
+        env["EOPDE_TILES_ROOT_PATH"] = "/services/tiles"
+        return env
+
 
 class StoragePart(Part):
     """S3 object storage: `rclone serve s3` over the state folder, one bucket per user."""
