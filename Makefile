@@ -16,6 +16,7 @@ demo: install
 	$(BIN)/eopde up
 
 test: install
+	@scripts/install-system-packages.sh --browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 down:

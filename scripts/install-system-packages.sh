@@ -2,7 +2,11 @@
 # Install the Debian packages the local platform needs, when they are missing:
 # PostgreSQL with PostGIS (the catalogue's database) and Node.js/npm (JupyterHub's proxy).
 # Without apt-get, or without permission to use it, say exactly what to install.
+#   --browser   also Chromium, for the browser tests (make test)
 set -euo pipefail
+
+WITH_BROWSER=0
+[ "${1:-}" = "--browser" ] && WITH_BROWSER=1
 
 PG_VERSION="${EOPDE_PG_VERSION:-15}"
 missing=()
@@ -10,6 +14,10 @@ missing=()
 [ -f "/usr/share/postgresql/${PG_VERSION}/extension/postgis.control" ] || missing+=("postgresql-${PG_VERSION}-postgis-3")
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+if [ "$WITH_BROWSER" = 1 ]; then
+  # Playwright cannot download its own browser here; the tests drive Debian's Chromium.
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

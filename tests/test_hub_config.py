@@ -35,8 +35,10 @@ def test_configure_fills_hub_config(settings):
     assert env["EOPDE_TILES_URL"] == "http://127.0.0.1:28711"
     assert env["EOPDE_S3_ENDPOINT"] == "http://127.0.0.1:28712"
     assert ("--allow-root" in c.Spawner.args) == (os.geteuid() == 0)
-    [service] = c.JupyterHub.services
+    service, tiles = c.JupyterHub.services
     assert service["name"] == PLATFORM_SERVICE and len(service["api_token"]) == 64
+    assert tiles == {"name": "tiles", "url": "http://127.0.0.1:28711", "display": False}
+    assert env["EOPDE_TILES_PUBLIC_PATH"] == "/services/tiles"
     assert c.JupyterHub.load_roles[0]["services"] == [PLATFORM_SERVICE]
 
 
@@ -69,3 +71,22 @@ def test_demo_authenticator(username, password, expected):
     result = asyncio.run(authenticator.authenticate(None, {"username": username,
                                                            "password": password}))
     assert result == expected
+
+
+def test_tutorials_copied_without_overwriting(tmp_path, monkeypatch):
+    from eopde.hub.local import copy_tutorials
+
+    source = tmp_path / "notebooks"
+    source.mkdir()
+    (source / "01-a.ipynb").write_text("{}")
+    (source / "02-b.ipynb").write_text("{}")
+    (source / "README.md").write_text("not a notebook")
+    monkeypatch.setenv("EOPDE_TUTORIALS_DIR", str(source))
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "tutorials").mkdir()
+    (home / "tutorials" / "01-a.ipynb").write_text("user's edits")
+    copied = copy_tutorials(home)
+    assert [p.name for p in copied] == ["02-b.ipynb"]
+    assert (home / "tutorials" / "01-a.ipynb").read_text() == "user's edits"
+    assert not (home / "tutorials" / "README.md").exists()

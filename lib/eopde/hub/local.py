@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
+from pathlib import Path
 
 from ..services.secrets import load_secrets
 from ..services.settings import PlatformSettings
@@ -118,13 +120,41 @@ def user_environment(settings: PlatformSettings, secrets: dict[str, str]) -> dic
 
 
 def pre_spawn_hook(spawner) -> None:
-    """Make the user's home folder and S3 bucket before their server starts."""
+    """Make the user's home folder (with the tutorials) and S3 bucket before their server starts."""
     home = spawner.home_dir
     os.makedirs(home, mode=0o700, exist_ok=True)
+    copy_tutorials(home)
     try:
         ensure_bucket(bucket_name(spawner.user.name))
     except Exception as err:  # storage down must not stop the user from working
         spawner.log.warning("could not create the S3 bucket of %s: %s", spawner.user.name, err)
+
+
+def tutorials_dir() -> Path | None:
+    """The tutorial notebooks: EOPDE_TUTORIALS_DIR, or the checkout's notebooks/ folder."""
+    override = os.environ.get("EOPDE_TUTORIALS_DIR")
+    if override:
+        return Path(override)
+    from ..services.parts import repo_root
+
+    root = repo_root()
+    return root / "notebooks" if root else None
+
+
+def copy_tutorials(home: str | os.PathLike) -> list[Path]:
+    """Copy the tutorial notebooks into `home`/tutorials, never overwriting a user's copy."""
+    source = tutorials_dir()
+    if source is None or not source.is_dir():
+        return []
+    target = Path(home) / "tutorials"
+    target.mkdir(exist_ok=True)
+    copied = []
+    for notebook in sorted(source.glob("*.ipynb")):
+        destination = target / notebook.name
+        if not destination.exists():
+            shutil.copyfile(notebook, destination)
+            copied.append(destination)
+    return copied
 
 
 def ensure_bucket(name: str, settings: PlatformSettings | None = None) -> None:

@@ -1,0 +1,154 @@
+"""Benchmark: 256 px tile rendering from a full-size Sentinel-2 band COG (10980 x 10980 uint16).
+
+    .venv/bin/python bench/tiles.py [--tiles N] [--keep DIR]
+
+Prints, per zoom level, the median and p95 milliseconds per tile for:
+- rio-tiler's Reader.tile() in this process (the baseline: pure rendering), and
+- the platform's tile server (eopde.services.tiles, TiTiler) over HTTP on loopback,
+  as a browser would ask for them (PNG with rescale),
+and the ratio server/baseline, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SIZE = 10980
+EPSG = 32633
+ORIGIN = (300000.0, 4900020.0)  # a real 33T tile corner (UL), 10 m pixels
+
+
+def make_cog(path: Path) -> float:
+    """Write a 10980 x 10980 uint16 COG with field-like texture; returns seconds taken."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    began = time.monotonic()
+    rng = np.random.default_rng(42)
+    coarse = rng.integers(1200, 4500, size=(SIZE // 60 + 1, SIZE // 60 + 1), dtype=np.uint16)
+    data = np.repeat(np.repeat(coarse, 60, axis=0), 60, axis=1)[:SIZE, :SIZE]
+    data = data + rng.integers(0, 200, size=(SIZE, SIZE), dtype=np.uint16)
+    profile = dict(driver="COG", width=SIZE, height=SIZE, count=1, dtype="uint16", crs=f"EPSG:{EPSG}",
+                   transform=from_origin(*ORIGIN, 10, 10), nodata=0, compress="DEFLATE",
+                   blocksize=512, overview_resampling="average")
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data, 1)
+    return time.monotonic() - began
+
+
+def tiles_at(path: Path, zoom: int, count: int) -> list[tuple[int, int, int]]:
+    import morecantile
+    from rio_tiler.io import Reader
+
+    tms = morecantile.tms.get("WebMercatorQuad")
+    with Reader(str(path)) as src:
+        west, south, east, north = src.get_geographic_bounds(tms.rasterio_geographic_crs)
+    candidates = list(tms.tiles(west, south, east, north, [zoom]))
+    # Keep tiles fully inside the scene so every one renders real pixels.
+    inside = [t for t in candidates if _inside(tms.bounds(t), (west, south, east, north))]
+    random.Random(zoom).shuffle(inside)
+    return [(t.x, t.y, t.z) for t in (inside or candidates)[:count]]
+
+
+def _inside(b, outer) -> bool:
+    return b.left >= outer[0] and b.bottom >= outer[1] and b.right <= outer[2] and b.top <= outer[3]
+
+
+def time_reader(path: Path, tiles: list[tuple[int, int, int]]) -> list[float]:
+    from rio_tiler.io import Reader
+
+    times = []
+    with Reader(str(path)) as src:
+        for x, y, z in tiles:
+            began = time.perf_counter()
+            img = src.tile(x, y, z, tilesize=256)
+            img.rescale(in_range=((1000, 5000),))
+            img.render(img_format="PNG")
+            times.append((time.perf_counter() - began) * 1000)
+    return times
+
+
+def time_server(base: str, path: Path, tiles: list[tuple[int, int, int]]) -> list[float]:
+    import httpx
+
+    times = []
+    with httpx.Client(timeout=60) as client:
+        for x, y, z in tiles:
+            began = time.perf_counter()
+            response = client.get(f"{base}/cog/tiles/WebMercatorQuad/{z}/{x}/{y}.png",
+                                  params={"url": str(path), "rescale": "1000,5000"})
+            response.raise_for_status()
+            times.append((time.perf_counter() - began) * 1000)
+    return times
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tiles", type=int, default=30, help="tiles per zoom level")
+    parser.add_argument("--zooms", default="8,10,12,14", help="zoom levels")
+    parser.add_argument("--keep", type=Path, help="folder to keep the COG in (reused if present)")
+    args = parser.parse_args()
+
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="eopde-bench-tiles-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    cog = folder / "B04_10980.tif"
+    if not cog.exists():
+        seconds = make_cog(cog)
+        print(f"wrote {cog} ({cog.stat().st_size / 1e6:.0f} MB) in {seconds:.1f} s")
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "eopde.services.tiles:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
+        env={**os.environ},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait(base)
+        print(f"256 px tiles from a {SIZE} x {SIZE} uint16 COG, {args.tiles} tiles per zoom")
+        print(f"{'zoom':>4}  {'rio-tiler p50':>13} {'p95':>7}  {'server p50':>10} {'p95':>7}  ratio p50")
+        for zoom in [int(z) for z in args.zooms.split(",")]:
+            tiles = tiles_at(cog, zoom, args.tiles)
+            time_reader(cog, tiles[:2])  # warm the file cache
+            direct = time_reader(cog, tiles)
+            served = time_server(base, cog, tiles)
+            ratio = statistics.median(served) / statistics.median(direct)
+            print(f"{zoom:>4}  {statistics.median(direct):>10.1f} ms {p95(direct):>7.1f}  "
+                  f"{statistics.median(served):>7.1f} ms {p95(served):>7.1f}  {ratio:>8.2f}")
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _wait(base: str, timeout: float = 30) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz").status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise SystemExit("tile server did not start")
+
+
+if __name__ == "__main__":
+    main()
