@@ -17,24 +17,16 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE))
 
+from _platform import BIN, platform_env  # noqa: E402
+from _platform import eopde as _eopde  # noqa: E402
 from hubsession import HubSession  # noqa: E402
-
-BIN = Path(sys.executable).parent
-
-
-def _eopde(env: dict, *args: str) -> float:
-    began = time.monotonic()
-    result = subprocess.run([str(BIN / "eopde"), *args], env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise SystemExit(f"eopde {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return time.monotonic() - began
 
 
 def main() -> None:
@@ -43,9 +35,7 @@ def main() -> None:
     args = parser.parse_args()
     base = int(os.environ.get("EOPDE_BENCH_BASE_PORT", "19700"))
     hub_port = base - 700
-    home = Path(tempfile.mkdtemp(prefix="eopde-bench-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EOPDE_")}
-    env.update(EOPDE_HOME=str(home), EOPDE_BASE_PORT=str(base), EOPDE_HUB_PORT=str(hub_port))
+    env, home = platform_env(base)
 
     try:
         cold = _eopde(env, "up")

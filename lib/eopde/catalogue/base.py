@@ -28,6 +28,15 @@ class UnknownCollectionError(CatalogueError, LookupError):
     """A collection asked for does not exist in the catalogue."""
 
 
+class CatalogueAuthError(CatalogueError, PermissionError):
+    """The catalogue refused the request (HTTP 401/403): no token, or a token it does not accept."""
+
+
+class CatalogueWarning(UserWarning):
+    """Something the user should know that did not stop the search (a catalogue of a federated
+    search was unreachable, a filter was applied on the client side...)."""
+
+
 @dataclass(frozen=True)
 class SearchParams:
     """Search parameters after validation, in the shapes the STAC API uses.
@@ -49,6 +58,9 @@ class SearchParams:
     max_items: int | None = 100
     limit: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: eo:cloud_cover bounds in percent, (min, max), None for an open end. Backends that cannot
+    #: filter on it may ignore it: federated search also checks it on the client side.
+    cloud_cover: tuple[float | None, float | None] | None = None
 
 
 @runtime_checkable

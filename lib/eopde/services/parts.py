@@ -203,7 +203,11 @@ class DataPart(Part):
         return _http_ok(self.url + "/")
 
     def after_start(self) -> None:
+        from .queryables import register_queryables
+
         load_demo_items(self.platform)
+        # After the items: pgstac refuses queryables of a collection that does not exist yet.
+        register_queryables(self.platform.part("postgres").dsn())
 
 
 def load_demo_items(platform: Platform) -> int:

@@ -1,0 +1,626 @@
+"""STAC API catalogues through pystac-client: `Catalogue` (one API, opened once) and `search()`.
+
+pystac-client does the HTTP, paging and parameter encoding; this module adds what a notebook
+user needs on top: the platform's URL and token by default, conformance-aware choices (a
+cloud-cover bound becomes CQL2, a `query` expression, or a client-side check), collections
+checked before searching, and errors that say what to do.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from .base import (
+    CatalogueAuthError,
+    CatalogueBackend,
+    CatalogueError,
+    CatalogueUnreachableError,
+    CatalogueWarning,
+    NotACatalogueError,
+    SearchParameterError,
+    SearchParams,
+    UnknownCollectionError,
+)
+from .params import (
+    BBoxLike,
+    CloudCoverLike,
+    CollectionsLike,
+    DatetimeLike,
+    FilterLike,
+    IDsLike,
+    IntersectsLike,
+    QueryLike,
+    SortbyLike,
+    build_params,
+    cloud_cover_cql2,
+    cloud_cover_matches,
+    cloud_cover_query,
+    cloud_cover_text,
+    cql2_to_json,
+    cql2_to_text,
+)
+from .results import SearchResults
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pystac
+    from pystac_client import Client, ItemSearch
+    from requests import Request
+
+__all__ = ["FEATURES", "Catalogue", "CatalogueLike", "open_catalogue", "search"]
+
+#: Feature name -> the pystac-client ConformanceClasses member(s) that grant it (any of them).
+FEATURES: dict[str, tuple[str, ...]] = {
+    "core": ("CORE",),
+    "item-search": ("ITEM_SEARCH",),
+    "filter": ("FILTER",),
+    "sort": ("SORT",),
+    "fields": ("FIELDS",),
+    "query": ("QUERY",),
+    "context": ("CONTEXT",),
+    "free-text": ("/item-search#free-text",),  # not in ConformanceClasses (yet)
+    "collections": ("COLLECTIONS", "FEATURES"),
+    "features": ("FEATURES",),
+    "transaction": ("TRANSACTION",),
+    "collection-search": ("COLLECTION_SEARCH",),
+}
+#: Seconds an opened catalogue (and its list of collections) is reused by `search(url=...)`.
+CACHE_SECONDS = 300.0
+#: (connect, read) timeouts in seconds.
+DEFAULT_TIMEOUT = (5.0, 60.0)
+
+
+def _suffix(name: str) -> str:
+    if name.startswith("/"):
+        return name
+    from pystac_client.conformance import ConformanceClasses
+
+    return ConformanceClasses[name].value
+
+
+def _pattern(name: str) -> re.Pattern[str]:
+    # Any STAC API 1.x release or release candidate: pystac-client's own patterns only accept
+    # v1.0.*, so they miss e.g. stac-fastapi's ".../v1.1.0/item-search#sort".
+    return re.compile(r"^https?://api\.stacspec\.org/v1\.\d+\.\d+(?:-[\w.]+)?"
+                      + re.escape(_suffix(name)) + "$")
+
+
+def _retry() -> Any:
+    from urllib3 import Retry
+
+    # Few, quick retries: a refused connection or a 502/503/504 is retried twice, not five
+    # times (pystac-client's default), so an unreachable catalogue fails fast.
+    return Retry(total=2, backoff_factor=0.1, status_forcelist=(502, 503, 504),
+                 allowed_methods=None, raise_on_status=False)
+
+
+def _reason(err: BaseException) -> str:
+    text = str(err)
+    for pattern in (r"\[Errno -?\d+\][^'\")]*", r"Read timed out[^'\")]*",
+                    r"Connection to \S+ timed out[^'\")]*", r"Name or service not known",
+                    r"Failed to resolve[^'\")]*"):
+        found = re.search(pattern, text)
+        if found:
+            return found.group(0).strip().rstrip(".")
+    return text if len(text) < 300 else text[:297] + "..."
+
+
+def _server_detail(text: str) -> str:
+    try:
+        body = json.loads(text)
+    except (ValueError, TypeError):
+        return text.strip()[:300]
+    if isinstance(body, dict):
+        detail = body.get("description") or body.get("detail") or body.get("message") or body
+        if isinstance(detail, list):
+            parts = []
+            for d in detail:
+                if isinstance(d, dict):
+                    loc = ".".join(str(x) for x in d.get("loc", [])[1:])
+                    parts.append(f"{loc}: {d.get('msg')}" if loc else str(d.get("msg")))
+                else:
+                    parts.append(str(d))
+            return "; ".join(parts[:3]) + (f" (and {len(parts) - 3} more)" if len(parts) > 3
+                                            else "")
+        return str(detail)
+    return str(body)[:300]
+
+
+def _default_name(url: str) -> str:
+    parsed = urlparse(url)
+    return (parsed.netloc + parsed.path.rstrip("/")) or url
+
+
+@dataclass
+class _Prepared:
+    kwargs: dict[str, Any]
+    max_items: int | None
+    client_cloud_cover: tuple[float | None, float | None] | None
+
+
+class Catalogue:
+    """A STAC API, opened once: its conformance, collections and queryables, and searching it.
+
+    ``token`` is sent as ``Authorization: Bearer <token>``. Opening fails with
+    CatalogueUnreachableError (no answer), CatalogueAuthError (401/403) or NotACatalogueError
+    (an answer that is not a STAC API with item search).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        name: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+        request_modifier: Callable[[Request], Request | None] | None = None,
+    ):
+        if not isinstance(url, str) or urlparse(url).scheme not in ("http", "https"):
+            raise SearchParameterError(
+                f"catalogue URL {url!r} is not an http(s) URL; e.g. "
+                "'https://earth-search.aws.element84.com/v1'")
+        self.url = url.rstrip("/") or url
+        self.name = name or _default_name(url)
+        all_headers = dict(headers or {})
+        if token:
+            all_headers["Authorization"] = f"Bearer {token}"
+        self._lock = threading.Lock()
+        self._collections: dict[str, dict[str, Any]] | None = None
+        self._collections_at = 0.0
+        self.client: Client = self._open(url, all_headers, timeout, request_modifier)
+        root = self.client.get_single_link("root")
+        if root is not None and isinstance(root.target, str) \
+                and root.target.rstrip("/") == url.rstrip("/"):
+            # Opened as ".../stac" but the API calls its root ".../stac/": without this,
+            # pystac fetches the landing page again on the first search.
+            self.client.set_root(self.client)
+        self._features = {f: self._conforms(f) for f in FEATURES}
+        if not self._features["item-search"]:
+            has = "" if self.client.has_conforms_to() else " (it lists no conformance at all: " \
+                "a static STAC catalog?)"
+            raise NotACatalogueError(
+                f"{self.url} is a STAC catalog but not a STAC API with item search{has}. "
+                "Search a STAC API's root URL; open static catalogs with "
+                "pystac.Catalog.from_file().")
+        # Tell pystac-client what we found, so it does not warn about classes it misreads.
+        for feature in ("sort", "filter", "query", "fields"):
+            if self._features[feature]:
+                self.client.add_conforms_to(FEATURES[feature][0])
+        self._post = self._post_advertised()
+
+    def __repr__(self) -> str:
+        return f"<Catalogue {self.name!r} {self.url}>"
+
+    # ------------------------------------------------------------------ opening, errors
+
+    def _open(self, url: str, headers: dict[str, str], timeout: Any,
+              request_modifier: Any) -> Client:
+        import pystac
+        from pystac_client import Client
+        from pystac_client.errors import ClientTypeError
+        from pystac_client.exceptions import APIError
+        from pystac_client.stac_api_io import StacApiIO
+        from pystac_client.warnings import NoConformsTo
+
+        stac_io = StacApiIO(max_retries=_retry())
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NoConformsTo)  # reported below, our way
+                return Client.open(url, headers=headers, timeout=timeout,
+                                   request_modifier=request_modifier, stac_io=stac_io)
+        except APIError as err:
+            raise self._error(err, "opening it") from err
+        except ClientTypeError as err:
+            raise NotACatalogueError(
+                f"{url} answered with STAC JSON that is not a catalog ({err}); give the STAC "
+                "API's root URL (its landing page), not a collection or item URL") from err
+        except (ValueError, KeyError, TypeError, pystac.STACError) as err:
+            raise NotACatalogueError(
+                f"{url} answered, but not with a STAC API landing page ({type(err).__name__}: "
+                f"{_reason(err)}); check that the URL is the STAC API's root") from err
+
+    def _error(self, err: Exception, doing: str) -> CatalogueError:
+        status = getattr(err, "status_code", None)
+        where = f"catalogue {self.name!r} ({self.url})" if self.name != _default_name(
+            self.url) else f"catalogue {self.url}"
+        if status is None:
+            return CatalogueUnreachableError(
+                f"{where} is unreachable while {doing}: {_reason(err)}. Check the URL, your "
+                "network, and that the service runs (`eopde status` for the local platform)")
+        detail = _server_detail(str(err))
+        if status in (401, 403):
+            return CatalogueAuthError(
+                f"{where} refused access while {doing} (HTTP {status}: {detail}); pass token= "
+                "or set EOPDE_TOKEN to a token it accepts")
+        if status == 404 and doing == "opening it":
+            return NotACatalogueError(
+                f"{where} answered 404 Not Found: there is no STAC API landing page at this "
+                "URL; check the path (the API root, e.g. https://host/stac)")
+        if status in (502, 503, 504):
+            return CatalogueUnreachableError(
+                f"{where} is unavailable while {doing} (HTTP {status}: {detail}); try again later")
+        if status >= 500:
+            return CatalogueError(
+                f"{where} failed while {doing} (HTTP {status}: {detail}). If it persists, "
+                "simplify the search: e.g. a filter comparing a number property with a string "
+                "makes some catalogues fail this way")
+        return SearchParameterError(f"{where} rejected the search (HTTP {status}): {detail}")
+
+    def _post_advertised(self) -> bool:
+        methods = {(link.extra_fields.get("method") or "GET").upper()
+                   for link in self.client.links if link.rel == "search"}
+        return not methods or "POST" in methods
+
+    # ------------------------------------------------------------------ capabilities
+
+    def _conforms(self, feature: str) -> bool:
+        uris = self.client.get_conforms_to()
+        return any(_pattern(n).match(u) for n in FEATURES[feature] for u in uris)
+
+    def conforms_to(self, feature: str) -> bool:
+        """Whether the API supports a feature: "item-search", "filter", "sort", "fields",
+        "query", "free-text", "collections", "context", "transaction", "collection-search"."""
+        if feature not in self._features:
+            raise ValueError(f"unknown feature {feature!r}; known: {', '.join(FEATURES)}")
+        return self._features[feature]
+
+    @property
+    def features(self) -> dict[str, bool]:
+        """Every feature name -> whether the API supports it (what a search panel offers)."""
+        return dict(self._features)
+
+    def _collection_map(self, refresh: bool = False) -> dict[str, dict[str, Any]]:
+        from pystac_client.exceptions import APIError
+
+        with self._lock:
+            stale = time.monotonic() - self._collections_at > CACHE_SECONDS
+            if self._collections is None or refresh or stale:
+                if not self._features["collections"]:
+                    return {}
+                href = self.client._collections_href()
+                found: dict[str, dict[str, Any]] = {}
+                try:
+                    for page in self.client._stac_io.get_pages(href):
+                        for c in page.get("collections", []):
+                            found[c["id"]] = c
+                except APIError as err:
+                    raise self._error(err, "listing collections") from err
+                self._collections, self._collections_at = found, time.monotonic()
+            return self._collections
+
+    def collection_ids(self) -> list[str]:
+        """The ids of the catalogue's collections (cached a few minutes)."""
+        return sorted(self._collection_map())
+
+    def collections(self) -> list[pystac.Collection]:
+        """The catalogue's collections as pystac Collections."""
+        import pystac
+
+        return [pystac.Collection.from_dict(d, preserve_dict=True)
+                for _, d in sorted(self._collection_map().items())]
+
+    def check_collections(self, ids: Sequence[str]) -> None:
+        """UnknownCollectionError for ids the catalogue does not have, with close names."""
+        if not ids or not self._features["collections"]:
+            return
+        known = self._collection_map()
+        if all(c in known for c in ids):
+            return
+        known = self._collection_map(refresh=True)
+        missing = [c for c in ids if c not in known]
+        if not missing:
+            return
+        lines = []
+        for c in missing:
+            close = [k for k in known if k.lower() == c.lower()]
+            close += [k for k in difflib.get_close_matches(c, list(known), n=3, cutoff=0.5)
+                      if k not in close]
+            hint = f" (did you mean {' or '.join(repr(k) for k in close)}?)" if close else ""
+            lines.append(f"collection {c!r} is not in catalogue {self.name!r}{hint}")
+        listing = sorted(known)
+        shown = ", ".join(listing[:20]) + (f", ... ({len(listing)} in all)"
+                                           if len(listing) > 20 else "")
+        raise UnknownCollectionError(
+            "; ".join(lines) + f". Its collections: {shown or 'none'}; "
+            "Catalogue(url).collection_ids() lists them.")
+
+    def queryables(self, collection: str | None = None) -> dict[str, Any]:
+        """The JSON Schema of the properties a CQL2 filter can use (of one collection, or of
+        all). Empty ``properties`` when the API has no filter support."""
+        from pystac_client.exceptions import APIError
+
+        if not self._features["filter"]:
+            return {"type": "object", "properties": {}}
+        if collection is not None:
+            self.check_collections([collection])
+            href = self.client._get_collection_queryables_href(collection)
+        else:
+            href = self.client._get_queryables_href()
+        try:
+            return self.client.get_queryables_from(href)
+        except APIError as err:
+            raise self._error(err, "reading queryables") from err
+
+    # ------------------------------------------------------------------ searching
+
+    def _prepare(self, params: SearchParams) -> _Prepared:
+        def unsupported(what: str, feature: str, instead: str) -> SearchParameterError:
+            return SearchParameterError(
+                f"catalogue {self.name!r} does not support {what} (its conformsTo lacks "
+                f"item-search#{feature}); {instead}")
+
+        if params.collections:
+            self.check_collections(params.collections)
+        flt, lang, query = params.filter, params.filter_lang, params.query
+        if flt is not None and not self._features["filter"]:
+            hint = "use query= instead" if self._features["query"] else \
+                "search with bbox/datetime/collections and filter the results yourself"
+            raise unsupported("CQL2 filters", "filter", hint)
+        if query is not None and not self._features["query"]:
+            hint = "use filter= (CQL2) instead" if self._features["filter"] else \
+                "search with bbox/datetime/collections and filter the results yourself"
+            raise unsupported("the query extension", "query", hint)
+        client_cc = None
+        if params.cloud_cover is not None:
+            if self._features["filter"]:
+                if flt is None:
+                    flt, lang = cloud_cover_cql2(params.cloud_cover), "cql2-json"
+                elif lang == "cql2-json":
+                    flt = {"op": "and", "args": [flt, cloud_cover_cql2(params.cloud_cover)]}
+                else:
+                    flt = f"({flt}) AND {cloud_cover_text(params.cloud_cover)}"
+            elif self._features["query"]:
+                query = dict(query or {})
+                ops = dict(query.get("eo:cloud_cover", {}))
+                ops.update(cloud_cover_query(params.cloud_cover)["eo:cloud_cover"])
+                query["eo:cloud_cover"] = ops
+            else:
+                client_cc = params.cloud_cover
+                warnings.warn(
+                    f"catalogue {self.name!r} supports neither CQL2 filters nor the query "
+                    "extension: cloud_cover is checked on the client side, so every page of "
+                    "the other criteria's results is fetched", CatalogueWarning, stacklevel=4)
+        method = "POST" if self._post else "GET"
+        if flt is not None:
+            if method == "POST" and lang == "cql2-text":
+                as_json = cql2_to_json(flt)
+                if as_json is not None:
+                    flt, lang = as_json, "cql2-json"
+                else:
+                    method = "GET"
+            elif method == "GET" and lang == "cql2-json":
+                as_text = cql2_to_text(flt)
+                if as_text is not None:
+                    flt, lang = as_text, "cql2-text"
+        sortby = list(params.sortby) if params.sortby else None
+        if sortby and not self._features["sort"]:
+            warnings.warn(f"catalogue {self.name!r} does not support sorting (no "
+                          "item-search#sort): sortby is ignored, results come in its own order",
+                          CatalogueWarning, stacklevel=4)
+            sortby = None
+        kwargs = {
+            "method": method,
+            "limit": params.limit,
+            "bbox": list(params.bbox) if params.bbox else None,
+            "intersects": params.intersects,
+            "datetime": params.datetime,
+            "collections": list(params.collections) if params.collections else None,
+            "ids": list(params.ids) if params.ids else None,
+            "filter": flt,
+            "filter_lang": lang if flt is not None else None,
+            "query": query,
+            "sortby": sortby,
+            "max_items": None if client_cc else params.max_items,
+        }
+        return _Prepared({k: v for k, v in kwargs.items() if v is not None}, params.max_items,
+                         client_cc)
+
+    def _item_search(self, prepared: _Prepared) -> ItemSearch:
+        try:
+            return self.client.search(**prepared.kwargs)
+        except Exception as err:  # pystac-client raises bare Exception for bad parameters
+            if isinstance(err, CatalogueError):
+                raise
+            raise SearchParameterError(f"pystac-client rejected the search: {err}") from err
+
+    def _iterate(self, search: ItemSearch, prepared: _Prepared) -> Iterator[pystac.Item]:
+        from pystac_client.exceptions import APIError
+
+        bounds = prepared.client_cloud_cover
+        items = search.items()
+        if bounds is not None:
+            items = (i for i in items if cloud_cover_matches(i.properties, bounds))
+        try:
+            yield from islice(items, prepared.max_items)
+        except APIError as err:
+            raise self._error(err, "searching") from err
+
+    def search_items(self, params: SearchParams) -> Iterator[pystac.Item]:
+        """Items matching `params`, fetched page by page (the CatalogueBackend protocol).
+        Parameter errors are raised now, not at the first item."""
+        prepared = self._prepare(params)
+        return self._iterate(self._item_search(prepared), prepared)
+
+    def matched(self, params: SearchParams) -> int | None:
+        """The number of items matching `params` as the API reports it (None if it does not)."""
+        from pystac_client.exceptions import APIError
+
+        prepared = self._prepare(params)
+        if prepared.client_cloud_cover is not None:
+            return None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "numberMatched or context.matched not in ..."
+                return self._item_search(prepared).matched()
+        except APIError as err:
+            raise self._error(err, "counting matches") from err
+
+    def search_params(self, params: SearchParams) -> SearchResults:
+        """`search` with parameters already normalised."""
+        prepared = self._prepare(params)
+        item_search = self._item_search(prepared)
+
+        def matched() -> int | None:
+            if prepared.client_cloud_cover is not None:
+                return None
+            from pystac_client.exceptions import APIError
+
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    return item_search.matched()
+            except APIError as err:
+                raise self._error(err, "counting matches") from err
+
+        return SearchResults(lambda: self._iterate(item_search, prepared),
+                             max_items=params.max_items, catalogues=[self.name], matched=matched)
+
+    def search(
+        self,
+        *,
+        bbox: BBoxLike | None = None,
+        intersects: IntersectsLike | None = None,
+        datetime: DatetimeLike | None = None,
+        collections: CollectionsLike | None = None,
+        ids: IDsLike | None = None,
+        filter: FilterLike | None = None,
+        filter_lang: str | None = None,
+        query: QueryLike | None = None,
+        sortby: SortbyLike | None = None,
+        cloud_cover: CloudCoverLike | None = None,
+        max_items: int | None = 100,
+        limit: int | None = None,
+    ) -> SearchResults:
+        """Search this catalogue; see `eopde.catalogue.search` for the parameters."""
+        params = build_params(bbox=bbox, intersects=intersects, datetime=datetime,
+                              collections=collections, ids=ids, filter=filter,
+                              filter_lang=filter_lang, query=query, sortby=sortby,
+                              cloud_cover=cloud_cover, max_items=max_items, limit=limit)
+        return self.search_params(params)
+
+
+CatalogueLike = str | Catalogue | CatalogueBackend
+
+# ---------------------------------------------------------------------- URL + token defaults
+
+_cache: dict[tuple[str, str | None, str | None], tuple[float, Catalogue]] = {}
+_cache_lock = threading.Lock()
+
+
+def open_catalogue(url: str, token: str | None = None, name: str | None = None) -> Catalogue:
+    """A `Catalogue`, reused for a few minutes for the same URL, token and name."""
+    key = (url.rstrip("/"), token, name)
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit and now - hit[0] < CACHE_SECONDS:
+            return hit[1]
+    catalogue = Catalogue(url, token=token, name=name)
+    with _cache_lock:
+        _cache[key] = (now, catalogue)
+    return catalogue
+
+
+def _same_endpoint(a: str, b: str | None) -> bool:
+    if not b:
+        return False
+    pa, pb = urlparse(a), urlparse(b)
+    return (pa.scheme, pa.netloc, pa.path.rstrip("/")) == (pb.scheme, pb.netloc,
+                                                           pb.path.rstrip("/"))
+
+
+def platform_catalogue_url() -> str:
+    """The configured catalogue URL (eopde.config), or ConfigError saying how to set one."""
+    from eopde import config
+
+    return config.load().require("catalogue_url")
+
+
+def token_for(url: str, token: str | None) -> str | None:
+    """The token to send to `url`: the one given, else the platform's token but only to the
+    platform's own catalogue (never leak it to a third-party catalogue)."""
+    if token is not None:
+        return token or None
+    from eopde import auth, config
+
+    try:
+        configured = config.load().catalogue_url
+    except config.ConfigError:
+        configured = None
+    return auth.get_token() if _same_endpoint(url, configured) else None
+
+
+def search(
+    *,
+    url: CatalogueLike | Sequence[CatalogueLike] | Mapping[str, CatalogueLike] | None = None,
+    token: str | None = None,
+    bbox: BBoxLike | None = None,
+    intersects: IntersectsLike | None = None,
+    datetime: DatetimeLike | None = None,
+    collections: CollectionsLike | None = None,
+    ids: IDsLike | None = None,
+    filter: FilterLike | None = None,
+    filter_lang: str | None = None,
+    query: QueryLike | None = None,
+    sortby: SortbyLike | None = None,
+    cloud_cover: CloudCoverLike | None = None,
+    max_items: int | None = 100,
+    limit: int | None = None,
+) -> SearchResults:
+    """Search a catalogue, or several at once.
+
+    url: a STAC API URL, a `Catalogue`, another CatalogueBackend (CSW, OpenSearch), or a
+      list (or {name: url} dict) of those for a federated search; default: the platform's
+      catalogue (eopde.config). token: bearer token; default: the platform's (eopde.auth),
+      sent only to the platform's own catalogue; "" for none.
+    bbox: (west, south, east, north) in degrees; west > east crosses the antimeridian.
+    intersects: GeoJSON dict, GeoJSON or WKT string, or any object with __geo_interface__
+      (shapely, the map's drawn AOI).
+    datetime: "2025-06-01", "2025-06-01T10:00:00Z", "2025-06", "2025-06-01/..",
+      "../2025-07-01", a datetime/date, or a (start, end) tuple with None for open.
+    collections, ids: a list, or a comma-separated string.
+    filter: CQL2 text or JSON (filter_lang inferred). query: the query extension's dict.
+    sortby: "-properties.eo:cloud_cover", "eo:cloud_cover", or a list of those.
+    cloud_cover: at most this eo:cloud_cover (20), or a (min, max) pair.
+    max_items: stop after this many (None: all, fetched as iterated). limit: page size.
+    """
+    params = build_params(bbox=bbox, intersects=intersects, datetime=datetime,
+                          collections=collections, ids=ids, filter=filter,
+                          filter_lang=filter_lang, query=query, sortby=sortby,
+                          cloud_cover=cloud_cover, max_items=max_items, limit=limit)
+    if url is None:
+        url = platform_catalogue_url()
+    if isinstance(url, Mapping) or (isinstance(url, Sequence) and not isinstance(url, str)):
+        from .federated import federated_search
+
+        return federated_search(url, params, token=token)
+    if isinstance(url, str):
+        return open_catalogue(url, token_for(url, token)).search_params(params)
+    if isinstance(url, Catalogue):
+        return url.search_params(params)
+    if isinstance(url, CatalogueBackend):
+        backend = url
+        return SearchResults(lambda: _checked(backend, params), max_items=params.max_items,
+                             catalogues=[backend.name])
+    raise SearchParameterError(
+        f"url must be a catalogue URL, a Catalogue, a catalogue backend or a list of those, "
+        f"not {type(url).__name__}")
+
+
+def _checked(backend: CatalogueBackend, params: SearchParams) -> Iterator[pystac.Item]:
+    """A backend's items with the cloud-cover bound checked here (it may not support it)."""
+    items = backend.search_items(params)
+    if params.cloud_cover is None:
+        return items
+    bounds = params.cloud_cover
+    return (i for i in items if cloud_cover_matches(i.properties, bounds))
