@@ -20,7 +20,9 @@ from .base import (
     SearchParams,
     UnknownCollectionError,
 )
+from .csw import CSWCatalogue
 from .federated import federated_search
+from .opensearch import OpenSearchCatalogue
 from .params import (
     BBoxLike,
     CloudCoverLike,
@@ -39,6 +41,8 @@ from .stac import Catalogue, CatalogueLike, open_catalogue, search
 __all__ = [
     "CATALOGUE_PROPERTY",
     "BBoxLike",
+    "CSWCatalogue",
+    "OpenSearchCatalogue",
     "Catalogue",
     "CatalogueAuthError",
     "CatalogueBackend",

@@ -16,6 +16,8 @@ __all__ = ["CATALOGUE_PROPERTY", "SearchResults"]
 CATALOGUE_PROPERTY = "eopde:catalogue"
 #: Rows shown by the notebook table; the rest are summarised.
 HTML_ROWS = 50
+#: Largest thumbnail (bytes) inlined into the table when the browser cannot fetch it itself.
+THUMBNAIL_INLINE_MAX = 256 * 1024
 
 
 class SearchResults:
@@ -193,8 +195,30 @@ def _thumbnail_href(item: pystac.Item) -> str | None:
     return None
 
 
+def _browser_src(href: str) -> str:
+    """An <img> src the user's browser can load: a loopback URL (a local platform's data
+    server) is only reachable by the kernel, so the kernel fetches it and inlines it."""
+    from urllib.parse import urlsplit
+
+    if urlsplit(href).hostname not in ("127.0.0.1", "localhost", "::1"):
+        return href
+    import base64
+
+    import httpx
+
+    try:
+        response = httpx.get(href, timeout=5)
+    except httpx.HTTPError:
+        return href
+    media = response.headers.get("content-type", "image/png").split(";")[0]
+    if response.status_code != 200 or len(response.content) > THUMBNAIL_INLINE_MAX:
+        return href
+    return f"data:{media};base64,{base64.b64encode(response.content).decode()}"
+
+
 def _row(item: pystac.Item, federated: bool) -> str:
     thumb = _thumbnail_href(item)
+    thumb = _browser_src(thumb) if thumb else thumb
     img = (f'<img src="{html.escape(thumb, quote=True)}" alt="" loading="lazy" '
            'style="height:48px;max-width:64px;object-fit:cover">') if thumb else ""
     dt = item.datetime or item.common_metadata.start_datetime
