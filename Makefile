@@ -25,7 +25,7 @@ down:
 status:
 	$(BIN)/eopde status
 
-install: system-packages $(VENV)/.installed hub_config/node_modules/.installed $(VENV)/share/jupyter/kernels/eopde/kernel.json
+install: system-packages $(VENV)/.installed hub_config/node_modules/.installed $(VENV)/share/jupyter/kernels/eopde/kernel.json $(VENV)/share/jupyter/lab/settings/overrides.json
 
 system-packages:
 	@scripts/install-system-packages.sh
@@ -48,6 +48,11 @@ hub_config/node_modules/.installed: hub_config/package-lock.json
 $(VENV)/share/jupyter/kernels/eopde/kernel.json: kernels/eopde/kernel.json $(VENV)/.installed
 	@$(BIN)/jupyter kernelspec install kernels/eopde --sys-prefix --name eopde > /dev/null 2>&1
 	@echo "eopde: kernel 'EO Python (eopde)' installed"
+
+# JupyterLab defaults for the platform's users (no news feed prompt: the demo runs offline).
+$(VENV)/share/jupyter/lab/settings/overrides.json: hub_config/lab-overrides.json $(VENV)/.installed
+	@mkdir -p $(dir $@)
+	@cp $< $@
 
 clean: down
 	rm -rf .eopde

@@ -58,36 +58,63 @@ def open_notebook(page, hub_url: str, username: str, path: str) -> None:
     wait_kernel_idle(page, timeout=90)
 
 
+_NOTEBOOK_STATE = """() => {
+    const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+    if (!panel || !panel.content || !panel.content.model || !panel.sessionContext) return null;
+    const cells = panel.content.model.cells;
+    let code = 0, done = 0;
+    for (let i = 0; i < cells.length; i++) {
+        const cell = cells.get(i);
+        if (cell.type !== 'code') continue;
+        code++;
+        if (cell.executionCount) done++;
+    }
+    const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+    return {cells: cells.length, code, done, kernel: kernel ? kernel.status : 'none'};
+}"""
+
+
+def notebook_state(page) -> dict | None:
+    """Cells, code cells, executed code cells and kernel status of the current notebook."""
+    return page.evaluate(_NOTEBOOK_STATE)
+
+
 def wait_kernel_idle(page, timeout: float) -> None:
-    """Wait until the notebook's kernel reports idle in the toolbar indicator."""
+    """Wait until the current notebook's kernel is connected and idle."""
     deadline = time.monotonic() + timeout
-    selector = ".jp-NotebookPanel-toolbar .jp-Toolbar-kernelStatus, [data-status]"
+    state = None
     while time.monotonic() < deadline:
-        busy = page.locator(".jp-NotebookPanel [data-status='busy'], "
-                            ".jp-NotebookPanel [data-status='starting']").count()
-        idle = page.locator(".jp-NotebookPanel [data-status='idle']").count()
-        if idle and not busy:
+        state = notebook_state(page)
+        if state and state["kernel"] == "idle":
             return
         time.sleep(0.5)
-    raise AssertionError(f"kernel not idle after {timeout} s ({selector})")
+    raise AssertionError(f"kernel not idle after {timeout} s: {state}")
 
 
-def run_all_cells(page, timeout: float = 300) -> None:
-    """Run > Run All Cells, then wait until no cell is queued or running."""
-    page.click("li.lm-MenuBar-item:has-text('Run')")
-    page.click("li.lm-Menu-item[data-command='notebook:run-all-cells']")
+def run_all_cells(page, timeout: float = 300) -> dict:
+    """Run every cell (JupyterLab's own command) and wait until each code cell has run."""
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     deadline = time.monotonic() + timeout
-    time.sleep(1)
+    state = None
     while time.monotonic() < deadline:
-        prompts = page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").all_inner_texts()
-        if prompts and not any("*" in p for p in prompts):
-            return
+        state = notebook_state(page)
+        if state and state["done"] == state["code"] and state["kernel"] == "idle":
+            return state
         time.sleep(0.5)
-    raise AssertionError(f"cells still running after {timeout} s")
+    raise AssertionError(f"cells still running after {timeout} s: {state}")
+
+
+def show_every_cell(page, pause_ms: int = 800) -> None:
+    """Scroll each cell into view: JupyterLab renders only what is near the viewport, and
+    maps request their tiles once they are on screen."""
+    count = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.widgets.length")
+    for index in range(count):
+        page.evaluate("i => window.jupyterapp.shell.currentWidget.content.scrollToItem(i, 'center')",
+                      index)
+        page.wait_for_timeout(pause_ms)
 
 
 def cell_errors(page) -> list[str]:
     """Tracebacks shown in the notebook's outputs."""
-    return page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
-                        ", .jp-RenderedText[data-mime-type='application/vnd.jupyter.error']"
+    return page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']"
                         ).all_inner_texts()

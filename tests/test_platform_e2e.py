@@ -243,3 +243,11 @@ def test_tiles_reachable_through_the_hub_proxy(platform):
         pixels = png.read()
     assert pixels.shape[1:] == (256, 256)
     assert np.unique(pixels[:3]).size > 20  # a real picture, not a blank tile
+
+
+@pytest.mark.parametrize("url", ["/etc/passwd", "file:///etc/hosts", "http://127.0.0.1:1/x.tif",
+                                 "http://example.org/cog.tif"])
+def test_tiler_refuses_urls_outside_the_platform(platform, url):
+    response = httpx.get(f"{platform.hub_url}/services/tiles/cog/info", params={"url": url})
+    assert response.status_code == 403
+    assert "only reads data under" in response.json()["detail"]

@@ -382,3 +382,17 @@ def test_root_path_prefix(monkeypatch, cog):
         )
         # a proxy that keeps it (configurable-http-proxy's default)
         assert c.get("/services/tiles/healthz").json() == {"status": "ok"}
+
+
+def test_allowed_urls_limit_what_the_tiler_reads(monkeypatch, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from eopde.services import tiles
+
+    monkeypatch.setenv(tiles.ALLOWED_URLS_ENV, f"{tmp_path}/,http://127.0.0.1:9/")
+    client = TestClient(tiles.create_app())
+    refused = client.get("/cog/info", params={"url": "/etc/passwd"})
+    assert refused.status_code == 403 and "/etc/passwd" in refused.json()["detail"]
+    allowed = client.get("/cog/info", params={"url": f"{tmp_path}/missing.tif"})
+    assert allowed.status_code != 403
+    assert client.get("/healthz").status_code == 200

@@ -108,7 +108,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("user", help="hub user name (created if missing)")
     p.add_argument("--expires-in", type=int, default=None, help="lifetime in seconds")
     p.set_defaults(func=cmd_token)
+    _add_plugin_commands(sub)
     return parser
+
+
+#: Modules that add their own sub-commands (each has `add_parser(subparsers)` and keeps its
+#: heavy imports inside the command function, so `eopde --help` stays fast).
+COMMAND_MODULES = (
+    "eopde.apppkg.cli_package",
+    "eopde.apppkg.cli_validate",
+    "eopde.apppkg.cli_run",
+)
+
+
+def _add_plugin_commands(sub) -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name != name:
+                raise
+            continue
+        module.add_parser(sub)
 
 
 def _version() -> str:

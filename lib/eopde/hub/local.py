@@ -83,7 +83,14 @@ def configure(c, settings: PlatformSettings | None = None) -> None:
     c.JupyterHub.spawner_class = "simple"
     c.SimpleLocalProcessSpawner.home_dir_template = str(settings.users_dir / "{username}")
     c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
-    args = ["--MultiKernelManager.default_kernel_name=eopde"]
+    args = [
+        "--MultiKernelManager.default_kernel_name=eopde",
+        # Offline-friendly: no news feed or update checks fetched from the internet.
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        # window.jupyterapp, as Galata uses it: browser tests drive JupyterLab's commands.
+        "--LabApp.expose_app_in_browser=True",
+    ]
     if os.geteuid() == 0:
         args.append("--allow-root")
     c.Spawner.args = args

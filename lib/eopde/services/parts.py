@@ -280,6 +280,9 @@ class TilesPart(UvicornPart):
         env = super().env()
         # The hub's proxy forwards /services/tiles/... with the prefix kept.
         env["EOPDE_TILES_ROOT_PATH"] = "/services/tiles"
+        # Only the platform's own catalogue and data: the hub route is open to all.
+        env["EOPDE_TILES_ALLOWED_URLS"] = ",".join(
+            self.settings.url(part) + "/" for part in ("catalogue", "data"))
         return env
 
 

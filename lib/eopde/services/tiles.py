@@ -48,6 +48,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 ROOT_PATH_ENV = "EOPDE_TILES_ROOT_PATH"
 
+#: Comma-separated URL prefixes the tiler may read (`url=`). Unset: any. The local platform
+#: sets it to its catalogue and data server, because the hub route /services/tiles is open to
+#: anyone who reaches the hub and TiTiler would otherwise open any URL or file it is given.
+ALLOWED_URLS_ENV = "EOPDE_TILES_ALLOWED_URLS"
+
 # GDAL options for reading COGs over HTTP(S); values already in the environment win.
 GDAL_ENV_DEFAULTS: dict[str, str] = {
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
@@ -104,6 +109,9 @@ def create_app() -> FastAPI:
         allow_methods=["GET", "HEAD", "OPTIONS"],
         allow_headers=["*"],
     )
+    allowed = [p.strip() for p in os.environ.get(ALLOWED_URLS_ENV, "").split(",") if p.strip()]
+    if allowed:
+        app.add_middleware(_AllowedURLsMiddleware, prefixes=allowed)
     if root_path := os.environ.get(ROOT_PATH_ENV, "").rstrip("/"):
         # What FastAPI(root_path=...) does, without its deprecation warning (FastAPI >= 0.16x).
         app.add_middleware(_RootPathMiddleware, root_path=root_path)
@@ -124,4 +132,33 @@ class _RootPathMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] in ("http", "websocket"):
             scope = {**scope, "root_path": self.root_path}
+        await self.app(scope, receive, send)
+
+
+class _AllowedURLsMiddleware:
+    """Answer 403 (JSON) when a request's ``url=`` parameter is outside the allowed prefixes."""
+
+    def __init__(self, app, prefixes: list[str]) -> None:
+        self.app = app
+        self.prefixes = tuple(prefixes)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            from urllib.parse import parse_qsl
+
+            query = scope.get("query_string", b"").decode("latin-1")
+            urls = [v for k, v in parse_qsl(query, keep_blank_values=True) if k == "url"]
+            bad = [u for u in urls if not u.startswith(self.prefixes)]
+            if bad:
+                import json
+
+                body = json.dumps({"detail": (
+                    f"this tile server only reads data under {', '.join(self.prefixes)}; "
+                    f"{bad[0]!r} is not one of them"
+                )}).encode()
+                await send({"type": "http.response.start", "status": 403, "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
         await self.app(scope, receive, send)

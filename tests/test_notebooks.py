@@ -1,0 +1,29 @@
+"""The tutorial notebooks, executed with nbval against the test platform (as in a user's kernel:
+the platform's endpoints and a token in the environment)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.platform
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.name for n in NOTEBOOKS])
+def test_notebook_runs_with_nbval(platform, notebook, tmp_path):
+    env = dict(platform.env)
+    env.update(json.loads((platform.home / "endpoints.json").read_text()))
+    env["EOPDE_TOKEN"] = platform.eopde("token", "demo").stdout.strip()
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q",
+         "--nbval-cell-timeout=300", "--rootdir", str(tmp_path), str(notebook)],
+        env=env, capture_output=True, text=True, timeout=900, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    assert " passed" in result.stdout
