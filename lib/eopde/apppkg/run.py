@@ -1,0 +1,840 @@
+"""Run an application package locally the way an ADES does: STAC stage-in, cwltool, stage-out.
+
+``run_package(package, params, stac_items)`` does it all and returns a :class:`RunResult`; the
+`eopde run` command and the JupyterLab wizard both go through it. A run folder holds::
+
+    <run>/stage-in/<input>/...      staged STAC catalogs (see eopde.apppkg.stagein)
+    <run>/job.yml                   the CWL job (input values)
+    <run>/<app>.cwl                 the CWL actually run, when no container is used: the package's
+                                    document with APP_DIR_IN_IMAGE replaced by the package folder
+    <run>/run.log                   cwltool's full log (and the tool's stderr)
+    <run>/outputs/<output-id>/      the results (catalog.json, items, executed notebook)
+
+Without a container engine the tool runs in this Python environment (``cwltool --no-container``),
+with this environment's ``bin`` first on PATH, so `papermill` and the kernel are the ones installed
+here; the run says so. cwltool runs as a subprocess (its logging and working state stay out of the
+calling process, which may be a Jupyter server).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .layout import APP_DIR_IN_IMAGE, find_cwl
+
+Progress = Callable[[str], None]
+
+NO_ENGINE_MESSAGE = (
+    "no container engine found: running the tool in this Python environment (--no-container)")
+#: Engines probed by engine="auto", in order.
+ENGINES = ("docker", "podman", "singularity", "apptainer")
+LOG_TAIL_LINES = 40
+_MISSING = object()
+
+
+class RunError(RuntimeError):
+    """The run could not start (bad package, no such engine, run folder in use...)."""
+
+
+class ParameterError(ValueError):
+    """A parameter or STAC item does not fit the Workflow's inputs. ``str()`` holds the reason
+    and the list of inputs with their types and docs."""
+
+    def __init__(self, reason: str, listing: str = ""):
+        self.reason = reason
+        self.listing = listing
+        super().__init__(f"{reason}\n{listing}" if listing else reason)
+
+
+# --------------------------------------------------------------------------- the package's inputs
+
+
+@dataclass
+class InputSpec:
+    name: str
+    type: Any  #: normalised CWL type: "float", ["null", "int"], {"type": "array", ...}, ...
+    label: str = ""
+    doc: str = ""
+    default: Any = _MISSING
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not _MISSING
+
+    @property
+    def optional(self) -> bool:
+        return isinstance(self.type, list) and "null" in self.type
+
+    @property
+    def alternatives(self) -> list[Any]:
+        """The non-null types this input accepts."""
+        return [t for t in self.type if t != "null"] if isinstance(self.type, list) else [self.type]
+
+    @property
+    def kind(self) -> str:
+        """"Directory", "Directory[]", "string", "string[]", ... of the first non-null type."""
+        alts = self.alternatives
+        return _type_str(alts[0]) if alts else "null"
+
+    @property
+    def type_str(self) -> str:
+        return _type_str(self.type)
+
+    @property
+    def required(self) -> bool:
+        return not self.optional and not self.has_default
+
+
+@dataclass
+class Workflow:
+    cwl: Path  #: the package's CWL document
+    id: str
+    inputs: list[InputSpec]
+    outputs: list[str]
+    label: str = ""
+    doc: str = ""
+
+    def input(self, name: str) -> InputSpec | None:
+        return next((i for i in self.inputs if i.name == name), None)
+
+    def describe(self) -> str:
+        """The inputs as a table: name, type, required/default, label: doc."""
+        rows = []
+        for i in self.inputs:
+            if i.has_default:
+                need = f"default {json.dumps(i.default)}"
+            else:
+                need = "optional" if i.optional else "required"
+            text = ": ".join(t for t in (i.label, i.doc) if t)
+            rows.append((i.name, i.type_str, need, text))
+        w = [max([len(r[k]) for r in rows] + [4]) for k in range(3)]
+        lines = [f"Inputs of {self.id}:"]
+        lines += [f"  {n:<{w[0]}}  {t:<{w[1]}}  {r:<{w[2]}}  {d}".rstrip() for n, t, r, d in rows]
+        return "\n".join(lines)
+
+
+def _short(ref: str) -> str:
+    return ref.split("#")[-1].split("/")[-1]
+
+
+def _norm_type(t: Any) -> Any:
+    if isinstance(t, str):
+        if t.endswith("?"):
+            inner = _norm_type(t[:-1])
+            return ["null", *(inner if isinstance(inner, list) else [inner])]
+        if t.endswith("[]"):
+            return {"type": "array", "items": _norm_type(t[:-2])}
+        return t
+    if isinstance(t, list):
+        out: list[Any] = []
+        for x in t:
+            n = _norm_type(x)
+            out.extend(n if isinstance(n, list) else [n])
+        return out
+    if isinstance(t, dict):
+        kind = t.get("type")
+        if kind == "array":
+            return {"type": "array", "items": _norm_type(t.get("items"))}
+        if kind == "enum":
+            return {"type": "enum", "symbols": [_short(str(s)) for s in t.get("symbols", [])]}
+        if isinstance(kind, (str, list)) and kind not in ("record",):
+            return _norm_type(kind)
+        return t
+    return t
+
+
+def _type_str(t: Any) -> str:
+    if isinstance(t, str):
+        return _short(t) if "#" in t else t
+    if isinstance(t, list):
+        alts = [x for x in t if x != "null"]
+        s = " | ".join(_type_str(x) for x in alts) or "null"
+        return f"{s}?" if "null" in t else s
+    if isinstance(t, dict):
+        if t.get("type") == "array":
+            inner = _type_str(t.get("items"))
+            return f"({inner})[]" if "|" in inner or inner.endswith("?") else f"{inner}[]"
+        if t.get("type") == "enum":
+            return "enum(" + "|".join(t.get("symbols", [])) + ")"
+        return str(t.get("type", "record"))
+    return str(t)
+
+
+def _entries(section: Any) -> list[tuple[str, Any]]:
+    """(id, body) of a CWL inputs/outputs section given as a list or a map."""
+    out = []
+    if isinstance(section, Mapping):
+        for key, body in section.items():
+            out.append((_short(str(key)), body if isinstance(body, Mapping) else {"type": body}))
+    elif isinstance(section, list):
+        for body in section:
+            if isinstance(body, Mapping) and "id" in body:
+                out.append((_short(str(body["id"])), body))
+    return out
+
+
+def _load_yaml(path: Path) -> Any:
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe", pure=True)
+    with open(path) as f:
+        return yaml.load(f)
+
+
+def load_workflow(package: str | os.PathLike[str], workflow_id: str | None = None) -> Workflow:
+    """The entry Workflow of a package folder or CWL file: ``workflow_id`` (with or without
+    ``#``), else the only Workflow of the document (a lone CommandLineTool is accepted too)."""
+    cwl = find_cwl(package)
+    try:
+        doc = _load_yaml(cwl)
+    except Exception as err:
+        raise RunError(f"{cwl}: not a readable YAML/JSON document ({err})") from err
+    if not isinstance(doc, Mapping):
+        raise RunError(f"{cwl}: not a CWL document")
+    processes = doc.get("$graph") if "$graph" in doc else [doc]
+    processes = [p for p in processes or [] if isinstance(p, Mapping)]
+    if workflow_id:
+        wanted = workflow_id.lstrip("#")
+        chosen = [p for p in processes if _short(str(p.get("id", ""))) == wanted]
+        if not chosen:
+            ids = ", ".join(_short(str(p.get("id", "?"))) for p in processes)
+            raise RunError(f"{cwl}: no process with id {wanted!r}; it has {ids}")
+    else:
+        chosen = [p for p in processes if p.get("class") == "Workflow"] or (
+            processes if len(processes) == 1 else [])
+        if len(chosen) != 1:
+            ids = ", ".join(f"{_short(str(p.get('id', '?')))} ({p.get('class')})" for p in processes)
+            raise RunError(
+                f"{cwl}: cannot tell the entry point among {ids}; choose one with -w WORKFLOW_ID")
+    proc = chosen[0]
+    pid = _short(str(proc.get("id", ""))) if proc.get("id") else ""
+    inputs = []
+    for name, body in _entries(proc.get("inputs")):
+        inputs.append(InputSpec(
+            name=name, type=_norm_type(body.get("type")), label=str(body.get("label") or ""),
+            doc=" ".join(str(body.get("doc") or "").split()),
+            default=body["default"] if "default" in body and body["default"] is not None
+            else _MISSING))
+    outputs = [name for name, _ in _entries(proc.get("outputs"))]
+    return Workflow(cwl=cwl, id=pid, inputs=inputs, outputs=outputs,
+                    label=str(proc.get("label") or ""), doc=str(proc.get("doc") or ""))
+
+
+# --------------------------------------------------------------------------- parameter conversion
+
+_TRUE = {"true", "yes", "y", "on", "1"}
+_FALSE = {"false", "no", "n", "off", "0"}
+
+
+def _convert_one(t: Any, raw: Any) -> Any:
+    """One value of CWL type ``t`` (not a union) from a string (CLI) or a Python value."""
+    if isinstance(t, dict) and t.get("type") == "array":
+        if isinstance(raw, str):
+            text = raw.strip()
+            if text.startswith("["):
+                from ruamel.yaml import YAML
+
+                try:
+                    raw = YAML(typ="safe", pure=True).load(text)
+                except Exception as err:
+                    raise ValueError(f"expects a list, got {raw!r} ({err})") from err
+            else:
+                raw = [] if not text else [v.strip() for v in text.split(",")]
+        if not isinstance(raw, (list, tuple)):
+            raise ValueError(f"expects a list, got {raw!r}")
+        return [_convert(t["items"], v) for v in raw]
+    if isinstance(raw, (list, tuple)):
+        raise ValueError(f"takes one value, got {len(raw)}: {', '.join(map(str, raw))}")
+    if isinstance(t, dict) and t.get("type") == "enum":
+        symbols = t.get("symbols", [])
+        if raw not in symbols:
+            raise ValueError(f"expects one of {', '.join(symbols)}, got {raw!r}")
+        return raw
+    if t in ("int", "long"):
+        if isinstance(raw, bool):
+            raise ValueError(f"expects an integer, got {raw!r}")
+        if isinstance(raw, int):
+            return raw
+        if isinstance(raw, float) and raw.is_integer():
+            return int(raw)
+        try:
+            return int(str(raw).strip())
+        except ValueError:
+            raise ValueError(f"expects an integer, got {raw!r}") from None
+    if t in ("float", "double"):
+        if isinstance(raw, bool):
+            raise ValueError(f"expects a number, got {raw!r}")
+        if isinstance(raw, (int, float)):
+            return float(raw)
+        try:
+            return float(str(raw).strip())
+        except ValueError:
+            raise ValueError(f"expects a number, got {raw!r}") from None
+    if t == "boolean":
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise ValueError(f"expects true/false (or yes/no), got {raw!r}")
+    if t == "string":
+        if isinstance(raw, str):
+            return raw
+        raise ValueError(f"expects a string, got {raw!r}")
+    if t in ("File", "Directory"):
+        if isinstance(raw, Mapping) and raw.get("class") == t:
+            return dict(raw)
+        ref = os.fspath(raw) if isinstance(raw, (str, os.PathLike)) else None
+        if not ref:
+            raise ValueError(f"expects a path or URL of a {t}, got {raw!r}")
+        if "://" in ref and not ref.startswith("file://"):
+            return {"class": t, "location": ref}
+        path = Path(ref[7:] if ref.startswith("file://") else ref).expanduser().resolve()
+        if t == "File" and not path.is_file() or t == "Directory" and not path.is_dir():
+            raise ValueError(f"expects an existing {t.lower() if t == 'File' else 'folder'}, "
+                             f"{path} is not one")
+        return {"class": t, "location": path.as_uri()}
+    if t == "Any":
+        return raw
+    # records and schema types (e.g. $import-ed ones): pass the value through
+    return raw
+
+
+def _convert(t: Any, raw: Any) -> Any:
+    alts = [x for x in t if x != "null"] if isinstance(t, list) else [t]
+    optional = isinstance(t, list) and "null" in t
+    if optional and (raw is None or (isinstance(raw, str) and raw.strip().lower() in ("", "null", "none"))):
+        return None
+    errors = []
+    for alt in alts:
+        try:
+            return _convert_one(alt, raw)
+        except ValueError as err:
+            errors.append(str(err))
+    raise ValueError(" or ".join(dict.fromkeys(errors)) or f"cannot convert {raw!r}")
+
+
+def convert_params(workflow: Workflow, params: Mapping[str, Any]) -> dict[str, Any]:
+    """CWL job values for ``params`` (strings from the command line, a list of strings for a
+    repeated flag, or Python values). Raises :class:`ParameterError` for an unknown name, a bad
+    value or a missing required input (``Directory`` inputs fed by STAC items aside)."""
+    listing = workflow.describe()
+    job: dict[str, Any] = {}
+    for name, raw in params.items():
+        spec = workflow.input(name)
+        if spec is None:
+            raise ParameterError(f"{workflow.id} has no input {name!r}", listing)
+        if isinstance(raw, (list, tuple)) and len(raw) == 1 and not any(
+                isinstance(a, dict) and a.get("type") == "array" for a in spec.alternatives):
+            raw = raw[0]
+        elif isinstance(raw, (list, tuple)) and all(isinstance(v, str) for v in raw) and any(
+                isinstance(a, dict) and a.get("type") == "array" for a in spec.alternatives):
+            # repeated flags: each may still be comma-separated
+            raw = [p for v in raw for p in (_convert_one(
+                {"type": "array", "items": "string"}, v) if not v.strip().startswith("[") else [v])]
+        try:
+            job[name] = _convert(spec.type, raw)
+        except ValueError as err:
+            raise ParameterError(f"input {name!r} ({spec.type_str}) {err}", listing) from None
+    return job
+
+
+def parse_param_args(values: Sequence[str]) -> dict[str, Any]:
+    """``["a=1", "b=x", "b=y"]`` -> ``{"a": "1", "b": ["x", "y"]}`` (repeated names collect)."""
+    out: dict[str, Any] = {}
+    for text in values:
+        name, sep, value = text.partition("=")
+        if not sep or not name.strip():
+            raise ParameterError(f"--param {text!r}: write NAME=VALUE")
+        name = name.strip()
+        if name in out:
+            prev = out[name]
+            out[name] = [*prev, value] if isinstance(prev, list) else [prev, value]
+        else:
+            out[name] = value
+    return out
+
+
+def parse_stac_item_args(workflow: Workflow, values: Sequence[str]) -> dict[str, list[str]] | list[str]:
+    """``--stac-item [INPUT=]URL`` values: a list when no INPUT is named, else a dict. A prefix
+    before ``=`` counts as an input name only when the Workflow has that input (URLs may hold
+    ``=`` in their query)."""
+    named: dict[str, list[str]] = {}
+    plain: list[str] = []
+    for text in values:
+        name, sep, ref = text.partition("=")
+        if sep and workflow.input(name.strip()) is not None:
+            named.setdefault(name.strip(), []).append(ref)
+        else:
+            plain.append(text)
+    if not named:
+        return plain
+    if plain:
+        target = _default_stac_input(workflow)
+        named.setdefault(target.name, []).extend(plain)
+    return named
+
+
+_STAGED_KINDS = ("Directory", "Directory[]")
+_URL_KINDS = ("string", "string[]")
+
+
+def _default_stac_input(workflow: Workflow) -> InputSpec:
+    staged = [i for i in workflow.inputs if i.kind in _STAGED_KINDS]
+    if len(staged) == 1:
+        return staged[0]
+    if not staged:
+        urls = [i for i in workflow.inputs if i.kind == "string[]"]
+        if len(urls) == 1:
+            return urls[0]
+        why = "it has no Directory input"
+        cands = [i for i in workflow.inputs if i.kind in _URL_KINDS]
+    else:
+        why = "it has several Directory inputs"
+        cands = staged
+    names = ", ".join(i.name for i in cands) or "none"
+    raise ParameterError(
+        f"which input do the STAC items go to? {why}; write --stac-item INPUT=URL with INPUT one "
+        f"of: {names}", workflow.describe())
+
+
+def assign_stac_items(workflow: Workflow,
+                      stac_items: Mapping[str, Sequence[str]] | Sequence[str] | None
+                      ) -> dict[str, list[str]]:
+    """``{input name: [item refs]}``, checking that each input can take STAC items."""
+    if not stac_items:
+        return {}
+    if isinstance(stac_items, str):
+        stac_items = [stac_items]
+    if not isinstance(stac_items, Mapping):
+        return {_default_stac_input(workflow).name: list(stac_items)}
+    out: dict[str, list[str]] = {}
+    for name, refs in stac_items.items():
+        spec = workflow.input(name)
+        if spec is None:
+            raise ParameterError(f"{workflow.id} has no input {name!r} for STAC items",
+                                 workflow.describe())
+        refs = [refs] if isinstance(refs, str) else list(refs)
+        if spec.kind not in _STAGED_KINDS + _URL_KINDS:
+            raise ParameterError(
+                f"input {name!r} ({spec.type_str}) cannot take STAC items: they go to a "
+                "Directory / Directory[] input (staged) or a string / string[] input (URLs)",
+                workflow.describe())
+        if spec.kind == "string" and len(refs) != 1:
+            raise ParameterError(
+                f"input {name!r} (string) takes one STAC item URL, got {len(refs)}",
+                workflow.describe())
+        out[name] = refs
+    return out
+
+
+# --------------------------------------------------------------------------- container engines
+
+
+def detect_engine(engine: str | None = "auto") -> tuple[str | None, str]:
+    """(engine or None, a sentence saying what was found). ``engine``: "auto", "none", or a name
+    of :data:`ENGINES`; a named engine that does not work raises :class:`RunError`."""
+    if engine in (None, "none", "no-container", False):
+        return None, "running the tool in this Python environment (--no-container), as asked"
+    names = ENGINES if engine == "auto" else (engine,)
+    if engine != "auto" and engine not in ENGINES:
+        raise RunError(f"unknown container engine {engine!r}; use one of {', '.join(ENGINES)}")
+    notes = []
+    for name in names:
+        exe = shutil.which(name)
+        if not exe:
+            continue
+        if name in ("docker", "podman"):
+            try:
+                probe = subprocess.run([exe, "info"], capture_output=True, text=True, timeout=20)
+                ok, why = probe.returncode == 0, (probe.stderr.strip().splitlines() or [""])[-1]
+            except (OSError, subprocess.TimeoutExpired) as err:
+                ok, why = False, str(err)
+            if not ok:
+                notes.append(f"{name} is installed but does not work ({why})")
+                continue
+        return name, f"running the tool in a container with {name}"
+    if engine != "auto":
+        raise RunError(f"container engine {engine} is not available"
+                       + (f": {notes[0]}" if notes else " (not on PATH)"))
+    return None, NO_ENGINE_MESSAGE + "".join(f"\n  ({n})" for n in notes)
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class RunResult:
+    status: str  #: "successful" or "failed" (OGC API - Processes job status words)
+    run_dir: Path
+    outputs: dict[str, Any] = field(default_factory=dict)  #: cwltool's output object
+    catalog: Path | None = None  #: the result catalog.json
+    items: list[dict[str, Any]] = field(default_factory=list)  #: {id, datetime, bbox, assets}
+    log: Path | None = None
+    notebook: Path | None = None  #: the executed notebook, beside the results
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)  #: stage_in, cwltool, tool, stage_out
+    engine: str | None = None
+    message: str = ""
+    problems: list[str] = field(default_factory=list)  #: why the result is not valid
+    log_tail: str = ""
+    job: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "successful"
+
+    def to_json(self) -> dict[str, Any]:
+        out = {}
+        for key, value in self.__dict__.items():
+            out[key] = str(value) if isinstance(value, Path) else value
+        return json.loads(json.dumps(out, default=str))
+
+
+def check_catalog(folder: str | os.PathLike[str]) -> tuple[Path | None, list[dict[str, Any]], list[str]]:
+    """Stage-out check of a result folder: (catalog path, items, problems). Each item needs a
+    geometry, a bbox, a datetime (or start/end) and at least one asset, every asset a file on
+    disk."""
+    import pystac
+
+    folder = Path(folder)
+    path = folder / "catalog.json"
+    if not path.is_file():
+        return None, [], [f"{folder} holds no catalog.json: the application must write its "
+                          "results as a STAC catalog (OGC 20-089 stage-out)"]
+    try:
+        cat = pystac.read_file(str(path))
+        items = list(cat.get_items(recursive=True)) if isinstance(cat, pystac.Catalog) else []
+    except Exception as err:
+        return path, [], [f"{path}: not a readable STAC catalog ({type(err).__name__}: {err})"]
+    problems = []
+    summary = []
+    if not items:
+        problems.append(f"{path}: the catalog holds no item")
+    for item in items:
+        where = f"item {item.id}"
+        if not item.geometry:
+            problems.append(f"{where}: no geometry")
+        if not item.bbox:
+            problems.append(f"{where}: no bbox")
+        if item.datetime is None and not (item.properties.get("start_datetime")
+                                          and item.properties.get("end_datetime")):
+            problems.append(f"{where}: no datetime (nor start_datetime/end_datetime)")
+        if not item.assets:
+            problems.append(f"{where}: no asset")
+        assets = {}
+        for key, asset in item.assets.items():
+            href = asset.get_absolute_href() or asset.href
+            local = href[7:] if href.startswith("file://") else href
+            if "://" in local:
+                problems.append(f"{where}: asset {key} is not a local file ({href})")
+            elif not Path(local).is_file():
+                problems.append(f"{where}: asset {key} does not exist ({local})")
+            assets[key] = local
+        summary.append({"id": item.id, "datetime": item.datetime.isoformat() if item.datetime else
+                        item.properties.get("start_datetime"), "bbox": item.bbox, "assets": assets})
+    return path, summary, problems
+
+
+# --------------------------------------------------------------------------- the run
+
+
+_PROGRESS_RE = re.compile(r"\[(workflow|step|job) ?([^\]]*)\] (start|completed (\w+))$")
+_JOB_CMD_RE = re.compile(r"\[job ([^\]]+)\] .*\$ ")
+
+
+def write_no_container_copy(cwl: Path, target: Path) -> list[str]:
+    """Write the CWL to run without a container: every ``APP_DIR_IN_IMAGE`` replaced by the
+    package folder, and each process's ``DockerRequirement`` moved from ``requirements`` to
+    ``hints`` (``cwltool --no-container`` stops at a required one). Returns the ids of the
+    processes whose DockerRequirement moved."""
+    from io import StringIO
+
+    from ruamel.yaml import YAML
+
+    text = cwl.read_text().replace(APP_DIR_IN_IMAGE, str(cwl.parent.resolve()))
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    doc = yaml.load(text)
+    moved: list[str] = []
+    processes = doc.get("$graph", [doc]) if isinstance(doc, Mapping) else []
+    for proc in processes:
+        if not isinstance(proc, dict):
+            continue
+        reqs = proc.get("requirements")
+        docker = None
+        if isinstance(reqs, dict) and "DockerRequirement" in reqs:
+            docker = {"class": "DockerRequirement", **dict(reqs.pop("DockerRequirement") or {})}
+        elif isinstance(reqs, list):
+            for r in list(reqs):
+                if isinstance(r, Mapping) and r.get("class") == "DockerRequirement":
+                    reqs.remove(r)
+                    docker = dict(r)
+        if docker is None:
+            continue
+        hints = proc.get("hints")
+        if hints is None:
+            proc["hints"] = [docker]
+        elif isinstance(hints, dict):
+            hints["DockerRequirement"] = {k: v for k, v in docker.items() if k != "class"}
+        else:
+            hints.append(docker)
+        moved.append(_short(str(proc.get("id", "?"))))
+    buf = StringIO()
+    yaml.dump(doc, buf)
+    target.write_text(buf.getvalue())
+    return moved
+
+
+def _default_run_dir(workflow: Workflow) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path.cwd() / "eopde-runs" / f"{workflow.id or workflow.cwl.stem}-{stamp}"
+
+
+def _tail(path: Path, n: int = LOG_TAIL_LINES) -> str:
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join(lines[-n:])
+
+
+def _failure_reason(log: str) -> str:
+    lines = log.splitlines()
+    final = next((ln for ln in reversed(lines) if "Final process status is" in ln), "")
+    errors = [ln.strip() for ln in lines if ln.startswith(("ERROR", "WARNING [job", "Traceback"))
+              or "Error" in ln.split(":")[0]]
+    reason = next((ln for ln in reversed(errors) if ln.startswith("ERROR")), "")
+    exc = next((ln.strip() for ln in reversed(lines)
+                if re.match(r"\s*[A-Za-z_.]*(Error|Exception)\b.*:", ln)), "")
+    parts = [p for p in (final, reason, exc) if p]
+    return "; ".join(dict.fromkeys(parts)) or "cwltool failed (see the log)"
+
+
+def _find_notebook(folders: list[Path]) -> Path | None:
+    found = [p for f in folders for p in sorted(f.rglob("*.ipynb"))
+             if not any(part.startswith(".") for part in p.relative_to(f).parts)]
+    found.sort(key=lambda p: (len(p.parts), "executed" not in p.name and "output" not in p.name))
+    return found[0] if found else None
+
+
+def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | None = None,
+                stac_items: Mapping[str, Sequence[str]] | Sequence[str] | None = None, *,
+                output: str | os.PathLike[str] | None = None, engine: str | None = "auto",
+                workflow_id: str | None = None, assets: Sequence[str] | None = None,
+                progress: Progress | None = None, headers: dict[str, str] | None = None,
+                timeout: float | None = None) -> RunResult:
+    """Run ``package`` (a package folder or its CWL file) locally, like an ADES.
+
+    ``params``: ``{input: value}`` (strings are converted to the input's CWL type);
+    ``stac_items``: item URLs/paths, as a list (for the package's one Directory input) or
+    ``{input: [urls]}``; they are staged into ``<output>/stage-in/<input>/`` (Directory: one
+    catalog; Directory[]: one catalog per item; string/string[] inputs get the URLs unchanged).
+    ``assets`` limits the downloaded asset keys. ``engine``: "auto", "none" or an engine name.
+
+    Raises :class:`ParameterError` (bad inputs), :class:`RunError` (cannot start) and
+    :class:`~eopde.apppkg.stagein.StageInError`; a run that starts returns a :class:`RunResult`
+    whose ``status`` is "failed" when the tool fails or its result is not a valid STAC catalog.
+    """
+    from .stagein import stage_items
+
+    say = progress or (lambda message: None)
+    t_start = time.monotonic()
+    workflow = load_workflow(package, workflow_id)
+
+    # inputs first (cheap checks before any download)
+    job = convert_params(workflow, dict(params or {}))
+    targets = assign_stac_items(workflow, stac_items)
+    both = sorted(set(job) & set(targets))
+    if both:
+        raise ParameterError(f"input {both[0]!r} is given both as --param and as --stac-item",
+                             workflow.describe())
+    missing = [i.name for i in workflow.inputs
+               if i.required and i.name not in job and i.name not in targets]
+    if missing:
+        raise ParameterError(f"missing required input(s): {', '.join(missing)}",
+                             workflow.describe())
+
+    run_dir = Path(output) if output else _default_run_dir(workflow)
+    run_dir = run_dir.expanduser().resolve()
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise RunError(f"{run_dir} is not empty: give a new --output folder")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+
+    # stage-in
+    t0 = time.monotonic()
+    for name, refs in targets.items():
+        spec = workflow.input(name)
+        assert spec is not None
+        if spec.kind == "Directory":
+            cats = stage_items(refs, run_dir / "stage-in" / name, assets=assets, progress=say,
+                               headers=headers, catalog_id=name)
+            job[name] = {"class": "Directory", "location": cats[0].folder.as_uri()}
+        elif spec.kind == "Directory[]":
+            cats = stage_items(refs, run_dir / "stage-in" / name, assets=assets, per_item=True,
+                               progress=say, headers=headers)
+            job[name] = [{"class": "Directory", "location": c.folder.as_uri()} for c in cats]
+        else:  # cloud-native: the item URLs as they are
+            say(f"{name}: {len(refs)} STAC item URL(s) passed as {spec.kind} (no stage-in)")
+            job[name] = refs[0] if spec.kind == "string" else list(refs)
+    timings["stage_in"] = time.monotonic() - t0
+
+    # job file
+    job_path = run_dir / "job.yml"
+    import yaml
+
+    job_path.write_text(yaml.safe_dump(job, sort_keys=False, allow_unicode=True))
+
+    # engine and the CWL to run
+    engine_name, engine_note = detect_engine(engine)
+    say(engine_note)
+    if engine_name is None:
+        cwl_to_run = run_dir / workflow.cwl.name
+        moved = write_no_container_copy(workflow.cwl, cwl_to_run)
+        if moved:
+            say(f"DockerRequirement of {', '.join(moved)} moved to hints in {cwl_to_run.name} "
+                "(cwltool --no-container refuses it under requirements)")
+        engine_args = ["--no-container"]
+    else:
+        cwl_to_run = workflow.cwl.resolve()
+        engine_args = {"docker": [], "podman": ["--podman"]}.get(engine_name, ["--singularity"])
+    outputs_dir = run_dir / "outputs"
+    outputs_dir.mkdir()
+    work = run_dir / "work"
+    work.mkdir()
+    entry = f"{cwl_to_run}#{workflow.id}" if workflow.id else str(cwl_to_run)
+    cmd = [sys.executable, "-m", "cwltool", "--disable-color", "--outdir", str(outputs_dir),
+           "--tmpdir-prefix", f"{work}/tmp-", "--tmp-outdir-prefix", f"{work}/out-",
+           *engine_args, entry, str(job_path)]
+    env = dict(os.environ)
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    log_path = run_dir / "run.log"
+
+    say(f"cwltool: running {workflow.id or workflow.cwl.name} (log: {log_path})")
+    t0 = time.monotonic()
+    marks: dict[str, float] = {}
+    step_start: dict[str, float] = {}
+    with open(log_path, "w") as log:
+        log.write("$ " + " ".join(cmd) + "\n")
+        log.flush()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=env, cwd=run_dir, errors="replace")
+
+        def pump() -> None:
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                log.write(line)
+                log.flush()
+                now = time.monotonic()
+                m = _PROGRESS_RE.search(line)
+                if m:
+                    kind, name, _, result = m.groups()
+                    name = name or workflow.id
+                    if result is None:
+                        step_start[f"{kind} {name}"] = now
+                        if kind != "job":
+                            say(f"{kind} {name}: started")
+                    else:
+                        took = now - step_start.get(f"{kind} {name}", now)
+                        if kind == "job":
+                            marks["tool"] = marks.get("tool", 0.0) + took
+                        say(f"{kind} {name}: completed {result} ({took:.1f} s)")
+                elif _JOB_CMD_RE.search(line):
+                    name = _JOB_CMD_RE.search(line).group(1)
+                    step_start[f"job {name}"] = now
+                    say(f"job {name}: running the tool")
+
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
+        timer = threading.Timer(timeout, proc.kill) if timeout else None
+        if timer:
+            timer.start()
+        try:
+            assert proc.stdout is not None
+            stdout = proc.stdout.read()
+            proc.wait()
+        finally:
+            if timer:
+                timer.cancel()
+        reader.join()
+        rc = proc.returncode
+        if timeout and rc is not None and rc < 0:
+            log.write(f"\neopde: stopped cwltool after the {timeout} s timeout\n")
+    timings["cwltool"] = time.monotonic() - t0
+    if "tool" in marks:
+        timings["tool"] = marks["tool"]
+
+    result = RunResult(status="failed", run_dir=run_dir, log=log_path, timings=timings,
+                       engine=engine_name, job=job_path)
+    log_text = log_path.read_text(errors="replace")
+    if rc != 0 or "Final process status is success" not in log_text:
+        status = f" (cwltool exit status {rc})" if rc else ""
+        result.message = f"the run failed{status}: {_failure_reason(log_text)}"
+        result.log_tail = _tail(log_path)
+        result.notebook = _find_notebook([work, outputs_dir])
+        result.seconds = time.monotonic() - t_start
+        return result
+
+    # stage-out
+    t0 = time.monotonic()
+    try:
+        outs = json.loads(stdout or "{}")
+    except ValueError:
+        outs = {}
+    result_dirs = []
+    for name, value in list(outs.items()):
+        if isinstance(value, dict) and value.get("class") == "Directory":
+            src = Path(value["path"])
+            dst = outputs_dir / name
+            if src != dst and not dst.exists() and src.parent == outputs_dir:
+                src.rename(dst)
+                value["path"] = str(dst)
+                value["location"] = dst.as_uri()
+                value.pop("listing", None)
+            result_dirs.append((name, Path(value["path"])))
+    result.outputs = outs
+    notebook = _find_notebook([d for _, d in result_dirs])
+    if notebook is None:  # an executed notebook given as a File output: keep it beside the results
+        nb_files = [Path(v["path"]) for v in outs.values() if isinstance(v, dict)
+                    and v.get("class") == "File" and str(v.get("path", "")).endswith(".ipynb")]
+        if nb_files and result_dirs:
+            notebook = result_dirs[0][1] / nb_files[0].name
+            shutil.copy2(nb_files[0], notebook)
+    result.notebook = notebook
+    problems = []
+    if not result_dirs:
+        problems.append("the Workflow has no Directory output: results must be a Directory "
+                        "holding a STAC catalog.json (OGC 20-089 stage-out)")
+    for name, folder in result_dirs:
+        cat, items, probs = check_catalog(folder)
+        if result.catalog is None and cat is not None:
+            result.catalog, result.items = cat, items
+        problems += [f"output {name}: {p}" for p in probs]
+    timings["stage_out"] = time.monotonic() - t0
+    result.problems = problems
+    result.seconds = time.monotonic() - t_start
+    if problems:
+        result.message = "the tool ran but its result is not a valid STAC catalog: " + "; ".join(problems)
+        result.log_tail = _tail(log_path)
+        return result
+    result.status = "successful"
+    n_assets = sum(len(i["assets"]) for i in result.items)
+    result.message = (f"{len(result.items)} item(s), {n_assets} asset(s) in {result.catalog}")
+    shutil.rmtree(work, ignore_errors=True)
+    return result

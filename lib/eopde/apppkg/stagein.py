@@ -1,0 +1,263 @@
+"""STAC stage-in for local runs: fetch STAC items and their assets into a folder holding a
+self-contained STAC catalog (``catalog.json``), the way an ADES stages a ``Directory`` input.
+
+Layouts written (``dest`` is the folder given to :func:`stage_items`)::
+
+    dest/catalog.json                      one catalog with every item (a CWL ``Directory``)
+    dest/<item-id>/<item-id>.json
+    dest/<item-id>/<asset file>...
+
+or, with ``per_item=True`` (a CWL ``Directory[]``: one catalog folder per item)::
+
+    dest/<item-id>/catalog.json
+    dest/<item-id>/<item-id>.json
+    dest/<item-id>/<asset file>...
+
+Asset hrefs in the written item JSON are relative to the item file. Assets left out by an
+``assets`` selection are left out of the staged item too, so every asset of a staged catalog is a
+local file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+Progress = Callable[[str], None]
+
+#: Report a running download at most this often (seconds).
+PROGRESS_EVERY = 2.0
+CHUNK = 1 << 20
+
+
+class StageInError(RuntimeError):
+    """A STAC item or one of its assets could not be staged; the message names the URL and why."""
+
+
+@dataclass
+class StagedItem:
+    id: str
+    source: str  #: URL or path the item came from
+    json_path: Path  #: the local item JSON
+    assets: dict[str, Path] = field(default_factory=dict)  #: staged asset key -> local file
+    bytes: int = 0
+
+
+@dataclass
+class StagedCatalog:
+    folder: Path  #: holds catalog.json: the value of the CWL Directory
+    items: list[StagedItem]
+
+    @property
+    def catalog(self) -> Path:
+        return self.folder / "catalog.json"
+
+
+def _is_url(ref: str) -> bool:
+    return urlparse(ref).scheme in ("http", "https")
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"  # pragma: no cover
+
+
+def _client(headers: dict[str, str] | None = None, timeout: float = 60.0):
+    import httpx
+
+    return httpx.Client(follow_redirects=True, timeout=httpx.Timeout(timeout, connect=10.0),
+                        headers=headers or {})
+
+
+def fetch_item(ref: str, *, client=None) -> Any:
+    """A ``pystac.Item`` from an item URL (HTTP(S)) or a local JSON path, with every asset href
+    made absolute against where the item came from."""
+    import httpx
+    import pystac
+
+    try:
+        if _is_url(ref):
+            own = client is None
+            client = client or _client()
+            try:
+                response = client.get(ref, headers={"Accept": "application/geo+json, application/json"})
+                response.raise_for_status()
+                data = response.json()
+            finally:
+                if own:
+                    client.close()
+            href = str(response.url)
+        else:
+            path = Path(ref[7:] if ref.startswith("file://") else ref).expanduser().resolve()
+            if not path.is_file():
+                raise StageInError(f"STAC item {ref}: no such file")
+            import json
+
+            data = json.loads(path.read_text())
+            href = str(path)
+    except httpx.HTTPStatusError as err:
+        raise StageInError(
+            f"STAC item {ref}: HTTP {err.response.status_code} {err.response.reason_phrase}") from err
+    except httpx.HTTPError as err:
+        raise StageInError(f"STAC item {ref}: cannot fetch it ({type(err).__name__}: {err})") from err
+    except ValueError as err:
+        raise StageInError(f"STAC item {ref}: not JSON ({err})") from err
+    if not isinstance(data, dict) or data.get("type") != "Feature":
+        kind = data.get("type") if isinstance(data, dict) else type(data).__name__
+        raise StageInError(
+            f"STAC item {ref}: not a STAC Item (type {kind!r}); give the URL of one item, "
+            "e.g. <stac-api>/collections/<collection>/items/<item-id>")
+    try:
+        item = pystac.Item.from_dict(data, href=href, migrate=True, preserve_dict=False)
+    except Exception as err:  # pystac raises several kinds on malformed items
+        raise StageInError(f"STAC item {ref}: not a valid STAC Item ({err})") from err
+    item.set_self_href(href)
+    item.make_asset_hrefs_absolute()
+    # keep only links that make sense outside the source catalogue, as absolute hrefs
+    for link in list(item.links):
+        if link.rel in ("self", "root", "parent"):
+            item.remove_links(link.rel)
+    for link in item.links:
+        link.target = link.get_absolute_href() or link.href
+    item.set_self_href(None)
+    return item
+
+
+def _filename(key: str, href: str, taken: set[str]) -> str:
+    name = unquote(os.path.basename(urlparse(href).path)) or key
+    name = name.replace(os.sep, "_")
+    if name in taken or name.endswith(".json"):
+        stem, ext = os.path.splitext(name)
+        name = f"{key}{ext}"
+    n = 1
+    base = name
+    while name in taken:
+        stem, ext = os.path.splitext(base)
+        name = f"{stem}-{n}{ext}"
+        n += 1
+    taken.add(name)
+    return name
+
+
+def _download(href: str, target: Path, *, client, progress: Progress | None, label: str) -> int:
+    """Stream one asset to ``target`` (through a temporary name); returns the byte count."""
+    import httpx
+
+    tmp = target.with_name(target.name + ".part")
+    try:
+        if _is_url(href):
+            with client.stream("GET", href) as response:
+                response.raise_for_status()
+                total = int(response.headers.get("content-length") or 0)
+                done, last = 0, time.monotonic()
+                with open(tmp, "wb") as f:
+                    for chunk in response.iter_bytes(CHUNK):
+                        f.write(chunk)
+                        done += len(chunk)
+                        now = time.monotonic()
+                        if progress and now - last >= PROGRESS_EVERY:
+                            last = now
+                            of = f" of {_human(total)}" if total else ""
+                            progress(f"  {label}: {_human(done)}{of}")
+        else:
+            source = Path(href[7:] if href.startswith("file://") else href)
+            shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    except httpx.HTTPStatusError as err:
+        tmp.unlink(missing_ok=True)
+        raise StageInError(
+            f"asset {label} ({href}): HTTP {err.response.status_code} "
+            f"{err.response.reason_phrase}") from err
+    except (httpx.HTTPError, OSError) as err:
+        tmp.unlink(missing_ok=True)
+        raise StageInError(f"asset {label} ({href}): cannot download it ({err})") from err
+    return target.stat().st_size
+
+
+def _select_assets(item, assets: Sequence[str] | None, ref: str) -> list[str]:
+    if not assets:
+        return list(item.assets)
+    missing = [a for a in assets if a not in item.assets]
+    if missing:
+        raise StageInError(
+            f"STAC item {ref}: no asset {', '.join(missing)}; it has {', '.join(item.assets) or 'none'}")
+    return list(assets)
+
+
+def stage_items(refs: Iterable[str], dest: str | os.PathLike[str], *,
+                assets: Sequence[str] | None = None, per_item: bool = False,
+                progress: Progress | None = None, headers: dict[str, str] | None = None,
+                catalog_id: str = "stage-in") -> list[StagedCatalog]:
+    """Fetch the STAC items ``refs`` (URLs or local paths) and their assets (all, or only the
+    keys in ``assets``) into ``dest``; write self-contained STAC catalog(s) there.
+
+    Returns one :class:`StagedCatalog` (``per_item=False``: the value of a ``Directory`` input) or
+    one per item (``per_item=True``: a ``Directory[]``). Raises :class:`StageInError`."""
+    import pystac
+
+    refs = list(refs)
+    if not refs:
+        raise StageInError("no STAC item to stage in")
+    dest = Path(dest).resolve()
+    dest.mkdir(parents=True, exist_ok=True)
+    say = progress or (lambda message: None)
+    catalogs: list[StagedCatalog] = []
+    shared: pystac.Catalog | None = None
+    shared_items: list[StagedItem] = []
+    seen: set[str] = set()
+    with _client(headers) as client:
+        for ref in refs:
+            item = fetch_item(ref, client=client)
+            if item.id in seen:
+                raise StageInError(f"STAC item {item.id} is given twice ({ref})")
+            seen.add(item.id)
+            keys = _select_assets(item, assets, ref)
+            for key in list(item.assets):
+                if key not in keys:
+                    del item.assets[key]  # the staged catalog holds only local assets
+            folder = dest / item.id
+            folder.mkdir(parents=True, exist_ok=True)
+            say(f"stage-in {item.id}: {len(keys)} asset(s) from {ref}")
+            staged = StagedItem(id=item.id, source=ref, json_path=folder / f"{item.id}.json")
+            taken: set[str] = {"catalog.json"}
+            t0 = time.monotonic()
+            for key in keys:
+                asset = item.assets[key]
+                target = folder / _filename(key, asset.href, taken)
+                size = _download(asset.href, target, client=client, progress=progress,
+                                 label=f"{item.id}/{key}")
+                staged.assets[key] = target
+                staged.bytes += size
+                asset.href = str(target)
+            seconds = time.monotonic() - t0
+            rate = f", {_human(staged.bytes / seconds)}/s" if seconds > 0 else ""
+            say(f"  {item.id}: {len(keys)} asset(s), {_human(staged.bytes)} in {seconds:.1f} s{rate}")
+            if per_item:
+                cat = pystac.Catalog(id=item.id, description=f"Staged STAC item {item.id} ({ref})")
+                cat.set_self_href(str(folder / "catalog.json"))
+                cat.add_item(item)
+                item.set_self_href(str(staged.json_path))
+                cat.make_all_asset_hrefs_relative()
+                cat.save(pystac.CatalogType.SELF_CONTAINED)
+                catalogs.append(StagedCatalog(folder=folder, items=[staged]))
+            else:
+                if shared is None:
+                    shared = pystac.Catalog(id=catalog_id, description="Staged STAC items")
+                    shared.set_self_href(str(dest / "catalog.json"))
+                shared.add_item(item)
+                item.set_self_href(str(staged.json_path))
+                shared_items.append(staged)
+    if shared is not None:
+        shared.make_all_asset_hrefs_relative()
+        shared.save(pystac.CatalogType.SELF_CONTAINED)
+        catalogs.append(StagedCatalog(folder=dest, items=shared_items))
+    return catalogs
