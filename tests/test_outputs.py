@@ -1,0 +1,129 @@
+"""eopde.outputs: results as a STAC catalog, staged inputs read back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import pystac
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+from rasterio.warp import transform_bounds
+
+from eopde import outputs
+
+
+def write_tif(path, crs="EPSG:32632", size=8, origin=(500000, 5000000), res=10.0):
+    with rasterio.open(path, "w", driver="GTiff", width=size, height=size, count=1,
+                       dtype="float32", crs=crs, transform=from_origin(*origin, res, res)) as ds:
+        ds.write(np.arange(size * size, dtype="float32").reshape(1, size, size))
+    return path
+
+
+def test_save_geotiff_writes_a_self_contained_catalog(tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    tif = write_tif(work / "ndvi.tif")
+    out = tmp_path / "out"
+    item = outputs.save(tif, output_dir=out, datetime="2024-05-01T10:20:30Z",
+                        properties={"eopde:threshold": 0.3}, title="NDVI")
+    assert item.id == "ndvi"
+    cat = pystac.Catalog.from_file(str(out / "catalog.json"))
+    items = list(cat.get_items())
+    assert [i.id for i in items] == ["ndvi"]
+    it = items[0]
+    assert it.datetime == dt.datetime(2024, 5, 1, 10, 20, 30, tzinfo=dt.timezone.utc)
+    assert it.properties["eopde:threshold"] == 0.3
+    expected = transform_bounds("EPSG:32632", "EPSG:4326", 500000, 4999920, 500080, 5000000,
+                                densify_pts=21)
+    assert it.bbox == pytest.approx(list(expected))
+    assert it.geometry["type"] == "Polygon"
+    ring = np.array(it.geometry["coordinates"][0])
+    assert ring[:, 0].min() == pytest.approx(expected[0]) and ring[:, 1].max() == pytest.approx(
+        expected[3])
+    asset = it.assets["ndvi"]
+    assert asset.media_type.startswith("image/tiff; application=geotiff")
+    assert asset.roles == ["data"]
+    assert asset.extra_fields["proj:code"] == "EPSG:32632"
+    # self-contained: relative links and hrefs only, the file copied beside the item
+    raw = json.loads((out / "ndvi" / "ndvi.json").read_text())
+    assert raw["assets"]["ndvi"]["href"] == "./ndvi.tif"
+    assert all(not link["href"].startswith(("/", "file:")) for link in raw["links"])
+    assert (out / "ndvi" / "ndvi.tif").exists()
+    raw_cat = json.loads((out / "catalog.json").read_text())
+    assert all(not link["href"].startswith(("/", "file:")) for link in raw_cat["links"])
+
+
+def test_save_defaults_to_cwd_and_accumulates_items(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_tif(tmp_path / "a.tif")
+    write_tif(tmp_path / "b.tif", crs="EPSG:4326", origin=(10, 50), res=0.01)
+    (tmp_path / "quicklook.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    outputs.save("a.tif")
+    outputs.save({"data": "b.tif", "overview": "quicklook.png"}, id="second",
+                 datetime=dt.date(2024, 1, 2))
+    outputs.save("a.tif", properties={"again": True})  # same id: replaced, not duplicated
+    cat = pystac.Catalog.from_file(str(tmp_path / "catalog.json"))
+    items = {i.id: i for i in cat.get_items()}
+    assert sorted(items) == ["a", "second"]
+    assert items["a"].properties["again"] is True
+    second = items["second"]
+    assert second.bbox == pytest.approx([10, 49.92, 10.08, 50])
+    assert second.assets["overview"].media_type == "image/png"
+    assert second.assets["overview"].roles == ["overview"]
+    assert second.datetime == dt.datetime(2024, 1, 2, tzinfo=dt.timezone.utc)
+    # files already in the output folder stay where they are, linked relatively
+    assert json.loads((tmp_path / "a" / "a.json").read_text())["assets"]["a"]["href"] == "../a.tif"
+
+
+def test_save_needs_geometry_for_non_rasters(tmp_path):
+    (tmp_path / "table.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(outputs.OutputsError, match="geometry="):
+        outputs.save(tmp_path / "table.csv", output_dir=tmp_path)
+    g = {"type": "Point", "coordinates": [9.1, 45.2]}
+    item = outputs.save(tmp_path / "table.csv", output_dir=tmp_path, geometry=g)
+    assert item.bbox == [9.1, 45.2, 9.1, 45.2]
+    assert item.assets["table"].media_type == "text/csv"
+
+
+def test_save_missing_file(tmp_path):
+    with pytest.raises(outputs.OutputsError, match="does not exist"):
+        outputs.save(tmp_path / "nope.tif", output_dir=tmp_path)
+
+
+def make_staged(folder, n=2):
+    cat = pystac.Catalog("staged", "staged input")
+    for i in range(n):
+        it = pystac.Item(f"s{i}", {"type": "Point", "coordinates": [9, 45]}, [9, 45, 9, 45],
+                         dt.datetime(2024, 5, i + 1, tzinfo=dt.timezone.utc), {})
+        (folder / f"s{i}").mkdir(parents=True, exist_ok=True)
+        (folder / f"s{i}" / "B04.tif").write_text("x")
+        it.add_asset("B04", pystac.Asset(f"./B04.tif", media_type="image/tiff"))
+        it.add_asset("remote", pystac.Asset("https://example.org/B08.tif"))
+        cat.add_item(it)
+    cat.normalize_hrefs(str(folder))
+    cat.save(pystac.CatalogType.SELF_CONTAINED)
+
+
+def test_load_items_resolves_local_assets(tmp_path):
+    make_staged(tmp_path / "in")
+    items = outputs.load_items(str(tmp_path / "in"))
+    assert [i.id for i in items] == ["s0", "s1"]
+    href = items[0].assets["B04"].href
+    assert href == str(tmp_path / "in" / "s0" / "B04.tif")
+    assert items[0].assets["remote"].href == "https://example.org/B08.tif"
+    # a catalog file given directly works too
+    assert len(outputs.load_items(tmp_path / "in" / "catalog.json")) == 2
+
+
+def test_load_items_without_catalog(tmp_path):
+    (tmp_path / "x.json").write_text("{}")
+    with pytest.raises(outputs.OutputsError, match="no catalog.json.*x.json"):
+        outputs.load_items(tmp_path)
+
+
+def test_markers_are_strings():
+    assert isinstance(outputs.StacItem("a"), str)
+    assert issubclass(outputs.StacCollection, str)
