@@ -81,12 +81,15 @@ def test_tutorials_copied_without_overwriting(tmp_path, monkeypatch):
     (source / "01-a.ipynb").write_text("{}")
     (source / "02-b.ipynb").write_text("{}")
     (source / "README.md").write_text("not a notebook")
+    (source / "apps").mkdir()
+    (source / "apps" / "app.ipynb").write_text("{}")
     monkeypatch.setenv("EOPDE_TUTORIALS_DIR", str(source))
     home = tmp_path / "home"
     home.mkdir()
     (home / "tutorials").mkdir()
     (home / "tutorials" / "01-a.ipynb").write_text("user's edits")
     copied = copy_tutorials(home)
-    assert [p.name for p in copied] == ["02-b.ipynb"]
+    assert [p.relative_to(home / "tutorials").as_posix() for p in copied] == [
+        "02-b.ipynb", "apps/app.ipynb"]
     assert (home / "tutorials" / "01-a.ipynb").read_text() == "user's edits"
     assert not (home / "tutorials" / "README.md").exists()

@@ -156,9 +156,12 @@ def copy_tutorials(home: str | os.PathLike) -> list[Path]:
     target = Path(home) / "tutorials"
     target.mkdir(exist_ok=True)
     copied = []
-    for notebook in sorted(source.glob("*.ipynb")):
-        destination = target / notebook.name
+    for notebook in sorted(source.rglob("*.ipynb")):
+        if ".ipynb_checkpoints" in notebook.parts:
+            continue
+        destination = target / notebook.relative_to(source)
         if not destination.exists():
+            destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(notebook, destination)
             copied.append(destination)
     return copied
