@@ -366,6 +366,18 @@ class Map(ipyleaflet.Map):
 
     # ------------------------------------------------------------------ previews
 
+    def add_raster(self, href: str, *, zoom: bool = True, **options: Any) -> Any:
+        """Show one band of a raster the tile server must not read (a job's result in your S3
+        bucket, a local file) as a PNG overlay rendered in the kernel; see `maps.overlay`."""
+        from .overlay import raster_overlay
+
+        layer = raster_overlay(href, **options)
+        self.add(layer)
+        if zoom:
+            (south, west), (north, east) = layer.bounds
+            self.zoom_to((west, south, east, north))
+        return layer
+
     def add_preview(
         self,
         item: ItemLike | int | str,
