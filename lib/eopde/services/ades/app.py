@@ -1,0 +1,506 @@
+"""The local ADES HTTP API: OGC API - Processes Part 1 + Part 2 (DRU), EOEPCA's per-user layout.
+
+`uvicorn eopde.services.ades.app:create_app --factory`. Every route lives under
+`/{user}/ogc-api/` and needs `Authorization: Bearer <token>` of that user (others get 404),
+except the OpenAPI document (`/{user}/ogc-api/api`, also `/openapi.json`) and `/healthz`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Callable
+
+from fastapi import FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from . import description as _desc
+from .auth import VerifierUnavailable, bearer_token, verifier_from_env
+from .deploy import ID_RE, read_package
+from .errors import (P1, OGCError, bad_request, duplicated_process, no_such_job, no_such_process,
+                     not_acceptable, not_found, result_not_ready, too_large, unauthorized)
+from .inputs import check_execute
+from .store import DuplicateProcess, JobRecord, JobStore, NoSuchProcess, ProcessRecord, utcnow
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/{user}/ogc-api"
+STATUSES = ("accepted", "running", "successful", "failed", "dismissed")
+FINAL = ("successful", "failed", "dismissed")
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/ogc-process-description",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/json",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/job-list",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/dismiss",
+    "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/deploy-replace-undeploy",
+    "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/ogcapppkg",
+    "http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/cwl",
+]
+PACKAGE_TYPES = ["application/cwl+yaml", "application/cwl", "application/cwl+json",
+                 "application/ogcapppkg+json"]
+TIME_FMT = "%Y-%m-%dT%H:%M:%SZ"
+DEFAULT_MAX_BODY = 10 * 1024 * 1024
+
+_DEPLOY_BODY = {"requestBody": {"required": True, "content": {
+    "application/cwl+yaml": {"schema": {"type": "string"}},
+    "application/ogcapppkg+json": {"schema": {"type": "object", "properties": {
+        "executionUnit": {"type": "object", "properties": {
+            "value": {"type": "string"}, "href": {"type": "string"},
+            "mediaType": {"type": "string"}}}}}}}}}
+_EXECUTE_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "properties": {"inputs": {"type": "object"},
+                                     "outputs": {"type": "object"}}}}}}}
+
+
+def _fmt(t) -> str | None:
+    return t.strftime(TIME_FMT) if t else None
+
+
+def _json(content: Any, status: int = 200, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse(content, status_code=status, headers=headers)
+
+
+def create_app(*, store: JobStore | None = None, executor: Any = None,
+               verify_token: Callable[[str], str | None] | None = None,
+               max_body: int | None = None, href_dirs: list[str | Path] | None = None,
+               sync_timeout: float | None = None, env: dict | None = None) -> FastAPI:
+    """The ADES app. Keyword overrides (tests): `store`, `executor` (anything with start /
+    submit / wait / dismiss / shutdown), `verify_token` (token -> user name or None),
+    `max_body` (bytes), `href_dirs` (local folders an executionUnit href may point into),
+    `sync_timeout` (seconds a sync execution waits), `env` (instead of os.environ)."""
+    env = dict(os.environ if env is None else env)
+    home = Path(env.get("EOPDE_HOME") or Path.home() / ".eopde")
+    if store is None:
+        store = JobStore(env.get("EOPDE_ADES_DB_URL") or f"sqlite:///{home / 'ades' / 'ades.db'}")
+    if executor is None:
+        from .executor import LocalExecutor
+
+        workers = env.get("EOPDE_ADES_WORKERS")
+        executor = LocalExecutor(store, work_dir=Path(env.get("EOPDE_ADES_WORK_DIR")
+                                                      or home / "ades" / "jobs"),
+                                 workers=int(workers) if workers else None)
+    if verify_token is None:
+        verify_token = verifier_from_env(env)
+    if max_body is None:
+        max_body = int(env.get("EOPDE_ADES_MAX_BODY") or DEFAULT_MAX_BODY)
+    if href_dirs is None:
+        href_dirs = [d for d in (env.get("EOPDE_ADES_HREF_DIRS") or "").split(os.pathsep) if d]
+    href_paths = [Path(d) for d in href_dirs]
+    if sync_timeout is None:
+        sync_timeout = float(env.get("EOPDE_ADES_SYNC_TIMEOUT") or 600)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        executor.start()
+        try:
+            yield
+        finally:
+            executor.shutdown(wait=False)
+
+    app = FastAPI(title="eopde local ADES (OGC API - Processes)", version="1.0.0",
+                  description="OGC API - Processes Part 1 and Part 2 (Deploy, Replace, Undeploy) "
+                              "with EOEPCA's per-user prefix `/{user}/ogc-api/`. Send "
+                              "`Authorization: Bearer <token>`.",
+                  lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.store, app.state.executor = store, executor
+
+    # ------------------------------------------------------------------ errors
+    @app.exception_handler(OGCError)
+    async def _ogc(request: Request, exc: OGCError):
+        return _json(exc.to_dict(), exc.status, {**exc.headers,
+                                                 "Content-Type": "application/problem+json"})
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        parts = []
+        for e in exc.errors():
+            where = ".".join(str(x) for x in e.get("loc", ()))
+            parts.append(f"{where}: {e.get('msg')}")
+        err = bad_request("invalid request parameter(s): " + "; ".join(parts))
+        return await _ogc(request, err)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 404:
+            err = not_found(f"nothing at {request.url.path}; the API is under "
+                            "/{user}/ogc-api/ (landing page, /processes, /jobs)")
+        elif exc.status_code == 405:
+            err = OGCError(405, P1 + "invalid-method", "InvalidMethod",
+                           f"{request.method} is not allowed on {request.url.path}",
+                           headers=dict(exc.headers or {}))
+        else:
+            err = OGCError(exc.status_code, P1 + "error", "Error", str(exc.detail))
+        return await _ogc(request, err)
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception):
+        log.exception("internal error on %s %s", request.method, request.url.path)
+        return _json({"type": P1 + "server-error", "title": "InternalServerError", "status": 500,
+                      "detail": f"internal error ({type(exc).__name__}); see the service log"},
+                     500)
+
+    # ------------------------------------------------------------------ helpers
+    async def authed(request: Request, user: str) -> str:
+        token = bearer_token(request.headers.get("authorization"))
+        if not token:
+            raise unauthorized("this ADES needs `Authorization: Bearer <token>` (the platform "
+                               "hub's API token, or an OIDC access token when configured)")
+        try:
+            who = await run_in_threadpool(verify_token, token)
+        except VerifierUnavailable as err:
+            raise OGCError(503, P1 + "service-unavailable", "ServiceUnavailable", str(err))
+        if not who:
+            raise unauthorized("the bearer token is not valid (unknown, expired or not for "
+                               "this service); get a fresh one")
+        if who != user:
+            # never say whether another user's prefix exists
+            raise not_found(f"nothing at {request.url.path}; your processes are under "
+                            f"/{who}/ogc-api/")
+        return who
+
+    def root(request: Request, user: str) -> str:
+        return str(request.base_url).rstrip("/") + f"/{user}/ogc-api"
+
+    async def read_body(request: Request) -> bytes:
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > max_body:
+            raise too_large(max_body)
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_body:
+                raise too_large(max_body)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def process_links(base: str, pid: str) -> list[dict]:
+        return [
+            {"rel": "self", "type": "application/json", "title": "Process Description",
+             "href": f"{base}/processes/{pid}"},
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/execute", "type": "application/json",
+             "title": "Execute End Point", "href": f"{base}/processes/{pid}/execution"},
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/application-package",
+             "type": "application/cwl+yaml", "title": "Application package",
+             "href": f"{base}/processes/{pid}/package"},
+        ]
+
+    def summary_of(base: str, rec: ProcessRecord) -> dict:
+        return {**_desc.summary(rec.description), "id": rec.id,
+                "links": process_links(base, rec.id)}
+
+    def status_info(base: str, job: JobRecord) -> dict:
+        href = f"{base}/jobs/{job.id}"
+        links = [
+            {"rel": "self", "type": "application/json", "title": "Status location", "href": href},
+            {"rel": "monitor", "type": "application/json", "title": "Status location",
+             "href": href},
+            {"rel": "up", "type": "application/json", "title": "Job list",
+             "href": f"{base}/jobs"},
+            {"rel": "related", "type": "text/plain", "title": "Job log",
+             "href": f"{href}/logs"},
+        ]
+        if job.status == "successful":
+            links.insert(2, {"rel": "http://www.opengis.net/def/rel/ogc/1.0/results",
+                             "type": "application/json", "title": "Result location",
+                             "href": f"{href}/results"})
+            links.insert(3, {"rel": "results", "type": "application/json",
+                             "title": "Result location", "href": f"{href}/results"})
+        return {"jobID": job.id, "id": job.id, "type": "process", "processID": job.process_id,
+                "status": job.status, "message": job.message or "",
+                "progress": int(job.progress or 0), "created": _fmt(job.created),
+                "started": _fmt(job.started), "finished": _fmt(job.finished),
+                "updated": _fmt(job.updated), "links": links}
+
+    def get_process(user: str, pid: str) -> ProcessRecord:
+        if not ID_RE.match(pid):
+            raise no_such_process(pid)
+        rec = store.get_process(user, pid)
+        if rec is None:
+            raise no_such_process(pid)
+        return rec
+
+    def get_job(user: str, job_id: str) -> JobRecord:
+        if not ID_RE.match(job_id):
+            raise no_such_job(job_id)
+        job = store.get_job(job_id, user)
+        if job is None:
+            raise no_such_job(job_id)
+        return job
+
+    # ------------------------------------------------------------------ platform
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz():
+        return {"status": "ok"}
+
+    @app.get(PREFIX + "/api", tags=["Capabilities"], summary="This API's OpenAPI document")
+    async def openapi_doc(user: str):
+        return JSONResponse(app.openapi(),
+                            media_type="application/vnd.oai.openapi+json;version=3.1")
+
+    # ------------------------------------------------------------------ capabilities
+    @app.get(PREFIX, tags=["Capabilities"], summary="Landing page")
+    @app.get(PREFIX + "/", include_in_schema=False)
+    async def landing(request: Request, user: str):
+        await authed(request, user)
+        base = root(request, user)
+        return {"title": "eopde local ADES",
+                "description": "OGC API - Processes (Part 1 + Part 2 Deploy, Replace, Undeploy) "
+                               "running application packages with cwltool",
+                "links": [
+                    {"rel": "self", "type": "application/json", "title": "This document",
+                     "href": f"{base}/"},
+                    {"rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.1",
+                     "title": "The API definition", "href": f"{base}/api"},
+                    {"rel": "http://www.opengis.net/def/rel/ogc/1.0/conformance",
+                     "type": "application/json", "title": "Conformance classes",
+                     "href": f"{base}/conformance"},
+                    {"rel": "conformance", "type": "application/json",
+                     "title": "Conformance classes", "href": f"{base}/conformance"},
+                    {"rel": "http://www.opengis.net/def/rel/ogc/1.0/processes",
+                     "type": "application/json", "title": "Processes", "href": f"{base}/processes"},
+                    {"rel": "http://www.opengis.net/def/rel/ogc/1.0/job-list",
+                     "type": "application/json", "title": "Jobs", "href": f"{base}/jobs"},
+                ]}
+
+    @app.get(PREFIX + "/conformance", tags=["Capabilities"], summary="Conformance classes")
+    async def conformance(request: Request, user: str):
+        await authed(request, user)
+        return {"conformsTo": CONFORMANCE}
+
+    # ------------------------------------------------------------------ processes
+    @app.get(PREFIX + "/processes", tags=["Processes"], summary="List your processes")
+    async def list_processes(request: Request, user: str,
+                             limit: int = Query(1000, ge=1, le=10000),
+                             skip: int = Query(0, ge=0)):
+        await authed(request, user)
+        base = root(request, user)
+        recs, total = store.list_processes(user, limit, skip)
+        links = [{"rel": "self", "type": "application/json",
+                  "href": f"{base}/processes?limit={limit}&skip={skip}"}]
+        if skip + len(recs) < total:
+            links.append({"rel": "next", "type": "application/json",
+                          "href": f"{base}/processes?limit={limit}&skip={skip + limit}"})
+        return {"processes": [summary_of(base, r) for r in recs], "links": links,
+                "numberTotal": total}
+
+    @app.post(PREFIX + "/processes", tags=["Deploy, Replace, Undeploy"], status_code=201,
+              summary="Deploy an application package", openapi_extra=_DEPLOY_BODY)
+    async def deploy(request: Request, user: str, w: str | None = Query(None)):
+        await authed(request, user)
+        body = await read_body(request)
+        pkg = await run_in_threadpool(read_package, body, request.headers.get("content-type"),
+                                      w=w, max_bytes=max_body, href_dirs=href_paths)
+        base = root(request, user)
+        location = f"{base}/processes/{pkg.workflow_id}"
+        now = utcnow()
+        rec = ProcessRecord(user=user, id=pkg.workflow_id,
+                            version=pkg.description.get("version"), cwl_text=pkg.cwl_text,
+                            workflow_id=pkg.workflow_id, description=pkg.description,
+                            created=now, updated=now)
+        try:
+            store.add_process(rec)
+        except DuplicateProcess:
+            raise duplicated_process(pkg.workflow_id, location) from None
+        out = {**summary_of(base, rec), "warnings": pkg.warnings} if pkg.warnings \
+            else summary_of(base, rec)
+        return _json(out, 201, {"Location": location})
+
+    @app.get(PREFIX + "/processes/{process_id}", tags=["Processes"],
+             summary="Describe a process")
+    async def describe(request: Request, user: str, process_id: str):
+        await authed(request, user)
+        rec = get_process(user, process_id)
+        base = root(request, user)
+        return {**rec.description, "id": rec.id, "links": process_links(base, rec.id)}
+
+    @app.put(PREFIX + "/processes/{process_id}", tags=["Deploy, Replace, Undeploy"],
+             status_code=204, summary="Replace a process", openapi_extra=_DEPLOY_BODY)
+    async def replace(request: Request, user: str, process_id: str,
+                      w: str | None = Query(None)):
+        await authed(request, user)
+        get_process(user, process_id)
+        if w is not None and w != process_id:
+            raise bad_request(f"w={w!r} differs from the process id {process_id!r} in the "
+                              "path; a replaced process keeps its id")
+        body = await read_body(request)
+        pkg = await run_in_threadpool(read_package, body, request.headers.get("content-type"),
+                                      w=process_id, max_bytes=max_body, href_dirs=href_paths)
+        rec = ProcessRecord(user=user, id=process_id, version=pkg.description.get("version"),
+                            cwl_text=pkg.cwl_text, workflow_id=pkg.workflow_id,
+                            description=pkg.description, created=utcnow(), updated=utcnow())
+        try:
+            store.replace_process(rec)
+        except NoSuchProcess:
+            raise no_such_process(process_id) from None
+        return Response(status_code=204,
+                        headers={"Location": f"{root(request, user)}/processes/{process_id}"})
+
+    @app.delete(PREFIX + "/processes/{process_id}", tags=["Deploy, Replace, Undeploy"],
+                status_code=204, summary="Undeploy a process")
+    async def undeploy(request: Request, user: str, process_id: str):
+        await authed(request, user)
+        get_process(user, process_id)
+        store.delete_process(user, process_id)
+        return Response(status_code=204)
+
+    @app.get(PREFIX + "/processes/{process_id}/package", tags=["Deploy, Replace, Undeploy"],
+             summary="The process's application package (CWL)",
+             responses={200: {"content": {t: {} for t in PACKAGE_TYPES}}})
+    async def package(request: Request, user: str, process_id: str):
+        await authed(request, user)
+        rec = get_process(user, process_id)
+        wanted = _negotiate(request.headers.get("accept"))
+        if wanted is None:
+            raise not_acceptable(PACKAGE_TYPES)
+        if wanted in ("application/cwl+yaml", "application/cwl"):
+            return Response(rec.cwl_text, media_type=wanted)
+        doc = _desc.load_cwl(rec.cwl_text)
+        if wanted == "application/cwl+json":
+            return Response(json.dumps(doc, default=str), media_type=wanted)
+        return Response(json.dumps({"executionUnit": {"value": doc,
+                                                      "mediaType": "application/cwl+json"}},
+                                   default=str), media_type=wanted)
+
+    # ------------------------------------------------------------------ execution
+    @app.post(PREFIX + "/processes/{process_id}/execution", tags=["Processes"],
+              summary="Execute a process (Prefer: respond-async for a job)",
+              openapi_extra=_EXECUTE_BODY)
+    async def execute(request: Request, user: str, process_id: str,
+                      mode: str | None = Query(None, include_in_schema=False)):
+        await authed(request, user)
+        rec = get_process(user, process_id)
+        raw = await read_body(request)
+        try:
+            body = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise bad_request(f"the execute body is not valid JSON: {err}", "BadRequest") from None
+        inputs, outputs = check_execute(body, rec.description)
+        prefer = (request.headers.get("prefer") or "").lower()
+        is_async = "respond-async" in prefer or (mode or "").lower() == "async"
+        job = store.create_job(user, process_id, inputs, outputs, "async" if is_async else "sync")
+        executor.submit(job.id)
+        base = root(request, user)
+        location = f"{base}/jobs/{job.id}"
+        if is_async:
+            return _json(status_info(base, store.get_job(job.id) or job), 201,
+                         {"Location": location, "Preference-Applied": "respond-async"})
+        job = await run_in_threadpool(executor.wait, job.id, sync_timeout)
+        if job.status == "successful":
+            return _json(job.results or {}, 200, {"Location": location})
+        if job.status in ("failed", "dismissed"):
+            return _json({"type": P1 + "job-failed", "title": "JobFailed", "status": 500,
+                          "detail": f"job {job.id} {job.status}: {job.message}; its log is at "
+                                    f"{location}/logs", "jobID": job.id}, 500,
+                         {"Location": location})
+        return _json(status_info(base, job), 201, {"Location": location})
+
+    # ------------------------------------------------------------------ jobs
+    @app.get(PREFIX + "/jobs", tags=["Jobs"], summary="List your jobs")
+    async def list_jobs(request: Request, user: str,
+                        limit: int = Query(1000, ge=1, le=10000), skip: int = Query(0, ge=0),
+                        processID: list[str] | None = Query(None),
+                        status: list[str] | None = Query(None),
+                        type: str | None = Query(None)):
+        await authed(request, user)
+        statuses = [s for v in status or [] for s in v.split(",") if s]
+        bad = [s for s in statuses if s not in STATUSES]
+        if bad:
+            raise bad_request(f"unknown status {bad}; use any of {list(STATUSES)}")
+        pids = [p for v in processID or [] for p in v.split(",") if p]
+        base = root(request, user)
+        if type not in (None, "process"):
+            jobs, total = [], 0
+        else:
+            jobs, total = store.list_jobs(user, process_ids=pids or None,
+                                          statuses=statuses or None, limit=limit, skip=skip)
+        links = [{"rel": "self", "type": "application/json", "href": str(request.url)}]
+        if skip + len(jobs) < total:
+            links.append({"rel": "next", "type": "application/json",
+                          "href": str(request.url.include_query_params(skip=skip + limit))})
+        return {"jobs": [status_info(base, j) for j in jobs], "links": links,
+                "numberTotal": total}
+
+    @app.get(PREFIX + "/jobs/{job_id}", tags=["Jobs"], summary="Status of a job")
+    async def job_status(request: Request, user: str, job_id: str):
+        await authed(request, user)
+        return status_info(root(request, user), get_job(user, job_id))
+
+    @app.delete(PREFIX + "/jobs/{job_id}", tags=["Jobs"], summary="Dismiss a job")
+    async def dismiss(request: Request, user: str, job_id: str):
+        await authed(request, user)
+        job = get_job(user, job_id)
+        if job.status not in FINAL:
+            job = await run_in_threadpool(executor.dismiss, job.id)
+        elif job.status != "dismissed":
+            now = utcnow()
+            job = store.update_job(job.id, status="dismissed", updated=now,
+                                   message=f"dismissed after it was {job.status}")
+        base = root(request, user)
+        info = status_info(base, job)
+        info["links"].append({"rel": "parent", "type": "application/json",
+                              "title": "Job list", "href": f"{base}/jobs"})
+        return info
+
+    @app.get(PREFIX + "/jobs/{job_id}/results", tags=["Jobs"], summary="Results of a job")
+    async def results(request: Request, user: str, job_id: str):
+        await authed(request, user)
+        job = get_job(user, job_id)
+        if job.status != "successful":
+            err = result_not_ready(job.id, job.status)
+            if job.status in ("failed", "dismissed"):
+                err.detail = (f"job {job.id!r} is {job.status} ({job.message}): it has no "
+                              f"results; read its log at GET /jobs/{job.id}/logs")
+            raise err
+        return job.results or {}
+
+    @app.get(PREFIX + "/jobs/{job_id}/logs", tags=["Jobs"], summary="Log of a job (text)",
+             response_class=PlainTextResponse)
+    async def logs(request: Request, user: str, job_id: str):
+        await authed(request, user)
+        job = get_job(user, job_id)
+        text = ""
+        if job.log_path:
+            try:
+                text = await run_in_threadpool(
+                    Path(job.log_path).read_text, encoding="utf-8", errors="replace")
+            except OSError:
+                text = ""
+        if not text:
+            text = f"job {job.id}: {job.status}" + (f" - {job.message}" if job.message else "") \
+                + "\n"
+        return PlainTextResponse(text)
+
+    return app
+
+
+def _negotiate(accept: str | None) -> str | None:
+    """Pick the package's media type from an Accept header (None: nothing acceptable)."""
+    if not accept or not accept.strip():
+        return "application/cwl+yaml"
+    ranked = []
+    for i, part in enumerate(accept.split(",")):
+        bits = [b.strip() for b in part.split(";")]
+        mt, q = bits[0].lower(), 1.0
+        for b in bits[1:]:
+            if b.startswith("q="):
+                try:
+                    q = float(b[2:])
+                except ValueError:
+                    q = 0.0
+        if q > 0:
+            ranked.append((-q, i, mt))
+    for _, _, mt in sorted(ranked):
+        if mt in PACKAGE_TYPES:
+            return mt
+        if mt == "application/json":
+            return "application/cwl+json"
+        if mt in ("*/*", "application/*"):
+            return "application/cwl+yaml"
+    return None
