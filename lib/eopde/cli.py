@@ -118,6 +118,7 @@ COMMAND_MODULES = (
     "eopde.apppkg.cli_package",
     "eopde.apppkg.cli_validate",
     "eopde.apppkg.cli_run",
+    "eopde.ades.cli",
 )
 
 

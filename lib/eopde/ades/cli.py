@@ -1,0 +1,325 @@
+"""ADES commands: `eopde deploy`, `execute`, `jobs`, `job`, `undeploy`, `processes`.
+
+Every command takes ``--url``, ``--user`` and ``--token`` (default: the platform configuration,
+EOPDE_ADES_URL, and `eopde.auth`). Errors print the server's OGC detail and exit with status 1.
+Heavy imports happen inside the command functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def _common(p: argparse.ArgumentParser, json_help: str | None = None) -> None:
+    g = p.add_argument_group("ADES connection (default: the platform configuration)")
+    g.add_argument("--url", help="API root, e.g. https://zoo.example/{user}/ogc-api "
+                   "(default: EOPDE_ADES_URL or the platform's ades_url)")
+    g.add_argument("--user", help="user name for the {user} part of the URL "
+                   "(default: JUPYTERHUB_USER)")
+    g.add_argument("--token", help="bearer token (default: EOPDE_TOKEN, the hub token)")
+    if json_help:
+        p.add_argument("--json", action="store_true", help=json_help)
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("deploy", help="deploy an application package to the ADES",
+                              description="Deploy PACKAGE (a package folder, a .cwl file, or an "
+                              "http(s) URL of a CWL) to the ADES (OGC API - Processes Part 2).")
+    p.add_argument("package", help="package folder, .cwl file or http(s) URL")
+    p.add_argument("-w", "--workflow", metavar="ID", help="entry-point Workflow of a $graph")
+    p.add_argument("--replace", action="store_true",
+                   help="replace the process if it is already deployed")
+    p.add_argument("--ogcapppkg", action="store_true",
+                   help="send an OGC application package (CWL by value) instead of "
+                   "application/cwl+yaml")
+    _common(p, "print the process summary as JSON")
+    p.set_defaults(func=cmd_deploy)
+
+    p = subparsers.add_parser("execute", help="execute a process on the ADES",
+                              description="Execute PROCESS. Prints the job id (async) or the "
+                              "results (--sync).")
+    p.add_argument("process", help="process id")
+    p.add_argument("-i", "--input", action="append", default=[], metavar="NAME=VALUE",
+                   help="input value (a string); NAME:=JSON for a typed value; repeat a name for "
+                   "an array")
+    p.add_argument("--stac-item", action="append", default=[], metavar="[INPUT=]URL",
+                   help="STAC item URL for a STAC (Directory) input; repeat for several")
+    p.add_argument("--sync", action="store_true", help="synchronous execution")
+    p.add_argument("--wait", action="store_true", help="wait for the job to end (progress line)")
+    p.add_argument("--timeout", type=float, help="with --wait: give up after this many seconds")
+    _common(p, "print the job status (or results) as JSON")
+    p.set_defaults(func=cmd_execute)
+
+    p = subparsers.add_parser("jobs", help="list the jobs on the ADES")
+    p.add_argument("--process", metavar="ID", help="only the jobs of this process")
+    p.add_argument("--status", action="append", metavar="S",
+                   choices=("accepted", "running", "successful", "failed", "dismissed"),
+                   help="only jobs with this status (repeatable)")
+    p.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    _common(p, "print the status documents as JSON")
+    p.set_defaults(func=cmd_jobs)
+
+    p = subparsers.add_parser("job", help="show a job: status, logs, results; wait; dismiss")
+    p.add_argument("job_id", metavar="ID", help="job id")
+    p.add_argument("--logs", action="store_true", help="print the job's logs")
+    p.add_argument("--results", action="store_true", help="print the results and catalog URL")
+    p.add_argument("--wait", action="store_true", help="wait for the job to end")
+    p.add_argument("--timeout", type=float, help="with --wait: give up after this many seconds")
+    p.add_argument("--dismiss", action="store_true", help="dismiss the job")
+    _common(p, "print JSON")
+    p.set_defaults(func=cmd_job)
+
+    p = subparsers.add_parser("undeploy", help="remove a deployed process from the ADES")
+    p.add_argument("process", help="process id")
+    _common(p)
+    p.set_defaults(func=cmd_undeploy)
+
+    p = subparsers.add_parser("processes", help="list the processes on the ADES")
+    p.add_argument("process", nargs="?", help="describe this process instead")
+    _common(p, "print JSON")
+    p.set_defaults(func=cmd_processes)
+
+
+# -- plumbing ----------------------------------------------------------------------------------
+
+
+def _client(args: argparse.Namespace):
+    from .client import Client
+
+    return Client(args.url, user=args.user, token=args.token)
+
+
+def _run(args: argparse.Namespace, body) -> int:
+    """Run `body(client)`; print errors as `eopde CMD: …` and return 1."""
+    from ..config import ConfigError
+    from .errors import JobError, ProcessesError
+
+    try:
+        with _client(args) as client:
+            return body(client)
+    except ProcessesError as err:
+        text = err.detail
+        if err.title and err.title not in text:
+            text = f"{err.title}: {text}"
+        where = f" [{err.status}]" if err.status else ""
+        print(f"eopde {args.command}: {text}{where}", file=sys.stderr)
+        if getattr(args, "json", False) and isinstance(err.body, dict):
+            print(json.dumps(err.body, indent=1))
+        return 1
+    except JobError as err:
+        print(f"eopde {args.command}: {err}", file=sys.stderr)
+        if getattr(args, "json", False) and err.status is not None:
+            print(json.dumps(err.status.raw, indent=1))
+        return 1
+    except (ConfigError, ValueError, TypeError, OSError) as err:
+        print(f"eopde {args.command}: {err}", file=sys.stderr)
+        return 1
+
+
+def _dump(doc: Any) -> None:
+    print(json.dumps(doc, indent=1))
+
+
+def _status_line(status) -> str:
+    pct = f"{status.progress}%" if status.progress is not None else "-"
+    return (f"{status.id:<38} {status.process_id or '-':<24} {status.status:<11} {pct:>4}  "
+            f"{status.finished or status.updated or status.created or ''}")
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    def body(client) -> int:
+        summary = client.deploy(args.package, workflow_id=args.workflow,
+                                media="ogcapppkg" if args.ogcapppkg else "cwl",
+                                replace_existing=args.replace)
+        if args.json:
+            _dump(summary.raw or {"id": summary.id})
+        else:
+            version = f" {summary.version}" if summary.version else ""
+            print(f"deployed {summary.id}{version}"
+                  + (f" ({summary.title})" if summary.title else ""))
+        return 0
+
+    return _run(args, body)
+
+
+def _parse_inputs(values: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for text in values:
+        name, sep, value = text.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--input {text!r}: write NAME=VALUE (or NAME:=JSON)")
+        name = name.strip()
+        parsed: Any = value
+        if name.endswith(":"):
+            name = name[:-1]
+            try:
+                parsed = json.loads(value)
+            except ValueError as err:
+                raise ValueError(f"--input {text!r}: not JSON: {err}") from None
+        if name in out:
+            prev = out[name]
+            out[name] = [*prev, parsed] if isinstance(prev, list) else [prev, parsed]
+        else:
+            out[name] = parsed
+    return out
+
+
+def _stac_input_name(client, process: str, given: dict) -> tuple[str, bool]:
+    """The input that takes STAC items when --stac-item names none, and whether it is an array."""
+    description = client.describe(process)
+    candidates = []
+    for name, spec in description.inputs.items():
+        text = json.dumps(spec).lower()
+        if "stac" in text or "directory" in text:
+            candidates.append(name)
+    if not candidates:
+        candidates = [n for n in description.inputs if n not in given]
+    if len(candidates) != 1:
+        raise ValueError(f"process {process} has inputs {sorted(description.inputs)}: say which "
+                         "one takes the items with --stac-item INPUT=URL")
+    return candidates[0], _is_array(description.inputs[candidates[0]])
+
+
+def _is_array(spec: Any) -> bool:
+    if not isinstance(spec, dict):
+        return False
+    schema = spec.get("schema") or {}
+    max_occurs = spec.get("maxOccurs")
+    return schema.get("type") == "array" or max_occurs == "unbounded" or \
+        (isinstance(max_occurs, int) and max_occurs > 1)
+
+
+def cmd_execute(args: argparse.Namespace) -> int:
+    def body(client) -> int:
+        inputs = _parse_inputs(args.input)
+        if args.stac_item:
+            named: dict[str, list[str]] = {}
+            plain: list[str] = []
+            description = None
+            for text in args.stac_item:
+                name, sep, url = text.partition("=")
+                if sep and "://" not in name and "/" not in name:
+                    named.setdefault(name.strip(), []).append(url)
+                else:
+                    plain.append(text)
+            arrays: dict[str, bool] = {}
+            if plain:
+                target, arrays[""] = _stac_input_name(client, args.process, inputs)
+                named.setdefault(target, []).extend(plain)
+                arrays[target] = arrays.pop("")
+            for name, urls in named.items():
+                if name not in arrays:
+                    description = description or client.describe(args.process)
+                    arrays[name] = _is_array(description.inputs.get(name))
+                inputs[name] = urls if (len(urls) > 1 or arrays[name]) else urls[0]
+        job = client.execute(args.process, inputs, mode="sync" if args.sync else "async")
+        if args.sync:
+            results = job.results()
+            if args.json:
+                _dump(results.raw)
+            else:
+                print(f"results of {args.process}: catalog {results.catalog_url or '-'}")
+                _dump(results.raw)
+            return 0
+        if args.wait:
+            status = job.wait(timeout=args.timeout, progress=not args.json)
+        else:
+            status = job.last_status
+        if args.json:
+            _dump(status.raw if status else {"jobID": job.id})
+        else:
+            print(job.id if not args.wait else f"job {job.id} {status.status}")
+        return 0
+
+    return _run(args, body)
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    def body(client) -> int:
+        jobs = client.jobs(process_id=args.process, status=args.status, limit=args.limit)
+        if args.json:
+            _dump([j.last_status.raw for j in jobs])
+        else:
+            for j in jobs:
+                print(_status_line(j.last_status))
+        return 0
+
+    return _run(args, body)
+
+
+def cmd_job(args: argparse.Namespace) -> int:
+    def body(client) -> int:
+        job = client.job(args.job_id)
+        out: dict[str, Any] = {}
+        if args.wait:
+            job.wait(timeout=args.timeout, progress=not args.json)
+        if args.dismiss:
+            status = job.dismiss()
+        else:
+            status = job.last_status
+        out["status"] = status.raw
+        if not args.json:
+            print(_status_line(status))
+            if status.message and status.status == "failed":
+                print(f"message: {status.message}")
+            for link in status.log_links:
+                print(f"log: {link.get('title') or ''} {link.get('href')}")
+        if args.logs:
+            text = job.logs()
+            out["logs"] = text
+            if not args.json:
+                print(text, end="")
+        if args.results:
+            results = job.results()
+            out["results"] = results.raw
+            out["catalog_url"] = results.catalog_url
+            if not args.json:
+                print(f"catalog: {results.catalog_url or '-'}")
+                _dump(results.raw)
+        if args.json:
+            _dump(out if (args.logs or args.results) else status.raw)
+        return 0
+
+    return _run(args, body)
+
+
+def cmd_undeploy(args: argparse.Namespace) -> int:
+    def body(client) -> int:
+        client.undeploy(args.process)
+        print(f"undeployed {args.process}")
+        return 0
+
+    return _run(args, body)
+
+
+def cmd_processes(args: argparse.Namespace) -> int:
+    def body(client) -> int:
+        if args.process:
+            d = client.describe(args.process)
+            if args.json:
+                _dump(d.raw)
+            else:
+                print(f"{d.id} {d.version or ''}  {d.title or ''}")
+                if d.description:
+                    print(f"  {d.description}")
+                for name, spec in d.inputs.items():
+                    print(f"  input  {name}: {json.dumps((spec or {}).get('schema', {}))}")
+                for name, spec in d.outputs.items():
+                    print(f"  output {name}: {json.dumps((spec or {}).get('schema', {}))}")
+            return 0
+        processes = client.processes()
+        if args.json:
+            _dump([p.raw for p in processes])
+        else:
+            for p in processes:
+                flag = "mutable" if p.mutable else "built-in" if p.mutable is False else ""
+                print(f"{p.id:<28} {p.version or '-':<10} {flag:<9} {p.title or ''}")
+        return 0
+
+    return _run(args, body)

@@ -1,0 +1,292 @@
+"""Jobs of an OGC API - Processes server: status documents, waiting with a progress bar, results,
+logs, dismiss."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from .errors import JobDismissed, JobFailed, JobTimeout, NoSuchJob, ProcessesError
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .results import JobResults
+
+FINAL = ("successful", "failed", "dismissed")
+
+
+@dataclass
+class JobStatus:
+    """One status document (OGC ``statusInfo``) of a job; ``raw`` is the document itself."""
+
+    id: str
+    status: str
+    process_id: str | None = None
+    message: str | None = None
+    progress: int | None = None
+    created: str | None = None
+    started: str | None = None
+    finished: str | None = None
+    updated: str | None = None
+    links: list[dict] = field(default_factory=list)
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_dict(cls, doc: dict, job_id: str | None = None) -> "JobStatus":
+        progress = doc.get("progress")
+        try:
+            progress = int(progress) if progress is not None else None
+        except (TypeError, ValueError):
+            progress = None
+        return cls(
+            id=str(doc.get("jobID") or doc.get("id") or job_id or ""),
+            status=str(doc.get("status") or "unknown").lower(),
+            process_id=doc.get("processID") or doc.get("processId"),
+            message=doc.get("message"),
+            progress=progress,
+            created=doc.get("created"),
+            started=doc.get("started"),
+            finished=doc.get("finished"),
+            updated=doc.get("updated"),
+            links=[link for link in doc.get("links") or [] if isinstance(link, dict)],
+            raw=doc,
+        )
+
+    @property
+    def done(self) -> bool:
+        """True once the job is successful, failed or dismissed."""
+        return self.status in FINAL
+
+    @property
+    def log_links(self) -> list[dict]:
+        """The ``rel: related`` text/plain links (EOEPCA: one per CWL step) and ``rel: logs``."""
+        return [link for link in self.links
+                if link.get("rel") == "logs"
+                or (link.get("rel") == "related"
+                    and (link.get("type") or "text/plain").startswith("text/"))]
+
+
+class Job:
+    """A job on an ADES. ``status()`` fetches a fresh status document; ``wait()`` polls until the
+    job ends; ``results()``, ``logs()`` and ``dismiss()`` do what they say."""
+
+    def __init__(self, client: "Client", job_id: str, status: dict | JobStatus | None = None,
+                 *, results: Any = None):
+        self.client = client
+        self.id = job_id
+        self._status: JobStatus | None = None
+        if status is not None:
+            self._status = status if isinstance(status, JobStatus) else \
+                JobStatus.from_dict(status, job_id)
+        self._results_doc = results
+
+    def __repr__(self) -> str:
+        state = self._status.status if self._status else "?"
+        process = f" process={self.process_id!r}" if self.process_id else ""
+        return f"<Job {self.id}{process} {state}>"
+
+    @property
+    def process_id(self) -> str | None:
+        return self._status.process_id if self._status else None
+
+    @property
+    def last_status(self) -> JobStatus | None:
+        """The last status document seen (no request)."""
+        return self._status
+
+    def _path(self, suffix: str = "") -> str:
+        from urllib.parse import quote
+
+        return f"jobs/{quote(self.id, safe='')}{suffix}"
+
+    def status(self) -> JobStatus:
+        """A fresh status document."""
+        if self._results_doc is not None and not self.id:
+            return self._status  # a synchronous execution: nothing to ask the server
+        doc = self.client._json("GET", self._path())
+        self._status = JobStatus.from_dict(doc, self.id)
+        return self._status
+
+    def wait(self, timeout: float | None = None, interval: float = 1.0, progress: bool = True,
+             *, max_interval: float = 10.0, backoff: float = 1.5) -> JobStatus:
+        """Poll until the job ends and return its final status.
+
+        Polls every ``interval`` seconds, growing by ``backoff`` up to ``max_interval``. Shows a
+        progress bar (ipywidgets in a notebook, one updating line in a terminal) unless
+        ``progress`` is False. Raises JobFailed (with the message and log links), JobDismissed,
+        or JobTimeout (a TimeoutError) after ``timeout`` seconds; the job is left running then.
+        """
+        bar = _progress_display(self) if progress else None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = interval
+        try:
+            while True:
+                status = self.status()
+                if bar:
+                    bar.update(status)
+                if status.done:
+                    break
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise JobTimeout(
+                        f"job {self.id} still {status.status} after {timeout:g} s "
+                        "(it goes on running; wait again or dismiss it)",
+                        job_id=self.id, status=status, log_links=status.log_links)
+                pause = delay
+                if deadline is not None:
+                    pause = min(delay, max(0.0, deadline - time.monotonic()))
+                time.sleep(pause)
+                delay = min(delay * backoff, max_interval)
+        finally:
+            if bar:
+                bar.close()
+        if status.status == "failed":
+            message = status.message or "the job failed (the server gave no message)"
+            raise JobFailed(f"job {self.id} failed: {message}", job_id=self.id, status=status,
+                            log_links=status.log_links)
+        if status.status == "dismissed":
+            raise JobDismissed(f"job {self.id} was dismissed", job_id=self.id, status=status)
+        return status
+
+    def results(self) -> "JobResults":
+        """The job's results (``GET /jobs/{id}/results``): a JobResults that knows where the
+        result STAC catalog is. ResultNotReady if the job has not succeeded."""
+        from .results import JobResults
+
+        if self._results_doc is None:
+            self._results_doc = self.client._json("GET", self._path("/results"))
+        return JobResults(self._results_doc, client=self.client)
+
+    def logs(self) -> str:
+        """The job's logs as text: every ``rel: related`` text/plain link of the status (EOEPCA's
+        per-step logs) and ``rel: logs``; else ``/jobs/{id}/logs`` when the server has it."""
+        status = self.status() if self.id else self._status
+        parts: list[str] = []
+        for link in (status.log_links if status else []):
+            href = link.get("href")
+            if not href:
+                continue
+            title = link.get("title") or href
+            try:
+                text = self.client._text(href)
+            except ProcessesError as err:
+                text = f"(could not read this log: {err})"
+            parts.append(f"==> {title} <==\n{text.rstrip()}")
+        if not parts and self.id:
+            try:
+                text = self.client._text(self._path("/logs"))
+            except (NoSuchJob, ProcessesError) as err:
+                if getattr(err, "status", None) in (404, 405, 501):
+                    return ""
+                raise
+            parts.append(text.rstrip())
+        return "\n\n".join(parts) + ("\n" if parts else "")
+
+    def dismiss(self) -> JobStatus:
+        """Dismiss the job (``DELETE /jobs/{id}``): stops it if running, removes its results."""
+        doc = self.client._json("DELETE", self._path())
+        self._status = JobStatus.from_dict(doc or {"status": "dismissed"}, self.id)
+        return self._status
+
+
+# -- progress display ------------------------------------------------------------------------
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (where ipywidgets can display)."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    try:
+        shell = ipython.get_ipython()
+    except Exception:
+        return False
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _progress_display(job: Job) -> "_Progress":
+    if in_notebook():
+        try:
+            return _WidgetProgress(job)
+        except ImportError:
+            pass
+    return _TerminalProgress(job)
+
+
+class _Progress:
+    def update(self, status: JobStatus) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+def _percent(status: JobStatus, default: int) -> int:
+    if status.progress is not None:
+        pct = status.progress
+    else:
+        pct = 100 if status.status == "successful" else default
+    return max(0, min(100, int(pct)))
+
+
+def _describe(status: JobStatus) -> str:
+    percent = f" {status.progress}%" if status.progress is not None else ""
+    message = (status.message or "").strip().splitlines()
+    tail = f" - {message[0][:80]}" if message else ""
+    return f"{status.status}{percent}{tail}"
+
+
+class _TerminalProgress(_Progress):
+    """One line on stderr, rewritten in place on a terminal; one line per change otherwise."""
+
+    WIDTH = 20
+
+    def __init__(self, job: Job, stream: Callable | None = None):
+        self.job = job
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.last = ""
+        self.written = False
+
+    def update(self, status: JobStatus) -> None:
+        pct = _percent(status, 0)
+        filled = round(self.WIDTH * pct / 100)
+        bar = "#" * filled + "." * (self.WIDTH - filled)
+        line = f"job {self.job.id} [{bar}] {_describe(status)}"
+        if line == self.last:
+            return
+        if self.tty:
+            pad = " " * max(0, len(self.last) - len(line))
+            self.stream.write(f"\r{line}{pad}")
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+        self.last = line
+        self.written = True
+
+    def close(self) -> None:
+        if self.tty and self.written:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+class _WidgetProgress(_Progress):
+    """An ipywidgets IntProgress bar and a label, shown in the notebook cell's output."""
+
+    STYLES = {"successful": "success", "failed": "danger", "dismissed": "warning"}
+
+    def __init__(self, job: Job):
+        import ipywidgets as widgets
+        from IPython.display import display
+
+        self.bar = widgets.IntProgress(value=0, min=0, max=100, description="",
+                                       bar_style="info")
+        self.label = widgets.Label(value=f"job {job.id}: waiting")
+        self.job = job
+        display(widgets.HBox([self.bar, self.label]))
+
+    def update(self, status: JobStatus) -> None:
+        self.bar.value = _percent(status, self.bar.value)
+        self.bar.bar_style = self.STYLES.get(status.status, "info")
+        self.label.value = f"job {self.job.id}: {_describe(status)}"

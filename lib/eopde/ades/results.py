@@ -1,0 +1,184 @@
+"""Results of a job, in every form ADESs give them, and reading the result STAC catalog.
+
+Forms understood:
+
+* a STAC Collection (or Catalog) document — what EOEPCA's ``GET /jobs/{id}/results`` returns; the
+  result catalog is its ``rel: root`` link (else its ``self`` link);
+* ``{"StacCatalogUri": "s3://…/catalog.json"}`` — the zoo-project-dru chart's generic form (also
+  ``s3_catalog_output``);
+* the OGC form ``{output_id: {"href": …}}`` or ``{output_id: value}`` (a value may itself be one
+  of the forms above).
+
+``s3://`` hrefs are read with boto3 and the environment's credentials (``AWS_ACCESS_KEY_ID``,
+``AWS_SECRET_ACCESS_KEY``, ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` / ``EOPDE_S3_ENDPOINT``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pystac
+
+    from .client import Client
+
+CATALOG_KEYS = ("StacCatalogUri", "stac_catalog_uri", "s3_catalog_output")
+
+
+def _is_stac(doc: Any) -> bool:
+    return isinstance(doc, dict) and doc.get("type") in ("Collection", "Catalog") and \
+        "links" in doc
+
+
+def _link(doc: dict, rel: str) -> str | None:
+    for link in doc.get("links") or []:
+        if isinstance(link, dict) and link.get("rel") == rel and link.get("href"):
+            return link["href"]
+    return None
+
+
+def find_catalog_url(doc: Any) -> str | None:
+    """The result STAC catalog's URL in a results document of any known form, or None."""
+    if isinstance(doc, str):
+        return doc if doc.endswith(".json") else None
+    if isinstance(doc, list):
+        for value in doc:
+            found = find_catalog_url(value)
+            if found:
+                return found
+        return None
+    if not isinstance(doc, dict):
+        return None
+    if _is_stac(doc):
+        return _link(doc, "root") or _link(doc, "self")
+    for key in CATALOG_KEYS:
+        if isinstance(doc.get(key), str):
+            return doc[key]
+    if isinstance(doc.get("href"), str):  # {"href": …} (an output by reference)
+        return doc["href"]
+    if "value" in doc and len(doc) <= 3:  # {"value": …, "mediaType": …}
+        return find_catalog_url(doc["value"])
+    for value in doc.values():  # {output_id: …}
+        if isinstance(value, (dict, list)):
+            found = find_catalog_url(value)
+            if found:
+                return found
+    return None
+
+
+class JobResults:
+    """The results document of a job (``raw``), with the result catalog's URL (``catalog_url``)
+    and its items (``items()``)."""
+
+    def __init__(self, doc: Any, client: "Client | None" = None):
+        self.raw = doc
+        self.client = client
+
+    def __repr__(self) -> str:
+        return f"<JobResults form={self.form!r} catalog_url={self.catalog_url!r}>"
+
+    @property
+    def form(self) -> str:
+        """``"stac"`` (a Collection/Catalog document), ``"catalog-uri"`` (StacCatalogUri) or
+        ``"ogc"`` (outputs by id)."""
+        if _is_stac(self.raw):
+            return "stac"
+        if isinstance(self.raw, dict) and any(k in self.raw for k in CATALOG_KEYS):
+            return "catalog-uri"
+        return "ogc"
+
+    @property
+    def collection(self) -> dict | None:
+        """The STAC Collection/Catalog document when the results are one."""
+        return self.raw if _is_stac(self.raw) else None
+
+    @property
+    def catalog_url(self) -> str | None:
+        """URL of the result STAC catalog (often ``s3://…/catalog.json``)."""
+        return find_catalog_url(self.raw)
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        """Output id -> value or href (the OGC form); the whole document for the other forms."""
+        if self.form != "ogc" or not isinstance(self.raw, dict):
+            return {"result": self.raw}
+        out = {}
+        for key, value in self.raw.items():
+            out[key] = value["href"] if isinstance(value, dict) and "href" in value else value
+        return out
+
+    def catalog(self) -> "pystac.Catalog":
+        """The result catalog read with pystac (s3:// through boto3)."""
+        import pystac
+
+        io = S3StacIO()
+        url = self.catalog_url
+        if url:
+            return pystac.read_file(url, stac_io=io)
+        if self.collection is not None:
+            return pystac.read_dict(self.collection, stac_io=io)
+        raise ValueError(f"no STAC catalog in these results: {str(self.raw)[:200]}")
+
+    def items(self) -> list["pystac.Item"]:
+        """Every item of the result catalog (recursively)."""
+        catalog = self.catalog()
+        if hasattr(catalog, "get_items"):
+            return list(catalog.get_items(recursive=True))
+        return [catalog]
+
+
+def _s3_client():
+    import boto3
+    from botocore.config import Config
+
+    endpoint = (os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+                or os.environ.get("EOPDE_S3_ENDPOINT") or None)
+    # a fresh session: boto3's default one caches the credentials it first found
+    return boto3.session.Session().client("s3", endpoint_url=endpoint,
+                                          region_name=os.environ.get("AWS_DEFAULT_REGION")
+                                          or os.environ.get("AWS_REGION") or "us-east-1",
+                                          config=Config(s3={"addressing_style": "path"}))
+
+
+def _split_s3(href: str) -> tuple[str, str]:
+    rest = href[len("s3://"):]
+    bucket, _, key = rest.partition("/")
+    return bucket, key
+
+
+def S3StacIO(**kwargs: Any):
+    """A pystac StacIO that reads and writes ``s3://`` hrefs with boto3 (the rest as pystac's
+    DefaultStacIO does)."""
+    from pystac.stac_io import DefaultStacIO
+
+    class _S3StacIO(DefaultStacIO):
+        _client = None
+
+        @property
+        def s3(self):
+            if self._client is None:
+                self._client = _s3_client()
+            return self._client
+
+        def read_text_from_href(self, href: str) -> str:
+            if href.startswith("s3://"):
+                bucket, key = _split_s3(href)
+                try:
+                    body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+                except Exception as err:
+                    raise OSError(f"cannot read {href}: {err} (S3 endpoint and credentials "
+                                  "come from AWS_ENDPOINT_URL_S3 / EOPDE_S3_ENDPOINT and "
+                                  "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)") from err
+                return body.decode("utf-8")
+            return super().read_text_from_href(href)
+
+        def write_text_to_href(self, href: str, txt: str) -> None:
+            if href.startswith("s3://"):
+                bucket, key = _split_s3(href)
+                self.s3.put_object(Bucket=bucket, Key=key, Body=txt.encode("utf-8"),
+                                   ContentType="application/json")
+                return
+            super().write_text_to_href(href, txt)
+
+    return _S3StacIO(**kwargs)
