@@ -17,7 +17,7 @@ from hubsession import HubSession
 
 pytestmark = pytest.mark.platform
 
-PARTS = {"postgres", "pgstac", "data", "catalogue", "tiles", "storage", "hub"}
+PARTS = {"postgres", "pgstac", "data", "catalogue", "tiles", "storage", "ades", "hub"}
 
 
 def _bbox_overlaps(a, b) -> bool:
@@ -97,7 +97,8 @@ def test_login_spawn_and_search_from_kernel(platform):
             print(json.dumps({{
                 "ids": sorted(i.id for i in found.items()),
                 "env": {{k: os.environ.get(k) for k in ("EOPDE_CATALOGUE_URL", "EOPDE_TILES_URL",
-                                                        "EOPDE_S3_ENDPOINT", "EOPDE_S3_BUCKET")}},
+                                                        "EOPDE_S3_ENDPOINT", "EOPDE_S3_BUCKET",
+                                                        "EOPDE_ADES_URL")}},
                 "token": bool(eopde.auth.get_token()),
                 "home": os.environ["HOME"],
             }}))
@@ -113,6 +114,7 @@ def test_login_spawn_and_search_from_kernel(platform):
     assert answer["env"]["EOPDE_TILES_URL"] == platform.url("tiles")
     assert answer["env"]["EOPDE_S3_ENDPOINT"] == platform.url("storage")
     assert answer["env"]["EOPDE_S3_BUCKET"] == "user-demo"
+    assert answer["env"]["EOPDE_ADES_URL"] == platform.url("ades") + "/demo/ogc-api"
     assert answer["token"] is True
     assert answer["home"] == str(platform.home / "users" / "demo")
 

@@ -556,16 +556,17 @@ _PROGRESS_RE = re.compile(r"\[(workflow|step|job) ?([^\]]*)\] (start|completed (
 _JOB_CMD_RE = re.compile(r"\[job ([^\]]+)\] .*\$ ")
 
 
-def write_no_container_copy(cwl: Path, target: Path) -> list[str]:
+def write_no_container_copy(cwl: Path, target: Path, app_dir: Path | None = None) -> list[str]:
     """Write the CWL to run without a container: every ``APP_DIR_IN_IMAGE`` replaced by the
-    package folder, and each process's ``DockerRequirement`` moved from ``requirements`` to
+    package folder (or ``app_dir`` when given: where the image's app files are on this host),
+    and each process's ``DockerRequirement`` moved from ``requirements`` to
     ``hints`` (``cwltool --no-container`` stops at a required one). Returns the ids of the
     processes whose DockerRequirement moved."""
     from io import StringIO
 
     from ruamel.yaml import YAML
 
-    text = cwl.read_text().replace(APP_DIR_IN_IMAGE, str(cwl.parent.resolve()))
+    text = cwl.read_text().replace(APP_DIR_IN_IMAGE, str(Path(app_dir or cwl.parent).resolve()))
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.width = 4096
@@ -637,7 +638,10 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
                 output: str | os.PathLike[str] | None = None, engine: str | None = "auto",
                 workflow_id: str | None = None, assets: Sequence[str] | None = None,
                 progress: Progress | None = None, headers: dict[str, str] | None = None,
-                timeout: float | None = None) -> RunResult:
+                timeout: float | None = None, log_path: str | os.PathLike[str] | None = None,
+                new_session: bool = False,
+                on_start: Callable[[subprocess.Popen], None] | None = None,
+                app_dir: str | os.PathLike[str] | None = None) -> RunResult:
     """Run ``package`` (a package folder or its CWL file) locally, like an ADES.
 
     ``params``: ``{input: value}`` (strings are converted to the input's CWL type);
@@ -645,6 +649,12 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
     ``{input: [urls]}``; they are staged into ``<output>/stage-in/<input>/`` (Directory: one
     catalog; Directory[]: one catalog per item; string/string[] inputs get the URLs unchanged).
     ``assets`` limits the downloaded asset keys. ``engine``: "auto", "none" or an engine name.
+
+    Hooks for a service running it (the ADES executor): ``log_path`` appends cwltool's log to
+    that file instead of ``<run>/run.log``; ``new_session`` starts cwltool in its own process
+    group (session), so the caller can stop the whole tree with ``os.killpg``; ``on_start`` is
+    called with the cwltool ``Popen`` as soon as it is started; ``app_dir`` is where the package's
+    app files (``APP_DIR_IN_IMAGE`` in the image) are on this host, for runs without a container.
 
     Raises :class:`ParameterError` (bad inputs), :class:`RunError` (cannot start) and
     :class:`~eopde.apppkg.stagein.StageInError`; a run that starts returns a :class:`RunResult`
@@ -705,7 +715,8 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
     say(engine_note)
     if engine_name is None:
         cwl_to_run = run_dir / workflow.cwl.name
-        moved = write_no_container_copy(workflow.cwl, cwl_to_run)
+        moved = write_no_container_copy(workflow.cwl, cwl_to_run,
+                                        Path(app_dir) if app_dir else None)
         if moved:
             say(f"DockerRequirement of {', '.join(moved)} moved to hints in {cwl_to_run.name} "
                 "(cwltool --no-container refuses it under requirements)")
@@ -724,17 +735,21 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
     env = dict(os.environ)
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
-    log_path = run_dir / "run.log"
+    append = log_path is not None
+    log_path = Path(log_path) if append else run_dir / "run.log"
 
     say(f"cwltool: running {workflow.id or workflow.cwl.name} (log: {log_path})")
     t0 = time.monotonic()
     marks: dict[str, float] = {}
     step_start: dict[str, float] = {}
-    with open(log_path, "w") as log:
+    with open(log_path, "a" if append else "w") as log:
         log.write("$ " + " ".join(cmd) + "\n")
         log.flush()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=env, cwd=run_dir, errors="replace")
+                                env=env, cwd=run_dir, errors="replace",
+                                start_new_session=new_session)
+        if on_start is not None:
+            on_start(proc)
 
         def pump() -> None:
             assert proc.stderr is not None
@@ -762,7 +777,16 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
 
         reader = threading.Thread(target=pump, daemon=True)
         reader.start()
-        timer = threading.Timer(timeout, proc.kill) if timeout else None
+        def stop() -> None:
+            if new_session:  # the whole tree: cwltool and the tool it runs
+                try:
+                    os.killpg(proc.pid, 9)
+                except OSError:
+                    pass
+            else:
+                proc.kill()
+
+        timer = threading.Timer(timeout, stop) if timeout else None
         if timer:
             timer.start()
         try:

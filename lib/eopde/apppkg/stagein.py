@@ -13,6 +13,11 @@ or, with ``per_item=True`` (a CWL ``Directory[]``: one catalog folder per item):
     dest/<item-id>/<item-id>.json
     dest/<item-id>/<asset file>...
 
+Item and asset URLs may be HTTP(S), ``s3://bucket/key`` (read with boto3 using the usual
+``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` / ``AWS_DEFAULT_REGION`` environment and
+``EOPDE_S3_ENDPOINT`` for a non-AWS server such as the platform's local S3 storage; see
+:func:`s3_client`) or local paths.
+
 Asset hrefs in the written item JSON are relative to the item file. Assets left out by an
 ``assets`` selection are left out of the staged item too, so every asset of a staged catalog is a
 local file.
@@ -63,6 +68,50 @@ def _is_url(ref: str) -> bool:
     return urlparse(ref).scheme in ("http", "https")
 
 
+def _is_s3(ref: str) -> bool:
+    return urlparse(ref).scheme == "s3"
+
+
+def split_s3(url: str) -> tuple[str, str]:
+    """``s3://bucket/a/b`` -> ``("bucket", "a/b")``."""
+    parsed = urlparse(url)
+    return parsed.netloc, unquote(parsed.path.lstrip("/"))
+
+
+def s3_client(endpoint: str | None = None, access_key: str | None = None,
+              secret_key: str | None = None, region: str | None = None):
+    """A boto3 S3 client: arguments first, else ``EOPDE_S3_ENDPOINT`` (a non-AWS server: path-style
+    addressing), ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_DEFAULT_REGION``."""
+    import boto3
+    from botocore.config import Config
+
+    endpoint = endpoint or os.environ.get("EOPDE_S3_ENDPOINT") or None
+    region = region or os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1"
+    config = Config(s3={"addressing_style": "path"} if endpoint else {},
+                    retries={"max_attempts": 3, "mode": "standard"})
+    return boto3.client("s3", endpoint_url=endpoint, region_name=region, config=config,
+                        aws_access_key_id=access_key or os.environ.get("AWS_ACCESS_KEY_ID"),
+                        aws_secret_access_key=secret_key or os.environ.get("AWS_SECRET_ACCESS_KEY"))
+
+
+class _S3:
+    """One lazily made S3 client per stage-in."""
+
+    def __init__(self):
+        self._client = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = s3_client()
+        return self._client
+
+
+def _s3_error(err: Exception) -> str:
+    code = getattr(err, "response", {}).get("Error", {}).get("Code") if hasattr(err, "response") else None
+    return f"S3 error {code}" if code else f"{type(err).__name__}: {err}"
+
+
 def _human(n: float) -> str:
     for unit in ("B", "kB", "MB", "GB"):
         if n < 1000 or unit == "GB":
@@ -78,14 +127,24 @@ def _client(headers: dict[str, str] | None = None, timeout: float = 60.0):
                         headers=headers or {})
 
 
-def fetch_item(ref: str, *, client=None) -> Any:
-    """A ``pystac.Item`` from an item URL (HTTP(S)) or a local JSON path, with every asset href
-    made absolute against where the item came from."""
+def fetch_item(ref: str, *, client=None, s3=None) -> Any:
+    """A ``pystac.Item`` from an item URL (HTTP(S) or s3://) or a local JSON path, with every
+    asset href made absolute against where the item came from."""
+    import json
+
     import httpx
     import pystac
 
     try:
-        if _is_url(ref):
+        if _is_s3(ref):
+            bucket, key = split_s3(ref)
+            try:
+                body = (s3 or _S3()).client.get_object(Bucket=bucket, Key=key)["Body"].read()
+            except Exception as err:  # botocore's ClientError, connection errors...
+                raise StageInError(f"STAC item {ref}: cannot fetch it ({_s3_error(err)})") from err
+            data = json.loads(body)
+            href = ref
+        elif _is_url(ref):
             own = client is None
             client = client or _client()
             try:
@@ -100,8 +159,6 @@ def fetch_item(ref: str, *, client=None) -> Any:
             path = Path(ref[7:] if ref.startswith("file://") else ref).expanduser().resolve()
             if not path.is_file():
                 raise StageInError(f"STAC item {ref}: no such file")
-            import json
-
             data = json.loads(path.read_text())
             href = str(path)
     except httpx.HTTPStatusError as err:
@@ -148,13 +205,22 @@ def _filename(key: str, href: str, taken: set[str]) -> str:
     return name
 
 
-def _download(href: str, target: Path, *, client, progress: Progress | None, label: str) -> int:
+def _download(href: str, target: Path, *, client, progress: Progress | None, label: str,
+              s3=None) -> int:
     """Stream one asset to ``target`` (through a temporary name); returns the byte count."""
     import httpx
 
     tmp = target.with_name(target.name + ".part")
     try:
-        if _is_url(href):
+        if _is_s3(href):
+            bucket, key = split_s3(href)
+            try:
+                (s3 or _S3()).client.download_file(bucket, key, str(tmp))
+            except Exception as err:
+                tmp.unlink(missing_ok=True)
+                raise StageInError(
+                    f"asset {label} ({href}): cannot download it ({_s3_error(err)})") from err
+        elif _is_url(href):
             with client.stream("GET", href) as response:
                 response.raise_for_status()
                 total = int(response.headers.get("content-length") or 0)
@@ -197,7 +263,7 @@ def stage_items(refs: Iterable[str], dest: str | os.PathLike[str], *,
                 assets: Sequence[str] | None = None, per_item: bool = False,
                 progress: Progress | None = None, headers: dict[str, str] | None = None,
                 catalog_id: str = "stage-in") -> list[StagedCatalog]:
-    """Fetch the STAC items ``refs`` (URLs or local paths) and their assets (all, or only the
+    """Fetch the STAC items ``refs`` (http(s):// or s3:// URLs, or local paths) and their assets (all, or only the
     keys in ``assets``) into ``dest``; write self-contained STAC catalog(s) there.
 
     Returns one :class:`StagedCatalog` (``per_item=False``: the value of a ``Directory`` input) or
@@ -214,9 +280,10 @@ def stage_items(refs: Iterable[str], dest: str | os.PathLike[str], *,
     shared: pystac.Catalog | None = None
     shared_items: list[StagedItem] = []
     seen: set[str] = set()
+    s3 = _S3()
     with _client(headers) as client:
         for ref in refs:
-            item = fetch_item(ref, client=client)
+            item = fetch_item(ref, client=client, s3=s3)
             if item.id in seen:
                 raise StageInError(f"STAC item {item.id} is given twice ({ref})")
             seen.add(item.id)
@@ -234,7 +301,7 @@ def stage_items(refs: Iterable[str], dest: str | os.PathLike[str], *,
                 asset = item.assets[key]
                 target = folder / _filename(key, asset.href, taken)
                 size = _download(asset.href, target, client=client, progress=progress,
-                                 label=f"{item.id}/{key}")
+                                 label=f"{item.id}/{key}", s3=s3)
                 staged.assets[key] = target
                 staged.bytes += size
                 asset.href = str(target)

@@ -117,6 +117,9 @@ def user_environment(settings: PlatformSettings, secrets: dict[str, str]) -> dic
         "EOPDE_TILES_PUBLIC_PATH": f"/services/{TILES_SERVICE}",
         "EOPDE_S3_ENDPOINT": storage,
         "EOPDE_DATA_URL": settings.url("data"),
+        # Stand-ins for container images where no engine runs (eopde.apppkg.images).
+        "EOPDE_IMAGES_DIR": str(settings.home_path / "images"),
+        "EOPDE_ADES_URL": lambda spawner: f"{settings.url('ades')}/{spawner.user.name}/ogc-api",
         # boto3, s3fs and GDAL read these; the bucket is per user (see pre_spawn_hook).
         "AWS_ENDPOINT_URL_S3": storage,
         "AWS_ACCESS_KEY_ID": secrets["s3_access_key"],

@@ -309,6 +309,35 @@ class StoragePart(Part):
         return _http_ok(self.url + "/", accept_status=range(200, 500))
 
 
+class AdesPart(UvicornPart):
+    """The local ADES: OGC API - Processes (Part 1 + Part 2 DRU) running packages with cwltool,
+    results staged out to the users' S3 buckets."""
+
+    name = "ades"
+    port_key = "ades"
+    app = "eopde.services.ades.app:create_app"
+    health_path = "/healthz"
+
+    def prepare(self) -> None:
+        (self.settings.home_path / "ades" / "jobs").mkdir(parents=True, exist_ok=True)
+
+    def env(self) -> dict[str, str]:
+        env = super().env()
+        secrets = self.platform.secrets
+        home = self.settings.home_path / "ades"
+        env.update(
+            EOPDE_ADES_DB_URL=f"sqlite:///{home / 'ades.db'}",
+            EOPDE_ADES_WORK_DIR=str(home / "jobs"),
+            EOPDE_IMAGES_DIR=str(self.settings.home_path / "images"),
+            EOPDE_S3_ENDPOINT=self.settings.url("storage"),
+            AWS_ENDPOINT_URL_S3=self.settings.url("storage"),
+            AWS_ACCESS_KEY_ID=secrets["s3_access_key"],
+            AWS_SECRET_ACCESS_KEY=secrets["s3_secret_key"],
+            AWS_DEFAULT_REGION="us-east-1",
+        )
+        return env
+
+
 class HubPart(Part):
     """JupyterHub with configurable-http-proxy; users get JupyterLab with eopde."""
 
@@ -336,8 +365,7 @@ class HubPart(Part):
         return _http_ok(self.url + "/hub/health")
 
 
-#: Start order. The ADES service of the processing issue slots in after "storage"
-#: (port key "ades", already reserved in settings.PORT_ENV).
+#: Start order.
 PARTS: list[type[Part]] = [
     PostgresPart,
     PgstacPart,
@@ -345,6 +373,7 @@ PARTS: list[type[Part]] = [
     CataloguePart,
     TilesPart,
     StoragePart,
+    AdesPart,
     HubPart,
 ]
 

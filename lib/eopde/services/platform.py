@@ -87,6 +87,8 @@ class Platform:
             "EOPDE_TILES_URL": s.url("tiles"),
             "EOPDE_S3_ENDPOINT": s.url("storage"),
             "EOPDE_DATA_URL": s.url("data"),
+            # EOEPCA's layout: one prefix per user; clients fill in {user}.
+            "EOPDE_ADES_URL": f"{s.url('ades')}/{{user}}/ogc-api",
         }
 
     def child_env(self) -> dict[str, str]:

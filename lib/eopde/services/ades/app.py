@@ -67,6 +67,17 @@ def _json(content: Any, status: int = 200, headers: dict | None = None) -> JSONR
     return JSONResponse(content, status_code=status, headers=headers)
 
 
+def _app_dir(process: Any, images: Path) -> Path:
+    """Where a deployed package's app files are for a run without a container: the local
+    stand-in of its image (see eopde.apppkg.images)."""
+    from eopde.apppkg.images import docker_pull, resolve
+
+    image = docker_pull(process.cwl_text)
+    if not image:
+        raise LookupError(f"process {process.id} names no image (DockerRequirement.dockerPull)")
+    return resolve(image, images)
+
+
 def create_app(*, store: JobStore | None = None, executor: Any = None,
                verify_token: Callable[[str], str | None] | None = None,
                max_body: int | None = None, href_dirs: list[str | Path] | None = None,
@@ -81,11 +92,15 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
         store = JobStore(env.get("EOPDE_ADES_DB_URL") or f"sqlite:///{home / 'ades' / 'ades.db'}")
     if executor is None:
         from .executor import LocalExecutor
+        from .stageout import StageOutTarget
 
         workers = env.get("EOPDE_ADES_WORKERS")
+        images = Path(env.get("EOPDE_IMAGES_DIR") or home / "images")
         executor = LocalExecutor(store, work_dir=Path(env.get("EOPDE_ADES_WORK_DIR")
                                                       or home / "ades" / "jobs"),
-                                 workers=int(workers) if workers else None)
+                                 workers=int(workers) if workers else None,
+                                 storage=StageOutTarget.from_env(),
+                                 app_dirs=lambda process: _app_dir(process, images))
     if verify_token is None:
         verify_token = verifier_from_env(env)
     if max_body is None:

@@ -1,0 +1,88 @@
+"""A folder that stands in for a container image where no container engine runs.
+
+A package's notebook lives inside its image (`layout.APP_DIR_IN_IMAGE`). On a machine without
+docker or podman — this demo platform, CI — the local ADES cannot pull the image, so
+`publish_local(package)` copies the package folder to `$EOPDE_IMAGES_DIR/<image ref>` and the
+ADES runs the tool with cwltool --no-container against that folder. On a real platform you
+build and push the image instead (`docker build -t IMAGE DIR && docker push IMAGE`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+
+class ImageNotFound(LookupError):
+    """No engine and no local stand-in for an image; the message says how to publish one."""
+
+
+def images_dir() -> Path:
+    """Where local stand-ins live: EOPDE_IMAGES_DIR, else $EOPDE_HOME/images."""
+    explicit = os.environ.get("EOPDE_IMAGES_DIR")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("EOPDE_HOME", ".eopde")).absolute() / "images"
+
+
+def _slug(image: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", image.strip())
+    if not slug.strip("._") or slug in (".", ".."):
+        raise ValueError(f"not an image reference: {image!r}")
+    return slug
+
+
+def image_dir(image: str, root: Path | None = None) -> Path:
+    """The stand-in folder of `image` (it may not exist)."""
+    return (root or images_dir()) / _slug(image)
+
+
+def publish_local(package: Any, root: Path | None = None) -> Path:
+    """Copy a package folder (a `Package` or a path) as the stand-in of its image."""
+    from .layout import find_cwl
+
+    if hasattr(package, "directory") and hasattr(package, "image"):
+        folder, image = Path(package.directory), package.image
+    else:
+        folder = Path(package)
+        image = docker_pull(find_cwl(folder).read_text())
+        if not image:
+            raise ValueError(f"{folder}: its CWL names no image (DockerRequirement.dockerPull)")
+    target = image_dir(image, root)
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(folder, tmp)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    return target
+
+
+def resolve(image: str, root: Path | None = None) -> Path:
+    """The stand-in folder of `image`, or ImageNotFound saying how to make one."""
+    folder = image_dir(image, root)
+    if folder.is_dir():
+        return folder
+    raise ImageNotFound(
+        f"no container engine here and no local stand-in for image {image!r}: publish the "
+        f"package with `eopde.apppkg.images.publish_local(PACKAGE_DIR)` (it goes to {folder}), "
+        "or run the ADES where docker or podman can pull the image")
+
+
+def docker_pull(cwl_text: str) -> str | None:
+    """The first `dockerPull` of a CWL document (its app image)."""
+    import yaml
+
+    doc = yaml.safe_load(cwl_text)
+    processes = doc.get("$graph", [doc]) if isinstance(doc, dict) else []
+    for process in processes:
+        for section in ("requirements", "hints"):
+            reqs = process.get(section) if isinstance(process, dict) else None
+            entries = (reqs.items() if isinstance(reqs, dict)
+                       else [(r.get("class"), r) for r in reqs or [] if isinstance(r, dict)])
+            for name, req in entries:
+                if name == "DockerRequirement" and isinstance(req, dict) and req.get("dockerPull"):
+                    return str(req["dockerPull"])
+    return None

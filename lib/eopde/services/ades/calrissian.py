@@ -1,0 +1,272 @@
+"""The Kubernetes execution backend: run a job's CWL with Calrissian as a Kubernetes Job, the way
+EOEPCA's ADES (zoo-calrissian-runner) does.
+
+Status: manifests only. No cluster is reachable where eopde is developed, so this module renders
+the Kubernetes objects as plain dicts (tested structurally) and offers one thin, clearly marked
+:func:`submit` using the official ``kubernetes`` client when it is installed. The local ADES uses
+:class:`~eopde.services.ades.executor.LocalExecutor`; a Kubernetes-backed executor would call
+``render`` + ``submit`` in its worker instead of ``run_package`` and watch the Job.
+
+What is rendered, per job (``CalrissianBackend.render(job, process)``), all in a namespace of its
+own named ``<prefix><process>-<job>`` (shortened to a 63-character DNS label, as EOEPCA's
+``shorten_namespace`` does):
+
+1. ``Namespace``;
+2. ``ServiceAccount`` + ``Role`` + ``RoleBinding``: Calrissian creates one pod per CWL step, so
+   it needs ``pods`` (create, get, list, watch, delete, patch), ``pods/log`` (get, list, watch)
+   and ``persistentvolumeclaims`` (get, list) in that namespace;
+3. ``ConfigMap`` ``<name>-input`` holding ``workflow.cwl`` (the deployed CWL, as stored) and
+   ``job.yml`` (the CWL job: the job's inputs, Directory inputs as the URLs of STAC items to
+   stage in, the ADES stage-in wrapper's convention);
+4. three ``PersistentVolumeClaim`` (ReadWriteMany, ``storage_class``): ``calrissian-tmp`` (the
+   steps' working folders), ``calrissian-output`` (results), ``calrissian-input`` (staged
+   inputs). RWX because every step pod mounts them, possibly on different nodes;
+5. the ``Job`` running ``calrissian`` (image ``calrissian_image``) with ``--max-ram``,
+   ``--max-cores`` (what Calrissian may use for all step pods at once, and the fallback of
+   tools without a ResourceRequirement), ``--tmp-outdir-prefix``/``--outdir`` on the volumes,
+   ``--stdout``/``--stderr``/``--usage-report``/``--tool-logs-basepath`` under the output
+   volume, ``--pod-nodeselectors`` and ``--pod-env-vars`` files when given, then
+   ``/workflow/workflow.cwl#<workflow-id>`` and ``/workflow/job.yml``. ``backoffLimit: 0``:
+   a failed workflow is not retried behind the user's back.
+
+Configuration (traitlets-free dataclass; every option documented on the field): namespace
+prefix, storage class, volume size, Calrissian image, max cores / RAM, the controller's own
+resource limits, service account name, node selector, image pull secrets, env of the step pods.
+
+How an ADES would use it::
+
+    backend = CalrissianBackend(storage_class="managed-nfs-storage", volume_size="10Gi")
+    manifests = backend.render(job, process)          # list of dicts, in creation order
+    submit(manifests)                                 # kubernetes client, in-cluster config
+    # watch: batch_v1.read_namespaced_job_status(name, ns): .status.succeeded / .failed;
+    # logs: the Job's pod log and the tool logs under /calrissian/output/logs/ (read them
+    # from the output volume with a short-lived pod, or stage them out with the results);
+    # stage-out: the results Directory is in /calrissian/output/<output-id>/ (see the
+    # --stdout JSON, /calrissian/output/output.json) and is copied to S3 as the local
+    # executor does (eopde.services.ades.stageout), then
+    # dismiss / clean-up: delete the namespace (EOEPCA's runDismiss does exactly that).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+TMP_DIR = "/calrissian/tmp"
+OUTPUT_DIR = "/calrissian/output"
+INPUT_DIR = "/calrissian/input"
+WORKFLOW_DIR = "/workflow"
+CONFIG_DIR = "/calrissian/config"
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+LABEL_APP = "eopde-ades"
+
+
+def dns_label(text: str, max_len: int = 63) -> str:
+    """``text`` as a DNS-1123 label: lower case, [a-z0-9-], at most ``max_len`` characters; when
+    shortened, a hash of the whole keeps names of different jobs apart."""
+    slug = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-") or "x"
+    if len(slug) <= max_len:
+        return slug
+    digest = hashlib.sha1(text.encode()).hexdigest()[:8]
+    return f"{slug[:max_len - 9].rstrip('-')}-{digest}"
+
+
+def namespace_name(prefix: str, process_id: str, job_id: str) -> str:
+    """``<prefix><process>-<job>`` shortened to a 63-character DNS label (EOEPCA:
+    ``shorten_namespace(<processId>-<jobId>)``)."""
+    return dns_label(f"{prefix}{process_id}-{job_id}")
+
+
+@dataclass
+class CalrissianBackend:
+    """Renders the Kubernetes objects that run one ADES job with Calrissian."""
+
+    namespace_prefix: str = ""
+    """Put before ``<process>-<job>`` in each job's namespace name (e.g. ``"ades-"``)."""
+    storage_class: str = "standard"
+    """StorageClass of the job's volumes; must support ReadWriteMany (NFS, CephFS, Longhorn RWX...),
+    since every step pod mounts them (EOEPCA: STORAGE_CLASS)."""
+    volume_size: str = "10Gi"
+    """Size of each of the three volumes (tmp, output, input) (EOEPCA: DEFAULT_VOLUME_SIZE)."""
+    calrissian_image: str = "ghcr.io/duke-gcb/calrissian/calrissian:0.18.1"
+    """Image of the Calrissian controller (EOEPCA: CALRISSIAN_IMAGE)."""
+    max_cores: int = 4
+    """``--max-cores``: cores Calrissian may give all step pods together; also the default of
+    tools without a ResourceRequirement (EOEPCA: MAX_CORES)."""
+    max_ram: str = "8G"
+    """``--max-ram``: memory for all step pods together, e.g. ``"8G"`` (EOEPCA: MAX_RAM)."""
+    controller_cpu: str = "1"
+    """CPU limit of the Calrissian controller pod itself (it only orchestrates)."""
+    controller_memory: str = "1Gi"
+    """Memory limit of the Calrissian controller pod itself."""
+    service_account: str = "calrissian"
+    """Name of the ServiceAccount created in each job namespace for Calrissian."""
+    node_selector: dict[str, str] = field(default_factory=dict)
+    """Node labels the controller and every step pod must run on (EOEPCA: workflow.nodeSelector);
+    passed to Calrissian with ``--pod-nodeselectors``."""
+    image_pull_secrets: list[str] = field(default_factory=list)
+    """Names of image pull Secrets (present in the namespace) for private package images."""
+    pod_env: dict[str, str] = field(default_factory=dict)
+    """Environment of the step pods (``--pod-env-vars``; EOEPCA: conf["pod_env_vars"]), e.g. S3
+    endpoint and credentials for tools that read object storage."""
+    controller_env: dict[str, str] = field(default_factory=dict)
+    """Extra environment of the Calrissian controller container."""
+    ttl_seconds_after_finished: int | None = 86400
+    """Kubernetes removes the finished Job after this many seconds (None: never)."""
+    keep_pods: bool = False
+    """``--keep-pods``: leave the step pods after they end (debugging)."""
+
+    # ------------------------------------------------------------------ names
+
+    def names(self, job, process) -> dict[str, str]:
+        ns = namespace_name(self.namespace_prefix, process.id, job.id)
+        return {"namespace": ns, "job": "calrissian", "config": "calrissian-input",
+                "tmp": "calrissian-tmp", "output": "calrissian-output", "input": "calrissian-input-data",
+                "sa": dns_label(self.service_account), "role": "calrissian-pods",
+                "binding": "calrissian-pods"}
+
+    # ------------------------------------------------------------------ render
+
+    def job_inputs(self, job) -> dict[str, Any]:
+        """The CWL job (job.yml): OGC values without their qualification."""
+        from .executor import _unwrap
+
+        return {k: _unwrap(v) for k, v in (job.inputs or {}).items()}
+
+    def render(self, job, process) -> list[dict[str, Any]]:
+        """The objects to create, in order, as dicts ready for ``kubectl apply`` / the client."""
+        import yaml
+
+        n = self.names(job, process)
+        ns = n["namespace"]
+        labels = {"app.kubernetes.io/managed-by": LABEL_APP,
+                  "eopde.ades/job": dns_label(job.id), "eopde.ades/process": dns_label(process.id),
+                  "eopde.ades/user": dns_label(job.user)}
+
+        def meta(name: str, namespaced: bool = True) -> dict[str, Any]:
+            m: dict[str, Any] = {"name": name, "labels": dict(labels)}
+            if namespaced:
+                m["namespace"] = ns
+            return m
+
+        files = {"workflow.cwl": process.cwl_text,
+                 "job.yml": yaml.safe_dump(self.job_inputs(job), sort_keys=False)}
+        extra_args: list[str] = []
+        if self.node_selector:
+            files["pod-nodeselectors.yml"] = yaml.safe_dump(dict(self.node_selector))
+            extra_args += ["--pod-nodeselectors", f"{CONFIG_DIR}/pod-nodeselectors.yml"]
+        if self.pod_env:
+            files["pod-env-vars.yml"] = yaml.safe_dump(dict(self.pod_env))
+            extra_args += ["--pod-env-vars", f"{CONFIG_DIR}/pod-env-vars.yml"]
+        if self.keep_pods:
+            extra_args.append("--keep-pods")
+
+        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": meta(ns, False)}
+        sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(n["sa"])}
+        if self.image_pull_secrets:
+            sa["imagePullSecrets"] = [{"name": s} for s in self.image_pull_secrets]
+        role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                "metadata": meta(n["role"]),
+                "rules": [
+                    {"apiGroups": [""], "resources": ["pods"],
+                     "verbs": ["create", "get", "list", "watch", "delete", "patch"]},
+                    {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get", "list", "watch"]},
+                    {"apiGroups": [""], "resources": ["persistentvolumeclaims"],
+                     "verbs": ["get", "list"]},
+                ]}
+        binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                   "metadata": meta(n["binding"]),
+                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                               "name": n["role"]},
+                   "subjects": [{"kind": "ServiceAccount", "name": n["sa"], "namespace": ns}]}
+        config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta(n["config"]),
+                  "data": files}
+        pvcs = [{"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta(n[k]),
+                 "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": self.storage_class,
+                          "resources": {"requests": {"storage": self.volume_size}}}}
+                for k in ("tmp", "output", "input")]
+
+        entry = f"{WORKFLOW_DIR}/workflow.cwl"
+        if process.workflow_id:
+            entry += f"#{process.workflow_id.lstrip('#')}"
+        args = ["--max-ram", str(self.max_ram), "--max-cores", str(self.max_cores),
+                "--tmp-outdir-prefix", f"{TMP_DIR}/", "--outdir", f"{OUTPUT_DIR}/",
+                "--stdout", f"{OUTPUT_DIR}/output.json", "--stderr", f"{OUTPUT_DIR}/stderr.log",
+                "--usage-report", f"{OUTPUT_DIR}/usage.json",
+                "--tool-logs-basepath", f"{OUTPUT_DIR}/logs",
+                *extra_args, entry, f"{WORKFLOW_DIR}/job.yml"]
+        env = [{"name": "CALRISSIAN_POD_NAME",
+                "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+               {"name": "CALRISSIAN_DELETE_PODS", "value": "false" if self.keep_pods else "true"},
+               *({"name": k, "value": str(v)} for k, v in self.controller_env.items())]
+        mounts = [{"name": "tmp", "mountPath": TMP_DIR},
+                  {"name": "output", "mountPath": OUTPUT_DIR},
+                  {"name": "input", "mountPath": INPUT_DIR},
+                  {"name": "workflow", "mountPath": WORKFLOW_DIR, "readOnly": True},
+                  {"name": "workflow", "mountPath": CONFIG_DIR, "readOnly": True}]
+        items = [{"key": k, "path": k} for k in files]
+        pod_spec: dict[str, Any] = {
+            "serviceAccountName": n["sa"], "restartPolicy": "Never",
+            "securityContext": {"runAsUser": 1001, "runAsGroup": 0, "fsGroup": 0},
+            "containers": [{
+                "name": "calrissian", "image": self.calrissian_image,
+                "command": ["calrissian"], "args": args, "env": env,
+                "workingDir": TMP_DIR, "volumeMounts": mounts,
+                "resources": {"limits": {"cpu": self.controller_cpu,
+                                         "memory": self.controller_memory},
+                              "requests": {"cpu": "100m", "memory": "256Mi"}}}],
+            "volumes": [{"name": "tmp", "persistentVolumeClaim": {"claimName": n["tmp"]}},
+                        {"name": "output", "persistentVolumeClaim": {"claimName": n["output"]}},
+                        {"name": "input", "persistentVolumeClaim": {"claimName": n["input"]}},
+                        {"name": "workflow", "configMap": {"name": n["config"], "items": items}}],
+        }
+        if self.node_selector:
+            pod_spec["nodeSelector"] = dict(self.node_selector)
+        if self.image_pull_secrets:
+            pod_spec["imagePullSecrets"] = [{"name": s} for s in self.image_pull_secrets]
+        kjob: dict[str, Any] = {
+            "apiVersion": "batch/v1", "kind": "Job", "metadata": meta(n["job"]),
+            "spec": {"backoffLimit": 0,
+                     "template": {"metadata": {"labels": dict(labels)}, "spec": pod_spec}}}
+        if self.ttl_seconds_after_finished is not None:
+            kjob["spec"]["ttlSecondsAfterFinished"] = self.ttl_seconds_after_finished
+        return [namespace, sa, role, binding, config, *pvcs, kjob]
+
+    def to_yaml(self, job, process) -> str:
+        """The manifests as one multi-document YAML (for ``kubectl apply -f -``)."""
+        import yaml
+
+        return yaml.safe_dump_all(json.loads(json.dumps(self.render(job, process))),
+                                  sort_keys=False)
+
+
+# ---------------------------------------------------------------------- cluster calls (untested)
+
+
+def submit(manifests: list[dict[str, Any]]) -> None:  # pragma: no cover - needs a cluster
+    """UNTESTED HERE (no cluster): create the rendered objects with the ``kubernetes`` client
+    (in-cluster configuration, else ~/.kube/config). Raises ImportError without the client."""
+    from kubernetes import client, config, utils
+
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config()
+    api = client.ApiClient()
+    for obj in manifests:
+        utils.create_from_dict(api, obj, namespace=obj["metadata"].get("namespace"))
+
+
+def dismiss(namespace: str) -> None:  # pragma: no cover - needs a cluster
+    """UNTESTED HERE (no cluster): delete the job's namespace (its Job, pods and volumes go with
+    it), as EOEPCA's runDismiss does."""
+    from kubernetes import client, config
+
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config()
+    client.CoreV1Api().delete_namespace(namespace, propagation_policy="Foreground")

@@ -1,0 +1,238 @@
+"""Stage-out of a job's results: the STAC catalog that the application wrote in its result
+``Directory`` is copied to the user's S3 bucket, the way EOEPCA's ADES does it.
+
+Where: bucket ``user-<name>`` (:func:`eopde.hub.local.bucket_name`, created when missing), prefix
+``processing-results/<job-id>/`` (EOEPCA's ``processing-results/<jobId>``). With several
+``Directory`` outputs, each goes under ``processing-results/<job-id>/<output-id>/`` and the first
+is the ``StacCatalogUri``.
+
+What is uploaded: every file of the result folder, at the same relative path (so the executed
+notebook and any side file travel too), with the STAC documents (catalog.json and every child
+catalog/collection/item reachable from it) rewritten:
+
+- links between the documents (``root``, ``parent``, ``child``, ``item``, ``collection``) stay
+  **relative**: the uploaded catalog is self-contained and valid where it is; ``self`` links are
+  dropped (as in pystac's SELF_CONTAINED catalogs);
+- asset hrefs become **absolute** ``s3://<bucket>/<key>`` URLs (what EOEPCA's stage-out writes):
+  a client handed one item JSON alone still finds its data. Assets that were already remote
+  (http(s)://, s3://) are left as they are; a local asset outside the result folder is uploaded
+  under ``_assets/<item-id>/``.
+
+Reading it back: :class:`S3StacIO` is a pystac ``StacIO`` that reads (and writes) ``s3://`` hrefs
+with boto3, e.g. ``pystac.Catalog.from_file(uri, stac_io=S3StacIO(target.client()))``.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from eopde.apppkg.stagein import s3_client, split_s3
+
+RESULTS_PREFIX = "processing-results"
+_DOC_LINKS = ("root", "parent", "child", "item", "collection", "items")
+
+
+class StageOutError(RuntimeError):
+    """The results could not be copied to S3; the message says which file and why."""
+
+
+@dataclass
+class StageOutTarget:
+    """The S3 service results go to. ``None`` fields fall back to the environment:
+    ``EOPDE_S3_ENDPOINT``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_DEFAULT_REGION``."""
+
+    endpoint: str | None = None
+    access_key: str | None = None
+    secret_key: str | None = None
+    region: str | None = None
+    prefix: str = RESULTS_PREFIX  #: key prefix under the user's bucket
+
+    @classmethod
+    def from_env(cls) -> StageOutTarget:
+        return cls()
+
+    def client(self):
+        return s3_client(self.endpoint, self.access_key, self.secret_key, self.region)
+
+
+class S3StacIO:
+    """A pystac StacIO reading and writing ``s3://`` hrefs with a boto3 client (other hrefs go to
+    pystac's default StacIO). Built lazily as a subclass of ``pystac.StacIO`` (see
+    :func:`make_s3_stac_io`); ``S3StacIO(client)`` returns such an instance."""
+
+    def __new__(cls, client):
+        return make_s3_stac_io(client)
+
+
+def make_s3_stac_io(client):
+    from pystac.stac_io import DefaultStacIO
+
+    class _S3StacIO(DefaultStacIO):
+        def read_text(self, source, *args, **kwargs) -> str:
+            href = str(source)
+            if href.startswith("s3://"):
+                bucket, key = split_s3(href)
+                return client.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+            return super().read_text(source, *args, **kwargs)
+
+        def write_text(self, dest, txt: str, *args, **kwargs) -> None:
+            href = str(dest)
+            if href.startswith("s3://"):
+                bucket, key = split_s3(href)
+                client.put_object(Bucket=bucket, Key=key, Body=txt.encode("utf-8"),
+                                  ContentType="application/json")
+                return
+            super().write_text(dest, txt, *args, **kwargs)
+
+    return _S3StacIO()
+
+
+def ensure_bucket(client, bucket: str) -> None:
+    """Create ``bucket`` unless it exists."""
+    try:
+        client.head_bucket(Bucket=bucket)
+        return
+    except Exception:
+        pass
+    try:
+        client.create_bucket(Bucket=bucket)
+    except Exception as err:
+        code = getattr(err, "response", {}).get("Error", {}).get("Code", "")
+        if code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise StageOutError(f"cannot create the bucket {bucket} ({code or err})") from err
+
+
+def _is_remote(href: str) -> bool:
+    return "://" in href and not href.startswith("file://")
+
+
+def _local(href: str, base: Path) -> Path:
+    if href.startswith("file://"):
+        href = urlparse(href).path
+    path = Path(href)
+    return (path if path.is_absolute() else base / path).resolve()
+
+
+def _rewrite(folder: Path, bucket: str, prefix: str) -> tuple[dict[Path, dict], list[tuple[Path, str]]]:
+    """The STAC documents reachable from ``folder/catalog.json`` rewritten for S3, and the extra
+    local files (assets outside ``folder``) with their keys."""
+    docs: dict[Path, dict] = {}
+    extra: list[tuple[Path, str]] = []
+    todo = [(folder / "catalog.json").resolve()]
+    while todo:
+        path = todo.pop()
+        if path in docs:
+            continue
+        try:
+            doc = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            raise StageOutError(f"{path}: not a readable STAC document ({err})") from err
+        docs[path] = doc
+        links = []
+        for link in doc.get("links", []):
+            rel, href = link.get("rel"), str(link.get("href", ""))
+            if rel == "self":
+                continue
+            if rel in _DOC_LINKS and href and not _is_remote(href):
+                target = _local(href, path.parent)
+                if target.is_relative_to(folder):
+                    link = {**link, "href": _relhref(target, path.parent)}
+                    if rel in ("child", "item") and target.is_file():
+                        todo.append(target)
+            links.append(link)
+        doc["links"] = links
+        for key, asset in (doc.get("assets") or {}).items():
+            href = str(asset.get("href", ""))
+            if not href or _is_remote(href):
+                continue
+            local = _local(href, path.parent)
+            if not local.is_file():
+                raise StageOutError(f"{path}: asset {key} is not a file ({local})")
+            if local.is_relative_to(folder):
+                rel_key = local.relative_to(folder).as_posix()
+            else:
+                rel_key = f"_assets/{doc.get('id', path.stem)}/{local.name}"
+                extra.append((local, rel_key))
+            asset["href"] = f"s3://{bucket}/{prefix}{rel_key}"
+    return docs, extra
+
+
+def _relhref(target: Path, base: Path) -> str:
+    rel = Path(os.path.relpath(target, base)).as_posix()
+    return rel if rel.startswith("../") else f"./{rel}"
+
+
+def upload_catalog(folder: str | os.PathLike[str], bucket: str, prefix: str, *, client) -> str:
+    """Copy the result folder ``folder`` (holding catalog.json) to ``s3://bucket/prefix``
+    (``prefix`` ends with ``/``), rewriting the STAC documents as the module says. Returns the
+    ``s3://`` URL of the uploaded catalog.json."""
+    folder = Path(folder).resolve()
+    if not (folder / "catalog.json").is_file():
+        raise StageOutError(f"{folder} holds no catalog.json: nothing to stage out")
+    docs, extra = _rewrite(folder, bucket, prefix)
+    files = [p for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()]
+    try:
+        for path in files:
+            key = prefix + path.relative_to(folder).as_posix()
+            if path in docs:
+                client.put_object(Bucket=bucket, Key=key, ContentType="application/json",
+                                  Body=json.dumps(docs[path], indent=1).encode())
+            else:
+                kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                client.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": kind})
+        for path, rel_key in extra:
+            client.upload_file(str(path), bucket, prefix + rel_key)
+    except StageOutError:
+        raise
+    except Exception as err:
+        code = getattr(err, "response", {}).get("Error", {}).get("Code", "")
+        raise StageOutError(f"cannot upload the results to s3://{bucket}/{prefix} "
+                            f"({code or type(err).__name__}: {err})") from err
+    return f"s3://{bucket}/{prefix}catalog.json"
+
+
+def stage_out(outputs: dict[str, Path], *, user: str, job_id: str,
+              target: StageOutTarget | None = None, client=None) -> dict[str, Any]:
+    """Upload each result folder of ``outputs`` (``{output-id: folder}``, in the CWL's order) to the
+    user's bucket; returns the results document of the contract::
+
+        {"<output-id>": {"href": "s3://<bucket>/processing-results/<job>/catalog.json",
+                         "type": "application/json", "rel": "stac-catalog"},
+         "StacCatalogUri": "s3://<bucket>/processing-results/<job>/catalog.json"}
+    """
+    from eopde.hub.local import bucket_name
+
+    if not outputs:
+        raise StageOutError("the job has no Directory output to stage out")
+    target = target or StageOutTarget.from_env()
+    client = client or target.client()
+    bucket = bucket_name(user)
+    ensure_bucket(client, bucket)
+    base = f"{target.prefix.strip('/')}/{job_id}/"
+    doc: dict[str, Any] = {}
+    first = None
+    for name, folder in outputs.items():
+        prefix = base if len(outputs) == 1 else f"{base}{name}/"
+        uri = upload_catalog(folder, bucket, prefix, client=client)
+        doc[name] = {"href": uri, "type": "application/json", "rel": "stac-catalog"}
+        first = first or uri
+    doc["StacCatalogUri"] = first
+    return doc
+
+
+def read_catalog(uri: str, *, target: StageOutTarget | None = None, client=None):
+    """The pystac Catalog at an ``s3://`` URL (reads through :class:`S3StacIO`)."""
+    import pystac
+
+    client = client or (target or StageOutTarget.from_env()).client()
+    return pystac.read_file(uri, stac_io=S3StacIO(client))
+
+
+__all__ = ["StageOutTarget", "StageOutError", "S3StacIO", "stage_out", "upload_catalog",
+           "ensure_bucket", "read_catalog", "RESULTS_PREFIX"]
