@@ -72,6 +72,8 @@ def platform_env(tmp_path_factory) -> dict[str, str]:
         EOPDE_HOME=str(home),
         EOPDE_BASE_PORT=str(TEST_BASE_PORT),
         EOPDE_HUB_PORT=str(TEST_HUB_PORT),
+        # Two ADES workers, whatever the machine: the restart test fills both.
+        EOPDE_ADES_WORKERS="2",
     )
     return env
 
