@@ -1,8 +1,12 @@
-"""The local ADES's durable store (SQLite): processes and jobs survive a new JobStore."""
+"""The local ADES's durable store, over both backends: SQLite (default) and PostgreSQL (the
+local platform's server, in a database of its own per test). Processes and jobs survive a new
+JobStore; both backends answer alike."""
 
 from __future__ import annotations
 
 import threading
+import uuid
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -17,9 +21,38 @@ def _proc(user="alice", pid="ndvi", version="1.0.0", text="cwlVersion: v1.2\n"):
                          created=now, updated=now)
 
 
+def _admin(platform):
+    """An autocommit connection to the platform's PostgreSQL, and a DSN maker."""
+    import psycopg
+
+    from eopde.services.platform import Platform
+
+    postgres = Platform(platform.settings()).part("postgres")
+    return psycopg.connect(postgres.dsn(), autocommit=True), postgres.dsn
+
+
 @pytest.fixture
-def url(tmp_path):
-    return f"sqlite:///{tmp_path / 'db' / 'ades.db'}"
+def pg_database(request):
+    """A fresh database on the platform's PostgreSQL (dropped afterwards): its DSN."""
+    platform = request.getfixturevalue("platform")
+    admin, dsn = _admin(platform)
+    name = f"ades_test_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield dsn(name)
+    finally:
+        # Stores a test did not close still hold connections: end them, then drop.
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.platform)])
+def url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'db' / 'ades.db'}"
+    return request.getfixturevalue("pg_database")
 
 
 def test_processes_roundtrip_and_durable(url):
@@ -113,4 +146,67 @@ def test_updated_is_set_and_threads_share_a_store(url):
 
 def test_bad_url_is_refused():
     with pytest.raises(StoreError):
-        JobStore("postgresql://somewhere/db")
+        JobStore("mysql://somewhere/db")
+    with pytest.raises(StoreError):
+        JobStore("ades.db")
+
+
+def test_unreachable_postgres_is_a_store_error():
+    with pytest.raises(StoreError):
+        JobStore("postgresql://nobody:x@127.0.0.1:1/nothing?connect_timeout=2")
+
+
+def test_key_order_and_timezones_are_kept(url):
+    store = JobStore(url)
+    desc = {"id": "p", "inputs": {"zeta": {}, "alpha": {}, "mid": {}}, "b": 1, "a": 2}
+    now = utcnow()
+    store.add_process(ProcessRecord(user="alice", id="p", version=None, cwl_text="x",
+                                    workflow_id="p", description=desc, created=now, updated=now))
+    job = store.create_job("alice", "p", {"z": 1, "a": 2}, None, "async")
+    naive = datetime(2024, 5, 1, 12, 30, 15)
+    store.update_job(job.id, finished=naive)
+    store.close()
+
+    again = JobStore(url)
+    rec = again.get_process("alice", "p")
+    assert list(rec.description["inputs"]) == ["zeta", "alpha", "mid"]
+    assert list(rec.description) == ["id", "inputs", "b", "a"]
+    assert rec.version is None and rec.created == now
+    got = again.get_job(job.id)
+    assert list(got.inputs) == ["z", "a"]
+    assert got.finished == naive.replace(tzinfo=timezone.utc)
+    assert got.finished.utcoffset() == timedelta(0) and got.created.utcoffset() == timedelta(0)
+    again.close()
+
+
+@pytest.mark.platform
+def test_postgres_tables_live_in_their_own_schema(pg_database, platform):
+    import psycopg
+
+    a = JobStore(pg_database)  # creates the schema and tables
+    b = JobStore(pg_database)  # finds them
+    a.add_process(_proc())
+    assert b.get_process("alice", "ndvi") is not None
+    a.close()
+    b.close()
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        tables = conn.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_name IN ('processes', 'jobs') ORDER BY 2").fetchall()
+    assert tables == [("eopde_ades", "jobs"), ("eopde_ades", "processes")]
+
+
+@pytest.mark.platform
+def test_postgres_store_reconnects_after_losing_its_connection(pg_database, platform):
+    from psycopg.conninfo import conninfo_to_dict
+
+    store = JobStore(pg_database)
+    job = store.create_job("alice", "ndvi", {}, None, "async")
+    admin, _ = _admin(platform)
+    with admin:  # as a server restart would: end the store's connection
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = %s", (conninfo_to_dict(pg_database)["dbname"],))
+    with pytest.raises(Exception):
+        store.get_job(job.id)  # the statement that finds the connection gone fails...
+    assert store.get_job(job.id).id == job.id  # ...and the next one connects again
+    store.close()

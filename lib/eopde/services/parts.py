@@ -326,7 +326,9 @@ class AdesPart(UvicornPart):
         secrets = self.platform.secrets
         home = self.settings.home_path / "ades"
         env.update(
-            EOPDE_ADES_DB_URL=f"sqlite:///{home / 'ades.db'}",
+            # SQLite by default; a postgresql://... URL in EOPDE_ADES_DB_URL is used as given.
+            EOPDE_ADES_DB_URL=(os.environ.get("EOPDE_ADES_DB_URL")
+                               or f"sqlite:///{home / 'ades.db'}"),
             EOPDE_ADES_WORK_DIR=str(home / "jobs"),
             EOPDE_IMAGES_DIR=str(self.settings.home_path / "images"),
             EOPDE_S3_ENDPOINT=self.settings.url("storage"),

@@ -1,8 +1,19 @@
-"""Durable state of the local ADES: deployed processes and jobs, in SQLite (thread-safe).
+"""Durable state of the local ADES: deployed processes and jobs, in SQLite by default or in
+PostgreSQL when configured (thread-safe).
 
-`JobStore("sqlite:///abs/path.db")`. One connection guarded by a lock (SQLite serialises
-writes anyway); WAL mode so readers (status polling) do not wait behind a writer. Records are
-plain dataclasses; JSON fields are stored as text, datetimes as ISO 8601 UTC.
+`JobStore("sqlite:///abs/path.db")` or `JobStore("postgresql://user:pass@host:port/db")`. One
+connection guarded by a lock; every statement commits on its own. The logic is written once,
+against a small `_Dialect` that isolates what differs between the two databases: how to connect,
+placeholders, table names, column types and how values are encoded and decoded.
+
+- SQLite: WAL mode so readers (status polling) do not wait behind a writer; JSON fields are
+  stored as text, datetimes as ISO 8601 UTC text; insertion order is the rowid.
+- PostgreSQL: tables in the schema `eopde_ades` (created if missing, so nothing clashes with
+  pgstac's tables in the same database); JSON fields as `json` (which, unlike `jsonb`, keeps the
+  key order of process descriptions), datetimes as `timestamptz`; insertion order is a
+  `bigserial` column. A broken connection is replaced before the next statement.
+
+Records are plain dataclasses; datetimes come back timezone-aware, in UTC.
 """
 
 from __future__ import annotations
@@ -75,32 +86,31 @@ class JobRecord:
     pid: int | None
 
 
+_JSON_PROC = {"description"}
+_TIME_PROC = {"created", "updated"}
 _JSON_JOB = {"inputs", "outputs", "results"}
 _TIME_JOB = {"created", "started", "finished", "updated"}
 _JOB_FIELDS = [f.name for f in fields(JobRecord)]
 _PROC_FIELDS = [f.name for f in fields(ProcessRecord)]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS processes (
-    user TEXT NOT NULL, id TEXT NOT NULL, version TEXT, cwl_text TEXT NOT NULL,
-    workflow_id TEXT NOT NULL, description TEXT NOT NULL, created TEXT NOT NULL,
-    updated TEXT NOT NULL, PRIMARY KEY (user, id));
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY, user TEXT NOT NULL, process_id TEXT NOT NULL, inputs TEXT NOT NULL,
-    outputs TEXT, mode TEXT NOT NULL, status TEXT NOT NULL, message TEXT NOT NULL,
-    progress INTEGER NOT NULL, created TEXT NOT NULL, started TEXT, finished TEXT,
-    updated TEXT NOT NULL, results TEXT, log_path TEXT, pid INTEGER);
-CREATE INDEX IF NOT EXISTS jobs_user ON jobs (user, created);
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
-"""
+
+def _q(name: str) -> str:
+    """A column name quoted for SQL (`user` is a reserved word in PostgreSQL)."""
+    return f'"{name}"'
+
+
+def _cols(names: Iterable[str]) -> str:
+    return ", ".join(_q(n) for n in names)
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
 
 
 def _ts(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat()
+    return None if value is None else _utc(value).isoformat()
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -118,49 +128,208 @@ def sqlite_path(url: str) -> str:
     return path
 
 
+# ---------------------------------------------------------------------------- dialects
+# The SQL of JobStore is written with `?` placeholders, quoted column names and the table names
+# `{processes}` / `{jobs}`; each dialect turns that into its own SQL and runs it.
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS {processes} (
+    "user" TEXT NOT NULL, "id" TEXT NOT NULL, "version" TEXT, "cwl_text" TEXT NOT NULL,
+    "workflow_id" TEXT NOT NULL, "description" {json} NOT NULL, "created" {time} NOT NULL,
+    "updated" {time} NOT NULL, PRIMARY KEY ("user", "id"));
+CREATE TABLE IF NOT EXISTS {jobs} (
+    "id" TEXT PRIMARY KEY, "user" TEXT NOT NULL, "process_id" TEXT NOT NULL,
+    "inputs" {json} NOT NULL, "outputs" {json}, "mode" TEXT NOT NULL, "status" TEXT NOT NULL,
+    "message" TEXT NOT NULL, "progress" INTEGER NOT NULL, "created" {time} NOT NULL,
+    "started" {time}, "finished" {time}, "updated" {time} NOT NULL, "results" {json},
+    "log_path" TEXT, "pid" INTEGER{extra});
+CREATE INDEX IF NOT EXISTS jobs_user ON {jobs} ("user", "created");
+CREATE INDEX IF NOT EXISTS jobs_status ON {jobs} ("status");
+"""
+
+
+class _Dialect:
+    """What differs between databases. Subclasses connect in `__init__` and set the names."""
+
+    processes = "processes"
+    jobs = "jobs"
+    order = "rowid"  # a column giving insertion order, for ties on `created`
+
+    def sql(self, text: str) -> str:
+        return text.format(processes=self.processes, jobs=self.jobs, order=self.order)
+
+    def rows(self, sql: str, args: Iterable[Any] = ()) -> list[dict]:
+        raise NotImplementedError
+
+    def run(self, sql: str, args: Iterable[Any] = ()) -> int:
+        """Run one statement, return the number of rows it changed."""
+        raise NotImplementedError
+
+    def is_duplicate(self, err: Exception) -> bool:
+        raise NotImplementedError
+
+    def encode_json(self, value: Any) -> Any:
+        return None if value is None else json.dumps(value)
+
+    def decode_json(self, value: Any) -> Any:
+        return None if value is None else json.loads(value)
+
+    def encode_time(self, value: datetime | None) -> Any:
+        return _ts(value)
+
+    def decode_time(self, value: Any) -> datetime | None:
+        return _dt(value)
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class _SQLite(_Dialect):
+    def __init__(self, url: str):
+        path = sqlite_path(url)
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30,
+                                   isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        if path != ":memory:":
+            self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_TABLES.format(processes=self.processes, jobs=self.jobs,
+                                              json="TEXT", time="TEXT", extra=""))
+
+    def rows(self, sql, args=()):
+        return [dict(r) for r in self._db.execute(self.sql(sql), list(args)).fetchall()]
+
+    def run(self, sql, args=()):
+        return self._db.execute(self.sql(sql), list(args)).rowcount
+
+    def is_duplicate(self, err):
+        return isinstance(err, sqlite3.IntegrityError)
+
+    def close(self):
+        self._db.close()
+
+
+class _Postgres(_Dialect):
+    SCHEMA = "eopde_ades"
+    processes = f"{SCHEMA}.processes"
+    jobs = f"{SCHEMA}.jobs"
+    order = "seq"
+
+    def __init__(self, url: str):
+        import psycopg
+        from psycopg.rows import dict_row
+        from psycopg.types.json import Json
+
+        self._psycopg, self._dict_row, self._Json = psycopg, dict_row, Json
+        self._url = url
+        self._db = self._connect()
+        tables = _TABLES.format(processes=self.processes, jobs=self.jobs, json="JSON",
+                                time="TIMESTAMPTZ", extra=', "seq" BIGSERIAL NOT NULL')
+        # One transaction, serialised between processes creating the tables at the same time.
+        with self._db.transaction():
+            self._db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.SCHEMA,))
+            self._db.execute(f"CREATE SCHEMA IF NOT EXISTS {self.SCHEMA}")
+            for statement in filter(str.strip, tables.split(";")):
+                self._db.execute(statement)
+
+    def _connect(self):
+        try:
+            return self._psycopg.connect(self._url, autocommit=True, row_factory=self._dict_row)
+        except self._psycopg.Error as err:
+            raise StoreError(f"cannot connect to the ADES database: {err}") from err
+
+    def _conn(self):
+        if self._db.closed or self._db.broken:  # e.g. the server restarted: connect again
+            self._db = self._connect()
+        return self._db
+
+    def sql(self, text):
+        return super().sql(text).replace("?", "%s")
+
+    def rows(self, sql, args=()):
+        return self._conn().execute(self.sql(sql), list(args)).fetchall()
+
+    def run(self, sql, args=()):
+        return self._conn().execute(self.sql(sql), list(args)).rowcount
+
+    def is_duplicate(self, err):
+        return isinstance(err, self._psycopg.errors.UniqueViolation)
+
+    def encode_json(self, value):
+        return None if value is None else self._Json(value)
+
+    def decode_json(self, value):
+        return value  # psycopg parses `json` columns itself
+
+    def encode_time(self, value):
+        return None if value is None else _utc(value)
+
+    def decode_time(self, value):
+        return None if value is None else _utc(value)
+
+    def close(self):
+        self._db.close()
+
+
+def _dialect(url: str) -> _Dialect:
+    scheme = url.split(":", 1)[0].lower()
+    if scheme == "sqlite":
+        return _SQLite(url)
+    if scheme in ("postgresql", "postgres"):
+        return _Postgres(url)
+    raise StoreError(f"unsupported database URL {url!r}: use sqlite:///ABSOLUTE/PATH.db or "
+                     "postgresql://USER:PASSWORD@HOST:PORT/DATABASE")
+
+
+# ---------------------------------------------------------------------------- the store
+_PROC_COLS = _cols(_PROC_FIELDS)
+_JOB_COLS = _cols(_JOB_FIELDS)
+
+
 class JobStore:
     """Processes and jobs of every user. Safe to share between threads."""
 
     def __init__(self, url: str):
         self.url = url
-        path = sqlite_path(url)
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30,
-                                   isolation_level=None)
-        self._db.row_factory = sqlite3.Row
         with self._lock:
-            if path != ":memory:":
-                self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+            self._d = _dialect(url)
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            self._d.close()
+
+    def _encode(self, name: str, value: Any, json_fields: set, time_fields: set) -> Any:
+        if name in json_fields:
+            return self._d.encode_json(value)
+        if name in time_fields:
+            return self._d.encode_time(value)
+        return value
+
+    def _decode(self, row: dict, json_fields: set, time_fields: set) -> dict:
+        for k in json_fields:
+            row[k] = self._d.decode_json(row[k])
+        for k in time_fields:
+            row[k] = self._d.decode_time(row[k])
+        return row
 
     # ------------------------------------------------------------------ processes
-    @staticmethod
-    def _proc_row(rec: ProcessRecord) -> tuple:
-        return (rec.user, rec.id, rec.version, rec.cwl_text, rec.workflow_id,
-                json.dumps(rec.description), _ts(rec.created), _ts(rec.updated))
-
-    @staticmethod
-    def _proc(row: sqlite3.Row) -> ProcessRecord:
-        d = dict(row)
-        d["description"] = json.loads(d["description"])
-        d["created"], d["updated"] = _dt(d["created"]), _dt(d["updated"])
-        return ProcessRecord(**d)
+    def _proc(self, row: dict) -> ProcessRecord:
+        return ProcessRecord(**self._decode(row, _JSON_PROC, _TIME_PROC))
 
     def add_process(self, record: ProcessRecord) -> None:
+        values = [self._encode(n, getattr(record, n), _JSON_PROC, _TIME_PROC)
+                  for n in _PROC_FIELDS]
         with self._lock:
             try:
-                self._db.execute(
-                    f"INSERT INTO processes ({', '.join(_PROC_FIELDS)}) VALUES (?,?,?,?,?,?,?,?)",
-                    self._proc_row(record))
-            except sqlite3.IntegrityError:
-                raise DuplicateProcess(record.user, record.id) from None
+                self._d.run(f"INSERT INTO {{processes}} ({_PROC_COLS}) "
+                            f"VALUES ({', '.join('?' * len(_PROC_FIELDS))})", values)
+            except Exception as err:
+                if self._d.is_duplicate(err):
+                    raise DuplicateProcess(record.user, record.id) from None
+                raise
 
     def replace_process(self, record: ProcessRecord) -> None:
         with self._lock:
@@ -168,42 +337,37 @@ class JobStore:
             if old is None:
                 raise NoSuchProcess(record.user, record.id)
             record.created = old.created
-            self._db.execute(
-                "UPDATE processes SET version=?, cwl_text=?, workflow_id=?, description=?, "
-                "updated=? WHERE user=? AND id=?",
+            self._d.run(
+                'UPDATE {processes} SET "version"=?, "cwl_text"=?, "workflow_id"=?, '
+                '"description"=?, "updated"=? WHERE "user"=? AND "id"=?',
                 (record.version, record.cwl_text, record.workflow_id,
-                 json.dumps(record.description), _ts(record.updated), record.user, record.id))
+                 self._d.encode_json(record.description), self._d.encode_time(record.updated),
+                 record.user, record.id))
 
     def get_process(self, user: str, process_id: str) -> ProcessRecord | None:
         with self._lock:
-            row = self._db.execute("SELECT * FROM processes WHERE user=? AND id=?",
-                                   (user, process_id)).fetchone()
-        return None if row is None else self._proc(row)
+            rows = self._d.rows(f'SELECT {_PROC_COLS} FROM {{processes}} '
+                                'WHERE "user"=? AND "id"=?', (user, process_id))
+        return self._proc(rows[0]) if rows else None
 
     def list_processes(self, user: str, limit: int, skip: int) -> tuple[list[ProcessRecord], int]:
         with self._lock:
-            total = self._db.execute("SELECT COUNT(*) FROM processes WHERE user=?",
-                                     (user,)).fetchone()[0]
-            rows = self._db.execute(
-                "SELECT * FROM processes WHERE user=? ORDER BY id LIMIT ? OFFSET ?",
-                (user, max(0, limit), max(0, skip))).fetchall()
+            total = self._d.rows('SELECT COUNT(*) AS n FROM {processes} WHERE "user"=?',
+                                 (user,))[0]["n"]
+            rows = self._d.rows(
+                f'SELECT {_PROC_COLS} FROM {{processes}} WHERE "user"=? ORDER BY "id" '
+                'LIMIT ? OFFSET ?', (user, max(0, limit), max(0, skip)))
         return [self._proc(r) for r in rows], total
 
     def delete_process(self, user: str, process_id: str) -> bool:
         with self._lock:
-            cur = self._db.execute("DELETE FROM processes WHERE user=? AND id=?",
-                                   (user, process_id))
-        return cur.rowcount > 0
+            count = self._d.run('DELETE FROM {processes} WHERE "user"=? AND "id"=?',
+                                (user, process_id))
+        return count > 0
 
     # ------------------------------------------------------------------ jobs
-    @staticmethod
-    def _job(row: sqlite3.Row) -> JobRecord:
-        d = dict(row)
-        for k in _JSON_JOB:
-            d[k] = None if d[k] is None else json.loads(d[k])
-        for k in _TIME_JOB:
-            d[k] = _dt(d[k])
-        return JobRecord(**d)
+    def _job(self, row: dict) -> JobRecord:
+        return JobRecord(**self._decode(row, _JSON_JOB, _TIME_JOB))
 
     def create_job(self, user: str, process_id: str, inputs: dict, outputs: dict | None,
                    mode: str) -> JobRecord:
@@ -213,45 +377,37 @@ class JobStore:
                         message="job accepted, waiting for a worker", progress=0,
                         created=now, started=None, finished=None, updated=now,
                         results=None, log_path=None, pid=None)
-        values = []
-        for name in _JOB_FIELDS:
-            v = getattr(job, name)
-            if name in _JSON_JOB:
-                v = None if v is None else json.dumps(v)
-            elif name in _TIME_JOB:
-                v = _ts(v)
-            values.append(v)
+        values = [self._encode(n, getattr(job, n), _JSON_JOB, _TIME_JOB) for n in _JOB_FIELDS]
         with self._lock:
-            self._db.execute(
-                f"INSERT INTO jobs ({', '.join(_JOB_FIELDS)}) "
-                f"VALUES ({', '.join('?' * len(_JOB_FIELDS))})", values)
+            self._d.run(f"INSERT INTO {{jobs}} ({_JOB_COLS}) "
+                        f"VALUES ({', '.join('?' * len(_JOB_FIELDS))})", values)
         return job
 
     def get_job(self, job_id: str, user: str | None = None) -> JobRecord | None:
+        where, args = '"id"=?', [job_id]
+        if user is not None:
+            where, args = where + ' AND "user"=?', [*args, user]
         with self._lock:
-            if user is None:
-                row = self._db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
-            else:
-                row = self._db.execute("SELECT * FROM jobs WHERE id=? AND user=?",
-                                       (job_id, user)).fetchone()
-        return None if row is None else self._job(row)
+            rows = self._d.rows(f"SELECT {_JOB_COLS} FROM {{jobs}} WHERE {where}", args)
+        return self._job(rows[0]) if rows else None
 
     def list_jobs(self, user: str, *, process_ids: Iterable[str] | None = None,
                   statuses: Iterable[str] | None = None, limit: int = 1000,
                   skip: int = 0) -> tuple[list[JobRecord], int]:
-        where, args = ["user=?"], [user]
+        where, args = ['"user"=?'], [user]
         for column, values in (("process_id", process_ids), ("status", statuses)):
             if values:
                 values = list(values)
-                where.append(f"{column} IN ({', '.join('?' * len(values))})")
+                where.append(f"{_q(column)} IN ({', '.join('?' * len(values))})")
                 args.extend(values)
         clause = " AND ".join(where)
         with self._lock:
-            total = self._db.execute(f"SELECT COUNT(*) FROM jobs WHERE {clause}",
-                                     args).fetchone()[0]
-            rows = self._db.execute(
-                f"SELECT * FROM jobs WHERE {clause} ORDER BY created DESC, rowid DESC "
-                "LIMIT ? OFFSET ?", [*args, max(0, limit), max(0, skip)]).fetchall()
+            total = self._d.rows(f"SELECT COUNT(*) AS n FROM {{jobs}} WHERE {clause}",
+                                 args)[0]["n"]
+            rows = self._d.rows(
+                f'SELECT {_JOB_COLS} FROM {{jobs}} WHERE {clause} '
+                'ORDER BY "created" DESC, {order} DESC LIMIT ? OFFSET ?',
+                [*args, max(0, limit), max(0, skip)])
         return [self._job(r) for r in rows], total
 
     def update_job(self, job_id: str, **changes: Any) -> JobRecord:
@@ -259,18 +415,12 @@ class JobStore:
         if bad:
             raise StoreError(f"cannot update job field(s) {sorted(bad)}")
         changes.setdefault("updated", utcnow())
-        sets, args = [], []
-        for name, v in changes.items():
-            if name in _JSON_JOB:
-                v = None if v is None else json.dumps(v)
-            elif name in _TIME_JOB:
-                v = _ts(v)
-            sets.append(f"{name}=?")
-            args.append(v)
+        sets = [f"{_q(name)}=?" for name in changes]
+        args = [self._encode(n, v, _JSON_JOB, _TIME_JOB) for n, v in changes.items()]
         with self._lock:
-            cur = self._db.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE id=?",
-                                   [*args, job_id])
-            if cur.rowcount == 0:
+            count = self._d.run(f'UPDATE {{jobs}} SET {", ".join(sets)} WHERE "id"=?',
+                                [*args, job_id])
+            if count == 0:
                 raise NoSuchJob(job_id)
             return self.get_job(job_id)
 
@@ -279,7 +429,8 @@ class JobStore:
         if not statuses:
             return []
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT * FROM jobs WHERE status IN ({', '.join('?' * len(statuses))}) "
-                "ORDER BY created, rowid", statuses).fetchall()
+            rows = self._d.rows(
+                f"SELECT {_JOB_COLS} FROM {{jobs}} "
+                f"WHERE \"status\" IN ({', '.join('?' * len(statuses))}) "
+                'ORDER BY "created", {order}', statuses)
         return [self._job(r) for r in rows]
