@@ -210,3 +210,21 @@ def test_restart_accounts_for_every_job(demo, packages, platform):
     assert final.status == "successful"
     every = {j.id: j.status for j in demo.jobs(process_id="sleepy")}
     assert not [jid for jid, s in every.items() if s in ("running", "accepted")], every
+
+
+def test_reachable_through_the_hub(demo, packages, platform):
+    """Clients elsewhere use {hub}/services/ades/{user}/ogc-api; links keep that prefix."""
+    from eopde.ades import Client
+
+    remote = Client(f"{platform.hub_url}/services/ades/{{user}}/ogc-api", user="demo",
+                    token=demo.token)
+    remote.deploy(packages["sleepy"].directory, replace_existing=True)
+    job = remote.execute("sleepy", {"seconds": 0, "label": "via-hub"})
+    status = job.wait(timeout=120, progress=False)
+    assert status.status == "successful"
+    assert all(link["href"].startswith(f"{platform.hub_url}/services/ades/demo/ogc-api/")
+               for link in status.links)
+    import httpx
+
+    anonymous = httpx.get(f"{platform.hub_url}/services/ades/demo/ogc-api/processes")
+    assert anonymous.status_code == 401

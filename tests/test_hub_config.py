@@ -35,7 +35,8 @@ def test_configure_fills_hub_config(settings):
     assert env["EOPDE_TILES_URL"] == "http://127.0.0.1:28711"
     assert env["EOPDE_S3_ENDPOINT"] == "http://127.0.0.1:28712"
     assert ("--allow-root" in c.Spawner.args) == (os.geteuid() == 0)
-    service, tiles = c.JupyterHub.services
+    service, tiles, ades = c.JupyterHub.services
+    assert ades == {"name": "ades", "url": "http://127.0.0.1:28714", "display": False}
     assert service["name"] == PLATFORM_SERVICE and len(service["api_token"]) == 64
     assert tiles == {"name": "tiles", "url": "http://127.0.0.1:28711", "display": False}
     assert env["EOPDE_TILES_PUBLIC_PATH"] == "/services/tiles"

@@ -74,6 +74,9 @@ def configure(c, settings: PlatformSettings | None = None) -> None:
         # Browsers reach the tile server through the hub's proxy at /services/tiles/, so
         # maps in JupyterLab show tiles without any other port being open to users.
         {"name": TILES_SERVICE, "url": settings.url("tiles"), "display": False},
+        # The ADES, for clients outside this machine: {hub}/services/ades/{user}/ogc-api/
+        # (every request still needs the user's token).
+        {"name": "ades", "url": settings.url("ades"), "display": False},
     ]
     c.JupyterHub.load_roles = [
         {"name": PLATFORM_SERVICE, "scopes": PLATFORM_SCOPES, "services": [PLATFORM_SERVICE]},

@@ -331,6 +331,8 @@ class AdesPart(UvicornPart):
                                or f"sqlite:///{home / 'ades.db'}"),
             EOPDE_ADES_WORK_DIR=str(home / "jobs"),
             EOPDE_IMAGES_DIR=str(self.settings.home_path / "images"),
+            # Users elsewhere reach it through the hub's proxy at /services/ades/{user}/ogc-api.
+            EOPDE_ADES_PUBLIC_PATH="/services/ades",
             EOPDE_S3_ENDPOINT=self.settings.url("storage"),
             AWS_ENDPOINT_URL_S3=self.settings.url("storage"),
             AWS_ACCESS_KEY_ID=secrets["s3_access_key"],

@@ -492,7 +492,24 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
                 + "\n"
         return PlainTextResponse(text)
 
+    if prefix := (env.get("EOPDE_ADES_PUBLIC_PATH") or "").rstrip("/"):
+        app.add_middleware(ProxyPrefixMiddleware, prefix=prefix)
     return app
+
+
+class ProxyPrefixMiddleware:
+    """Requests that come through the hub's proxy keep its prefix (`/services/ades/...`): route
+    them without it and build links with it. Direct requests (kernels on the platform's own
+    machine) are left alone, so their links carry no prefix."""
+
+    def __init__(self, app: Any, prefix: str):
+        self.app, self.prefix = app, prefix
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and (scope["path"] == self.prefix
+                                        or scope["path"].startswith(self.prefix + "/")):
+            scope = {**scope, "root_path": scope.get("root_path", "") + self.prefix}
+        await self.app(scope, receive, send)
 
 
 def _negotiate(accept: str | None) -> str | None:
