@@ -4,7 +4,6 @@ restart, the bounded worker pool, and stage-in from s3:// item URLs."""
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import socket
@@ -12,12 +11,13 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from stacserver import serve_demo_items
 
-from eopde.services.ades.executor import RESTART_MESSAGE, LocalExecutor, _group_alive
+from eopde.services.ades.executor import RESTART_MESSAGE, LocalExecutor
+from eopde.services.process import group_alive
 from eopde.services.ades.stageout import StageOutTarget, read_catalog, stage_out
 from eopde.services.ades.store import JobStore, ProcessRecord
 
@@ -114,28 +114,11 @@ def s3(tmp_path_factory):
     proc.wait(10)
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def stac_server(tmp_path_factory):
-    from eopde.services import demodata
-
-    root = tmp_path_factory.mktemp("stac")
-    demodata.generate(root)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    (root / "items").mkdir()
-    urls, items = [], []
-    for item in demodata.items(root, base)[:2]:
-        (root / "items" / f"{item['id']}.json").write_text(json.dumps(item))
-        urls.append(f"{base}/items/{item['id']}.json")
-        items.append(item)
-    yield {"base": base, "urls": urls, "root": root, "items": items}
-    server.shutdown()
+    """Demo COGs + one JSON file per STAC item (absolute asset hrefs) served over HTTP."""
+    with serve_demo_items(tmp_path_factory.mktemp("stac")) as served:
+        yield served
 
 
 @pytest.fixture
@@ -285,7 +268,7 @@ def test_dismiss_stops_the_whole_process_tree(store, tmp_path, s3):
         out = ex.dismiss(job.id)
         took = time.monotonic() - t0
         assert out.status == "dismissed" and "dismissed" in out.message
-        assert not _group_alive(pgid)
+        assert not group_alive(pgid)
         assert not [p for p in members if Path(f"/proc/{p}").exists() and _state(p) != "Z"]
         time.sleep(1.5)  # the worker notices, and must not overwrite the status
         final = store.get_job(job.id)

@@ -4,15 +4,13 @@ conversion, and end-to-end runs of a hand-written package (tests/data/run_packag
 
 from __future__ import annotations
 
-import functools
 import json
 import subprocess
 import sys
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from stacserver import serve_demo_items
 
 from eopde.apppkg import run as runmod
 from eopde.apppkg.run import (NO_ENGINE_MESSAGE, ParameterError, convert_params, load_workflow,
@@ -23,29 +21,11 @@ PACKAGE = Path(__file__).parent / "data" / "run_package"
 EOPDE = Path(sys.executable).parent / "eopde"
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # keep pytest output clean
-        pass
-
-
 @pytest.fixture(scope="module")
 def stac_server(tmp_path_factory):
     """Demo COGs + one JSON file per STAC item (absolute asset hrefs) served over HTTP."""
-    from eopde.services import demodata
-
-    root = tmp_path_factory.mktemp("stac")
-    demodata.generate(root)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    api = root / "items"
-    api.mkdir()
-    urls = []
-    for item in demodata.items(root, base)[:2]:
-        (api / f"{item['id']}.json").write_text(json.dumps(item))
-        urls.append(f"{base}/items/{item['id']}.json")
-    yield {"base": base, "urls": urls, "root": root}
-    server.shutdown()
+    with serve_demo_items(tmp_path_factory.mktemp("stac")) as served:
+        yield served
 
 
 # --------------------------------------------------------------------------- stage-in

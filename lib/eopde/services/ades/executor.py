@@ -51,6 +51,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..process import group_alive
 from .stageout import StageOutError, StageOutTarget, stage_out
 
 log = logging.getLogger(__name__)
@@ -82,32 +83,6 @@ def _unwrap(value: Any) -> Any:
     return value
 
 
-def _group_alive(pgid: int) -> bool:
-    """Whether the process group ``pgid`` has a live member (zombies, which hold their pid until
-    their parent reaps them, do not count)."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return True
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # pid (comm) state ppid pgrp ...: comm may hold spaces, split after the last ")"
-        fields = stat[stat.rfind(")") + 2:].split()
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-            return True
-    return False
-
-
 def _runs_cwltool(pid: int) -> bool:
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
@@ -127,7 +102,7 @@ def kill_group(pgid: int, grace: float = 10.0) -> bool:
         return False
     end = time.monotonic() + grace
     while time.monotonic() < end:
-        if not _group_alive(pgid):
+        if not group_alive(pgid):
             return True
         time.sleep(0.1)
     try:
@@ -135,10 +110,10 @@ def kill_group(pgid: int, grace: float = 10.0) -> bool:
     except ProcessLookupError:
         return True
     for _ in range(50):
-        if not _group_alive(pgid):
+        if not group_alive(pgid):
             return True
         time.sleep(0.1)
-    return not _group_alive(pgid)
+    return not group_alive(pgid)
 
 
 class _Dismissed(Exception):
@@ -201,7 +176,7 @@ class LocalExecutor:
         (-> re-queued). Returns the ids re-queued."""
         for job in self.store.jobs_with_status(["running"]):
             note = ""
-            if job.pid and _group_alive(job.pid) and _runs_cwltool(job.pid):
+            if job.pid and group_alive(job.pid) and _runs_cwltool(job.pid):
                 gone = kill_group(job.pid, self.kill_grace)
                 note = (" (its leftover processes were stopped)" if gone
                         else f" (its processes, group {job.pid}, could not be stopped)")
