@@ -120,6 +120,13 @@ def test_deploy_describe_execute_results_undeploy(demo, packages, platform):
     [item] = list(results.items())
     assert item.id == f"{scene.id}-ndvi" and item.bbox and item.datetime == scene.datetime
     assert "no container engine" in job.logs()
+    # One log per CWL step, linked from the status document as ZOO's ADES does.
+    tool_logs = [link for link in status.links if link.get("title", "").startswith("Tool log")]
+    assert [link["title"] for link in tool_logs] == ["Tool log notebook.log"]
+    import httpx
+
+    step_log = httpx.get(tool_logs[0]["href"], headers={"Authorization": f"Bearer {demo.token}"})
+    assert step_log.status_code == 200 and "papermill" in step_log.text
 
     demo.undeploy("ndvi")
     with pytest.raises(NoSuchProcess):

@@ -26,6 +26,7 @@ from .deploy import ID_RE, read_package
 from .errors import (P1, OGCError, bad_request, duplicated_process, no_such_job, no_such_process,
                      not_acceptable, not_found, result_not_ready, too_large, unauthorized)
 from .inputs import check_execute
+from .steplogs import step_log_files
 from .store import DuplicateProcess, JobRecord, JobStore, NoSuchProcess, ProcessRecord, utcnow
 
 log = logging.getLogger(__name__)
@@ -221,6 +222,9 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
             {"rel": "related", "type": "text/plain", "title": "Job log",
              "href": f"{href}/logs"},
         ]
+        if job.status in FINAL:  # one log per CWL step, as ZOO's ADES links them
+            links += [{"rel": "related", "type": "text/plain", "title": f"Tool log {p.name}",
+                       "href": f"{href}/logs/{p.stem}"} for p in step_log_files(job.log_path)]
         if job.status == "successful":
             links.insert(2, {"rel": "http://www.opengis.net/def/rel/ogc/1.0/results",
                              "type": "application/json", "title": "Result location",
@@ -445,7 +449,9 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
     @app.get(PREFIX + "/jobs/{job_id}", tags=["Jobs"], summary="Status of a job")
     async def job_status(request: Request, user: str, job_id: str):
         await authed(request, user)
-        return status_info(root(request, user), get_job(user, job_id))
+        # The most polled route: read the store off the event loop so pollers don't queue.
+        job = await run_in_threadpool(get_job, user, job_id)
+        return status_info(root(request, user), job)
 
     @app.delete(PREFIX + "/jobs/{job_id}", tags=["Jobs"], summary="Dismiss a job")
     async def dismiss(request: Request, user: str, job_id: str):
@@ -474,6 +480,19 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
                               f"results; read its log at GET /jobs/{job.id}/logs")
             raise err
         return job.results or {}
+
+    @app.get(PREFIX + "/jobs/{job_id}/logs/{step}", tags=["Jobs"],
+             summary="Log of one CWL step of a finished job (text)",
+             response_class=PlainTextResponse)
+    async def step_log(request: Request, user: str, job_id: str, step: str):
+        await authed(request, user)
+        job = await run_in_threadpool(get_job, user, job_id)
+        for path in step_log_files(job.log_path):
+            if path.stem == step:
+                return PlainTextResponse(path.read_text(errors="replace"))
+        raise StarletteHTTPException(
+            404, f"job {job.id!r} has no log of a step {step!r}; its status document links "
+                 "the logs it has (rel 'related')")
 
     @app.get(PREFIX + "/jobs/{job_id}/logs", tags=["Jobs"], summary="Log of a job (text)",
              response_class=PlainTextResponse)

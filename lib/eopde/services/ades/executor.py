@@ -53,6 +53,7 @@ from typing import Any
 
 from ..process import group_alive
 from .stageout import StageOutError, StageOutTarget, stage_out
+from .steplogs import write_step_logs
 
 log = logging.getLogger(__name__)
 
@@ -283,6 +284,8 @@ class LocalExecutor:
                 return
             self.store.update_job(job_id, status=status, message=message, finished=_now(),
                                   pid=None, **fields)
+            if current.log_path:
+                write_step_logs(current.log_path)
             self._changed.notify_all()
 
     def _update(self, job_id: str, strict: bool = True, **fields: Any) -> None:

@@ -1,0 +1,48 @@
+"""Per-step logs cut out of cwltool's combined log."""
+
+from __future__ import annotations
+
+from eopde.services.ades.steplogs import split_step_logs, step_log_files, write_step_logs
+
+LOG = """INFO [workflow ] start
+INFO [workflow ] starting step stage
+INFO [step stage] start
+INFO [job stage] /tmp/out-1$ python \\
+    stage.py
+staging one
+INFO [job stage] completed success
+INFO [step stage] completed success
+INFO [workflow ] starting step notebook
+INFO [step notebook] start
+INFO [job notebook] /tmp/out-2$ papermill \\
+    app.ipynb
+Executing Cell 1---
+Traceback: boom
+INFO [job notebook] completed permanentFail
+WARNING [step notebook] completed permanentFail
+INFO [workflow ] completed permanentFail
+"""
+
+
+def test_split_by_job_markers():
+    steps = split_step_logs(LOG)
+    assert list(steps) == ["stage", "notebook"]
+    assert "staging one" in steps["stage"] and "papermill" not in steps["stage"]
+    assert steps["notebook"].splitlines()[-1] == "INFO [job notebook] completed permanentFail"
+    assert "Traceback: boom" in steps["notebook"]
+    assert "[workflow ]" not in steps["notebook"]
+
+
+def test_written_beside_the_job_log(tmp_path):
+    log = tmp_path / "job.log"
+    log.write_text(LOG)
+    assert [p.name for p in write_step_logs(log)] == ["stage.log", "notebook.log"]
+    assert [p.name for p in step_log_files(log)] == ["notebook.log", "stage.log"]
+    assert step_log_files(None) == [] and write_step_logs(tmp_path / "missing.log") == []
+
+
+def test_unsafe_job_names_stay_in_the_folder(tmp_path):
+    log = tmp_path / "job.log"
+    log.write_text("INFO [job ../../evil] x\nINFO [job ../../evil] completed success\n")
+    [path] = write_step_logs(log)
+    assert path.parent == tmp_path / "steps"
