@@ -54,5 +54,5 @@ $(VENV)/share/jupyter/lab/settings/overrides.json: hub_config/lab-overrides.json
 	@mkdir -p $(dir $@)
 	@cp $< $@
 
-clean: down
-	rm -rf .eopde
+clean:
+	$(BIN)/eopde purge --yes

@@ -39,4 +39,4 @@ def running_platform(base_port: int):
         eopde(env, "up")
         yield env, home
     finally:
-        subprocess.run([str(BIN / "eopde"), "down"], env=env, capture_output=True)
+        subprocess.run([str(BIN / "eopde"), "purge", "--yes"], env=env, capture_output=True)

@@ -206,8 +206,9 @@ def running_platform(base_port: int, workers: int):
         eopde(env, "up")
         yield env, home
     finally:
-        subprocess.run([str(BIN / "eopde"), "down"], env=env, capture_output=True, timeout=300)
-        shutil.rmtree(home, ignore_errors=True)
+        # purge: also the database cluster, which lives outside a private temporary folder
+        subprocess.run([str(BIN / "eopde"), "purge", "--yes"], env=env, capture_output=True,
+                       timeout=300)
 
 
 class Bare:

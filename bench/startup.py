@@ -56,7 +56,7 @@ def main() -> None:
         session.stop()
         session.close()
     finally:
-        subprocess.run([str(BIN / "eopde"), "down"], env=env, capture_output=True)
+        subprocess.run([str(BIN / "eopde"), "purge", "--yes"], env=env, capture_output=True)
 
     print("eopde startup benchmark")
     print(f"  cold up (empty state folder)   {cold:6.1f} s")

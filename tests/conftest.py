@@ -86,7 +86,7 @@ def platform(platform_env) -> RunningPlatform:
         result = running.eopde("up", timeout=600)
     except AssertionError:
         logs = running.eopde("logs", "-n", "60", check=False).stdout
-        running.eopde("down", check=False)
+        running.eopde("purge", "--yes", check=False)
         raise AssertionError(f"eopde up failed; logs:\n{logs}") from None
     running.up_output = result.stdout
     yield running
@@ -96,3 +96,7 @@ def platform(platform_env) -> RunningPlatform:
 
     left = [r["part"] for r in records if group_alive(r["pgid"])]
     assert not left, f"eopde down left these parts running: {left}"
+    # As root the cluster may live outside the (private) temporary folder: delete it too.
+    outside = (running.home / "postgres").resolve()
+    running.eopde("purge", "--yes", timeout=120)
+    assert not running.home.exists() and not outside.exists()

@@ -84,3 +84,19 @@ def test_tail_of_missing_file_is_empty(tmp_path):
     assert tail(tmp_path / "none.log") == ""
     (tmp_path / "a.log").write_text("\n".join(str(i) for i in range(100)))
     assert tail(tmp_path / "a.log", 3) == "97\n98\n99"
+
+
+def test_purge_deletes_the_state_folder_and_an_outside_cluster(tmp_path):
+    from eopde.services.platform import Platform
+    from eopde.services.settings import PlatformSettings
+
+    home = tmp_path / "home"
+    (home / "logs").mkdir(parents=True)
+    outside = tmp_path / "elsewhere" / "cluster"
+    (outside / "data").mkdir(parents=True)
+    (home / "postgres").symlink_to(outside)
+    platform = Platform(PlatformSettings(home=str(home), base_port=29700, hub_port=29000))
+    removed = platform.purge()
+    assert not home.exists() and not outside.exists()
+    assert set(removed) == {home, outside}
+    assert platform.purge() == []

@@ -54,9 +54,12 @@ def test_private_state_folder_gets_a_reachable_cluster_dir(tmp_path):
     (tmp_path / "private").chmod(0o700)
     assert not postgres.traversable_by(home, "postgres")
     outside = postgres.cluster_dir(home, "postgres")
-    assert outside != home / "postgres"
-    assert postgres.traversable_by(outside, "postgres")
-    assert (home / "postgres").resolve() == outside.resolve()
+    try:
+        assert outside != home / "postgres"
+        assert postgres.traversable_by(outside, "postgres")
+        assert (home / "postgres").resolve() == outside.resolve()
+    finally:
+        outside.rmdir()
     open_home = tmp_path / "open"
     open_home.mkdir()
     tmp_path.chmod(0o755)

@@ -54,6 +54,17 @@ def cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_purge(args: argparse.Namespace) -> int:
+    platform = _platform()
+    if not args.yes:
+        print(f"eopde purge deletes {platform.settings.home} (databases, object storage, logs, "
+              "secrets); run `eopde purge --yes` to do it.", file=sys.stderr)
+        return 2
+    removed = platform.purge(progress=lambda message: print(f"  {message}", flush=True))
+    print("Deleted: " + ", ".join(map(str, removed)) if removed else "Nothing to delete.")
+    return 0
+
+
 def cmd_logs(args: argparse.Namespace) -> int:
     from .services.process import tail
 
@@ -99,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_status)
     p = sub.add_parser("down", help="stop what `eopde up` started")
     p.set_defaults(func=cmd_down)
+    p = sub.add_parser("purge", help="stop the local platform and delete its state folder")
+    p.add_argument("--yes", action="store_true", help="really delete everything")
+    p.set_defaults(func=cmd_purge)
     p = sub.add_parser("logs", help="show the logs of the platform's parts")
     p.add_argument("part", nargs="?", help="one part (default: all)")
     p.add_argument("-n", "--lines", type=int, default=40, help="lines per log (default 40)")

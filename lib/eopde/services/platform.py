@@ -223,6 +223,27 @@ class Platform:
                 ProcessRecord.remove(self.settings.run_dir, part.name)
         return stopped
 
+    def purge(self, progress: Callable[[str], None] = lambda message: None) -> list[Path]:
+        """Stop everything, then delete the state folder and, when the database cluster lives
+        outside it (root with a private state folder), that cluster too. Returns what was
+        deleted. Everything is lost: databases, object storage, logs, secrets."""
+        import shutil
+
+        home = self.settings.home_path
+        if not home.exists():
+            return []
+        self.down(progress)
+        removed: list[Path] = []
+        link = home / "postgres"
+        if link.is_symlink():
+            outside = link.resolve()
+            shutil.rmtree(outside, ignore_errors=True)
+            removed.append(outside)
+        if home.exists():
+            shutil.rmtree(home)
+            removed.append(home)
+        return removed
+
     def _write_endpoints(self) -> None:
         path = self.settings.home_path / "endpoints.json"
         path.write_text(json.dumps(self.endpoints(), indent=1))
