@@ -9,7 +9,6 @@ import datetime as dt
 import time
 import warnings
 
-import psycopg
 import pystac
 import pytest
 
@@ -24,8 +23,8 @@ from eopde.catalogue import (
     search,
 )
 from eopde.catalogue.federated import federated_search, merge_sorted
-from eopde.services import demodata
-from eopde.services.platform import Platform
+
+from catalogue_helpers import demo, dsn, newest_first, pgstac_context, url  # noqa: F401
 
 DEAD = "http://127.0.0.1:1"
 
@@ -143,21 +142,6 @@ def test_empty_list_is_refused():
 # --------------------------------------------------------------------------- the real catalogue
 
 
-@pytest.fixture(scope="module")
-def url(platform) -> str:
-    return platform.url("catalogue")
-
-
-@pytest.fixture(scope="module")
-def demo(platform) -> list[dict]:
-    return demodata.items(platform.home / "data", platform.url("data"))
-
-
-def _newest_first(items: list[dict]) -> list[str]:
-    return [i["id"] for i in sorted(items, key=lambda i: i["properties"]["datetime"],
-                                    reverse=True)]
-
-
 @pytest.mark.platform
 def test_local_catalogue_twice_and_one_unreachable(url, demo):
     catalogues = [Catalogue(url, name="local-a"), Catalogue(url, name="local-b"), DEAD]
@@ -166,7 +150,7 @@ def test_local_catalogue_twice_and_one_unreachable(url, demo):
     messages = [str(w.message) for w in caught if issubclass(w.category, CatalogueWarning)]
     assert len(messages) == 1 and DEAD in messages[0] and "Connection refused" in messages[0]
     assert "other catalogues' results are returned" in messages[0]
-    expected = [i for i in _newest_first(demo)
+    expected = [i for i in newest_first(demo)
                 if next(d for d in demo if d["id"] == i)["properties"]["eo:cloud_cover"] <= 20]
     assert 0 < len(expected) < len(demo)
     by_name = {name: [i.id for i in found if i.properties["eopde:catalogue"] == name]
@@ -193,18 +177,12 @@ def test_federated_urls_by_name_with_max_items_and_sortby(url, demo):
 
 
 @pytest.mark.platform
-def test_federated_matched_sums_the_counts(url, demo, platform):
-    dsn = Platform(platform.settings()).part("postgres").dsn()
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("UPDATE pgstac.pgstac_settings SET value = 'on' WHERE name = 'context'")
-    try:
+def test_federated_matched_sums_the_counts(url, demo, dsn):
+    with pgstac_context(dsn):
         found = search(url={"a": url, "b": url}, datetime="2025-06-01/..")
         expected = sum(1 for d in demo if d["properties"]["datetime"] >= "2025-06-01")
         assert 0 < expected < len(demo)
         assert found.matched() == 2 * expected
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute("UPDATE pgstac.pgstac_settings SET value = 'off' WHERE name = 'context'")
 
 
 @pytest.mark.platform

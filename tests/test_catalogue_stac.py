@@ -30,8 +30,9 @@ from eopde.catalogue import (
 )
 from eopde.catalogue import stac as stac_module
 from eopde.services import demodata
-from eopde.services.platform import Platform
 from eopde.services.queryables import register_queryables
+
+from catalogue_helpers import demo, dsn, newest_first, pgstac_context, url, when  # noqa: F401
 
 pytestmark = pytest.mark.platform
 
@@ -39,21 +40,6 @@ UTC = dt.UTC
 
 
 # --------------------------------------------------------------------------- fixtures, helpers
-
-
-@pytest.fixture(scope="module")
-def url(platform) -> str:
-    return platform.url("catalogue")
-
-
-@pytest.fixture(scope="module")
-def demo(platform) -> list[dict]:
-    return demodata.items(platform.home / "data", platform.url("data"))
-
-
-@pytest.fixture(scope="module")
-def dsn(platform) -> str:
-    return Platform(platform.settings()).part("postgres").dsn()
 
 
 @pytest.fixture(scope="module")
@@ -74,20 +60,12 @@ class Recorder:
         return [r for r in self.requests if r[1].split("?")[0].endswith("/search")]
 
 
-def when(item: dict) -> dt.datetime:
-    return dt.datetime.fromisoformat(item["properties"]["datetime"])
-
-
 def cover(item: dict) -> float:
     return item["properties"]["eo:cloud_cover"]
 
 
 def ids(items) -> list[str]:
     return sorted(i["id"] if isinstance(i, dict) else i.id for i in items)
-
-
-def newest_first(items: list[dict]) -> list[str]:
-    return [i["id"] for i in sorted(items, key=when, reverse=True)]
 
 
 def some(expected: list[str], demo: list[dict]) -> list[str]:
@@ -338,15 +316,10 @@ def test_matched_when_the_api_counts(cat, demo, dsn):
     expected = len(some(ids(i for i in demo if cover(i) <= 20), demo))
     results = cat.search(cloud_cover=20)
     assert results.matched() is None  # pgstac's context is off by default: no count
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("UPDATE pgstac.pgstac_settings SET value = 'on' WHERE name = 'context'")
-    try:
+    with pgstac_context(dsn):
         results = cat.search(cloud_cover=20, max_items=1)
         assert results.matched() == expected
         assert results.loaded == 0  # counting did not fetch the items
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute("UPDATE pgstac.pgstac_settings SET value = 'off' WHERE name = 'context'")
 
 
 # --------------------------------------------------------------------------- results

@@ -52,6 +52,7 @@ from eopde.catalogue.base import (
     SearchParameterError,
     SearchParams,
 )
+from eopde.catalogue.params import bbox_geometry, cloud_cover_matches
 
 if TYPE_CHECKING:  # pragma: no cover
     import pystac
@@ -752,18 +753,6 @@ def new_item(item_id: str, bbox: tuple[float, float, float, float] | None,
     return item
 
 
-def bbox_geometry(bbox: Sequence[float]) -> dict[str, Any]:
-    """GeoJSON of a WGS84 box; a MultiPolygon when it crosses the antimeridian (west > east)."""
-    west, south, east, north = bbox
-
-    def ring(w: float, e: float) -> list[list[list[float]]]:
-        return [[[w, south], [e, south], [e, north], [w, north], [w, south]]]
-
-    if west <= east:
-        return {"type": "Polygon", "coordinates": ring(west, east)}
-    return {"type": "MultiPolygon", "coordinates": [ring(west, 180.0), ring(-180.0, east)]}
-
-
 _MEDIA_TYPES = {
     ".tif": "image/tiff; application=geotiff", ".tiff": "image/tiff; application=geotiff",
     ".jp2": "image/jp2", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
@@ -878,8 +867,7 @@ def query_boxes(params: SearchParams) -> list[tuple[float, float, float, float]]
         west, south, east, north = shape(params.intersects).bounds
     else:
         assert params.bbox is not None
-        west, south, east, north = params.bbox[:4] if len(params.bbox) == 4 else (
-            params.bbox[0], params.bbox[1], params.bbox[3], params.bbox[4])  # type: ignore[misc]
+        west, south, east, north = params.bbox
     if west <= east:
         return [(west, south, east, north)]
     return [(west, south, 180.0, north), (-180.0, south, east, north)]
@@ -894,8 +882,6 @@ def item_matches(item: Any, params: SearchParams, *, spatial: bool = True,
     if ids and params.ids and item.id not in params.ids:
         return False
     if cloud_cover and params.cloud_cover is not None:
-        from eopde.catalogue.params import cloud_cover_matches
-
         if not cloud_cover_matches(item.properties, params.cloud_cover):
             return False
     if collections and params.collections and item.collection_id not in params.collections:

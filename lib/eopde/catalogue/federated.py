@@ -8,7 +8,7 @@ only when every catalogue fails is an error raised.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
@@ -22,7 +22,7 @@ from .base import (
     SearchParameterError,
     SearchParams,
 )
-from .params import cloud_cover_matches
+from .params import filter_cloud_cover
 from .results import CATALOGUE_PROPERTY, SearchResults
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -62,11 +62,8 @@ def _sources(entries: Sequence[CatalogueLike] | Mapping[str, CatalogueLike],
 
             sources.append(_Source(label, url, opener))
         elif isinstance(entry, CatalogueBackend):
-            backend = entry
-            if name:  # a {name: backend} mapping renames it for this search's tags
-                sources.append(_Source(name, backend.url, lambda b=backend: b))
-            else:
-                sources.append(_Source(backend.name, backend.url, lambda b=backend: b))
+            # a {name: backend} mapping renames it for this search's tags
+            sources.append(_Source(name or entry.name, entry.url, lambda b=entry: b))
         else:
             raise SearchParameterError(
                 f"url entries must be catalogue URLs, Catalogues or catalogue backends, not "
@@ -81,10 +78,8 @@ def _sources(entries: Sequence[CatalogueLike] | Mapping[str, CatalogueLike],
 
 def _fetch(source: _Source, params: SearchParams) -> list[pystac.Item]:
     source.backend = source.open()
-    items: Iterator[pystac.Item] = source.backend.search_items(params)
-    if params.cloud_cover is not None:  # backends without cloud-cover support ignore it
-        bounds = params.cloud_cover
-        items = (i for i in items if cloud_cover_matches(i.properties, bounds))
+    # backends without cloud-cover support ignore it: checked here
+    items = filter_cloud_cover(source.backend.search_items(params), params.cloud_cover)
     found = list(islice(items, params.max_items))
     for item in found:
         _tag(item, source)
@@ -174,8 +169,8 @@ def federated_search(
         if err is None:
             found.extend(future.result())
             answered.append(source)
-        elif isinstance(err, (Exception,)) and not isinstance(err, (TypeError, AttributeError,
-                                                                     NameError)):
+        elif isinstance(err, Exception) and not isinstance(err, (TypeError, AttributeError,
+                                                                 NameError)):
             failed.append((source, err))
         else:  # a bug, not a catalogue failure
             raise err

@@ -11,7 +11,7 @@ import datetime as _dt
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from .base import SearchParameterError, SearchParams
@@ -28,7 +28,10 @@ __all__ = [
     "QueryLike",
     "SortbyLike",
     "build_params",
+    "bbox_geometry",
     "cloud_cover_matches",
+    "cloud_cover_value",
+    "filter_cloud_cover",
     "normalize_bbox",
     "normalize_cloud_cover",
     "normalize_collections",
@@ -128,13 +131,16 @@ def normalize_bbox(bbox: BBoxLike) -> tuple[float, float, float, float]:
     return (w, s, e, n)
 
 
-def _antimeridian_multipolygon(bbox: tuple[float, float, float, float]) -> dict[str, Any]:
-    w, s, e, n = bbox
+def bbox_geometry(bbox: Sequence[float]) -> dict[str, Any]:
+    """GeoJSON of a WGS84 box; a MultiPolygon when it crosses the antimeridian (west > east)."""
+    west, south, east, north = bbox
 
-    def box(x0: float, x1: float) -> list[list[list[float]]]:
-        return [[[x0, s], [x1, s], [x1, n], [x0, n], [x0, s]]]
+    def ring(w: float, e: float) -> list[list[list[float]]]:
+        return [[[w, south], [e, south], [e, north], [w, north], [w, south]]]
 
-    return {"type": "MultiPolygon", "coordinates": [box(w, 180.0), box(-180.0, e)]}
+    if west <= east:
+        return {"type": "Polygon", "coordinates": ring(west, east)}
+    return {"type": "MultiPolygon", "coordinates": [ring(west, 180.0), ring(-180.0, east)]}
 
 
 # --------------------------------------------------------------------------- intersects
@@ -609,18 +615,34 @@ def normalize_cloud_cover(value: CloudCoverLike) -> tuple[float | None, float | 
     return bounds[0], bounds[1]
 
 
+def cloud_cover_value(properties: Mapping[str, Any]) -> float | None:
+    """An item's eo:cloud_cover as a number (None when it has none or not a number)."""
+    value = properties.get(CLOUD_COVER)
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def cloud_cover_matches(properties: Mapping[str, Any],
                         bounds: tuple[float | None, float | None]) -> bool:
     """Whether an item's eo:cloud_cover is within bounds (False when it has none, as in CQL2)."""
-    value = properties.get(CLOUD_COVER)
-    if value is None or isinstance(value, bool):
-        return False
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
+    value = cloud_cover_value(properties)
+    if value is None:
         return False
     low, high = bounds
     return (low is None or value >= low) and (high is None or value <= high)
+
+
+def filter_cloud_cover(items: Iterator[Any],
+                       bounds: tuple[float | None, float | None] | None) -> Iterator[Any]:
+    """The items (pystac Items) within cloud-cover `bounds`, checked on the client side; all of
+    them when `bounds` is None."""
+    if bounds is None:
+        return items
+    return (i for i in items if cloud_cover_matches(i.properties, bounds))
 
 
 def cloud_cover_cql2(bounds: tuple[float | None, float | None]) -> dict[str, Any]:
@@ -679,7 +701,7 @@ def build_params(
         raise SearchParameterError(
             "give either bbox= or intersects=, not both (the STAC API allows only one)")
     if box is not None and box[0] > box[2]:  # across the antimeridian
-        geometry, box = _antimeridian_multipolygon(box), None
+        geometry, box = bbox_geometry(box), None
     for name, v in (("max_items", max_items), ("limit", limit)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
             unlimited = " (or None for no limit)" if name == "max_items" else ""

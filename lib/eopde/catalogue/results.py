@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator, Sequence
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from .params import cloud_cover_value
+
 if TYPE_CHECKING:  # pragma: no cover
     import pystac
 
@@ -123,7 +125,7 @@ class SearchResults:
         """The item with the lowest eo:cloud_cover (the newest of equals); None if none has one."""
         best = None
         for item in self._load():
-            cover = _cloud_cover(item)
+            cover = cloud_cover_value(item.properties)
             if cover is None:
                 continue
             key = (cover, -(_timestamp(item) or 0.0))
@@ -166,16 +168,6 @@ class SearchResults:
             f"<caption style=\"text-align:left\">{html.escape(caption)}</caption>"
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}{more}</tbody></table>"
         )
-
-
-def _cloud_cover(item: pystac.Item) -> float | None:
-    value = item.properties.get("eo:cloud_cover")
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _timestamp(item: pystac.Item) -> float | None:
@@ -223,7 +215,7 @@ def _row(item: pystac.Item, federated: bool) -> str:
            'style="height:48px;max-width:64px;object-fit:cover">') if thumb else ""
     dt = item.datetime or item.common_metadata.start_datetime
     when = dt.strftime("%Y-%m-%d %H:%M:%SZ") if dt else ""
-    cover = _cloud_cover(item)
+    cover = cloud_cover_value(item.properties)
     cells = [img, html.escape(item.id), html.escape(item.collection_id or ""), when,
              f"{cover:.1f} %" if cover is not None else ""]
     if federated:

@@ -43,11 +43,11 @@ from .params import (
     SortbyLike,
     build_params,
     cloud_cover_cql2,
-    cloud_cover_matches,
     cloud_cover_query,
     cloud_cover_text,
     cql2_to_json,
     cql2_to_text,
+    filter_cloud_cover,
 )
 from .results import SearchResults
 
@@ -436,10 +436,7 @@ class Catalogue:
     def _iterate(self, search: ItemSearch, prepared: _Prepared) -> Iterator[pystac.Item]:
         from pystac_client.exceptions import APIError
 
-        bounds = prepared.client_cloud_cover
-        items = search.items()
-        if bounds is not None:
-            items = (i for i in items if cloud_cover_matches(i.properties, bounds))
+        items = filter_cloud_cover(search.items(), prepared.client_cloud_cover)
         try:
             yield from islice(items, prepared.max_items)
         except APIError as err:
@@ -451,39 +448,32 @@ class Catalogue:
         prepared = self._prepare(params)
         return self._iterate(self._item_search(prepared), prepared)
 
-    def matched(self, params: SearchParams) -> int | None:
-        """The number of items matching `params` as the API reports it (None if it does not)."""
+    def _count(self, search: ItemSearch, prepared: _Prepared) -> int | None:
         from pystac_client.exceptions import APIError
 
-        prepared = self._prepare(params)
         if prepared.client_cloud_cover is not None:
             return None
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # "numberMatched or context.matched not in ..."
-                return self._item_search(prepared).matched()
+                return search.matched()
         except APIError as err:
             raise self._error(err, "counting matches") from err
+
+    def matched(self, params: SearchParams) -> int | None:
+        """The number of items matching `params` as the API reports it (None if it does not)."""
+        prepared = self._prepare(params)
+        if prepared.client_cloud_cover is not None:
+            return None
+        return self._count(self._item_search(prepared), prepared)
 
     def search_params(self, params: SearchParams) -> SearchResults:
         """`search` with parameters already normalised."""
         prepared = self._prepare(params)
         item_search = self._item_search(prepared)
-
-        def matched() -> int | None:
-            if prepared.client_cloud_cover is not None:
-                return None
-            from pystac_client.exceptions import APIError
-
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    return item_search.matched()
-            except APIError as err:
-                raise self._error(err, "counting matches") from err
-
         return SearchResults(lambda: self._iterate(item_search, prepared),
-                             max_items=params.max_items, catalogues=[self.name], matched=matched)
+                             max_items=params.max_items, catalogues=[self.name],
+                             matched=lambda: self._count(item_search, prepared))
 
     def search(
         self,
@@ -610,17 +600,12 @@ def search(
         return url.search_params(params)
     if isinstance(url, CatalogueBackend):
         backend = url
-        return SearchResults(lambda: _checked(backend, params), max_items=params.max_items,
+        # the backend may not support the cloud-cover bound: it is checked here
+        return SearchResults(lambda: filter_cloud_cover(backend.search_items(params),
+                                                        params.cloud_cover),
+                             max_items=params.max_items,
                              catalogues=[backend.name])
     raise SearchParameterError(
         f"url must be a catalogue URL, a Catalogue, a catalogue backend or a list of those, "
         f"not {type(url).__name__}")
 
-
-def _checked(backend: CatalogueBackend, params: SearchParams) -> Iterator[pystac.Item]:
-    """A backend's items with the cloud-cover bound checked here (it may not support it)."""
-    items = backend.search_items(params)
-    if params.cloud_cover is None:
-        return items
-    bounds = params.cloud_cover
-    return (i for i in items if cloud_cover_matches(i.properties, bounds))

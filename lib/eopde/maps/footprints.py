@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_PROPERTIES",
     "INDEX_PROPERTY",
     "Bounds",
+    "bbox_polygon",
     "dates",
     "feature_collection",
     "group_by_date",
@@ -49,7 +50,8 @@ RELATIVE_TOLERANCE = 0.005
 Bounds = tuple[float, float, float, float]
 
 
-def _bbox_polygon(bbox: Bounds) -> dict[str, Any]:
+def bbox_polygon(bbox: Bounds) -> dict[str, Any]:
+    """GeoJSON Polygon of a (west, south, east, north) box."""
     w, s, e, n = bbox
     return {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
 
@@ -80,7 +82,7 @@ def feature_collection(
             bbox = item_bbox(item)
             if bbox is None:
                 continue
-            geometry = _bbox_polygon(bbox)
+            geometry = bbox_polygon(bbox)
         geojsons.append(geometry)
         keep.append(i)
 

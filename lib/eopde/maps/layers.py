@@ -41,12 +41,14 @@ class FootprintsLayer(ipyleaflet.GeoJSON):
         return self.data
 
     @classmethod
-    def from_items(cls, items: ItemsLike, *, name: str = "footprints",
+    def from_items(cls, items: ItemsLike, *, name: str | None = None,
                    style: dict[str, Any] | None = None,
                    hover_style: dict[str, Any] | None = None,
                    **kwargs: Any) -> FootprintsLayer:
-        """The layer of the items' simplified footprints (see `feature_collection`)."""
-        return cls(data=feature_collection(items, **kwargs), name=name,
+        """The layer of the items' simplified footprints (see `feature_collection`), named
+        "footprints (<count>)" by default."""
+        data = feature_collection(items, **kwargs)
+        return cls(data=data, name=name or f"footprints ({len(data['features'])})",
                    style=dict(FOOTPRINT_STYLE if style is None else style),
                    hover_style=dict(HOVER_STYLE if hover_style is None else hover_style))
 

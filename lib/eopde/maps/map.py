@@ -23,15 +23,9 @@ from typing import Any
 import ipyleaflet
 import ipywidgets
 
-from .footprints import INDEX_PROPERTY, feature_collection, group_by_date, items_bounds
+from .footprints import INDEX_PROPERTY, bbox_polygon, group_by_date, items_bounds
 from .items import ItemLike, ItemsLike, as_items, item_bbox, item_date, item_id
-from .layers import (
-    FOOTPRINT_STYLE,
-    HOVER_STYLE,
-    SELECTED_STYLE,
-    FootprintsLayer,
-    preview_layer,
-)
+from .layers import SELECTED_STYLE, FootprintsLayer, preview_layer
 from .timeslider import MAX_PREVIEWS, TimeSlider
 from .view import DEFAULT_SIZE, fit_view
 
@@ -55,8 +49,7 @@ def _geometry(value: AOILike) -> Geometry | None:
         value = value.__geo_interface__
     if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 4 \
             and all(isinstance(v, (int, float)) for v in value):
-        w, s, e, n = (float(v) for v in value)
-        return {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
+        return bbox_polygon(tuple(float(v) for v in value))
     if not isinstance(value, Mapping):
         raise TypeError(
             f"aoi must be a GeoJSON geometry or Feature, a (west, south, east, north) tuple or an "
@@ -233,9 +226,7 @@ class Map(ipyleaflet.Map):
         self.items = as_items(items)
         if preview is not None:
             self.preview = preview
-        fc = feature_collection(self.items, tolerance=tolerance)
-        layer = FootprintsLayer(data=fc, name=f"footprints ({len(fc['features'])})",
-                                style=dict(FOOTPRINT_STYLE), hover_style=dict(HOVER_STYLE))
+        layer = FootprintsLayer.from_items(self.items, tolerance=tolerance)
         self.attach_feature_events(layer)
         if self.footprints is not None and self.footprints.model_id in self._layer_ids:
             self.substitute(self.footprints, layer)

@@ -236,11 +236,13 @@ def item_url(item: ItemLike) -> str:
     return href
 
 
-def _assets_list(assets: str | Sequence[str]) -> list[str]:
+def _stac_params(item: ItemLike, assets: str | Sequence[str],
+                 href: str | None) -> list[tuple[str, str]]:
+    """``url=`` (``href``, else the item's self link) and one ``assets=`` per asset."""
     names = [assets] if isinstance(assets, str) else list(assets)
     if not names:
         raise ValueError("assets: name at least one asset (the tile server requires it)")
-    return names
+    return [("url", href or item_url(item))] + [("assets", a) for a in names]
 
 
 def stac_tile_url(
@@ -263,16 +265,11 @@ def stac_tile_url(
     ``expression`` refers to the listed assets in order as b1, b2, ...; ``rescale`` maps
     (min, max) to 0..255 (needed for uint16 data); ``colormap_name`` colours one-band output.
     """
-    url = item_url or _item_url(item)
-    params = [("url", url)] + [("assets", a) for a in _assets_list(assets)]
+    params = _stac_params(item, assets, item_url)
     params += _render_params(expression=expression, rescale=rescale, colormap_name=colormap_name,
                              color_formula=color_formula, nodata=nodata, resampling=resampling,
                              extra=extra)
     return f"{tiles_base(browser)}/stac/tiles/{tms}/{{z}}/{{x}}/{{y}}.png?{_query(params)}"
-
-
-def _item_url(item: ItemLike) -> str:
-    return item_url(item)
 
 
 def stac_point_url(
@@ -286,8 +283,7 @@ def stac_point_url(
     browser: bool = False,
 ) -> str:
     """URL of the pixel values of ``assets`` (or of ``expression``) at a point, for the kernel."""
-    url = item_url or _item_url(item)
-    params = [("url", url)] + [("assets", a) for a in _assets_list(assets)]
+    params = _stac_params(item, assets, item_url)
     if expression:
         params.append(("expression", expression))
     return f"{tiles_base(browser)}/stac/point/{lon},{lat}?{_query(params)}"
