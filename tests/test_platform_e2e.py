@@ -165,7 +165,7 @@ def test_s3_storage_with_platform_keys(platform):
         bad.list_objects_v2(Bucket="user-s3test")
 
 
-def _kill_and_recover(platform, part: str) -> None:
+def _kill_and_recover(platform, part: str) -> tuple[dict, dict]:
     before = platform.status()
     os.kill(before[part]["pid"], signal.SIGKILL)
     deadline = time.monotonic() + 10

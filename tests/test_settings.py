@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import pwd
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -60,11 +62,14 @@ def test_private_state_folder_gets_a_reachable_cluster_dir(tmp_path):
         assert (home / "postgres").resolve() == outside.resolve()
     finally:
         outside.rmdir()
-    open_home = tmp_path / "open"
-    open_home.mkdir()
-    tmp_path.chmod(0o755)
-    if postgres.traversable_by(open_home, "postgres"):
+    # pytest's own temporary folders are private (0700): take one the account can reach.
+    open_home = Path(tempfile.mkdtemp(prefix="eopde-open-", dir="/tmp"))
+    try:
+        open_home.chmod(0o755)
+        assert postgres.traversable_by(open_home, "postgres")
         assert postgres.cluster_dir(open_home, "postgres") == open_home / "postgres"
+    finally:
+        open_home.rmdir()
 
 
 def test_dsn_quotes_password():

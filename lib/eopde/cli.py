@@ -28,16 +28,16 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def _print_login(platform) -> None:
     s = platform.settings
-    password = s.demo_password or platform.secrets["demo_password"]
     print(f"  JupyterHub: {s.url('hub')}/hub/login")
-    print(f"  login:      {s.demo_user} / {password}")
+    # Platform.secrets holds EOPDE_DEMO_PASSWORD when it is set.
+    print(f"  login:      {s.demo_user} / {platform.secrets['demo_password']}")
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     platform = _platform()
     status = platform.status()
     if args.json:
-        print(json.dumps(platform.status_json(), indent=1))
+        print(json.dumps(platform.status_json(status), indent=1))
     else:
         print(f"{'part':<11}{'healthy':<9}{'pid':<9}url")
         for name, s in status.items():

@@ -110,26 +110,21 @@ def user_environment(settings: PlatformSettings, secrets: dict[str, str]) -> dic
     The token the local services accept is the server's own `JUPYTERHUB_API_TOKEN`, which the
     hub sets; `eopde.auth` finds it there.
     """
-    storage = settings.url("storage")
-    return {
+    env: dict = settings.endpoints()
+    del env["EOPDE_HUB_URL"]  # users' servers run behind the hub already
+    ades = env["EOPDE_ADES_URL"]
+    env.update(settings.s3_env(secrets))  # boto3, s3fs and GDAL read these
+    env.update({
         "EOPDE_PLATFORM": "local",
-        "EOPDE_HUB_API_URL": f"{settings.url('hub_api')}/hub/api",
-        "EOPDE_CATALOGUE_URL": settings.url("catalogue"),
-        "EOPDE_TILES_URL": settings.url("tiles"),
         # Path of the tile server behind the hub's proxy, for URLs that browsers load.
         "EOPDE_TILES_PUBLIC_PATH": f"/services/{TILES_SERVICE}",
-        "EOPDE_S3_ENDPOINT": storage,
-        "EOPDE_DATA_URL": settings.url("data"),
         # Stand-ins for container images where no engine runs (eopde.apppkg.images).
         "EOPDE_IMAGES_DIR": str(settings.home_path / "images"),
-        "EOPDE_ADES_URL": lambda spawner: f"{settings.url('ades')}/{spawner.user.name}/ogc-api",
-        # boto3, s3fs and GDAL read these; the bucket is per user (see pre_spawn_hook).
-        "AWS_ENDPOINT_URL_S3": storage,
-        "AWS_ACCESS_KEY_ID": secrets["s3_access_key"],
-        "AWS_SECRET_ACCESS_KEY": secrets["s3_secret_key"],
-        "AWS_DEFAULT_REGION": "us-east-1",
+        "EOPDE_ADES_URL": lambda spawner: ades.format(user=spawner.user.name),
+        # The bucket is per user (see pre_spawn_hook).
         "EOPDE_S3_BUCKET": lambda spawner: bucket_name(spawner.user.name),
-    }
+    })
+    return env
 
 
 def pre_spawn_hook(spawner) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -40,6 +41,8 @@ class Part:
     daemon: bool = True
     #: Seconds to wait for the health check after starting.
     start_timeout: float = 60.0
+    #: Signal that asks the part to shut down (`eopde down`).
+    stop_signal: int = signal.SIGTERM
 
     def __init__(self, platform: Platform):
         self.platform = platform
@@ -84,6 +87,8 @@ class PostgresPart(Part):
 
     name = "postgres"
     port_key = "postgres"
+    #: PostgreSQL's "fast" shutdown.
+    stop_signal = signal.SIGINT
 
     def __init__(self, platform: Platform):
         super().__init__(platform)
@@ -256,14 +261,15 @@ class CataloguePart(UvicornPart):
     health_path = "/_mgmt/ping"
 
     def env(self) -> dict[str, str]:
+        from .postgres import DB_NAME, DB_USER
+
         env = super().env()
         env.update(
             PGHOST=self.settings.host,
             PGPORT=str(self.settings.port("postgres")),
-            PGUSER="eopde",
+            PGUSER=DB_USER,
             PGPASSWORD=self.platform.secrets["postgres_password"],
-            PGDATABASE="eopde",
-            ENABLE_TRANSACTIONS_EXTENSIONS="true",
+            PGDATABASE=DB_NAME,
         )
         return env
 
@@ -323,7 +329,6 @@ class AdesPart(UvicornPart):
 
     def env(self) -> dict[str, str]:
         env = super().env()
-        secrets = self.platform.secrets
         home = self.settings.home_path / "ades"
         env.update(
             # SQLite by default; a postgresql://... URL in EOPDE_ADES_DB_URL is used as given.
@@ -333,12 +338,8 @@ class AdesPart(UvicornPart):
             EOPDE_IMAGES_DIR=str(self.settings.home_path / "images"),
             # Users elsewhere reach it through the hub's proxy at /services/ades/{user}/ogc-api.
             EOPDE_ADES_PUBLIC_PATH="/services/ades",
-            EOPDE_S3_ENDPOINT=self.settings.url("storage"),
-            AWS_ENDPOINT_URL_S3=self.settings.url("storage"),
-            AWS_ACCESS_KEY_ID=secrets["s3_access_key"],
-            AWS_SECRET_ACCESS_KEY=secrets["s3_secret_key"],
-            AWS_DEFAULT_REGION="us-east-1",
         )
+        env.update(self.settings.s3_env(self.platform.secrets))
         return env
 
 

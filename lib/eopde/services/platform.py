@@ -48,10 +48,6 @@ class UpReport:
     started: list[str]
     seconds: float
 
-    @property
-    def changed(self) -> bool:
-        return bool(self.started)
-
 
 class Platform:
     """The local platform of one state folder."""
@@ -77,20 +73,6 @@ class Platform:
                 return part
         raise KeyError(f"no part named {name!r}; parts: {', '.join(p.name for p in self.parts)}")
 
-    def endpoints(self) -> dict[str, str]:
-        """Loopback URLs of the services, as given to users' servers and kernels."""
-        s = self.settings
-        return {
-            "EOPDE_HUB_URL": s.url("hub"),
-            "EOPDE_HUB_API_URL": f"{s.url('hub_api')}/hub/api",
-            "EOPDE_CATALOGUE_URL": s.url("catalogue"),
-            "EOPDE_TILES_URL": s.url("tiles"),
-            "EOPDE_S3_ENDPOINT": s.url("storage"),
-            "EOPDE_DATA_URL": s.url("data"),
-            # EOEPCA's layout: one prefix per user; clients fill in {user}.
-            "EOPDE_ADES_URL": f"{s.url('ades')}/{{user}}/ogc-api",
-        }
-
     def child_env(self) -> dict[str, str]:
         """Environment of every part: the settings made explicit, the endpoints, PATH with
         this Python's bin folder first."""
@@ -101,7 +83,7 @@ class Platform:
         env["EOPDE_BASE_PORT"] = str(s.base_port)
         for key, var in PORT_ENV.items():
             env[var] = str(s.port(key))
-        env.update(self.endpoints())
+        env.update(s.endpoints())
         env["EOPDE_SERVICE_TOKEN"] = self.secrets["service_token"]
         bindir = str(Path(sys.executable).parent)
         env["PATH"] = os.pathsep.join([bindir, env.get("PATH", "")])
@@ -190,15 +172,12 @@ class Platform:
                     log=record.log if record else None,
                 )
             else:
-                healthy = self._step_healthy(part)
+                try:
+                    healthy = part.healthy()
+                except Exception:
+                    healthy = False
                 result[part.name] = PartStatus(healthy=healthy, url=part.url, pid=None)
         return result
-
-    def _step_healthy(self, part: Part) -> bool:
-        try:
-            return part.healthy()
-        except Exception:
-            return False
 
     def running(self) -> bool:
         """True if every part is healthy."""
@@ -216,9 +195,7 @@ class Platform:
                     continue
                 if record.alive() or group_alive(record.pgid):
                     progress(f"{part.name}: stopping")
-                    # PostgreSQL: SIGINT is its "fast" shutdown; the rest stop on SIGTERM.
-                    sig = 2 if part.name == "postgres" else 15
-                    stop_group(record.pgid, sig=sig, timeout=20)
+                    stop_group(record.pgid, sig=part.stop_signal, timeout=20)
                     stopped.append(part.name)
                 ProcessRecord.remove(self.settings.run_dir, part.name)
         return stopped
@@ -246,10 +223,11 @@ class Platform:
 
     def _write_endpoints(self) -> None:
         path = self.settings.home_path / "endpoints.json"
-        path.write_text(json.dumps(self.endpoints(), indent=1))
+        path.write_text(json.dumps(self.settings.endpoints(), indent=1))
 
-    def status_json(self) -> dict[str, dict]:
+    def status_json(self, status: dict[str, PartStatus] | None = None) -> dict[str, dict]:
+        """`status` (default: a fresh one) as `eopde status --json` prints it."""
         return {
             name: {k: v for k, v in asdict(s).items() if k != "log"}
-            for name, s in self.status().items()
+            for name, s in (status or self.status()).items()
         }

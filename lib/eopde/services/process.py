@@ -60,11 +60,9 @@ def pid_alive(pid: int, started: float | None = None) -> bool:
         return False
     except PermissionError:
         pass  # exists, owned by another user (PostgreSQL run as its own account)
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+    fields = _stat_fields(Path(f"/proc/{pid}"))
+    if fields is None:
         return True  # no /proc (macOS): trust kill(0)
-    fields = stat.rsplit(")", 1)[1].split()
     if fields[0] == "Z":
         return False
     if started is not None:
@@ -76,6 +74,16 @@ def pid_alive(pid: int, started: float | None = None) -> bool:
             if began > started + 5:
                 return False
     return True
+
+
+def _stat_fields(proc_dir: Path) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after `pid (comm)`: state, ppid, pgrp, ... (comm may hold
+    spaces, so split after the last ")"). None when the file cannot be read."""
+    try:
+        stat = (proc_dir / "stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rfind(")") + 2:].split()
 
 
 def _boot_time() -> float | None:
@@ -103,13 +111,8 @@ def group_alive(pgid: int) -> bool:
     for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # pid (comm) state ppid pgrp ...: comm may hold spaces, so split after the last ")"
-        fields = stat[stat.rfind(")") + 2:].split()
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+        fields = _stat_fields(entry)
+        if fields and len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
             return True
     return False
 

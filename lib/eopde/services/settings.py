@@ -117,6 +117,28 @@ class PlatformSettings(Configurable):
         """The loopback URL of an HTTP part."""
         return f"http://{self.host}:{self.port(part)}"
 
+    def endpoints(self) -> dict[str, str]:
+        """Loopback URLs of the services, as given to the parts and to users' servers."""
+        return {
+            "EOPDE_HUB_URL": self.url("hub"),
+            "EOPDE_HUB_API_URL": f"{self.url('hub_api')}/hub/api",
+            "EOPDE_CATALOGUE_URL": self.url("catalogue"),
+            "EOPDE_TILES_URL": self.url("tiles"),
+            "EOPDE_S3_ENDPOINT": self.url("storage"),
+            "EOPDE_DATA_URL": self.url("data"),
+            # EOEPCA's layout: one prefix per user; clients fill in {user}.
+            "EOPDE_ADES_URL": f"{self.url('ades')}/{{user}}/ogc-api",
+        }
+
+    def s3_env(self, secrets: dict[str, str]) -> dict[str, str]:
+        """What boto3, s3fs and GDAL read to reach the platform's object storage."""
+        return {
+            "AWS_ENDPOINT_URL_S3": self.url("storage"),
+            "AWS_ACCESS_KEY_ID": secrets["s3_access_key"],
+            "AWS_SECRET_ACCESS_KEY": secrets["s3_secret_key"],
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+
     @property
     def home_path(self) -> Path:
         return Path(self.home)
