@@ -36,3 +36,4 @@ def serve_demo_items(root: Path, count: int = 2) -> Iterator[dict]:
         yield {"base": base, "urls": urls, "root": root, "items": items}
     finally:
         server.shutdown()
+        server.server_close()

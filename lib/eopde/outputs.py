@@ -154,8 +154,7 @@ def save(assets: str | os.PathLike | Mapping[str, Any] | Iterable,
         if raster is None:
             raise OutputsError("no geometry: give `geometry=` (GeoJSON, WGS84) and `bbox=`, or "
                                "include a georeferenced raster (GeoTIFF) among the assets")
-        g, b, proj = _footprint(raster)
-        geometry = geometry or g
+        geometry, b, proj = _footprint(raster)
         bbox = bbox or b
     elif raster is not None:
         proj = _footprint(raster)[2]

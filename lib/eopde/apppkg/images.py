@@ -75,14 +75,14 @@ def docker_pull(cwl_text: str) -> str | None:
     """The first `dockerPull` of a CWL document (its app image)."""
     import yaml
 
+    from .validate import requirement_entries
+
     doc = yaml.safe_load(cwl_text)
     processes = doc.get("$graph", [doc]) if isinstance(doc, dict) else []
     for process in processes:
-        for section in ("requirements", "hints"):
-            reqs = process.get(section) if isinstance(process, dict) else None
-            entries = (reqs.items() if isinstance(reqs, dict)
-                       else [(r.get("class"), r) for r in reqs or [] if isinstance(r, dict)])
-            for name, req in entries:
-                if name == "DockerRequirement" and isinstance(req, dict) and req.get("dockerPull"):
-                    return str(req["dockerPull"])
+        if not isinstance(process, dict):
+            continue
+        for cls, body, *_ in requirement_entries(process):
+            if cls == "DockerRequirement" and body.get("dockerPull"):
+                return str(body["dockerPull"])
     return None

@@ -441,16 +441,13 @@ def make_package(notebook: str | Path, output: str | Path, *,
 
 def find_engine() -> str | None:
     """`docker` or `podman` when one of them can build here (a CLI whose daemon answers)."""
+    from .run import RunError, detect_engine
+
     for name in ("docker", "podman"):
-        exe = shutil.which(name)
-        if not exe:
-            continue
         try:
-            ok = subprocess.run([exe, "info"], capture_output=True, timeout=15).returncode == 0
-        except (OSError, subprocess.SubprocessError):
-            ok = False
-        if ok:
-            return exe
+            return detect_engine(name)[0]
+        except RunError:
+            continue
     return None
 
 
@@ -459,7 +456,7 @@ def build_image(package: Package, engine: str | None = None, stream=None) -> str
 
     Raises NoContainerEngine (with the command to run elsewhere) when neither can build here."""
     engine = engine or find_engine()
-    cmd = package.build_command("docker")
+    cmd = package.build_command(engine or "docker")
     if engine is None:
         present = [n for n in ("docker", "podman") if shutil.which(n)]
         why = ("no docker or podman on this machine" if not present else
@@ -468,15 +465,7 @@ def build_image(package: Package, engine: str | None = None, stream=None) -> str
             f"the image was not built: {why}. Build it where an engine runs, from the package "
             f"folder: `{' '.join(cmd[:-1])} .` (or `podman build -t {package.image} .`), then "
             f"push it so that platforms can pull {package.image}.")
-    cmd[0] = engine
     result = subprocess.run(cmd, stdout=stream, stderr=subprocess.STDOUT if stream else None)
     if result.returncode != 0:
         raise RuntimeError(f"`{' '.join(cmd)}` failed with exit status {result.returncode}")
     return engine
-
-
-# --- running without a container ------------------------------------------------------------
-
-def dump_cwl(doc: dict) -> str:
-    """A CWL dict as YAML text (block style, no anchors, multi-line strings as `|`)."""
-    return _dump(doc)

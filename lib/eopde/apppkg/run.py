@@ -337,11 +337,11 @@ def convert_params(workflow: Workflow, params: Mapping[str, Any]) -> dict[str, A
         spec = workflow.input(name)
         if spec is None:
             raise ParameterError(f"{workflow.id} has no input {name!r}", listing)
-        if isinstance(raw, (list, tuple)) and len(raw) == 1 and not any(
-                isinstance(a, dict) and a.get("type") == "array" for a in spec.alternatives):
+        takes_list = any(isinstance(a, dict) and a.get("type") == "array"
+                         for a in spec.alternatives)
+        if isinstance(raw, (list, tuple)) and len(raw) == 1 and not takes_list:
             raw = raw[0]
-        elif isinstance(raw, (list, tuple)) and all(isinstance(v, str) for v in raw) and any(
-                isinstance(a, dict) and a.get("type") == "array" for a in spec.alternatives):
+        elif isinstance(raw, (list, tuple)) and all(isinstance(v, str) for v in raw) and takes_list:
             # repeated flags: each may still be comma-separated
             raw = [p for v in raw for p in (_convert_one(
                 {"type": "array", "items": "string"}, v) if not v.strip().startswith("[") else [v])]
@@ -566,6 +566,8 @@ def write_no_container_copy(cwl: Path, target: Path, app_dir: Path | None = None
 
     from ruamel.yaml import YAML
 
+    from .validate import requirement_entries
+
     text = cwl.read_text().replace(APP_DIR_IN_IMAGE, str(Path(app_dir or cwl.parent).resolve()))
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
@@ -576,17 +578,13 @@ def write_no_container_copy(cwl: Path, target: Path, app_dir: Path | None = None
     for proc in processes:
         if not isinstance(proc, dict):
             continue
-        reqs = proc.get("requirements")
-        docker = None
-        if isinstance(reqs, dict) and "DockerRequirement" in reqs:
-            docker = {"class": "DockerRequirement", **dict(reqs.pop("DockerRequirement") or {})}
-        elif isinstance(reqs, list):
-            for r in list(reqs):
-                if isinstance(r, Mapping) and r.get("class") == "DockerRequirement":
-                    reqs.remove(r)
-                    docker = dict(r)
-        if docker is None:
+        found = [(body, container, key) for cls, body, _, container, key
+                 in requirement_entries(proc, hints=False) if cls == "DockerRequirement"]
+        if not found:
             continue
+        for _, container, key in reversed(found):  # list indexes: pop from the end
+            container.pop(key)
+        docker = {"class": "DockerRequirement", **found[-1][0]}
         hints = proc.get("hints")
         if hints is None:
             proc["hints"] = [docker]
@@ -770,8 +768,8 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
                         if kind == "job":
                             marks["tool"] = marks.get("tool", 0.0) + took
                         say(f"{kind} {name}: completed {result} ({took:.1f} s)")
-                elif _JOB_CMD_RE.search(line):
-                    name = _JOB_CMD_RE.search(line).group(1)
+                elif job_cmd := _JOB_CMD_RE.search(line):
+                    name = job_cmd.group(1)
                     step_start[f"job {name}"] = now
                     say(f"job {name}: running the tool")
 

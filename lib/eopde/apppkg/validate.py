@@ -237,8 +237,9 @@ def _type_names(t, depth: int = 0) -> set[str]:
     return set()
 
 
-def _requirements(process: dict, *, hints: bool = True) -> Iterator[tuple[str, dict, str, Any, Any]]:
-    """(class, body, 'requirements'|'hints', container, key) of a process."""
+def requirement_entries(process: dict, *, hints: bool = True) -> Iterator[tuple[str, dict, str, Any, Any]]:
+    """(class, body, 'requirements'|'hints', container, key) of each requirement (and hint) of a
+    process, whether the section is a list or a map; `container[key]` is the entry."""
     for section in ("requirements", "hints") if hints else ("requirements",):
         reqs = process.get(section)
         if _is_map(reqs):
@@ -594,7 +595,7 @@ class _Checker:
                 self.step_rules(pid, proc, sid, step, sline, where)
         if cls != "CommandLineTool":
             return
-        docker = [(body, section, c, k) for cls_, body, section, c, k in _requirements(proc)
+        docker = [(body, section, c, k) for cls_, body, section, c, k in requirement_entries(proc)
                   if cls_ == "DockerRequirement"]
         if not docker:
             self.add("OGC-20-089/req-8", ERROR,
@@ -637,9 +638,7 @@ class _Checker:
                      "steps itself, so the package must not", swhere,
                      "remove the step and wire the Workflow input/output Directories directly",
                      sline)
-        if run is None or _is_map(run):
-            return
-        if not isinstance(run, str):
+        if not isinstance(run, str):  # absent or inline
             return
         if REMOTE.match(run) and not run.startswith("file:"):
             self.add("eopde/step-run", ERROR,
@@ -677,7 +676,7 @@ class _Checker:
         found: set[str] = set()
         holders = [proc] + [p for p in self.processes.values() if p.get("class") == "Workflow"]
         for holder in holders:
-            for cls, body, *_ in _requirements(holder):
+            for cls, body, *_ in requirement_entries(holder):
                 if cls == "ResourceRequirement":
                     found |= {k for k in RESOURCE_FIELDS if k in body}
         if not found:
