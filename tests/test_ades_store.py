@@ -198,6 +198,7 @@ def test_postgres_tables_live_in_their_own_schema(pg_database, platform):
 
 @pytest.mark.platform
 def test_postgres_store_reconnects_after_losing_its_connection(pg_database, platform):
+    import psycopg
     from psycopg.conninfo import conninfo_to_dict
 
     store = JobStore(pg_database)
@@ -206,7 +207,7 @@ def test_postgres_store_reconnects_after_losing_its_connection(pg_database, plat
     with admin:  # as a server restart would: end the store's connection
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                       "WHERE datname = %s", (conninfo_to_dict(pg_database)["dbname"],))
-    with pytest.raises(Exception):
+    with pytest.raises(psycopg.OperationalError):
         store.get_job(job.id)  # the statement that finds the connection gone fails...
     assert store.get_job(job.id).id == job.id  # ...and the next one connects again
     store.close()

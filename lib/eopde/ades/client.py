@@ -262,14 +262,15 @@ class Client:
         except DuplicateProcess as err:
             if not replace_existing:
                 raise
-            process_id = workflow_id or _process_id_from(err.location) or _workflow_id(cwl)
+            process_id = (workflow_id or _id_from(err.location, "processes")
+                          or _workflow_id(cwl))
             if not process_id:
                 raise
             return self.replace(process_id, source, workflow_id=workflow_id, media=media)
         location = response.headers.get("location")
         doc = response.json() if response.content else {}
         if not doc or not isinstance(doc, dict):
-            process_id = _process_id_from(location) or workflow_id or _workflow_id(cwl)
+            process_id = _id_from(location, "processes") or workflow_id or _workflow_id(cwl)
             if process_id:
                 return self.describe(process_id)
             return ProcessSummary(id="", location=location)
@@ -318,8 +319,8 @@ class Client:
         doc = response.json() if response.content else None
         is_status = isinstance(doc, dict) and "status" in doc and ("jobID" in doc or "id" in doc) \
             and doc.get("type") not in ("Collection", "Catalog", "Feature")
-        job_id = _job_id_from(location) or (str(doc.get("jobID") or doc.get("id"))
-                                            if is_status else "")
+        job_id = _id_from(location, "jobs") or (str(doc.get("jobID") or doc.get("id"))
+                                                if is_status else "")
         if mode == "async" or (response.status_code == 201 and is_status):
             if not job_id:
                 raise ProcessesError("the server accepted the job but gave no Location and no "
@@ -365,20 +366,13 @@ class Client:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _process_id_from(location: str | None) -> str | None:
+def _id_from(location: str | None, collection: str) -> str | None:
+    """The last path segment of a Location URL ``…/<collection>/<id>``, else None."""
     if not location:
         return None
     path = urlsplit(location).path.rstrip("/")
     head, _, last = path.rpartition("/")
-    return last if head.endswith("/processes") and last else None
-
-
-def _job_id_from(location: str | None) -> str | None:
-    if not location:
-        return None
-    path = urlsplit(location).path.rstrip("/")
-    head, _, last = path.rpartition("/")
-    return last if head.endswith("/jobs") and last else None
+    return last if head.endswith(f"/{collection}") and last else None
 
 
 def _workflow_id(cwl: Any) -> str | None:

@@ -129,31 +129,25 @@ class JobResults:
 
 
 def _s3_client():
-    import boto3
-    from botocore.config import Config
+    """A boto3 S3 client from the environment: ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``
+    first, then what :func:`eopde.apppkg.stagein.s3_client` reads (``EOPDE_S3_ENDPOINT``,
+    ``AWS_*``)."""
+    from eopde.apppkg.stagein import s3_client
 
-    endpoint = (os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-                or os.environ.get("EOPDE_S3_ENDPOINT") or None)
-    # a fresh session: boto3's default one caches the credentials it first found
-    return boto3.session.Session().client("s3", endpoint_url=endpoint,
-                                          region_name=os.environ.get("AWS_DEFAULT_REGION")
-                                          or os.environ.get("AWS_REGION") or "us-east-1",
-                                          config=Config(s3={"addressing_style": "path"}))
+    return s3_client(os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+                     or None)
 
 
-def _split_s3(href: str) -> tuple[str, str]:
-    rest = href[len("s3://"):]
-    bucket, _, key = rest.partition("/")
-    return bucket, key
-
-
-def S3StacIO(**kwargs: Any):
+def S3StacIO(client: Any = None, **kwargs: Any):
     """A pystac StacIO that reads and writes ``s3://`` hrefs with boto3 (the rest as pystac's
-    DefaultStacIO does)."""
+    DefaultStacIO does). ``client``: the boto3 S3 client to use (default: one made from the
+    environment when first needed); ``kwargs`` go to DefaultStacIO."""
     from pystac.stac_io import DefaultStacIO
 
+    from eopde.apppkg.stagein import split_s3
+
     class _S3StacIO(DefaultStacIO):
-        _client = None
+        _client = client
 
         @property
         def s3(self):
@@ -163,7 +157,7 @@ def S3StacIO(**kwargs: Any):
 
         def read_text_from_href(self, href: str) -> str:
             if href.startswith("s3://"):
-                bucket, key = _split_s3(href)
+                bucket, key = split_s3(href)
                 try:
                     body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
                 except Exception as err:
@@ -175,7 +169,7 @@ def S3StacIO(**kwargs: Any):
 
         def write_text_to_href(self, href: str, txt: str) -> None:
             if href.startswith("s3://"):
-                bucket, key = _split_s3(href)
+                bucket, key = split_s3(href)
                 self.s3.put_object(Bucket=bucket, Key=key, Body=txt.encode("utf-8"),
                                    ContentType="application/json")
                 return

@@ -196,6 +196,19 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
             chunks.append(chunk)
         return b"".join(chunks)
 
+    async def package_record(request: Request, user: str,
+                             w: str | None) -> tuple[ProcessRecord, Any]:
+        """The process record of the package a deploy or replace body carries (its id is the
+        Workflow's: ``w`` when given)."""
+        body = await read_body(request)
+        pkg = await run_in_threadpool(read_package, body, request.headers.get("content-type"),
+                                      w=w, max_bytes=max_body, href_dirs=href_paths)
+        now = utcnow()
+        rec = ProcessRecord(user=user, id=pkg.workflow_id, version=pkg.description.get("version"),
+                            cwl_text=pkg.cwl_text, workflow_id=pkg.workflow_id,
+                            description=pkg.description, created=now, updated=now)
+        return rec, pkg
+
     def process_links(base: str, pid: str) -> list[dict]:
         return [
             {"rel": "self", "type": "application/json", "title": "Process Description",
@@ -313,16 +326,9 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
               summary="Deploy an application package", openapi_extra=_DEPLOY_BODY)
     async def deploy(request: Request, user: str, w: str | None = Query(None)):
         await authed(request, user)
-        body = await read_body(request)
-        pkg = await run_in_threadpool(read_package, body, request.headers.get("content-type"),
-                                      w=w, max_bytes=max_body, href_dirs=href_paths)
+        rec, pkg = await package_record(request, user, w)
         base = root(request, user)
         location = f"{base}/processes/{pkg.workflow_id}"
-        now = utcnow()
-        rec = ProcessRecord(user=user, id=pkg.workflow_id,
-                            version=pkg.description.get("version"), cwl_text=pkg.cwl_text,
-                            workflow_id=pkg.workflow_id, description=pkg.description,
-                            created=now, updated=now)
         try:
             store.add_process(rec)
         except DuplicateProcess:
@@ -348,12 +354,7 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
         if w is not None and w != process_id:
             raise bad_request(f"w={w!r} differs from the process id {process_id!r} in the "
                               "path; a replaced process keeps its id")
-        body = await read_body(request)
-        pkg = await run_in_threadpool(read_package, body, request.headers.get("content-type"),
-                                      w=process_id, max_bytes=max_body, href_dirs=href_paths)
-        rec = ProcessRecord(user=user, id=process_id, version=pkg.description.get("version"),
-                            cwl_text=pkg.cwl_text, workflow_id=pkg.workflow_id,
-                            description=pkg.description, created=utcnow(), updated=utcnow())
+        rec, _ = await package_record(request, user, process_id)
         try:
             store.replace_process(rec)
         except NoSuchProcess:

@@ -54,6 +54,7 @@ from typing import Any
 from ..process import group_alive
 from .stageout import StageOutError, StageOutTarget, stage_out
 from .steplogs import write_step_logs
+from .store import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +65,6 @@ DISMISS_MESSAGE = "dismissed: the job was stopped at the user's request"
 
 P_ACCEPTED, P_STAGE_IN, P_RUN, P_RUN_END, P_STAGE_OUT, P_DONE = 0, 10, 20, 90, 95, 100
 _STEP_DONE = re.compile(r"^(step|job) (\S+): completed")
-
-
-def _now():
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc).replace(microsecond=0)
 
 
 def _unwrap(value: Any) -> Any:
@@ -149,6 +144,7 @@ class LocalExecutor:
         self._changed = threading.Condition(self._lock)
         self._engine_name: str | None = None
         self._engine_note = ""
+        self._engine_error: str | None = None
         self._started = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -161,6 +157,7 @@ class LocalExecutor:
         self.recover()
         from eopde.apppkg.run import detect_engine
 
+        self._engine_error = None
         try:
             self._engine_name, self._engine_note = detect_engine(self.engine)
         except Exception as err:  # a named engine that does not work: say it in every job log
@@ -182,7 +179,7 @@ class LocalExecutor:
                 note = (" (its leftover processes were stopped)" if gone
                         else f" (its processes, group {job.pid}, could not be stopped)")
             self.store.update_job(job.id, status="failed", message=RESTART_MESSAGE + note,
-                                  finished=_now(), pid=None)
+                                  finished=utcnow(), pid=None)
             self._append_log(job.log_path, f"eopde: {RESTART_MESSAGE}{note}")
         queued = sorted(self.store.jobs_with_status(["accepted"]), key=lambda j: j.created)
         for job in queued:
@@ -245,7 +242,7 @@ class LocalExecutor:
             self._dismissed.add(job_id)
             proc = self._procs.get(job_id)
         if proc is not None:
-            self._log_job(job, "eopde: dismissed: stopping the job's processes")
+            self._append_log(job.log_path, "eopde: dismissed: stopping the job's processes")
             kill_group(proc.pid, self.kill_grace)
         elif job.status == "running" and job.pid and _runs_cwltool(job.pid):
             kill_group(job.pid, self.kill_grace)  # a job of another executor instance
@@ -253,7 +250,7 @@ class LocalExecutor:
             current = self.store.get_job(job_id)
             if current is not None and current.status not in FINAL:
                 current = self.store.update_job(job_id, status="dismissed", message=DISMISS_MESSAGE,
-                                                finished=_now(), pid=None)
+                                                finished=utcnow(), pid=None)
             self._changed.notify_all()
         return current
 
@@ -282,7 +279,7 @@ class LocalExecutor:
             current = self.store.get_job(job_id)
             if current is None or current.status in FINAL or job_id in self._dismissed:
                 return
-            self.store.update_job(job_id, status=status, message=message, finished=_now(),
+            self.store.update_job(job_id, status=status, message=message, finished=utcnow(),
                                   pid=None, **fields)
             if current.log_path:
                 write_step_logs(current.log_path)
@@ -309,9 +306,6 @@ class LocalExecutor:
         except OSError:
             pass
 
-    def _log_job(self, job, line: str) -> None:
-        self._append_log(job.log_path, line)
-
     def _run(self, job_id: str) -> None:
         from eopde.apppkg.run import ParameterError, RunError, load_workflow, run_package
         from eopde.apppkg.stagein import StageInError
@@ -327,7 +321,7 @@ class LocalExecutor:
         log_path = job_dir / "job.log"
         log_path.touch()
         say = lambda line: self._append_log(str(log_path), line)  # noqa: E731
-        self._update(job_id, status="running", progress=P_STAGE_IN, started=_now(),
+        self._update(job_id, status="running", progress=P_STAGE_IN, started=utcnow(),
                      message="staging in the inputs", log_path=str(log_path))
         say(f"eopde: job {job_id} of process {job.process_id} (user {job.user})")
 
@@ -359,7 +353,7 @@ class LocalExecutor:
 
         engine_name = self._engine_name
         say(f"eopde: {self._engine_note}")
-        if getattr(self, "_engine_error", None):
+        if self._engine_error:
             return self._finish(job_id, "failed", self._engine_note)
         if engine_name is None:
             say("eopde: the tool runs with cwltool --no-container (no container engine)")
@@ -372,7 +366,6 @@ class LocalExecutor:
 
         n_steps = max(1, _count_steps(workflow))
         done_steps = 0
-        timings: dict[str, float] = {}
 
         def progress(line: str) -> None:
             nonlocal done_steps
@@ -411,7 +404,7 @@ class LocalExecutor:
             self._procs.pop(job_id, None)
             if job_id in self._dismissed:
                 return
-        timings.update(result.timings)
+        timings = dict(result.timings)
         if not result.ok:
             tail = result.log_tail or ""
             return self._finish(job_id, "failed", result.message + (

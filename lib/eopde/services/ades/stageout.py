@@ -18,8 +18,9 @@ catalog/collection/item reachable from it) rewritten:
   (http(s)://, s3://) are left as they are; a local asset outside the result folder is uploaded
   under ``_assets/<item-id>/``.
 
-Reading it back: :class:`S3StacIO` is a pystac ``StacIO`` that reads (and writes) ``s3://`` hrefs
-with boto3, e.g. ``pystac.Catalog.from_file(uri, stac_io=S3StacIO(target.client()))``.
+Reading it back: :func:`eopde.ades.results.S3StacIO` is a pystac ``StacIO`` that reads (and
+writes) ``s3://`` hrefs with boto3, e.g.
+``pystac.Catalog.from_file(uri, stac_io=S3StacIO(target.client()))``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from eopde.apppkg.stagein import s3_client, split_s3
+from eopde.ades.results import S3StacIO
+from eopde.apppkg.stagein import s3_client
 
 RESULTS_PREFIX = "processing-results"
 _DOC_LINKS = ("root", "parent", "child", "item", "collection", "items")
@@ -59,38 +61,6 @@ class StageOutTarget:
 
     def client(self):
         return s3_client(self.endpoint, self.access_key, self.secret_key, self.region)
-
-
-class S3StacIO:
-    """A pystac StacIO reading and writing ``s3://`` hrefs with a boto3 client (other hrefs go to
-    pystac's default StacIO). Built lazily as a subclass of ``pystac.StacIO`` (see
-    :func:`make_s3_stac_io`); ``S3StacIO(client)`` returns such an instance."""
-
-    def __new__(cls, client):
-        return make_s3_stac_io(client)
-
-
-def make_s3_stac_io(client):
-    from pystac.stac_io import DefaultStacIO
-
-    class _S3StacIO(DefaultStacIO):
-        def read_text(self, source, *args, **kwargs) -> str:
-            href = str(source)
-            if href.startswith("s3://"):
-                bucket, key = split_s3(href)
-                return client.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
-            return super().read_text(source, *args, **kwargs)
-
-        def write_text(self, dest, txt: str, *args, **kwargs) -> None:
-            href = str(dest)
-            if href.startswith("s3://"):
-                bucket, key = split_s3(href)
-                client.put_object(Bucket=bucket, Key=key, Body=txt.encode("utf-8"),
-                                  ContentType="application/json")
-                return
-            super().write_text(dest, txt, *args, **kwargs)
-
-    return _S3StacIO()
 
 
 def ensure_bucket(client, bucket: str) -> None:
@@ -227,7 +197,7 @@ def stage_out(outputs: dict[str, Path], *, user: str, job_id: str,
 
 
 def read_catalog(uri: str, *, target: StageOutTarget | None = None, client=None):
-    """The pystac Catalog at an ``s3://`` URL (reads through :class:`S3StacIO`)."""
+    """The pystac Catalog at an ``s3://`` URL (reads through :func:`S3StacIO`)."""
     import pystac
 
     client = client or (target or StageOutTarget.from_env()).client()
