@@ -171,18 +171,11 @@ def copy_tutorials(home: str | os.PathLike) -> list[Path]:
 def ensure_bucket(name: str, settings: PlatformSettings | None = None) -> None:
     """Create an S3 bucket on the local storage if it does not exist."""
     import boto3
-    from botocore.exceptions import ClientError
+
+    from ..services.ades.stageout import ensure_bucket as ensure
 
     settings = settings or PlatformSettings()
     secrets = load_secrets(settings.secrets_file)
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=settings.url("storage"),
-        aws_access_key_id=secrets["s3_access_key"],
-        aws_secret_access_key=secrets["s3_secret_key"],
-        region_name="us-east-1",
-    )
-    try:
-        s3.head_bucket(Bucket=name)
-    except ClientError:
-        s3.create_bucket(Bucket=name)
+    ensure(boto3.client("s3", endpoint_url=settings.url("storage"), region_name="us-east-1",
+                        aws_access_key_id=secrets["s3_access_key"],
+                        aws_secret_access_key=secrets["s3_secret_key"]), name)

@@ -161,6 +161,8 @@ def stop_group(pgid: int, *, sig: int = signal.SIGTERM, timeout: float = 15.0) -
         os.killpg(pgid, sig)
     except ProcessLookupError:
         return False
+    except PermissionError:  # another account's processes: nothing we may do
+        return True
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         _reap(pgid)

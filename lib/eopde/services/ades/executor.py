@@ -42,7 +42,6 @@ import logging
 import os
 import queue
 import re
-import signal
 import subprocess
 import threading
 import time
@@ -51,7 +50,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..process import group_alive
+from ..process import group_alive, stop_group
 from .stageout import StageOutError, StageOutTarget, stage_out
 from .steplogs import write_step_logs
 from .store import utcnow
@@ -85,31 +84,6 @@ def _runs_cwltool(pid: int) -> bool:
     except OSError:
         return False
     return b"cwltool" in cmdline
-
-
-def kill_group(pgid: int, grace: float = 10.0) -> bool:
-    """SIGTERM to the process group ``pgid``, SIGKILL after ``grace`` seconds if some remain.
-    True when the group is gone."""
-    try:
-        os.killpg(pgid, signal.SIGTERM)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    end = time.monotonic() + grace
-    while time.monotonic() < end:
-        if not group_alive(pgid):
-            return True
-        time.sleep(0.1)
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        return True
-    for _ in range(50):
-        if not group_alive(pgid):
-            return True
-        time.sleep(0.1)
-    return not group_alive(pgid)
 
 
 class _Dismissed(Exception):
@@ -175,7 +149,8 @@ class LocalExecutor:
         for job in self.store.jobs_with_status(["running"]):
             note = ""
             if job.pid and group_alive(job.pid) and _runs_cwltool(job.pid):
-                gone = kill_group(job.pid, self.kill_grace)
+                stop_group(job.pid, timeout=self.kill_grace)
+                gone = not group_alive(job.pid)
                 note = (" (its leftover processes were stopped)" if gone
                         else f" (its processes, group {job.pid}, could not be stopped)")
             self.store.update_job(job.id, status="failed", message=RESTART_MESSAGE + note,
@@ -203,7 +178,7 @@ class LocalExecutor:
             with self._lock:
                 procs = dict(self._procs)
             for job_id, proc in procs.items():
-                kill_group(proc.pid, self.kill_grace)
+                stop_group(proc.pid, timeout=self.kill_grace)
         for t in self._threads:
             if wait:
                 t.join()
@@ -243,9 +218,9 @@ class LocalExecutor:
             proc = self._procs.get(job_id)
         if proc is not None:
             self._append_log(job.log_path, "eopde: dismissed: stopping the job's processes")
-            kill_group(proc.pid, self.kill_grace)
+            stop_group(proc.pid, timeout=self.kill_grace)
         elif job.status == "running" and job.pid and _runs_cwltool(job.pid):
-            kill_group(job.pid, self.kill_grace)  # a job of another executor instance
+            stop_group(job.pid, timeout=self.kill_grace)  # a job of another executor instance
         with self._lock:
             current = self.store.get_job(job_id)
             if current is not None and current.status not in FINAL:
@@ -386,7 +361,7 @@ class LocalExecutor:
                 if not dismissed:
                     self.store.update_job(job_id, pid=proc.pid)
             if dismissed:
-                kill_group(proc.pid, self.kill_grace)
+                stop_group(proc.pid, timeout=self.kill_grace)
 
         try:
             result = run_package(
