@@ -53,12 +53,15 @@ class PlatformSettings(Configurable):
 
     home = Unicode(
         help="""State folder of the local platform (database cluster, object storage, demo data,
-        logs, secrets). Environment: EOPDE_HOME. Default: `.eopde` in the current folder.""",
+        logs, secrets). Environment: EOPDE_HOME. Default: `$XDG_STATE_HOME/eopde`, i.e.
+        `~/.local/state/eopde`, whatever the current folder.""",
     ).tag(config=True)
 
     @default("home")
     def _home_default(self) -> str:
-        return str(Path(os.environ.get("EOPDE_HOME", ".eopde")).absolute())
+        from ..paths import default_home
+
+        return str(default_home())
 
     host = Unicode(
         "127.0.0.1",
