@@ -105,3 +105,18 @@ def test_private_state_folder_gets_a_reachable_cluster_dir(tmp_path):
 
 def test_dsn_quotes_password():
     assert postgres.dsn("127.0.0.1", 5, "a/b@c") == "postgresql://eopde:a%2Fb%40c@127.0.0.1:5/eopde"
+
+
+def test_ports_recorded_by_up_are_found_without_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("EOPDE_HOME", str(tmp_path))
+    monkeypatch.setenv("EOPDE_BASE_PORT", "19900")
+    monkeypatch.setenv("EOPDE_HUB_PORT", "19800")
+    monkeypatch.setenv("EOPDE_TILES_PORT", "19999")
+    PlatformSettings().record()
+    for var in ("EOPDE_BASE_PORT", "EOPDE_HUB_PORT", "EOPDE_TILES_PORT"):
+        monkeypatch.delenv(var)
+    later = PlatformSettings()
+    assert (later.port("hub"), later.port("catalogue"), later.port("tiles")) == (19800, 19910,
+                                                                                  19999)
+    monkeypatch.setenv("EOPDE_BASE_PORT", "20000")  # an explicit setting still wins
+    assert PlatformSettings().port("catalogue") == 20010

@@ -18,8 +18,9 @@ def _common(p: argparse.ArgumentParser, json_help: str | None = None) -> None:
     g.add_argument("--url", help="API root, e.g. https://zoo.example/{user}/ogc-api "
                    "(default: EOPDE_ADES_URL or the platform's ades_url)")
     g.add_argument("--user", help="user name for the {user} part of the URL "
-                   "(default: JUPYTERHUB_USER)")
-    g.add_argument("--token", help="bearer token (default: EOPDE_TOKEN, the hub token)")
+                   "(default: JUPYTERHUB_USER, else the `eopde login` user)")
+    g.add_argument("--token", help="bearer token (default: EOPDE_TOKEN, the hub token, "
+                   "else the `eopde login` token)")
     if json_help:
         p.add_argument("--json", action="store_true", help=json_help)
 
@@ -95,7 +96,7 @@ def _client(args: argparse.Namespace):
 def _run(args: argparse.Namespace, body) -> int:
     """Run `body(client)`; print errors as `eopde CMD: …` and return 1."""
     from ..config import ConfigError
-    from .errors import JobError, ProcessesError
+    from .errors import JobError, ProcessesError, Unauthorized
 
     try:
         with _client(args) as client:
@@ -106,6 +107,9 @@ def _run(args: argparse.Namespace, body) -> int:
             text = f"{err.title}: {text}"
         where = f" [{err.status}]" if err.status else ""
         print(f"eopde {args.command}: {text}{where}", file=sys.stderr)
+        if isinstance(err, Unauthorized) and err.status == 401:
+            print("eopde: log in first: `eopde login` (local platform) or "
+                  "`eopde login USER --token TOKEN`, or pass --token", file=sys.stderr)
         if getattr(args, "json", False) and isinstance(err.body, dict):
             print(json.dumps(err.body, indent=1))
         return 1

@@ -224,6 +224,7 @@ class Platform:
     def _write_endpoints(self) -> None:
         path = self.settings.home_path / "endpoints.json"
         path.write_text(json.dumps(self.settings.endpoints(), indent=1))
+        self.settings.record()
 
     def status_json(self, status: dict[str, PartStatus] | None = None) -> dict[str, dict]:
         """`status` (default: a fresh one) as `eopde status --json` prints it."""
