@@ -172,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
 #: Modules that add their own sub-commands (each has `add_parser(subparsers)` and keeps its
 #: heavy imports inside the command function, so `eopde --help` stays fast).
 COMMAND_MODULES = (
+    "eopde.catalogue.cli",
     "eopde.apppkg.cli_package",
     "eopde.apppkg.cli_validate",
     "eopde.apppkg.cli_run",

@@ -25,7 +25,9 @@ def images_dir() -> Path:
     explicit = os.environ.get("EOPDE_IMAGES_DIR")
     if explicit:
         return Path(explicit)
-    return Path(os.environ.get("EOPDE_HOME", ".eopde")).absolute() / "images"
+    from ..paths import default_home
+
+    return default_home() / "images"
 
 
 def _slug(image: str) -> str:
