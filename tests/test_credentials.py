@@ -79,3 +79,30 @@ def test_cli_401_says_how_to_log_in(clean, capsys):
         ades_cli._client = original
     assert code == 1
     assert "eopde login" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("status, body, words", [
+    (409, {"type": "http://www.opengis.net/def/exceptions/ogcapi-processes-2/1.0/duplicated-process",
+           "title": "Duplicated process", "status": 409,
+           "detail": "process 'ndvi' exists; replace it with PUT /x or undeploy it first"},
+     "--replace"),
+    (404, {"type": "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/no-such-process",
+           "title": "No such process", "status": 404,
+           "detail": "no process 'x' is deployed for you; GET /processes lists yours"},
+     "eopde processes"),
+])
+def test_cli_errors_speak_cli_not_http(clean, capsys, status, body, words):
+    import httpx
+
+    from eopde.ades import cli as ades_cli
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(status, json=body))
+    original = ades_cli._client
+    ades_cli._client = lambda args: Client(args.url, user="ada", token="t", transport=transport)
+    try:
+        code = main(["processes", "x", "--url", "http://ades.example/{user}/ogc-api"])
+    finally:
+        ades_cli._client = original
+    err = capsys.readouterr().err
+    assert code == 1 and words in err
+    assert "GET /" not in err and "PUT /" not in err

@@ -105,20 +105,20 @@ def _client(args: argparse.Namespace):
 def _run(args: argparse.Namespace, body) -> int:
     """Run `body(client)`; print errors as `eopde CMD: …` and return 1."""
     from ..config import ConfigError
-    from .errors import JobError, ProcessesError, Unauthorized
+    from .errors import JobError, ProcessesError
 
     try:
         with _client(args) as client:
             return body(client)
     except ProcessesError as err:
-        text = err.detail
+        hint = _cli_hint(err, args)
+        text = _first_sentence(err.detail) if hint else err.detail
         if err.title and err.title not in text:
             text = f"{err.title}: {text}"
         where = f" [{err.status}]" if err.status else ""
         print(f"eopde {args.command}: {text}{where}", file=sys.stderr)
-        if isinstance(err, Unauthorized) and err.status == 401:
-            print("eopde: log in first: `eopde login` (local platform) or "
-                  "`eopde login USER --token TOKEN`, or pass --token", file=sys.stderr)
+        if hint:
+            print(f"eopde: {hint}", file=sys.stderr)
         if getattr(args, "json", False) and isinstance(err.body, dict):
             print(json.dumps(err.body, indent=1))
         return 1
@@ -130,6 +130,35 @@ def _run(args: argparse.Namespace, body) -> int:
     except (ConfigError, ValueError, TypeError, OSError) as err:
         print(f"eopde {args.command}: {err}", file=sys.stderr)
         return 1
+
+
+def _first_sentence(detail: str) -> str:
+    """The server's detail up to its advice, which speaks HTTP (`GET /jobs`, `PUT …`)."""
+    return detail.split(";", 1)[0]
+
+
+def _cli_hint(err: Exception, args: argparse.Namespace) -> str | None:
+    """What to do next, in this command line's words rather than the HTTP API's."""
+    from .errors import (DuplicateProcess, ImmutableProcess, NoSuchJob, NoSuchProcess,
+                         ResultNotReady, Unauthorized)
+
+    process = getattr(args, "process", None) or "ID"
+    if isinstance(err, Unauthorized) and getattr(err, "status", None) == 401:
+        return ("log in first: `eopde login` (local platform) or "
+                "`eopde login USER --token TOKEN`, or pass --token")
+    if isinstance(err, NoSuchProcess):
+        return "`eopde processes` lists yours; `eopde deploy PACKAGE` deploys one"
+    if isinstance(err, DuplicateProcess):
+        return ("add --replace to replace it, or remove it first with "
+                f"`eopde undeploy {process}`")
+    if isinstance(err, ImmutableProcess):
+        return "deploy it under another id (`id:` of the Workflow) instead"
+    if isinstance(err, NoSuchJob):
+        return "`eopde jobs` lists yours"
+    if isinstance(err, ResultNotReady):
+        job = getattr(args, "job_id", None) or "ID"
+        return f"wait for it: `eopde job {job} --wait`"
+    return None
 
 
 def _dump(doc: Any) -> None:
