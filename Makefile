@@ -47,6 +47,7 @@ hub_config/node_modules/.installed: hub_config/package-lock.json
 # The "EO Python (eopde)" kernel, in the venv so that the hub's users see it.
 $(VENV)/share/jupyter/kernels/eopde/kernel.json: kernels/eopde/kernel.json $(VENV)/.installed
 	@$(BIN)/jupyter kernelspec install kernels/eopde --sys-prefix --name eopde > /dev/null 2>&1
+	@touch $@  # the copy keeps the source's older date: without this, make reinstalls every time
 	@echo "eopde: kernel 'EO Python (eopde)' installed"
 
 # JupyterLab defaults for the platform's users (no news feed prompt: the demo runs offline).
