@@ -90,5 +90,6 @@ def test_readme_cli_lines_verbatim(platform, tmp_path):
     assert "downloaded:" in fetched
     tifs = list((tmp_path / "out").rglob("*.tif"))
     assert tifs, fetched
-    with rasterio.open(tifs[0]) as raster:
+    with rasterio.open(tifs[0]) as raster:  # the job's result is a Cloud Optimized GeoTIFF
         assert raster.count == 1 and raster.width > 0
+        assert raster.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
