@@ -264,3 +264,11 @@ def test_large_request_bodies_are_413(client, data):
                        content=b"{" + b" " * (guard.MAX_BODY_BYTES + 1) + b"}",
                        headers={"content-type": "application/json"})
     refused(resp, 413)
+
+
+def test_items_with_too_many_assets_are_refused(client, data):
+    url = item(data, "wide", str(data / "cog.tif"))
+    body = json.loads(Path(url).read_text())
+    body["assets"] = {f"a{i}": dict(body["assets"]["data"]) for i in range(guard.MAX_ITEM_ASSETS + 1)}
+    Path(url).write_text(json.dumps(body))
+    refused(client.get("/stac/info", params={"url": url}), 400)

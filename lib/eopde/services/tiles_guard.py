@@ -33,8 +33,10 @@ MAX_TILE_SIZE = 1024
 MAX_TILE_MARGIN = 64
 #: Longest band-math expression (``expression=`` or ``assets=name|expression=``), in characters.
 MAX_EXPRESSION = 512
-#: Most assets one STAC request may combine.
+#: Most assets one STAC request may combine, and most raster assets an item may list (routes
+#: without ``assets=``, such as /stac/info, open every one of them).
 MAX_ASSETS = 8
+MAX_ITEM_ASSETS = 64
 #: Most histogram bins (``histogram_bins=N`` or N edges).
 MAX_HISTOGRAM_BINS = 1024
 #: Largest item JSON fetched, request body accepted, and item cache lifetime (seconds).
@@ -420,6 +422,8 @@ def reader_classes(allowlist: Allowlist) -> tuple[type, type]:
                 except Exception:  # noqa: BLE001 - any malformed item is the sender's fault
                     raise UnreadableDataset("the url does not hold a valid STAC item") from None
             super().__attrs_post_init__()
+            if len(self.assets) > MAX_ITEM_ASSETS:
+                raise TooLarge(f"the item lists more than {MAX_ITEM_ASSETS} raster assets")
 
         def _get_asset_info(self, asset):
             info = super()._get_asset_info(asset)
