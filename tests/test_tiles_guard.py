@@ -271,4 +271,4 @@ def test_items_with_too_many_assets_are_refused(client, data):
     body = json.loads(Path(url).read_text())
     body["assets"] = {f"a{i}": dict(body["assets"]["data"]) for i in range(guard.MAX_ITEM_ASSETS + 1)}
     Path(url).write_text(json.dumps(body))
-    refused(client.get("/stac/info", params={"url": url}), 400)
+    refused(client.get("/stac/assets", params={"url": url}), 400)

@@ -33,8 +33,7 @@ MAX_TILE_SIZE = 1024
 MAX_TILE_MARGIN = 64
 #: Longest band-math expression (``expression=`` or ``assets=name|expression=``), in characters.
 MAX_EXPRESSION = 512
-#: Most assets one STAC request may combine, and most raster assets an item may list (routes
-#: without ``assets=``, such as /stac/info, open every one of them).
+#: Most assets one STAC request may combine, and most raster assets an item may list.
 MAX_ASSETS = 8
 MAX_ITEM_ASSETS = 64
 #: Most histogram bins (``histogram_bins=N`` or N edges).
