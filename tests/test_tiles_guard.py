@@ -31,6 +31,8 @@ def allow() -> Allowlist:
     ("http://127.0.0.1:8712/search?ids=a", "http://127.0.0.1:8712/search?ids=a"),
     ("http://127.0.0.1:8715/a/../b.tif", "http://127.0.0.1:8715/b.tif"),
     ("http://127.0.0.1:8715/a%20b.tif", "http://127.0.0.1:8715/a%20b.tif"),
+    ("http://127.0.0.1:8712/collections/vsi-x/items/y",
+     "http://127.0.0.1:8712/collections/vsi-x/items/y"),
 ])
 def test_allowed_hrefs_are_canonicalised(allow, href, expected):
     assert allow.check(href) == expected
@@ -48,7 +50,6 @@ def test_allowed_hrefs_are_canonicalised(allow, href, expected):
     "/vsicurl/http://127.0.0.1:8715/x.tif",
     "/VSICURL/http://127.0.0.1:8715/x.tif",
     "/vsis3/alice/x.tif",
-    "http://127.0.0.1:8715/vsicurl/x.tif",
     "vrt:///etc/passwd",
     "vrt://http://127.0.0.1:8715/x.tif",
     "GTIFF_DIR:1:/etc/passwd",
@@ -269,6 +270,7 @@ def test_large_request_bodies_are_413(client, data):
 def test_items_with_too_many_assets_are_refused(client, data):
     url = item(data, "wide", str(data / "cog.tif"))
     body = json.loads(Path(url).read_text())
-    body["assets"] = {f"a{i}": dict(body["assets"]["data"]) for i in range(guard.MAX_ITEM_ASSETS + 1)}
+    asset = body["assets"]["data"]
+    body["assets"] = {f"a{i}": dict(asset) for i in range(guard.MAX_ITEM_ASSETS + 1)}
     Path(url).write_text(json.dumps(body))
     refused(client.get("/stac/assets", params={"url": url}), 400)

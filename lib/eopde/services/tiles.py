@@ -7,13 +7,13 @@ Launched as::
 Routes (titiler.core 2.4; ``{tms}`` is a TileMatrixSet id such as ``WebMercatorQuad``):
 
 - ``GET /healthz`` -> ``{"status": "ok"}``
-- ``/cog/...``  one raster, ``url=<path or http(s)/s3 URL of a COG>``:
+- ``/cog/...``  one raster, ``url=<http(s) URL of a COG under the allowed prefixes>``:
   ``/cog/info``, ``/cog/info.geojson``, ``/cog/statistics``, ``/cog/point/{lon},{lat}``,
   ``/cog/tiles/{tms}/{z}/{x}/{y}[.{format}]``, ``/cog/{tms}/tilejson.json``,
   ``/cog/{tms}/map.html``, ``/cog/tiles``, ``/cog/tiles/{tms}``,
   ``/cog/preview[.{format}]``, ``/cog/bbox/...``, ``/cog/feature``.
   Bands: ``bidx=1&bidx=2&bidx=3``, or ``expression=(b2-b1)/(b2+b1)``.
-- ``/stac/...`` one STAC item, ``url=<path or http(s) URL of the item JSON>``, the same routes
+- ``/stac/...`` one STAC item, ``url=<http(s) URL of the item JSON>``, the same routes
   plus ``/stac/assets`` and ``/stac/asset_statistics``. Assets are repeated:
   ``assets=B04&assets=B03&assets=B02`` (``assets=B04|bidx=1`` picks bands of one asset).
   An ``expression`` refers to the bands of the listed assets in order, as ``b1``, ``b2``, ...
@@ -32,10 +32,9 @@ nothing), checked by :mod:`eopde.services.tiles_guard` for the ``url=`` of every
 JSON and every asset href of an item, with the scheme, host, port and normalised path compared
 exactly; rasters are opened with GDAL's GeoTIFF driver only (no VRT, no ``/vsi*`` prefixes), and
 item JSON is cached for two seconds at most (a deleted item stops rendering right away).
-The tile route stays open to anyone who reaches the hub, because the tiler reads only the
-platform's public data (the demo data server and the public catalogue) and never a user's bucket.
-Users' private results are rendered in their own kernel (``eopde.maps``), never by this shared
-tiler, so no login is needed here.
+The tile route needs no login: the tiler reads only the platform's public data (the demo data
+server and the public catalogue), never a user's bucket or the server's disk. Users' private
+results are rendered in their own kernel (``eopde.maps``), never by this shared tiler.
 
 Limits (``tiles_guard``): images at most 2048 pixels a side (preview, bbox, feature, statistics;
 a bbox without a size is read at most 2048 wide), ``tilesize`` at most 1024, zoom within the

@@ -156,8 +156,9 @@ class Allowlist:
         if any(ord(c) < 0x20 or c == "\x7f" for c in href) or href != href.strip():
             return None
         lowered = href.lower()
-        # GDAL's virtual file systems and connection strings open other files or hosts.
-        if lowered.startswith("/vsi") or "vrt://" in lowered or "/vsi" in lowered:
+        # GDAL's virtual file systems and connection strings open other files or hosts (GDAL
+        # reads /vsi only at the start; other prefixes such as vrt:// fail the scheme check).
+        if lowered.startswith("/vsi") or "vrt://" in lowered:
             return None
         parts = urlsplit(href)
         scheme = parts.scheme.lower()
@@ -249,12 +250,12 @@ def _get(url: str) -> bytes:
                 raise ItemNotFound("no STAC item at this url (deleted or never created)")
             if resp.status_code != 200:
                 raise UnreadableDataset(f"the item url answered HTTP {resp.status_code}")
-            body = b""
+            body = bytearray()
             for chunk in resp.iter_bytes():
                 body += chunk
                 if len(body) > MAX_ITEM_BYTES:
                     break
-            return body
+            return bytes(body)
     except httpx.HTTPError:
         raise CatalogueUnavailable("the catalogue could not be reached; try again") from None
 
@@ -294,12 +295,13 @@ def check_request(request: Any) -> None:
     if any(abs(m) > MAX_TILE_MARGIN for m in _floats(q.getlist("buffer") + q.getlist("padding"))):
         raise TooLarge(f"buffer and padding must be at most {MAX_TILE_MARGIN}")
     if any(len(e) > MAX_EXPRESSION for e in q.getlist("expression") + q.getlist("assets")):
-        raise TooLarge(f"expressions (and asset options) are limited to {MAX_EXPRESSION} characters")
+        raise TooLarge(f"expressions and asset options are limited to {MAX_EXPRESSION} characters")
     if len(q.getlist("assets")) > MAX_ASSETS:
         raise TooLarge(f"at most {MAX_ASSETS} assets per request")
     for bins in q.getlist("histogram_bins"):
         counts = _ints(bins.split(","))
-        if len(counts) > MAX_HISTOGRAM_BINS or (len(counts) == 1 and counts[0] > MAX_HISTOGRAM_BINS):
+        too_many = len(counts) == 1 and counts[0] > MAX_HISTOGRAM_BINS
+        if too_many or len(counts) > MAX_HISTOGRAM_BINS:
             raise TooLarge(f"histogram_bins must be at most {MAX_HISTOGRAM_BINS}")
     _check_zoom(request)
 
