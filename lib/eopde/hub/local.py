@@ -7,6 +7,7 @@ share one Python environment (this one), so widget front ends always match their
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -27,10 +28,28 @@ TILES_SERVICE = "tiles"
 PLATFORM_SCOPES = ["admin:users", "tokens", "list:users", "read:users"]
 
 
+#: A user name that is its own bucket suffix: lowercase letters and digits in hyphen-separated
+#: runs (so never "--", which only hashed names carry).
+_CANONICAL = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+#: Suffixes S3 refuses at the end of a bucket name.
+_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", "--x-s3")
+
+
 def bucket_name(username: str) -> str:
-    """The S3 bucket of a user: `user-<name>`, in the characters S3 allows."""
-    slug = re.sub(r"[^a-z0-9-]+", "-", username.lower()).strip("-") or "user"
-    return f"user-{slug}"[:63].rstrip("-")
+    """The S3 bucket of a user; every part of the platform calls this one function.
+
+    One user, one bucket, never two users in one: a canonical name (lowercase `[a-z0-9-]`, no
+    leading, trailing or doubled hyphen) keeps its readable form, `user-alice`; any other name
+    gets the readable slug, a `--` no canonical name can contain and 64 bits of SHA-256 of the
+    exact name: `Alice` -> `user-alice--<16 hex>`. Always a valid S3 bucket name (3-63 chars).
+    """
+    bucket = f"user-{username}"
+    if (_CANONICAL.fullmatch(username) and len(bucket) <= 63
+            and not bucket.endswith(_RESERVED_SUFFIXES)):
+        return bucket
+    slug = re.sub(r"[^a-z0-9]+", "-", username.lower()).strip("-")[:40].rstrip("-")
+    digest = hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"user-{slug}--{digest}" if slug else f"user--{digest}"
 
 
 def configure(c, settings: PlatformSettings | None = None) -> None:
