@@ -14,7 +14,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from ..services.secrets import load_secrets
+from ..services.process import INSTANCE_ENV, instance_id
+from ..services.secrets import load_secrets, read_secret
 from ..services.settings import PlatformSettings
 
 #: Name of the hub-registered service the platform tools (`eopde token`, the catalogue's token
@@ -75,7 +76,8 @@ def configure(c, settings: PlatformSettings | None = None) -> None:
 
     # -- who logs in ------------------------------------------------------------------------
     c.JupyterHub.authenticator_class = "eopde.hub.authenticator.DemoAuthenticator"
-    password = settings.demo_password or secrets["demo_password"]
+    password = (settings.demo_password or read_secret("EOPDE_DEMO_PASSWORD")
+                or secrets["demo_password"])
     c.DemoAuthenticator.users = {settings.demo_user: password}
     # Only configured users get past authenticate(); everyone who does is allowed.
     c.Authenticator.allow_all = True
@@ -120,6 +122,10 @@ def configure(c, settings: PlatformSettings | None = None) -> None:
     c.Spawner.http_timeout = 60
     c.Spawner.start_timeout = 120
     c.Spawner.environment = user_environment(settings, secrets)
+    # Users' servers start from an empty environment plus these few variables of the hub's
+    # (JupyterHub's default list, said here so that no platform secret is ever added to it).
+    c.Spawner.env_keep = ["PATH", "PYTHONPATH", "CONDA_ROOT", "CONDA_DEFAULT_ENV", "VIRTUAL_ENV",
+                          "LANG", "LC_ALL", "JUPYTERHUB_SINGLEUSER_APP"]
     c.Spawner.pre_spawn_hook = pre_spawn_hook
 
 
@@ -127,7 +133,9 @@ def user_environment(settings: PlatformSettings, secrets: dict[str, str]) -> dic
     """Environment of every user's server and kernels: the platform endpoints and credentials.
 
     The token the local services accept is the server's own `JUPYTERHUB_API_TOKEN`, which the
-    hub sets; `eopde.auth` finds it there.
+    hub sets; `eopde.auth` finds it there. No platform secret (service token, database
+    password, proxy token) is given; the S3 key pair is, one for all users until the workspace
+    gives each user their own.
     """
     env: dict = settings.endpoints()
     del env["EOPDE_HUB_URL"]  # users' servers run behind the hub already
@@ -135,6 +143,9 @@ def user_environment(settings: PlatformSettings, secrets: dict[str, str]) -> dic
     env.update(settings.s3_env(secrets))  # boto3, s3fs and GDAL read these
     env.update({
         "EOPDE_PLATFORM": "local",
+        # Marks the server and its kernels as this platform's: `eopde down` stops them even
+        # when the hub that started them died.
+        INSTANCE_ENV: instance_id(settings.home_path),
         # Path of the tile server behind the hub's proxy, for URLs that browsers load.
         "EOPDE_TILES_PUBLIC_PATH": f"/services/{TILES_SERVICE}",
         # Stand-ins for container images where no engine runs (eopde.apppkg.images).
