@@ -105,7 +105,7 @@ def scan_yaml(text: str, what: str = "the document", *, max_depth: int = MAX_DEP
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     sizes: dict[str, int] = {}  # anchor -> nodes of its (expanded) subtree
-    stack: list[list] = []  # [nodes so far, anchor, start line] per open collection
+    stack: list[list] = []  # [nodes so far, anchor, start event] per open collection
     total = aliases = 0
 
     def add(n: int) -> None:
