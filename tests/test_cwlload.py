@@ -189,3 +189,14 @@ def test_deploy_parse_gives_400_naming_the_key(secret_file):
         read_package(deep.encode(), "application/ogcapppkg+json", w=None, max_bytes=10**7,
                      href_dirs=[])
     assert info.value.status == 400 and "deeper than" in info.value.to_dict()["detail"]
+
+
+def test_execute_request_refuses_directives_in_values():
+    from eopde.services.ades.errors import OGCError
+    from eopde.services.ades.inputs import check_execute
+
+    desc = {"id": "p", "inputs": {"a": {"schema": {}, "minOccurs": 1, "maxOccurs": 1}}}
+    assert check_execute({"inputs": {"a": {"b": [1, 2]}}}, desc)[0] == {"a": {"b": [1, 2]}}
+    with pytest.raises(OGCError) as info:
+        check_execute({"inputs": {"a": {"b": [{"$import": "file:///etc/passwd"}]}}}, desc)
+    assert info.value.status == 400 and "`$import`" in info.value.detail

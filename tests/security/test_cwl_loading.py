@@ -92,3 +92,33 @@ def test_local_validate_does_not_print_the_content(platform, canary, tmp_path):
         out = result.stdout + result.stderr
         assert not _leaks(out, canary), (form, out[:500])
         assert result.returncode != 0, (form, out[:500])
+
+
+def test_execute_inputs_cannot_include_files(platform, mallory, canary):
+    """cwltool resolves `$include`/`$import` in the job file too: an input of type Any given as
+    {"$include": "<secrets.json>"} would hand the file to the tool (and to the results)."""
+    from cwl_attacks import GOOD
+
+    cwl = GOOD.read_text().replace("type: float\n        default: 0.2",
+                                   "type: Any\n        default: 0.2")
+    cwl = cwl.replace("id: ndvi\n", "id: ndvi-any\n", 1)
+    secrets = _targets(platform)["secrets"]
+    with mallory.client() as client:
+        r = client.post(mallory.ades("/processes"), content=cwl, headers=CWL_YAML)
+        assert r.status_code in (201, 409), r.text[:300]
+        try:
+            def job_ids():
+                return {j["jobID"] for j in client.get(mallory.ades("/jobs")).json()["jobs"]}
+
+            before = job_ids()
+            for key in ("$include", "$import"):
+                body = {"inputs": {"scene": "http://127.0.0.1:1/item.json",
+                                   "threshold": {key: secrets}}}
+                r = client.post(mallory.ades("/processes/ndvi-any/execution"), json=body,
+                                headers={"Prefer": "respond-async"})
+                assert not _leaks(r.text, canary), r.text[:300]
+                assert r.status_code == 400, (key, r.status_code, r.text[:300])
+                assert f"`{key}`" in r.json()["detail"]
+            assert job_ids() == before
+        finally:
+            client.delete(mallory.ades("/processes/ndvi-any"))

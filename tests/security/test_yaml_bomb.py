@@ -16,8 +16,16 @@ from cwl_attacks import GOOD, alias_bomb
 pytestmark = pytest.mark.platform
 
 
-def _refused_quickly(response: httpx.Response, seconds: float, limit: float = 3.0) -> None:
-    assert seconds < limit, f"took {seconds:.1f} s"
+def _baseline(client, user) -> float:
+    """Seconds an ordinary request takes now (the test machine may be busy): the limits below
+    are a few of these plus 5 s; the bomb took 167 s before."""
+    t0 = time.perf_counter()
+    client.get(user.ades("/processes")).raise_for_status()
+    return time.perf_counter() - t0
+
+
+def _refused_quickly(response: httpx.Response, seconds: float, limit: float) -> None:
+    assert seconds < limit, f"took {seconds:.1f} s (limit {limit:.1f} s)"
     assert response.status_code == 400, (response.status_code, response.text[:300])
     assert response.headers["content-type"].endswith("json")
     assert response.json()["detail"]
@@ -29,41 +37,43 @@ def test_alias_bomb_deploy_is_refused_at_once(mallory):
     answered: list[float] = []
 
     def poll():  # another request while the bomb is being handled
-        with mallory.client(timeout=10) as c:
+        with mallory.client(timeout=60) as c:
             t0 = time.perf_counter()
             c.get(mallory.ades("/processes")).raise_for_status()
             answered.append(time.perf_counter() - t0)
 
-    with mallory.client(timeout=10) as client:
+    with mallory.client(timeout=60) as client:
+        limit = 5 + 3 * _baseline(client, mallory)
         poller = threading.Timer(0.2, poll)
         poller.start()
         t0 = time.perf_counter()
         r = client.post(mallory.ades("/processes"), content=bomb,
                         headers={"Content-Type": "application/cwl+yaml"})
-        _refused_quickly(r, time.perf_counter() - t0)
-        poller.join(15)
+        _refused_quickly(r, time.perf_counter() - t0, limit)
+        poller.join(60)
         assert "alias" in r.json()["detail"] or "expands" in r.json()["detail"]
         # the same bomb inside an OGC application package
         body = {"executionUnit": {"value": bomb, "mediaType": "application/cwl+yaml"}}
         t0 = time.perf_counter()
         r = client.post(mallory.ades("/processes"), content=json.dumps(body),
                         headers={"Content-Type": "application/ogcapppkg+json"})
-        _refused_quickly(r, time.perf_counter() - t0)
+        _refused_quickly(r, time.perf_counter() - t0, limit)
         t0 = time.perf_counter()
         listed = client.get(mallory.ades("/processes"))
-        assert time.perf_counter() - t0 < 3.0  # 2 shared cores: seconds, not the 167 s of before
+        assert time.perf_counter() - t0 < limit
         assert "bomb" not in [p["id"] for p in listed.json()["processes"]]
-    assert answered and answered[0] < 3.0, answered
+    assert answered and answered[0] < limit, (answered, limit)
 
 
 def test_deeply_nested_json_is_a_400(mallory):
     deep = "[" * 100_000 + "]" * 100_000
-    with mallory.client(timeout=10) as client:
+    with mallory.client(timeout=60) as client:
+        limit = 5 + 3 * _baseline(client, mallory)
         t0 = time.perf_counter()
         r = client.post(mallory.ades("/processes"),
                         content='{"executionUnit": {"value": ' + deep + "}}",
                         headers={"Content-Type": "application/ogcapppkg+json"})
-        _refused_quickly(r, time.perf_counter() - t0)
+        _refused_quickly(r, time.perf_counter() - t0, limit)
         assert "deeper than" in r.json()["detail"]
         # a deployed process, then an execute body nested too deeply
         r = client.post(mallory.ades("/processes"), content=GOOD.read_text(),
@@ -73,7 +83,7 @@ def test_deeply_nested_json_is_a_400(mallory):
         r = client.post(mallory.ades("/processes/ndvi/execution"),
                         content='{"inputs": {"threshold": ' + deep + "}}",
                         headers={"Content-Type": "application/json"})
-        _refused_quickly(r, time.perf_counter() - t0)
+        _refused_quickly(r, time.perf_counter() - t0, limit)
         assert "deeper than" in r.json()["detail"]
         client.delete(mallory.ades("/processes/ndvi"))
         # and the connection still works for the next request
