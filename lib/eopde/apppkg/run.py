@@ -578,9 +578,8 @@ def write_no_container_copy(cwl: Path, target: Path, app_dir: Path | None = None
 
     from ruamel.yaml import YAML
 
-    from .validate import requirement_entries
-
     from .cwlload import scan_yaml
+    from .validate import requirement_entries
 
     text = cwl.read_text().replace(APP_DIR_IN_IMAGE, str(Path(app_dir or cwl.parent).resolve()))
     scan_yaml(text, cwl.name)  # limits (the document was checked by load_workflow already)

@@ -325,8 +325,8 @@ class _Checker:
         self.references = find_references(self.doc)
         for ref in self.references:
             if ref.key != "run":
-                self.add("eopde/external-reference", ERROR, ref.message(line=False), ref.where, ref.fix(),
-                         ref.line)
+                self.add("eopde/external-reference", ERROR, ref.message(line=False), ref.where,
+                         ref.fix(), ref.line)
         todo = [self.doc]
         while todo:  # remote $schemas: only a warning, they are never fetched
             node = todo.pop()
