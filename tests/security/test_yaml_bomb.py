@@ -1,7 +1,8 @@
 """Issue 8, item 7: a YAML alias bomb ("billion laughs", under 1 KB) cost 167 s of CPU and was
 deployed. Now every parse of user YAML/JSON has alias, expansion, depth and size limits: the
-bomb gets a 400 at once, deeply nested JSON gets a 400 (not a RecursionError 500), and the ADES
-keeps answering other requests meanwhile."""
+bomb gets a 400 at once, a deeply nested JSON deploy body gets a 400 (not a RecursionError 500),
+and the ADES keeps answering other requests meanwhile. (The execute body's depth limit is in the
+ADES app, tested with the other malformed requests.)"""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import time
 
 import httpx
 import pytest
-from cwl_attacks import GOOD, alias_bomb
+from cwl_attacks import alias_bomb
 
 pytestmark = pytest.mark.platform
 
@@ -75,16 +76,5 @@ def test_deeply_nested_json_is_a_400(mallory):
                         headers={"Content-Type": "application/ogcapppkg+json"})
         _refused_quickly(r, time.perf_counter() - t0, limit)
         assert "deeper than" in r.json()["detail"]
-        # a deployed process, then an execute body nested too deeply
-        r = client.post(mallory.ades("/processes"), content=GOOD.read_text(),
-                        headers={"Content-Type": "application/cwl+yaml"})
-        assert r.status_code in (201, 409), r.text[:300]
-        t0 = time.perf_counter()
-        r = client.post(mallory.ades("/processes/ndvi/execution"),
-                        content='{"inputs": {"threshold": ' + deep + "}}",
-                        headers={"Content-Type": "application/json"})
-        _refused_quickly(r, time.perf_counter() - t0, limit)
-        assert "deeper than" in r.json()["detail"]
-        client.delete(mallory.ades("/processes/ndvi"))
         # and the connection still works for the next request
         assert client.get(mallory.ades("/processes")).status_code == 200

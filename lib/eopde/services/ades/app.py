@@ -20,8 +20,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from eopde.apppkg.cwlload import loads_json
-
 from . import description as _desc
 from .auth import VerifierUnavailable, bearer_token, verifier_from_env
 from .deploy import ID_RE, read_package
@@ -400,8 +398,8 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
         rec = get_process(user, process_id)
         raw = await read_body(request)
         try:
-            body = loads_json(raw.decode("utf-8"), "the body") if raw.strip() else {}
-        except (UnicodeDecodeError, ValueError) as err:  # bad JSON, or nested too deeply
+            body = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
             raise bad_request(f"the execute body is not valid JSON: {err}", "BadRequest") from None
         inputs, outputs = check_execute(body, rec.description)
         prefer = (request.headers.get("prefer") or "").lower()
