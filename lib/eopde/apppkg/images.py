@@ -75,11 +75,10 @@ def resolve(image: str, root: Path | None = None) -> Path:
 
 def docker_pull(cwl_text: str) -> str | None:
     """The first `dockerPull` of a CWL document (its app image)."""
-    import yaml
-
+    from .cwlload import load_yaml
     from .validate import requirement_entries
 
-    doc = yaml.safe_load(cwl_text)
+    doc = load_yaml(cwl_text, "the CWL")  # size, depth and alias limits
     processes = doc.get("$graph", [doc]) if isinstance(doc, dict) else []
     for process in processes:
         if not isinstance(process, dict):
