@@ -67,7 +67,11 @@ WATER = [
          "    w = csv.writer(f)\n"
          "    w.writerow(['class', 'pixels'])\n"
          "    w.writerow(['water', int(mask.sum())])\n"
-         "    w.writerow(['land', int(mask.size - mask.sum())])\n"),
+         "    w.writerow(['land', int(mask.size - mask.sum())])\n"
+         "# a Zarr store is a folder (written by hand here: no zarr library needed)\n"
+         "os.makedirs(os.path.join(output_dir, 'cube.zarr'), exist_ok=True)\n"
+         "with open(os.path.join(output_dir, 'cube.zarr', '.zgroup'), 'w') as f:\n"
+         "    f.write('{\"zarr_format\": 2}')\n"),
 ]
 
 # Parameters in papermill's own idioms.
@@ -138,8 +142,10 @@ def test_files_notebook_runs_and_its_files_become_the_result_catalog(water):
     assert {k: (a.media_type, a.roles) for k, a in item.assets.items()} == {
         "water": ("image/tiff; application=geotiff", ["data"]),
         "summary": ("text/csv", ["data"]),
+        "cube": ("application/vnd+zarr", ["data"]),
         "notebook": ("application/x-ipynb+json", ["metadata"])}
     assert Path(item.assets["water"].get_absolute_href()) == folder / "output" / "water.tif"
+    assert Path(item.assets["cube"].get_absolute_href()) == folder / "output" / "cube.zarr"
     executed = json.loads(Path(item.assets["notebook"].get_absolute_href()).read_text())
     assert "papermill" in executed["metadata"]
     assert executed["metadata"]["papermill"]["parameters"]["threshold"] == 0.5
