@@ -167,16 +167,18 @@ def error_of(source: str, **kw) -> NotebookParametersError:
     return info.value
 
 
-def test_no_parameters_cell():
-    with pytest.raises(NotebookParametersError, match="no cell tagged `parameters`") as info:
-        read_parameters(notebook("x = 1", tags=()))
-    assert "Cell Tags" in str(info.value)
+def test_no_parameters_cell_means_no_inputs():
+    params = read_parameters(notebook("x = 1", tags=()))
+    assert len(params) == 0
+    [warning] = params.warnings
+    assert "no inputs" in warning and "no cell tagged `parameters`" in warning
+    assert "Cell Tags" in warning
 
 
-def test_two_parameters_cells():
-    err = error_of("x = 1", more=["y = 2"])
-    assert err.cell == 2
-    assert "cells 1, 2" in str(err) and "Merge them" in str(err)
+def test_two_parameters_cells_use_the_first_as_papermill_does():
+    params = read_parameters(notebook("x = 1  # one", more=["y = 2  # two"]))
+    assert [p.name for p in params] == ["x"] and params.cell == 1
+    assert "cells 1, 2" in params.warnings[0] and "Merge them" in params.warnings[0]
 
 
 def test_only_what_is_not_python_is_refused():
