@@ -221,12 +221,15 @@ def test_catalog_from_folder_falls_back_to_the_inputs_then_the_world(tmp_path):
     assert item.properties["end_datetime"] == "2024-05-03T00:00:00+00:00"
 
     bare = tmp_path / "bare"
-    bare.mkdir()
+    (bare / "result").mkdir(parents=True)  # a folder named like the item: its files stay
+    (bare / "result" / "result.json").write_text("{}")
     (bare / "table.csv").write_text("a\n1\n")
     before = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     outputs.catalog_from_folder(bare)
     item = only_item(bare)
-    assert item.id == "result" and item.bbox == outputs.WORLD_BBOX
+    assert item.id == "result-result" and item.bbox == outputs.WORLD_BBOX
+    assert (bare / "result" / "result.json").read_text() == "{}"
+    assert set(item.assets) == {"table", "result"}
     assert item.datetime >= before
 
 

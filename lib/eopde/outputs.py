@@ -407,6 +407,8 @@ def catalog_from_folder(folder: str | os.PathLike = ".", *,
     geometry = {"type": "Polygon", "coordinates": [[
         [west, south], [east, south], [east, north], [west, north], [west, south]]]}
     name = item_id or (Path(notebook).stem if notebook else "result")
+    while (out / name).exists():  # the item's JSON goes to name/name.json: keep results intact
+        name += "-result"
     item = pystac.Item(name, geometry=geometry, bbox=list(bbox), datetime=when, properties=props)
     keys: set[str] = set()
     for path in files:
