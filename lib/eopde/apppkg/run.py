@@ -553,7 +553,7 @@ def check_catalog(folder: str | os.PathLike[str]) -> tuple[Path | None, list[dic
             local = href[7:] if href.startswith("file://") else href
             if "://" in local:
                 problems.append(f"{where}: asset {key} is not a local file ({href})")
-            elif not Path(local).is_file():
+            elif not (Path(local).is_file() or Path(local).is_dir()):  # a Zarr store is a folder
                 problems.append(f"{where}: asset {key} does not exist ({local})")
             assets[key] = local
         summary.append({"id": item.id, "datetime": item.datetime.isoformat() if item.datetime else

@@ -122,7 +122,8 @@ def _rewrite(folder: Path, bucket: str, prefix: str) -> tuple[dict[Path, dict], 
             if not href or _is_remote(href):
                 continue
             local = _local(href, path.parent)
-            if not local.is_file():
+            if not local.is_file() and not (local.is_dir() and local.is_relative_to(folder)):
+                # a folder asset (a Zarr store) is uploaded with the result folder's files
                 raise StageOutError(f"{path}: asset {key} is not a file ({local})")
             if local.is_relative_to(folder):
                 rel_key = local.relative_to(folder).as_posix()
