@@ -32,7 +32,8 @@ def collection(cid: str, **extra) -> dict:
 def item(iid: str, cid: str) -> dict:
     return {
         "type": "Feature", "stac_version": "1.0.0", "id": iid, "collection": cid,
-        "geometry": {"type": "Point", "coordinates": [12.1, 43.1]}, "bbox": [12.1, 43.1, 12.1, 43.1],
+        "geometry": {"type": "Point", "coordinates": [12.1, 43.1]},
+        "bbox": [12.1, 43.1, 12.1, 43.1],
         "properties": {"datetime": "2025-05-01T00:00:00Z"}, "links": [], "assets": {},
     }
 
@@ -40,6 +41,27 @@ def item(iid: str, cid: str) -> dict:
 @pytest.fixture(scope="module")
 def catalogue(platform) -> str:
     return platform.url("catalogue")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def leave_as_found(platform, catalogue):
+    """Delete the collections these tests made (some owners are deleted users: through the
+    database, as the platform), so later tests see the demo catalogue only."""
+    import psycopg
+
+    from eopde.services.platform import Platform
+
+    def ids() -> set[str]:
+        listed = httpx.get(f"{catalogue}/collections", params={"limit": 1000}).json()
+        return {c["id"] for c in listed["collections"]}
+
+    before = ids()
+    yield
+    dsn = Platform(platform.settings()).part("postgres").dsn()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for cid in ids() - before:
+            conn.execute("SELECT pgstac.delete_collection(%s)", (cid,))
+    assert ids() == before
 
 
 def _create(catalogue: str, headers: dict, cid: str) -> dict:
