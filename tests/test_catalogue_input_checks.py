@@ -152,3 +152,23 @@ def test_guard_checks_path_and_query():
     assert _run_guard(_scope("GET", "/collections/%00"), [])[0][0]["status"] == 400
     assert _run_guard(_scope("GET", "/search", query=b"ids=%ff"), [])[0][0]["status"] == 400
     assert _run_guard(_scope("GET", "/search", query=b"ids=a"), [])[0][0]["status"] == 200
+
+
+def test_unexpected_errors_are_json_and_not_reraised():
+    from eopde.services.catalogue_input import ErrorsAsJson
+
+    async def broken(scope, receive, send):
+        raise RuntimeError("/secret/path leaked?")
+
+    sent: list[dict] = []
+
+    async def main():
+        async def send(message):
+            sent.append(message)
+
+        await ErrorsAsJson(broken)(_scope("GET", "/search"), None, send)
+
+    asyncio.run(main())  # no exception: the server keeps the connection
+    assert sent[0]["status"] == 500
+    body = json.loads(sent[1]["body"])
+    assert body["code"] == "InternalServerError" and "secret" not in body["description"]

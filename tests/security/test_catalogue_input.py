@@ -239,3 +239,32 @@ def test_database_down_is_503(platform, alice, monkeypatch):
             assert response.status_code == 503, (path, response.status_code, response.text[:300])
             assert "database" in _describes(response)
             assert response.headers.get("retry-after")
+
+
+def test_malformed_writes_are_4xx(catalogue, alice):
+    """Patches that cannot apply, or would leave an invalid collection: 500 on main."""
+    cid = "alice-patches"
+    body = {"type": "Collection", "id": cid, "stac_version": "1.0.0", "description": "t",
+            "license": "proprietary", "links": [],
+            "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]},
+                       "temporal": {"interval": [["2025-01-01T00:00:00Z", None]]}}}
+    item = {"type": "Feature", "stac_version": "1.0.0", "id": "one", "collection": cid,
+            "geometry": {"type": "Point", "coordinates": [12, 43]}, "bbox": [12, 43, 12, 43],
+            "properties": {"datetime": "2025-05-01T00:00:00Z"}, "links": [], "assets": {}}
+    json_patch = {"content-type": "application/json-patch+json"}
+    base = f"{catalogue}/collections/{cid}"
+    with alice.client() as client:
+        client.delete(base)
+        assert client.post(f"{catalogue}/collections", json=body).status_code == 201
+        assert client.post(f"{base}/items", json=item).status_code == 201
+        try:
+            for url, patch in [(base, [{"op": "remove", "path": "/zzz"}]),
+                               (base, [{"op": "remove", "path": "/extent"}]),
+                               (f"{base}/items/one", [{"op": "remove", "path": "/zzz"}])]:
+                response = client.patch(url, json=patch, headers=json_patch)
+                assert response.status_code == 400, (patch, response.text[:300])
+                _describes(response)
+            # The same connection still answers (a 500 used to reset the next request).
+            assert client.get(base).json()["extent"] == body["extent"]
+        finally:
+            client.delete(base)

@@ -14,11 +14,16 @@ from stac-fastapi-pgstac's own environment variables (PGHOST, PGPORT, PGUSER, ..
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
-from .catalogue_input import RequestGuard, install_error_handlers, is_search, send_json
+from .catalogue_input import (
+    ErrorsAsJson,
+    RequestGuard,
+    install_error_handlers,
+    is_search,
+    send_json,
+)
 
 #: Methods that change the catalogue. POST /search is a read and stays open.
 _WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -86,8 +91,8 @@ def _bearer(scope: dict) -> str | None:
 
 
 def create_app() -> Any:
-    """The catalogue app: stac-fastapi-pgstac with owned transactions, behind RequestGuard and
-    HubTokenMiddleware."""
+    """The catalogue app: stac-fastapi-pgstac with owned transactions, behind ErrorsAsJson,
+    HubTokenMiddleware and RequestGuard (outermost first)."""
     os.environ.setdefault("ENABLE_TRANSACTIONS_EXTENSIONS", "true")
     os.environ.setdefault("STAC_FASTAPI_TITLE", "eopde local catalogue")
     os.environ.setdefault(
@@ -105,6 +110,7 @@ def create_app() -> Any:
     # Added last = outermost: the token is checked before a write's body is read.
     app.add_middleware(RequestGuard)
     app.add_middleware(HubTokenMiddleware, hub_api_url=hub_api, service_token=token)
+    app.add_middleware(ErrorsAsJson)
     return app
 
 

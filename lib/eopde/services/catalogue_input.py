@@ -4,8 +4,8 @@
 limit (413), paths and query strings that are not UTF-8 or hold NUL characters, bodies that
 are not JSON (or hold lone surrogates or NUL), search bodies that are not an object, and search
 filters that are not valid CQL2 (400). `install_error_handlers` maps what still fails deeper
-down: values PostgreSQL or pgstac refuse (400), a database that cannot be reached (503), and
-anything else (500, as JSON, without internals).
+down: values PostgreSQL or pgstac refuse (400), a database that cannot be reached (503);
+`ErrorsAsJson` answers anything else with a JSON 500 without internals, keeping the connection.
 """
 
 from __future__ import annotations
@@ -217,9 +217,13 @@ async def send_json(send: Any, status: int, code: str, description: str,
 
 # --- errors raised inside the app -------------------------------------------------------------
 
+_INTERNAL = "the catalogue failed on this request; the catalogue log has the details"
+
+
 def install_error_handlers(app: Any) -> None:
-    """Map database and ownership errors to 4xx/503 JSON, and anything else to a JSON 500."""
+    """Map database and ownership errors to 4xx/503 JSON."""
     import asyncpg.exceptions as pg
+    import jsonpatch
 
     from .ownership import OwnershipError
 
@@ -242,6 +246,9 @@ def install_error_handlers(app: Any) -> None:
                       f"a parameter that must hold JSON (query, intersects, filter) is not "
                       f"valid JSON: {_first_line(err)}")
 
+    async def bad_patch(request: Any, err: Exception) -> Any:
+        return answer(400, "InvalidBody", f"the patch cannot be applied: {_first_line(err)}")
+
     async def database_down(request: Any, err: Exception) -> Any:
         log.warning("database unavailable: %r", err)
         return answer(503, "ServiceUnavailable",
@@ -249,16 +256,52 @@ def install_error_handlers(app: Any) -> None:
                       "seconds (`eopde status` shows the platform's parts, `eopde up` restarts "
                       "what stopped)", **{"Retry-After": "5"})
 
+    async def interface(request: Any, err: Exception) -> Any:
+        # asyncpg says "connection is closed" / "pool is closing" when the database went away;
+        # any other InterfaceError is a bug here, not an outage.
+        if "clos" in str(err):
+            return await database_down(request, err)
+        return await internal(request, err)
+
     async def internal(request: Any, err: Exception) -> Any:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return answer(500, "InternalServerError",
-                      "the catalogue failed on this request; the catalogue log has the details")
+        return answer(500, "InternalServerError", _INTERNAL)
 
     app.add_exception_handler(OwnershipError, ownership)
     for kind in (pg.DataError, pg.RaiseError, pg.ProgramLimitExceededError):
         app.add_exception_handler(kind, refused_value)
     app.add_exception_handler(json.JSONDecodeError, bad_json_parameter)
+    for kind in (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException):
+        app.add_exception_handler(kind, bad_patch)
     for kind in (OSError, pg.PostgresConnectionError, pg.OperatorInterventionError,
-                 pg.InsufficientResourcesError, pg.InterfaceError):
+                 pg.InsufficientResourcesError):
         app.add_exception_handler(kind, database_down)
-    app.add_exception_handler(Exception, internal)
+    app.add_exception_handler(pg.InterfaceError, interface)
+
+
+class ErrorsAsJson:
+    """Outermost ASGI middleware: an unexpected exception becomes a 500 JSON answer, handled
+    here so that the server keeps the connection (Starlette's own 500 handler re-raises, and
+    uvicorn then resets the client's next request on that connection)."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: dict) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("unexpected error on %s %s", scope["method"], scope["path"])
+            if started:  # half an answer is out: only closing the connection is left
+                raise
+            await send_json(send, 500, "InternalServerError", _INTERNAL)

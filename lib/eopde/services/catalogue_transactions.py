@@ -67,7 +67,7 @@ class OwnedTransactionsClient(TransactionsClient):
         patched = _apply_patch(stored, patch)
         _same_id(collection_id, patched.get("id"))
         ownership.keep_owner(patched, stored)
-        data = Collection.model_validate(patched)  # a patch must leave a valid collection
+        data = _valid_collection(patched)
         return await super().update_collection(data, request, collection_id=collection_id)
 
     async def delete_collection(self, collection_id: str, request: Request,
@@ -106,6 +106,19 @@ class OwnedBulkTransactionsClient(BulkTransactionsClient):
         return await super().bulk_item_insert(items, **kwargs)
 
 
+def _valid_collection(data: dict[str, Any]) -> Collection:
+    """A patched collection must still be a valid one: 400 saying why otherwise."""
+    from pydantic import ValidationError
+
+    try:
+        return Collection.model_validate(data)
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                             for e in err.errors()[:5])
+        raise HTTPException(status_code=400,
+                            detail=f"the patched collection is not valid: {problems}") from None
+
+
 def _apply_patch(stored: dict[str, Any], patch: Any) -> dict[str, Any]:
     """`stored` with a JSON Patch (list of operations) or a JSON Merge Patch applied."""
     import copy
@@ -115,8 +128,6 @@ def _apply_patch(stored: dict[str, Any], patch: Any) -> dict[str, Any]:
 
     if isinstance(patch, list):
         operations = [op.model_dump(mode="json") for op in patch]
-        try:
-            return jsonpatch.JsonPatch(operations).apply(copy.deepcopy(stored))
-        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as err:
-            raise HTTPException(status_code=400, detail=f"the patch cannot be applied: {err}")
+        # A patch that does not apply raises jsonpatch's errors: 400 (install_error_handlers).
+        return jsonpatch.JsonPatch(operations).apply(copy.deepcopy(stored))
     return merge(copy.deepcopy(stored), patch.model_dump(mode="json"))
