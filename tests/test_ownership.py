@@ -89,3 +89,19 @@ def test_stored_collection_reads_the_database_row():
     assert conn.calls[0][1] == ("c",) and "$1" in conn.calls[0][0]  # a parameter, not text
     assert asyncio.run(stored_collection(Conn('{"id": "c"}'), "c")) == {"id": "c"}
     assert asyncio.run(stored_collection(Conn(None), "c")) is None
+
+
+def test_nested_geometry_collections_are_refused():
+    from fastapi import HTTPException
+
+    from eopde.services.catalogue_transactions import check_geometry
+
+    point = {"type": "Point", "coordinates": [0, 0]}
+    check_geometry(point)
+    check_geometry({"type": "GeometryCollection", "geometries": [point]})
+    check_geometry(None)
+    nested = {"type": "GeometryCollection",
+              "geometries": [{"type": "GeometryCollection", "geometries": [point]}]}
+    with pytest.raises(HTTPException) as caught:
+        check_geometry(nested)
+    assert caught.value.status_code == 400 and "GeometryCollection" in caught.value.detail

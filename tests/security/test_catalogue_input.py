@@ -268,3 +268,34 @@ def test_malformed_writes_are_4xx(catalogue, alice):
             assert client.get(base).json()["extent"] == body["extent"]
         finally:
             client.delete(base)
+
+
+def test_an_item_cannot_break_everyones_search(catalogue, alice):
+    """PostGIS stores a GeometryCollection nested in another but cannot write it back as
+    GeoJSON: on main such an item (any user, own collection) made every search that matched
+    it answer 500, for all users."""
+    cid = "alice-geometry"
+    base = f"{catalogue}/collections/{cid}"
+    point = {"type": "Point", "coordinates": [12, 43]}
+    nested = {"type": "GeometryCollection",
+              "geometries": [{"type": "GeometryCollection", "geometries": [point]}]}
+    item = {"type": "Feature", "stac_version": "1.0.0", "id": "nested", "collection": cid,
+            "geometry": nested, "bbox": [12, 43, 12, 43],
+            "properties": {"datetime": "2025-05-01T00:00:00Z"}, "links": [], "assets": {}}
+    collection = {"type": "Collection", "id": cid, "stac_version": "1.0.0", "description": "t",
+                  "license": "proprietary", "links": [],
+                  "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]},
+                             "temporal": {"interval": [["2025-01-01T00:00:00Z", None]]}}}
+    with alice.client() as client:
+        client.delete(base)
+        assert client.post(f"{catalogue}/collections", json=collection).status_code == 201
+        try:
+            added = client.post(f"{base}/items", json=item)
+            assert added.status_code == 400, added.text[:300]
+            assert "GeometryCollection" in _describes(added)
+            bulk = client.post(f"{base}/bulk_items", json={"items": {"nested": item}})
+            assert bulk.json()["success"] == 0, bulk.text[:300]
+            searched = httpx.post(f"{catalogue}/search", json={"limit": 100})
+            assert searched.status_code == 200, searched.text[:300]
+        finally:
+            client.delete(base)

@@ -41,8 +41,32 @@ def _same_id(path_id: str, body_id: Any) -> None:
                    f"path ({path_id!r}); a collection's id cannot be changed")
 
 
+def check_geometry(geometry: Any, depth: int = 0) -> None:
+    """Refuse geometries PostGIS stores but cannot give back as GeoJSON: a GeometryCollection
+    inside another. Stored, such an item made every search that matched it fail, for all
+    users."""
+    if isinstance(geometry, dict) and geometry.get("type") == "GeometryCollection":
+        if depth:
+            raise HTTPException(
+                status_code=400,
+                detail="a GeometryCollection cannot hold another GeometryCollection (RFC 7946 "
+                       "3.1.8); put its members in the outer collection")
+        for member in geometry.get("geometries") or []:
+            check_geometry(member, depth + 1)
+
+
+class _ItemChecks:
+    """Item checks added to stac-fastapi-pgstac's (`_validate_item` runs for every item
+    written: create, replace, patch, bulk)."""
+
+    def _validate_item(self, request: Request, item: Any, collection_id: str,
+                       expected_item_id: str | None = None) -> None:
+        super()._validate_item(request, item, collection_id, expected_item_id)
+        check_geometry(item.get("geometry"))
+
+
 @attr.s
-class OwnedTransactionsClient(TransactionsClient):
+class OwnedTransactionsClient(_ItemChecks, TransactionsClient):
     """Transactions that only the owner of a collection may make."""
 
     async def create_collection(self, collection: Collection, request: Request,
@@ -97,7 +121,7 @@ class OwnedTransactionsClient(TransactionsClient):
 
 
 @attr.s
-class OwnedBulkTransactionsClient(BulkTransactionsClient):
+class OwnedBulkTransactionsClient(_ItemChecks, BulkTransactionsClient):
     """Bulk item inserts that only the owner of the collection may make."""
 
     async def bulk_item_insert(self, items: Any, **kwargs: Any) -> Any:
