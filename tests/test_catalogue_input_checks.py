@@ -172,3 +172,24 @@ def test_unexpected_errors_are_json_and_not_reraised():
     assert sent[0]["status"] == 500
     body = json.loads(sent[1]["body"])
     assert body["code"] == "InternalServerError" and "secret" not in body["description"]
+
+
+@pytest.mark.parametrize("method,path", [("PUT", "/collections/x"), ("PATCH", "/collections/x"),
+                                         ("POST", "/collections/x/items"),
+                                         ("PUT", "/collections/x/items/y")])
+def test_writes_need_a_body(method, path):
+    sent, seen = _run_guard(_scope(method, path), [b""])
+    assert sent[0]["status"] == 400 and b"needs a JSON body" in sent[1]["body"] and not seen
+    assert _run_guard(_scope("DELETE", path), [b""])[0][0]["status"] == 200
+
+
+def test_query_parameter_must_be_an_object():
+    from eopde.services.catalogue_input import check_query_parameter
+
+    check_query_parameter(b"query=%7B%22eo%3Acloud_cover%22%3A%7B%22lt%22%3A20%7D%7D&limit=1")
+    check_query_parameter(b"query=%7Bbad")  # not JSON: refused further in, with its own text
+    check_query_parameter(b"limit=1")
+    check_query_parameter(b"query=null")  # no query, as before
+    for raw in (b"query=%5B1%5D", b"query=1", b"query=%22x%22", b"a=1&query=%5B%5D"):
+        with pytest.raises(BadRequest, match="JSON object"):
+            check_query_parameter(raw)

@@ -51,6 +51,9 @@ MALFORMED = [
     ("POST", "/search", b'{"collections": ["a\\u0000"]}'),
     # a search body that is not an object
     ("POST", "/search", [1, 2]),
+    # collection search: a query that is not an object, free text PostgreSQL cannot parse
+    ("GET", "/collections?query=%5B1%5D", None),
+    ("GET", "/collections?q=%C2%A5+%C2%80", None),
 ]
 
 #: Text that is not UTF-8: main read it with U+FFFD in place (200/404); now said plainly.
@@ -264,6 +267,12 @@ def test_malformed_writes_are_4xx(catalogue, alice):
                 response = client.patch(url, json=patch, headers=json_patch)
                 assert response.status_code == 400, (patch, response.text[:300])
                 _describes(response)
+            for url in (base, f"{base}/items", f"{base}/items/one"):  # no body at all
+                for method in ("PUT", "PATCH", "POST"):
+                    response = client.request(method, url)
+                    assert response.status_code in (400, 405), (method, url, response.text)
+                    if response.status_code == 400:
+                        assert "needs a JSON body" in _describes(response)
             # The same connection still answers (a 500 used to reset the next request).
             assert client.get(base).json()["extent"] == body["extent"]
         finally:

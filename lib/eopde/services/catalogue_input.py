@@ -25,6 +25,7 @@ MAX_SEARCH_BODY = 1024 * 1024
 
 #: Methods whose body is read (and checked) here; POST /search is the one read among them.
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+_NEED_BODY = {"POST", "PUT", "PATCH"}
 #: A JSON `\u0000` escape (not preceded by an escaping backslash): PostgreSQL refuses NUL.
 _NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
@@ -61,6 +62,26 @@ def check_text(raw: bytes, what: str) -> None:
         raise BadRequest(400, "InvalidParameterValue",
                          f"the {what} holds a NUL character (%00), which no id or value may "
                          "contain")
+
+
+def check_query_parameter(raw: bytes) -> None:
+    """The query extension's `query` parameter, when JSON, must be an object: stac-fastapi's
+    collection search indexes whatever it is (a list was a 500)."""
+    from urllib.parse import parse_qsl
+
+    import orjson
+
+    for name, value in parse_qsl(raw.decode("utf-8"), keep_blank_values=True):
+        if name != "query" or not value:
+            continue
+        try:
+            parsed = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            continue  # answered 400 "not valid JSON" further in
+        if parsed is not None and not isinstance(parsed, dict):
+            raise BadRequest(400, "InvalidParameterValue",
+                             "the query parameter must be a JSON object, e.g. "
+                             '{"eo:cloud_cover": {"lt": 20}}')
 
 
 def check_json_body(body: bytes, scope: dict) -> None:
@@ -129,6 +150,7 @@ class RequestGuard:
         try:
             check_text(scope.get("raw_path") or scope["path"].encode(), "path")
             check_text(scope.get("query_string", b""), "query string")
+            check_query_parameter(scope.get("query_string", b""))
             body = await self._read_body(scope, receive)
         except BadRequest as err:
             await send_json(send, err.status, err.code, err.description)
@@ -165,6 +187,11 @@ class RequestGuard:
         if body:
             _require_json(scope)
             check_json_body(body, scope)
+        elif scope["method"] in _NEED_BODY and not is_search(scope):
+            # stac-fastapi would hand its clients None (a 500 on main)
+            raise BadRequest(400, "InvalidBody",
+                             f"{scope['method']} {scope['path']} needs a JSON body (a "
+                             "collection, an item or a patch)")
         return body
 
 
@@ -249,6 +276,14 @@ def install_error_handlers(app: Any) -> None:
     async def bad_patch(request: Any, err: Exception) -> Any:
         return answer(400, "InvalidBody", f"the patch cannot be applied: {_first_line(err)}")
 
+    async def sql_syntax(request: Any, err: Exception) -> Any:
+        # Free text (`q`) becomes a PostgreSQL tsquery; any other syntax error is ours.
+        if "tsquery" in str(err):
+            return answer(400, "InvalidParameterValue",
+                          f"the free-text query (q) cannot be read: {_first_line(err)}; use "
+                          "words, \"quoted phrases\", OR, AND and - (not)")
+        return await internal(request, err)
+
     async def database_down(request: Any, err: Exception) -> Any:
         log.warning("database unavailable: %r", err)
         return answer(503, "ServiceUnavailable",
@@ -277,6 +312,7 @@ def install_error_handlers(app: Any) -> None:
                  pg.InsufficientResourcesError):
         app.add_exception_handler(kind, database_down)
     app.add_exception_handler(pg.InterfaceError, interface)
+    app.add_exception_handler(pg.PostgresSyntaxError, sql_syntax)
 
 
 class ErrorsAsJson:

@@ -78,7 +78,7 @@ class OwnedTransactionsClient(_ItemChecks, TransactionsClient):
 
     async def update_collection(self, collection: Collection, request: Request,
                                 **kwargs: Any) -> Any:
-        collection_id = kwargs.get("collection_id", collection.id)
+        collection_id = kwargs["collection_id"]  # the path's; the body names its own
         _same_id(collection_id, collection.id)
         stored = await _check(request, collection_id)
         data = ownership.keep_owner(collection.model_dump(mode="json"), stored)
