@@ -101,10 +101,16 @@ def create_app() -> Any:
     )
     from stac_fastapi.pgstac.app import instantiate_api
 
+    from .secrets import read_secret
+
+    # Secrets come as files (EOPDE_SERVICE_TOKEN_FILE, PGPASSWORD_FILE): set in-process, they
+    # are not in /proc/<pid>/environ, which shows the environment the process started with.
+    if password := read_secret("PGPASSWORD"):
+        os.environ["PGPASSWORD"] = password
     app = instantiate_api(extensions=_owned_extensions()).app
     install_error_handlers(app)
     hub_api = os.environ.get("EOPDE_HUB_API_URL")
-    token = os.environ.get("EOPDE_SERVICE_TOKEN")
+    token = read_secret("EOPDE_SERVICE_TOKEN")
     if not (hub_api and token):
         raise RuntimeError("EOPDE_HUB_API_URL and EOPDE_SERVICE_TOKEN must be set to check tokens")
     # Added last = outermost: the token is checked before a write's body is read.
