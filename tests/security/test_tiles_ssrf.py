@@ -41,7 +41,7 @@ def demo_item(platform) -> dict:
 
 
 @pytest.fixture(scope="module")
-def collection(platform, mallory) -> str:
+def collection(platform, mallory):
     """A collection of mallory's own, where her items go."""
     cid = f"mallory-tiles-{uuid.uuid4().hex[:8]}"
     body = {
@@ -53,7 +53,11 @@ def collection(platform, mallory) -> str:
     with mallory.client() as client:
         resp = client.post(f"{platform.url('catalogue')}/collections", json=body)
     assert resp.status_code in (200, 201), resp.text
-    return cid
+    yield cid
+    # Leave the catalogue as found: later tests count what a search over everything returns.
+    with mallory.client() as client:
+        gone = client.delete(f"{platform.url('catalogue')}/collections/{cid}")
+    assert gone.status_code in (200, 204), gone.text
 
 
 def put_item(platform, mallory, collection: str, demo_item: dict, href: str,
