@@ -658,7 +658,8 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
                 on_start: Callable[[subprocess.Popen], None] | None = None,
                 app_dir: str | os.PathLike[str] | None = None,
                 env: Mapping[str, str] | None = None,
-                run_as: tuple[int, int] | None = None) -> RunResult:
+                run_as: tuple[int, int] | None = None,
+                wrap: Callable[[list[str]], list[str]] | None = None) -> RunResult:
     """Run ``package`` (a package folder or its CWL file) locally, like an ADES.
 
     ``params``: ``{input: value}`` (strings are converted to the input's CWL type);
@@ -673,7 +674,8 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
     called with the cwltool ``Popen`` as soon as it is started; ``app_dir`` is where the package's
     app files (``APP_DIR_IN_IMAGE`` in the image) are on this host, for runs without a container;
     ``env`` is cwltool's whole environment (default: this process's); ``run_as`` ``(uid, gid)``
-    runs cwltool as that account (the run folder is given to it first, umask 077).
+    runs cwltool as that account (the run folder is given to it first, umask 077): by
+    ``wrap(command)`` when given (a command that switches to the account itself), else directly.
 
     Raises :class:`ParameterError` (bad inputs), :class:`RunError` (cannot start) and
     :class:`~eopde.apppkg.stagein.StageInError`; a run that starts returns a :class:`RunResult`
@@ -760,7 +762,11 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
         for folder, dirs, files in os.walk(run_dir):
             for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
                 os.lchown(name, uid, gid)
-        account = dict(user=uid, group=gid, extra_groups=[], umask=0o077)
+        account = dict(umask=0o077)
+        if wrap is None:
+            account.update(user=uid, group=gid, extra_groups=[])
+        else:
+            cmd = wrap(cmd)
     append = log_path is not None
     log_path = Path(log_path) if append else run_dir / "run.log"
 

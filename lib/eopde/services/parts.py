@@ -302,13 +302,20 @@ class StoragePart(Part):
         self.settings.storage_dir.mkdir(parents=True, exist_ok=True)
 
     def command(self) -> list[str]:
-        secrets = self.platform.secrets
         return [
             rclone_path(), "serve", "s3", str(self.settings.storage_dir),
             "--addr", f"{self.settings.host}:{self.port}",
-            "--auth-key", f"{secrets['s3_access_key']},{secrets['s3_secret_key']}",
             "--vfs-cache-mode", "off",
         ]
+
+    def env(self) -> dict[str, str]:
+        # The key pair goes in the environment, not on the command line: every account on the
+        # machine (a job's tool too) can read any process's command line in /proc. rclone reads
+        # a list flag from the environment as CSV: quoted, the pair stays one entry.
+        env = super().env()
+        secrets = self.platform.secrets
+        env["RCLONE_AUTH_KEY"] = f'"{secrets["s3_access_key"]},{secrets["s3_secret_key"]}"'
+        return env
 
     def healthy(self) -> bool:
         # Unauthenticated requests get 403 from a healthy server.

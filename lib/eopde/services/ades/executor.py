@@ -534,7 +534,8 @@ class LocalExecutor:
         try:
             with jobuser.lease() as account:
                 if account.isolated:
-                    say(f"eopde: the tool runs as the unprivileged account {account.name}")
+                    say(f"eopde: the tool runs as the unprivileged account {account.name}"
+                        + ("" if jobuser.wrapper(account) else " (no PID namespace here)"))
                 for sub in ("home", "tmp"):
                     (box / sub).mkdir(exist_ok=True)
                 jobuser.chown_tree(box, account)
@@ -545,7 +546,8 @@ class LocalExecutor:
                     workflow_id=workflow.id or None, progress=progress,
                     log_path=self.work_dir / job_id / "job.log", new_session=True,
                     on_start=on_start, app_dir=app_dir, env=env,
-                    run_as=(account.uid, account.gid) if account.isolated else None)
+                    run_as=(account.uid, account.gid) if account.isolated else None,
+                    wrap=jobuser.wrapper(account))
         finally:
             jobuser.take_back(box)
 

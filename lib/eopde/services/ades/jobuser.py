@@ -9,6 +9,9 @@ starts and ends, every process of that account is killed (a tool that escaped it
 and the files it left in the shared temporary folders are removed, so the next job leased the same
 account finds nothing of the previous one.
 
+cwltool and the tool also run in their own PID and mount namespaces (:func:`wrapper`), so they
+see no other process: not the ADES's /proc entry, not another job's command line.
+
 The tool works in a sandbox folder outside the state folder (``/var/lib/eopde/jobs/<digest>/<job>``,
 mode 0700, owned by the leased account; its parents are 0711: reachable, not listable). The state
 folder, the secrets file, the job logs (kept by the ADES in the state folder) and other jobs'
@@ -163,6 +166,41 @@ def open_runtime_paths() -> list[Path]:
                 folder.chmod((mode & 0o7777) | 0o001)
                 changed.append(folder)
     return changed
+
+
+def wrapper(account: JobAccount):
+    """A function prefixing cwltool's command so that it runs as ``account`` in its own PID
+    and mount namespaces (``unshare --pid --mount-proc``): the tool sees no process but its
+    job's (no other job's command line, no service's /proc entry), and when the job's leader
+    is killed the kernel kills everything in the namespace. None when not isolating or when
+    util-linux's ``unshare``/``setpriv`` are missing or refused (then only the account
+    separates jobs)."""
+    if not account.isolated:
+        return None
+    unshare, setpriv = shutil.which("unshare"), shutil.which("setpriv")
+    if not unshare or not setpriv or not _namespaces_work(unshare):
+        return None
+    prefix = [unshare, "--pid", "--fork", "--mount-proc", "--kill-child", "--",
+              setpriv, f"--reuid={account.uid}", f"--regid={account.gid}", "--clear-groups",
+              "--no-new-privs", "--"]
+    return lambda cmd: [*prefix, *cmd]
+
+
+_NS_OK: bool | None = None
+
+
+def _namespaces_work(unshare: str) -> bool:
+    global _NS_OK
+    if _NS_OK is None:
+        try:
+            _NS_OK = subprocess.run([unshare, "--pid", "--fork", "--mount-proc", "true"],
+                                    capture_output=True, timeout=20).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            _NS_OK = False
+        if not _NS_OK:
+            log.warning("unshare --pid is refused here: job tools run as their own account "
+                        "but see the machine's processes")
+    return _NS_OK
 
 
 def _ensure_account(name: str) -> tuple[int, int]:
