@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from . import description as _desc
 from .auth import VerifierUnavailable, bearer_token, verifier_from_env
 from .deploy import ID_RE, read_package
-from .execution import (DISMISS_DOC, EXECUTE_DOC, SyncWaits, delete_results as _delete_results,
+from .execution import (DISMISS_DOC, EXECUTE_DOC, ServerTimingMiddleware, SyncWaits, delete_results as _delete_results,
                         executor_limits as _executor_limits, job_timeout as _job_timeout,
                         wait_for_job)
 from .errors import (P1, OGCError, bad_request, duplicated_process, no_such_job, no_such_process,
@@ -532,6 +532,7 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
                 + "\n"
         return PlainTextResponse(text)
 
+    app.add_middleware(ServerTimingMiddleware)
     if prefix := (env.get("EOPDE_ADES_PUBLIC_PATH") or "").rstrip("/"):
         app.add_middleware(ProxyPrefixMiddleware, prefix=prefix)
     return app

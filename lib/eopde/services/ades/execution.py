@@ -131,3 +131,29 @@ def delete_results(executor: Any, job: Any) -> str:
     except Exception as err:  # S3 down: say so, the user may dismiss again
         return f"; its results could not be deleted ({type(err).__name__}): dismiss it again"
     return f"; its results were deleted from the bucket ({count} object(s))"
+
+
+class ServerTimingMiddleware:
+    """Adds ``Server-Timing: app;dur=<ms>`` to every response: the service's own time for a
+    request (from the first byte the server hands over to the response's start), apart from
+    the client's and the network's (bench/security.py reads it)."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        import time
+
+        began = time.perf_counter()
+
+        async def timed(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                ms = (time.perf_counter() - began) * 1000
+                headers = list(message.get("headers", []))
+                headers.append((b"server-timing", f"app;dur={ms:.2f}".encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, timed)
