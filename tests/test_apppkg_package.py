@@ -275,3 +275,18 @@ def test_cwltool_run_passes_typed_parameters_and_returns_a_stac_catalog(tmp_path
     asset = item.assets["result"]
     assert asset.media_type.startswith("image/tiff") and asset.roles == ["data"]
     assert Path(asset.get_absolute_href()).exists()
+
+
+@pytest.mark.parametrize("remote, expected", [
+    ("/work/main", None),
+    ("file:///home/ada/src/app.git", None),
+    ("../app", None),
+    ("git@github.com:ada/app.git", "https://github.com/ada/app.git"),
+    ("https://ada:s3cret@gitlab.example/ada/app.git", "https://gitlab.example/ada/app.git"),
+    ("ssh://git@host.example/ada/app", "https://host.example/ada/app"),
+    (None, None),
+])
+def test_code_repository_never_leaks_a_local_path_or_credentials(remote, expected):
+    from eopde.apppkg.package import public_repository_url
+
+    assert public_repository_url(remote) == expected

@@ -127,3 +127,26 @@ def test_load_items_without_catalog(tmp_path):
 def test_markers_are_strings():
     assert isinstance(outputs.StacItem("a"), str)
     assert issubclass(outputs.StacCollection, str)
+
+
+def test_geotiffs_are_saved_as_cogs_with_overviews(tmp_path):
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from eopde import outputs
+
+    path = tmp_path / "ndvi.tif"
+    profile = dict(driver="GTiff", width=1500, height=1200, count=1, dtype="float32",
+                   crs="EPSG:32633", transform=from_origin(300000, 4800000, 10, 10), nodata=-9999)
+    data = np.linspace(-1, 1, 1500 * 1200, dtype="float32").reshape(1200, 1500)
+    with rasterio.open(path, "w", **profile) as dst:  # striped, no overviews: not a COG
+        dst.write(data, 1)
+    item = outputs.save(path, output_dir=tmp_path)
+    with rasterio.open(path) as ds:
+        assert ds.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+        assert ds.overviews(1) == [2, 4]
+        assert ds.profile["tiled"] and ds.nodata == -9999
+        np.testing.assert_array_equal(ds.read(1), data)
+    assert item.assets["ndvi"].media_type == outputs.COG_MEDIA_TYPE
+    assert outputs.make_cog(path) is False  # already one: left alone

@@ -145,6 +145,8 @@ def save(assets: str | os.PathLike | Mapping[str, Any] | Iterable,
             else:
                 shutil.copy2(src, dest)
             src = dest
+        if src.is_file() and src.suffix.lower() in (".tif", ".tiff") and not spec.get("type"):
+            make_cog(src)
         resolved[key] = {**spec, "href": str(src)}
 
     raster = next((Path(s["href"]) for s in resolved.values() if _is_raster(Path(s["href"]))),
@@ -228,11 +230,39 @@ def _media_type(path: Path) -> str | None:
     return MEDIA_TYPES.get(suffix)
 
 
+def make_cog(path: str | os.PathLike) -> bool:
+    """Rewrite a GeoTIFF in place as a Cloud Optimized GeoTIFF (tiled, DEFLATE, overviews),
+    so that tilers and map previews read it efficiently. False when it already was one (or is
+    not a GeoTIFF that GDAL can read: left as it is)."""
+    import rasterio
+    import rasterio.shutil
+
+    path = Path(path)
+    try:
+        with rasterio.open(path) as ds:
+            if ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG":
+                return False
+    except rasterio.errors.RasterioError:
+        return False
+    tmp = path.with_name(f".{path.name}.cog.tmp")
+    try:
+        with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"):
+            rasterio.shutil.copy(str(path), str(tmp), driver="COG", COMPRESS="DEFLATE",
+                                 OVERVIEW_RESAMPLING="AVERAGE", BLOCKSIZE=512)
+    except rasterio.errors.RasterioError:
+        tmp.unlink(missing_ok=True)
+        return False
+    os.replace(tmp, path)
+    return True
+
+
 def _is_cog(path: Path) -> bool:
     try:
         import rasterio
 
         with rasterio.open(path) as ds:
+            if ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG":
+                return True
             if not ds.profile.get("tiled"):
                 return False
             # a COG is tiled, and has overviews unless it is small

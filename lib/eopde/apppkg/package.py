@@ -355,10 +355,7 @@ def make_package(notebook: str | Path, output: str | Path, *,
     org = {"class": "s:Organization", "s:name": affiliation or "Unknown"}
     license = license or DEFAULT_LICENSE
     if code_repository is None:
-        code_repository = _git(["remote", "get-url", "origin"], repo_dir)
-        if code_repository and code_repository.startswith("git@"):
-            host, _, path = code_repository[4:].partition(":")
-            code_repository = f"https://{host}/{path}"
+        code_repository = public_repository_url(_git(["remote", "get-url", "origin"], repo_dir))
     metadata: dict[str, Any] = {
         "s:name": title,
         "s:description": description,
@@ -438,6 +435,25 @@ def make_package(notebook: str | Path, output: str | Path, *,
 
 
 # --- building the image ---------------------------------------------------------------------
+
+def public_repository_url(remote: str | None) -> str | None:
+    """A git remote as a public https URL, or None when it is a local path (which would leak
+    this machine's layout into the package) or has no host. Credentials in it are dropped."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    if not remote:
+        return None
+    remote = remote.strip()
+    if remote.startswith("git@"):
+        host, _, path = remote[4:].partition(":")
+        return f"https://{host}/{path}" if host and path else None
+    parts = urlsplit(remote)
+    if parts.scheme not in ("http", "https", "ssh", "git") or not parts.hostname:
+        return None
+    netloc = parts.hostname + (f":{parts.port}" if parts.port and parts.scheme in
+                               ("http", "https") else "")
+    return urlunsplit(("https", netloc, parts.path, "", ""))
+
 
 def find_engine() -> str | None:
     """`docker` or `podman` when one of them can build here (a CLI whose daemon answers)."""

@@ -185,19 +185,25 @@ def _entries(section: Any) -> list[tuple[str, Any]]:
 
 
 def _load_yaml(path: Path) -> Any:
-    from ruamel.yaml import YAML
+    """The CWL document at ``path``, through cwlload: size, depth and alias limits, and refused
+    (LoadError) when it names anything outside itself ($include, $import, run: other.cwl...)."""
+    from .cwlload import MAX_BYTES, load_cwl
 
-    yaml = YAML(typ="safe", pure=True)
-    with open(path) as f:
-        return yaml.load(f)
+    with open(path, "rb") as f:
+        data = f.read(MAX_BYTES + 1)
+    return load_cwl(data, path.name)
 
 
 def load_workflow(package: str | os.PathLike[str], workflow_id: str | None = None) -> Workflow:
     """The entry Workflow of a package folder or CWL file: ``workflow_id`` (with or without
     ``#``), else the only Workflow of the document (a lone CommandLineTool is accepted too)."""
+    from .cwlload import LoadError
+
     cwl = find_cwl(package)
     try:
         doc = _load_yaml(cwl)
+    except LoadError as err:  # names the file, not its folder (the ADES's job path)
+        raise RunError(str(err)) from None
     except Exception as err:
         raise RunError(f"{cwl}: not a readable YAML/JSON document ({err})") from err
     if not isinstance(doc, Mapping):
@@ -243,12 +249,12 @@ def _convert_one(t: Any, raw: Any) -> Any:
         if isinstance(raw, str):
             text = raw.strip()
             if text.startswith("["):
-                from ruamel.yaml import YAML
+                from .cwlload import LoadError, load_yaml
 
-                try:
-                    raw = YAML(typ="safe", pure=True).load(text)
-                except Exception as err:
-                    raise ValueError(f"expects a list, got {raw!r} ({err})") from err
+                try:  # limits: the text may come from an ADES execute request
+                    raw = load_yaml(text, "the value")
+                except LoadError as err:
+                    raise ValueError(f"expects a list ({err})") from None
             else:
                 raw = [] if not text else [v.strip() for v in text.split(",")]
         if not isinstance(raw, (list, tuple)):
@@ -349,6 +355,12 @@ def convert_params(workflow: Workflow, params: Mapping[str, Any]) -> dict[str, A
             job[name] = _convert(spec.type, raw)
         except ValueError as err:
             raise ParameterError(f"input {name!r} ({spec.type_str}) {err}", listing) from None
+    from .cwlload import LoadError, check_job_values
+
+    try:  # cwltool would resolve $include/$import in the job file
+        check_job_values(job)
+    except LoadError as err:
+        raise ParameterError(str(err), listing) from None
     return job
 
 
@@ -583,9 +595,11 @@ def write_no_container_copy(cwl: Path, target: Path, app_dir: Path | None = None
 
     from ruamel.yaml import YAML
 
+    from .cwlload import scan_yaml
     from .validate import requirement_entries
 
     text = cwl.read_text().replace(APP_DIR_IN_IMAGE, str(Path(app_dir or cwl.parent).resolve()))
+    scan_yaml(text, cwl.name)  # limits (the document was checked by load_workflow already)
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.width = 4096
@@ -750,7 +764,10 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
     work = run_dir / "work"
     work.mkdir()
     entry = f"{cwl_to_run}#{workflow.id}" if workflow.id else str(cwl_to_run)
-    cmd = [sys.executable, "-m", "cwltool", "--disable-color", "--outdir", str(outputs_dir),
+    # --skip-schemas: $schemas are never fetched (a local path or a loopback URL there would be
+    # read by cwltool); $include/$import are refused by load_workflow before we get here
+    cmd = [sys.executable, "-m", "cwltool", "--disable-color", "--skip-schemas",
+           "--outdir", str(outputs_dir),
            "--tmpdir-prefix", f"{work}/tmp-", "--tmp-outdir-prefix", f"{work}/out-",
            *engine_args, entry, str(job_path)]
     env = dict(os.environ if env is None else env)

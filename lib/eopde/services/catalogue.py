@@ -88,9 +88,15 @@ def create_app() -> Any:
     )
     from stac_fastapi.pgstac.app import create_app as create_stac_app
 
+    from .secrets import read_secret
+
+    # Secrets come as files (EOPDE_SERVICE_TOKEN_FILE, PGPASSWORD_FILE): set in-process, they
+    # are not in /proc/<pid>/environ, which shows the environment the process started with.
+    if password := read_secret("PGPASSWORD"):
+        os.environ["PGPASSWORD"] = password
     app = create_stac_app()
     hub_api = os.environ.get("EOPDE_HUB_API_URL")
-    token = os.environ.get("EOPDE_SERVICE_TOKEN")
+    token = read_secret("EOPDE_SERVICE_TOKEN")
     if not (hub_api and token):
         raise RuntimeError("EOPDE_HUB_API_URL and EOPDE_SERVICE_TOKEN must be set to check tokens")
     app.add_middleware(HubTokenMiddleware, hub_api_url=hub_api, service_token=token)
