@@ -163,3 +163,17 @@ def test_stage_out_reads_nothing_outside_the_job(tmp_path, how):
     assert "CANARY" not in str(err.value) and str(tmp_path) not in str(err.value)
     assert not any(b"CANARY" in body for body in s3.objects.values())
     assert s3.objects == {}
+
+
+@pytest.mark.skipif(not jobuser.isolating(), reason="as root only: jobs run as other accounts")
+def test_protect_state_folder_makes_service_folders_private(tmp_path):
+    for name in ("storage", "users", "data"):
+        (tmp_path / name).mkdir(mode=0o755)
+        (tmp_path / name).chmod(0o755)
+    (tmp_path / "secrets.json").write_text("{}")
+    (tmp_path / "secrets.json").chmod(0o644)
+    changed = jobuser.protect_state_folder(tmp_path)
+    assert sorted(p.name for p in changed) == ["secrets.json", "storage", "users"]
+    assert (tmp_path / "storage").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "data").stat().st_mode & 0o777 == 0o755  # public demo data
+    assert (tmp_path / "secrets.json").stat().st_mode & 0o777 == 0o600

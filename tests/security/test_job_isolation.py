@@ -134,6 +134,9 @@ def test_job_sandboxes_are_private(platform, tools, alice):
     try:
         secrets = platform.home / "secrets.json"
         assert secrets.stat().st_mode & 0o077 == 0
+        for name in ("ades", "storage", "users", "logs", "hub", "secrets"):
+            folder = platform.home / name
+            assert not folder.exists() or folder.stat().st_mode & 0o077 == 0, name
         job_dir = platform.home / "ades" / "jobs" / job
         assert job_dir.stat().st_mode & 0o077 == 0 and job_dir.stat().st_uid == 0
         assert (job_dir / "job.log").stat().st_uid == 0

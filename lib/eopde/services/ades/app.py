@@ -101,6 +101,10 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
         from .executor import LocalExecutor
         from .stageout import StageOutTarget
 
+        from .jobuser import protect_state_folder
+
+        for path in protect_state_folder(home):  # as root: jobs run as other accounts
+            log.warning("made %s private to the service", path)
         workers = env.get("EOPDE_ADES_WORKERS")
         images = Path(env.get("EOPDE_IMAGES_DIR") or home / "images")
         executor = LocalExecutor(store, work_dir=Path(env.get("EOPDE_ADES_WORK_DIR")

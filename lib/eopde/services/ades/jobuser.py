@@ -13,11 +13,12 @@ cwltool and the tool also run in their own PID and mount namespaces (:func:`wrap
 see no other process: not the ADES's /proc entry, not another job's command line.
 
 The tool works in a sandbox folder outside the state folder (``/var/lib/eopde/jobs/<digest>/<job>``,
-mode 0700, owned by the leased account; its parents are 0711: reachable, not listable). The state
+mode 0700, owned by the leased account; its parents are 0711: reachable, not listable; the state
+folder links it as ``ades/sandboxes``, which ``eopde purge`` follows). The state
 folder, the secrets file, the job logs (kept by the ADES in the state folder) and other jobs'
-sandboxes are out of its reach: as long as the state folder is not reachable by other accounts
-(``eopde`` keeps it 0700 when run as root), and /proc/<pid>/environ of the ADES is readable only by
-root.
+sandboxes are out of its reach: the ADES makes the state folder's service folders private to
+root (:func:`protect_state_folder`) and /proc/<pid>/environ of the ADES is readable only by root
+(and not even visible from the job's PID namespace).
 
 As an ordinary user (a laptop), there is no other account to switch to: the job runs as that user,
 with the scrubbed environment below, and the sandbox is the job's folder in the state folder.
@@ -113,7 +114,34 @@ def sandbox_root(work_dir: Path) -> Path:
         folder.mkdir(exist_ok=True)
         os.chown(folder, 0, 0)
         folder.chmod(0o711)  # traversable by the job accounts, never listable
+    link = work_dir.parent / "sandboxes"  # `eopde purge` deletes what it points to
+    if not link.is_symlink() and not link.exists():
+        link.symlink_to(root)
     return root
+
+
+#: Folders of the state folder only root's services use: private to root when jobs run as
+#: other accounts (PostgreSQL's cluster, run by its own account, is left as it is).
+PRIVATE_PARTS = ("ades", "storage", "users", "logs", "hub", "run", "secrets", "images")
+
+
+def protect_state_folder(home: Path) -> list[Path]:
+    """As root: make the state folder's service folders and secrets.json private (0700/0600),
+    whatever the state folder's own mode, so that no job account reads a bucket, a user's home,
+    a log or a secret even where the state folder is reachable. Returns what was changed."""
+    if not isolating():
+        return []
+    changed = []
+    for name in PRIVATE_PARTS:
+        path = home / name
+        if path.is_dir() and not path.is_symlink() and path.stat().st_mode & 0o077:
+            path.chmod(0o700)
+            changed.append(path)
+    secrets = home / "secrets.json"
+    if secrets.is_file() and secrets.stat().st_mode & 0o077:
+        secrets.chmod(0o600)
+        changed.append(secrets)
+    return changed
 
 
 def chown_tree(path: Path, account: JobAccount) -> None:
