@@ -405,7 +405,7 @@ def test_stage_in_from_s3_item(store, tmp_path, s3, stac_server, monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
     _light(store, user="bob")
-    ex = _executor(store, tmp_path, s3)
+    ex = _executor(store, tmp_path, s3, keep_work=3600)  # keep the sandbox to look at it
     try:
         url = f"s3://inputs/scenes/{item['id']}/{item['id']}.json"
         job = store.create_job("bob", "light", {"items": [{"href": url}]}, None, "async")
@@ -417,7 +417,7 @@ def test_stage_in_from_s3_item(store, tmp_path, s3, stac_server, monkeypatch):
     finally:
         ex.shutdown()
     assert done.status == "successful", (done.message, Path(done.log_path).read_text()[-2000:])
-    staged = tmp_path / "jobs" / job.id / "run" / "stage-in" / "items" / item["id"]
+    staged = ex.sandbox(job.id) / "run" / "stage-in" / "items" / item["id"]
     assert sorted(p.name for p in staged.glob("*.tif")) == sorted(f"{k}.tif" for k in keys)
     cat = read_catalog(done.results["StacCatalogUri"], client=client)
     (res,) = list(cat.get_items(recursive=True))
@@ -450,7 +450,8 @@ def test_stage_out_rewrites_links_and_assets(tmp_path, s3):
         parent.add_item(it)
     cat.normalize_hrefs(str(folder))
     cat.save(pystac.CatalogType.ABSOLUTE_PUBLISHED)  # absolute links: must become relative
-    doc = stage_out({"out": folder}, user="Carol.X", job_id="j1", target=s3["target"])
+    doc = stage_out({"out": folder}, user="Carol.X", job_id="j1", target=s3["target"],
+                    within=tmp_path)  # the job's folder: "elsewhere.txt" is the job's too
     bucket = bucket_name("Carol.X")
     uri = f"s3://{bucket}/processing-results/j1/catalog.json"
     assert doc == {"out": {"href": uri, "type": "application/json", "rel": "stac-catalog"},

@@ -516,6 +516,23 @@ class RunResult:
         return json.loads(json.dumps(out, default=str))
 
 
+def _InsideIO(folder: Path):
+    """A pystac StacIO reading only files inside ``folder`` (links leading elsewhere, local or
+    remote, are refused: a tool's result never makes the checker read other files)."""
+    from pystac.stac_io import DefaultStacIO
+
+    root = Path(folder).resolve()
+
+    class InsideIO(DefaultStacIO):
+        def read_text_from_href(self, href: str) -> str:
+            local = href[7:] if href.startswith("file://") else href
+            if "://" in local or not Path(local).resolve().is_relative_to(root):
+                raise ValueError("a link leads out of the result folder")
+            return super().read_text_from_href(local)
+
+    return InsideIO()
+
+
 def check_catalog(folder: str | os.PathLike[str]) -> tuple[Path | None, list[dict[str, Any]], list[str]]:
     """Stage-out check of a result folder: (catalog path, items, problems). Each item needs a
     geometry, a bbox, a datetime (or start/end) and at least one asset, every asset a file on
@@ -528,10 +545,10 @@ def check_catalog(folder: str | os.PathLike[str]) -> tuple[Path | None, list[dic
         return None, [], [f"{folder} holds no catalog.json: the application must write its "
                           "results as a STAC catalog (OGC 20-089 stage-out)"]
     try:
-        cat = pystac.read_file(str(path))
+        cat = pystac.read_file(str(path), stac_io=_InsideIO(folder))
         items = list(cat.get_items(recursive=True)) if isinstance(cat, pystac.Catalog) else []
-    except Exception as err:
-        return path, [], [f"{path}: not a readable STAC catalog ({type(err).__name__}: {err})"]
+    except Exception as err:  # never the content of what was read: the type alone
+        return path, [], [f"{path}: not a readable STAC catalog ({type(err).__name__})"]
     problems = []
     summary = []
     if not items:
@@ -653,7 +670,10 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
                 timeout: float | None = None, log_path: str | os.PathLike[str] | None = None,
                 new_session: bool = False,
                 on_start: Callable[[subprocess.Popen], None] | None = None,
-                app_dir: str | os.PathLike[str] | None = None) -> RunResult:
+                app_dir: str | os.PathLike[str] | None = None,
+                env: Mapping[str, str] | None = None,
+                run_as: tuple[int, int] | None = None,
+                wrap: Callable[[list[str]], list[str]] | None = None) -> RunResult:
     """Run ``package`` (a package folder or its CWL file) locally, like an ADES.
 
     ``params``: ``{input: value}`` (strings are converted to the input's CWL type);
@@ -666,7 +686,10 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
     that file instead of ``<run>/run.log``; ``new_session`` starts cwltool in its own process
     group (session), so the caller can stop the whole tree with ``os.killpg``; ``on_start`` is
     called with the cwltool ``Popen`` as soon as it is started; ``app_dir`` is where the package's
-    app files (``APP_DIR_IN_IMAGE`` in the image) are on this host, for runs without a container.
+    app files (``APP_DIR_IN_IMAGE`` in the image) are on this host, for runs without a container;
+    ``env`` is cwltool's whole environment (default: this process's); ``run_as`` ``(uid, gid)``
+    runs cwltool as that account (the run folder is given to it first, umask 077): by
+    ``wrap(command)`` when given (a command that switches to the account itself), else directly.
 
     Raises :class:`ParameterError` (bad inputs), :class:`RunError` (cannot start) and
     :class:`~eopde.apppkg.stagein.StageInError`; a run that starts returns a :class:`RunResult`
@@ -747,9 +770,20 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
            "--outdir", str(outputs_dir),
            "--tmpdir-prefix", f"{work}/tmp-", "--tmp-outdir-prefix", f"{work}/out-",
            *engine_args, entry, str(job_path)]
-    env = dict(os.environ)
+    env = dict(os.environ if env is None else env)
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    account: dict[str, Any] = {}
+    if run_as is not None:  # the service's unprivileged job account (see services/ades/jobuser)
+        uid, gid = run_as
+        for folder, dirs, files in os.walk(run_dir):
+            for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
+                os.lchown(name, uid, gid)
+        account = dict(umask=0o077)
+        if wrap is None:
+            account.update(user=uid, group=gid, extra_groups=[])
+        else:
+            cmd = wrap(cmd)
     append = log_path is not None
     log_path = Path(log_path) if append else run_dir / "run.log"
 
@@ -762,7 +796,7 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
         log.flush()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=env, cwd=run_dir, errors="replace",
-                                start_new_session=new_session)
+                                start_new_session=new_session, **account)
         if on_start is not None:
             on_start(proc)
 

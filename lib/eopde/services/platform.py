@@ -227,8 +227,8 @@ class Platform:
         return stopped
 
     def purge(self, progress: Callable[[str], None] = lambda message: None) -> list[Path]:
-        """Stop everything, then delete the state folder and, when the database cluster lives
-        outside it (root with a private state folder), that cluster too. Returns what was
+        """Stop everything, then delete the state folder and, when the database cluster or the
+        ADES's job sandboxes live outside it (root), those too. Returns what was
         deleted. Everything is lost: databases, object storage, logs, secrets."""
         import shutil
 
@@ -237,11 +237,13 @@ class Platform:
             return []
         self.down(progress)
         removed: list[Path] = []
-        link = home / "postgres"
-        if link.is_symlink():
-            outside = link.resolve()
-            shutil.rmtree(outside, ignore_errors=True)
-            removed.append(outside)
+        # Folders kept outside a private state folder as root, linked from it: the database
+        # cluster, the ADES's job sandboxes (services/ades/jobuser.py).
+        for link in (home / "postgres", home / "ades" / "sandboxes"):
+            if link.is_symlink():
+                outside = link.resolve()
+                shutil.rmtree(outside, ignore_errors=True)
+                removed.append(outside)
         if home.exists():
             shutil.rmtree(home)
             removed.append(home)
