@@ -639,7 +639,8 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
                 timeout: float | None = None, log_path: str | os.PathLike[str] | None = None,
                 new_session: bool = False,
                 on_start: Callable[[subprocess.Popen], None] | None = None,
-                app_dir: str | os.PathLike[str] | None = None) -> RunResult:
+                app_dir: str | os.PathLike[str] | None = None,
+                url_policy: Any = None) -> RunResult:
     """Run ``package`` (a package folder or its CWL file) locally, like an ADES.
 
     ``params``: ``{input: value}`` (strings are converted to the input's CWL type);
@@ -652,13 +653,15 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
     that file instead of ``<run>/run.log``; ``new_session`` starts cwltool in its own process
     group (session), so the caller can stop the whole tree with ``os.killpg``; ``on_start`` is
     called with the cwltool ``Popen`` as soon as it is started; ``app_dir`` is where the package's
-    app files (``APP_DIR_IN_IMAGE`` in the image) are on this host, for runs without a container.
+    app files (``APP_DIR_IN_IMAGE`` in the image) are on this host, for runs without a container;
+    ``url_policy`` (a :class:`~eopde.services.urlguard.UrlPolicy`) limits what stage-in fetches
+    for a user (default: anything, as on one's own machine).
 
     Raises :class:`ParameterError` (bad inputs), :class:`RunError` (cannot start) and
     :class:`~eopde.apppkg.stagein.StageInError`; a run that starts returns a :class:`RunResult`
     whose ``status`` is "failed" when the tool fails or its result is not a valid STAC catalog.
     """
-    from .stagein import stage_items
+    from .stagein import StageInError, stage_items
 
     say = progress or (lambda message: None)
     t_start = time.monotonic()
@@ -689,17 +692,24 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
     for name, refs in targets.items():
         spec = workflow.input(name)
         assert spec is not None
-        if spec.kind == "Directory":
-            cats = stage_items(refs, run_dir / "stage-in" / name, assets=assets, progress=say,
-                               headers=headers, catalog_id=name)
-            job[name] = {"class": "Directory", "location": cats[0].folder.as_uri()}
-        elif spec.kind == "Directory[]":
-            cats = stage_items(refs, run_dir / "stage-in" / name, assets=assets, per_item=True,
-                               progress=say, headers=headers)
-            job[name] = [{"class": "Directory", "location": c.folder.as_uri()} for c in cats]
-        else:  # cloud-native: the item URLs as they are
+        if spec.kind not in ("Directory", "Directory[]"):  # cloud-native: the URLs as they are
             say(f"{name}: {len(refs)} STAC item URL(s) passed as {spec.kind} (no stage-in)")
             job[name] = refs[0] if spec.kind == "string" else list(refs)
+            continue
+        try:
+            if spec.kind == "Directory":
+                cats = stage_items(refs, run_dir / "stage-in" / name, assets=assets,
+                                   progress=say, headers=headers, catalog_id=name,
+                                   policy=url_policy)
+                job[name] = {"class": "Directory", "location": cats[0].folder.as_uri()}
+            else:
+                cats = stage_items(refs, run_dir / "stage-in" / name, assets=assets,
+                                   per_item=True, progress=say, headers=headers,
+                                   policy=url_policy)
+                job[name] = [{"class": "Directory", "location": c.folder.as_uri()}
+                             for c in cats]
+        except StageInError as err:  # say which input
+            raise StageInError(f"input {name!r}: {err}") from err
     timings["stage_in"] = time.monotonic() - t0
 
     # job file

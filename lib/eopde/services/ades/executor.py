@@ -102,7 +102,8 @@ class LocalExecutor:
     def __init__(self, store, *, work_dir: Path, workers: int | None = None,
                  engine: str = "auto", storage: StageOutTarget | None = None,
                  kill_grace: float = 10.0,
-                 app_dirs: Callable[[Any], Path | None] | None = None):
+                 app_dirs: Callable[[Any], Path | None] | None = None,
+                 url_policy: Callable[[str], Any] | None = None):
         self.store = store
         self.work_dir = Path(work_dir).expanduser().resolve()
         self.workers = max(1, int(workers or os.cpu_count() or 1))
@@ -110,6 +111,7 @@ class LocalExecutor:
         self.storage = storage
         self.kill_grace = kill_grace
         self.app_dirs = app_dirs
+        self.url_policy = url_policy  # user -> what stage-in may fetch for them (urlguard)
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._lock = threading.RLock()
@@ -367,7 +369,8 @@ class LocalExecutor:
             result = run_package(
                 cwl, params, stac, output=job_dir / "run", engine=engine_name or "none",
                 workflow_id=workflow.id or None, progress=progress, log_path=log_path,
-                new_session=True, on_start=on_start, app_dir=app_dir)
+                new_session=True, on_start=on_start, app_dir=app_dir,
+                url_policy=self.url_policy(job.user) if self.url_policy else None)
         except _Dismissed:
             return
         except (ParameterError, StageInError, RunError) as err:
