@@ -3,6 +3,11 @@
 `uvicorn eopde.services.ades.app:create_app --factory`. Every route lives under
 `/{user}/ogc-api/` and needs `Authorization: Bearer <token>` of that user (others get 404),
 except the OpenAPI document (`/{user}/ogc-api/api`, also `/openapi.json`) and `/healthz`.
+
+Links are built from configured bases, never from the request's Host header: direct requests get
+the service's own address (EOPDE_ADES_SELF_URL, else EOPDE_ADES_URL without `/{user}/ogc-api`,
+else the platform settings' ADES URL); requests through the hub's proxy (path under
+EOPDE_ADES_PUBLIC_PATH) get EOPDE_ADES_PUBLIC_URL, else EOPDE_HUB_URL + EOPDE_ADES_PUBLIC_PATH.
 """
 
 from __future__ import annotations
@@ -13,21 +18,26 @@ import os
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import quote
 
 from fastapi import FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.datastructures import URL
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import description as _desc
-from .auth import VerifierUnavailable, bearer_token, verifier_from_env
+from .auth import Principal, VerifierUnavailable, bearer_token, verifier_from_env
 from .deploy import ID_RE, read_package
-from .errors import (P1, OGCError, bad_request, duplicated_process, no_such_job, no_such_process,
-                     not_acceptable, not_found, result_not_ready, too_large, unauthorized)
+from .errors import (P1, LastResort, OGCError, bad_request, duplicated_process, no_such_job,
+                     no_such_process, not_acceptable, not_found, result_not_ready, too_large,
+                     unauthorized)
+from .fetchpolicy import HREF_POLICY, check_inputs, platform_origins, policy_for
 from .inputs import check_execute
 from .steplogs import step_log_files
-from .store import DuplicateProcess, JobRecord, JobStore, NoSuchProcess, ProcessRecord, utcnow
+from .store import (DuplicateProcess, JobRecord, JobStore, NoSuchProcess, ProcessRecord,
+                    RetiredIdentity, utcnow)
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +58,8 @@ PACKAGE_TYPES = ["application/cwl+yaml", "application/cwl", "application/cwl+jso
                  "application/ogcapppkg+json"]
 TIME_FMT = "%Y-%m-%dT%H:%M:%SZ"
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
+MAX_SKIP = 10 ** 9  # beyond any real list; larger values overflow the database's integers
+MAX_JSON_DEPTH = 64  # nesting of an execute body (inputs are shallow; deep ones are attacks)
 
 _DEPLOY_BODY = {"requestBody": {"required": True, "content": {
     "application/cwl+yaml": {"schema": {"type": "string"}},
@@ -68,6 +80,58 @@ def _json(content: Any, status: int = 200, headers: dict | None = None) -> JSONR
     return JSONResponse(content, status_code=status, headers=headers)
 
 
+def _load_json(raw: bytes, what: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Parse a JSON body; 400 when it is not JSON or nests deeper than ``max_depth``."""
+    try:
+        doc = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise bad_request(f"{what} is not valid JSON: {err}", "BadRequest") from None
+    except RecursionError:
+        doc = None
+        depth = max_depth + 1
+    else:
+        depth = _depth(doc, max_depth)
+    if depth > max_depth:
+        raise bad_request(f"{what} nests arrays/objects deeper than {max_depth} levels; "
+                          "send a flatter document", "BadRequest")
+    return doc
+
+
+def _depth(doc: Any, limit: int) -> int:
+    """Nesting depth of a parsed JSON value, counted without recursion (stops past ``limit``)."""
+    deepest, stack = 0, [(doc, 1)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, (dict, list)):
+            deepest = max(deepest, level)
+            if deepest > limit:
+                return deepest
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def public_bases(env: dict, base_url: str | None = None) -> tuple[str, str | None]:
+    """(base of links for direct requests, base for requests through the hub's proxy)."""
+    direct = base_url or env.get("EOPDE_ADES_SELF_URL")
+    if not direct and env.get("EOPDE_ADES_URL"):
+        direct = env["EOPDE_ADES_URL"].split("/{user}", 1)[0]
+    if not direct:
+        from ..settings import PlatformSettings
+
+        direct = PlatformSettings().url("ades")
+    prefix = (env.get("EOPDE_ADES_PUBLIC_PATH") or "").rstrip("/")
+    proxied = env.get("EOPDE_ADES_PUBLIC_URL")
+    if not proxied and prefix:
+        hub = env.get("EOPDE_HUB_URL")
+        if not hub:
+            from ..settings import PlatformSettings
+
+            hub = PlatformSettings().url("hub")
+        proxied = hub.rstrip("/") + prefix
+    return direct.rstrip("/"), proxied.rstrip("/") if proxied else None
+
+
 def _app_dir(process: Any, images: Path) -> Path:
     """Where a deployed package's app files are for a run without a container: the local
     stand-in of its image (see eopde.apppkg.images)."""
@@ -82,13 +146,20 @@ def _app_dir(process: Any, images: Path) -> Path:
 def create_app(*, store: JobStore | None = None, executor: Any = None,
                verify_token: Callable[[str], str | None] | None = None,
                max_body: int | None = None, href_dirs: list[str | Path] | None = None,
-               sync_timeout: float | None = None, env: dict | None = None) -> FastAPI:
+               sync_timeout: float | None = None, env: dict | None = None,
+               base_url: str | None = None,
+               fetch_origins: list[str] | None = None) -> FastAPI:
     """The ADES app. Keyword overrides (tests): `store`, `executor` (anything with start /
-    submit / wait / dismiss / shutdown), `verify_token` (token -> user name or None),
+    submit / wait / dismiss / shutdown), `verify_token` (token -> Principal, user name or None),
     `max_body` (bytes), `href_dirs` (local folders an executionUnit href may point into),
-    `sync_timeout` (seconds a sync execution waits), `env` (instead of os.environ)."""
+    `sync_timeout` (seconds a sync execution waits), `env` (instead of os.environ), `base_url`
+    (links of direct requests), `fetch_origins` (the platform's own base URLs users may name,
+    instead of the data server and catalogue: see fetchpolicy)."""
     env = dict(os.environ if env is None else env)
     home = Path(env.get("EOPDE_HOME") or Path.home() / ".eopde")
+    origins = platform_origins(env) if fetch_origins is None else list(fetch_origins)
+    direct_base, proxied_base = public_bases(env, base_url)
+    proxy_prefix = (env.get("EOPDE_ADES_PUBLIC_PATH") or "").rstrip("/")
     if store is None:
         store = JobStore(env.get("EOPDE_ADES_DB_URL") or f"sqlite:///{home / 'ades' / 'ades.db'}")
     if executor is None:
@@ -101,7 +172,8 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
                                                       or home / "ades" / "jobs"),
                                  workers=int(workers) if workers else None,
                                  storage=StageOutTarget.from_env(),
-                                 app_dirs=lambda process: _app_dir(process, images))
+                                 app_dirs=lambda process: _app_dir(process, images),
+                                 url_policy=lambda user: policy_for(user, origins))
     if verify_token is None:
         verify_token = verifier_from_env(env)
     if max_body is None:
@@ -155,14 +227,33 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
             err = OGCError(exc.status_code, P1 + "error", "Error", str(exc.detail))
         return await _ogc(request, err)
 
-    @app.exception_handler(Exception)
-    async def _bug(request: Request, exc: Exception):
-        log.exception("internal error on %s %s", request.method, request.url.path)
-        return _json({"type": P1 + "server-error", "title": "InternalServerError", "status": 500,
-                      "detail": f"internal error ({type(exc).__name__}); see the service log"},
-                     500)
+    @app.exception_handler(RecursionError)
+    async def _too_deep(request: Request, exc: RecursionError):
+        # only a document nested deeper than Python's stack gets here (YAML, JSON bodies)
+        return await _ogc(request, bad_request("the request body nests too deeply to be read; "
+                                               "send a flatter document", "BadRequest"))
+
+    # Exceptions nothing above handles: a 500 JSON, logged, without re-raising (Starlette's
+    # handler of `Exception` answers and then re-raises, and uvicorn then drops the connection).
+    app.add_middleware(LastResort)
 
     # ------------------------------------------------------------------ helpers
+    claimed: dict[str, str] = {}  # user -> identity already bound in the store
+
+    async def owner(name: str, identity: str | None) -> None:
+        """Bind the name to the account's identity (see JobStore.claim_user); stop what a
+        deleted account of the same name left running."""
+        if not identity or claimed.get(name) == identity:
+            return
+        try:
+            leftover = await run_in_threadpool(store.claim_user, name, identity)
+        except RetiredIdentity:
+            raise unauthorized("the account this token belongs to was deleted; log in "
+                               "again and get a fresh token") from None
+        claimed[name] = identity
+        for job_id in leftover:
+            await run_in_threadpool(executor.dismiss, job_id)
+
     async def authed(request: Request, user: str) -> str:
         token = bearer_token(request.headers.get("authorization"))
         if not token:
@@ -175,14 +266,20 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
         if not who:
             raise unauthorized("the bearer token is not valid (unknown, expired or not for "
                                "this service); get a fresh one")
-        if who != user:
+        name, identity = (who.name, who.identity) if isinstance(who, Principal) else (who, None)
+        if name != user:
             # never say whether another user's prefix exists
             raise not_found(f"nothing at {request.url.path}; your processes are under "
-                            f"/{who}/ogc-api/")
-        return who
+                            f"/{name}/ogc-api/")
+        await owner(name, identity)
+        return name
 
     def root(request: Request, user: str) -> str:
-        return str(request.base_url).rstrip("/") + f"/{user}/ogc-api"
+        """Base of this user's links: configured, never from the Host header."""
+        via_proxy = bool(proxy_prefix) and proxied_base is not None and \
+            request.scope.get("root_path", "").endswith(proxy_prefix)
+        base = proxied_base if via_proxy else direct_base
+        return f"{base}/{quote(user, safe='')}/ogc-api"
 
     async def read_body(request: Request) -> bytes:
         length = request.headers.get("content-length")
@@ -201,8 +298,16 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
         """The process record of the package a deploy or replace body carries (its id is the
         Workflow's: ``w`` when given)."""
         body = await read_body(request)
-        pkg = await run_in_threadpool(read_package, body, request.headers.get("content-type"),
-                                      w=w, max_bytes=max_body, href_dirs=href_paths)
+
+        def read() -> Any:  # in the worker thread: the href policy of this request
+            token = HREF_POLICY.set(policy_for(None, origins))
+            try:
+                return read_package(body, request.headers.get("content-type"), w=w,
+                                    max_bytes=max_body, href_dirs=href_paths)
+            finally:
+                HREF_POLICY.reset(token)
+
+        pkg = await run_in_threadpool(read)
         now = utcnow()
         rec = ProcessRecord(user=user, id=pkg.workflow_id, version=pkg.description.get("version"),
                             cwl_text=pkg.cwl_text, workflow_id=pkg.workflow_id,
@@ -310,7 +415,7 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
     @app.get(PREFIX + "/processes", tags=["Processes"], summary="List your processes")
     async def list_processes(request: Request, user: str,
                              limit: int = Query(1000, ge=1, le=10000),
-                             skip: int = Query(0, ge=0)):
+                             skip: int = Query(0, ge=0, le=MAX_SKIP)):
         await authed(request, user)
         base = root(request, user)
         recs, total = store.list_processes(user, limit, skip)
@@ -397,11 +502,10 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
         await authed(request, user)
         rec = get_process(user, process_id)
         raw = await read_body(request)
-        try:
-            body = json.loads(raw.decode("utf-8")) if raw.strip() else {}
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise bad_request(f"the execute body is not valid JSON: {err}", "BadRequest") from None
+        body = _load_json(raw, "the execute body")
         inputs, outputs = check_execute(body, rec.description)
+        # refuse data inputs that name what this service must not fetch, before any job exists
+        await run_in_threadpool(check_inputs, inputs, rec.description, policy_for(user, origins))
         prefer = (request.headers.get("prefer") or "").lower()
         is_async = "respond-async" in prefer or (mode or "").lower() == "async"
         job = store.create_job(user, process_id, inputs, outputs, "async" if is_async else "sync")
@@ -424,7 +528,8 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
     # ------------------------------------------------------------------ jobs
     @app.get(PREFIX + "/jobs", tags=["Jobs"], summary="List your jobs")
     async def list_jobs(request: Request, user: str,
-                        limit: int = Query(1000, ge=1, le=10000), skip: int = Query(0, ge=0),
+                        limit: int = Query(1000, ge=1, le=10000),
+                        skip: int = Query(0, ge=0, le=MAX_SKIP),
                         processID: list[str] | None = Query(None),
                         status: list[str] | None = Query(None),
                         type: str | None = Query(None)):
@@ -440,10 +545,12 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
         else:
             jobs, total = store.list_jobs(user, process_ids=pids or None,
                                           statuses=statuses or None, limit=limit, skip=skip)
-        links = [{"rel": "self", "type": "application/json", "href": str(request.url)}]
+        query = request.url.query
+        here = URL(f"{base}/jobs" + (f"?{query}" if query else ""))
+        links = [{"rel": "self", "type": "application/json", "href": str(here)}]
         if skip + len(jobs) < total:
             links.append({"rel": "next", "type": "application/json",
-                          "href": str(request.url.include_query_params(skip=skip + limit))})
+                          "href": str(here.include_query_params(skip=skip + limit))})
         return {"jobs": [status_info(base, j) for j in jobs], "links": links,
                 "numberTotal": total}
 
