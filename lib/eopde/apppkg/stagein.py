@@ -376,13 +376,13 @@ def stage_items(refs: Iterable[str], dest: str | os.PathLike[str], *,
             for key in list(item.assets):
                 if key not in keys:
                     del item.assets[key]  # the staged catalog holds only local assets
+            for key in keys:  # refuse before writing anything of this item
+                _check_asset(item.assets[key].href, ref, policy, f"{item.id}/{key}")
             folder = dest / item.id
             folder.mkdir(parents=True, exist_ok=True)
             say(f"stage-in {item.id}: {len(keys)} asset(s) from {ref}")
             staged = StagedItem(id=item.id, source=ref, json_path=folder / f"{item.id}.json")
             taken: set[str] = {"catalog.json"}
-            for key in keys:  # refuse before downloading anything of this item
-                _check_asset(item.assets[key].href, ref, policy, f"{item.id}/{key}")
             t0 = time.monotonic()
             for key in keys:
                 asset = item.assets[key]
