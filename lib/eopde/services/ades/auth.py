@@ -115,18 +115,32 @@ def hub_verifier(api_url: str, service_token: str, *, ttl: float = DEFAULT_TTL,
             created.put(name, value)
         return str(value)
 
+    pending: dict[str, threading.Lock] = {}
+    pending_lock = threading.Lock()
+
     def verify(token: str) -> Principal | None:
         key = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
         hit, value = tokens.get(key)
         if hit:
             return value  # type: ignore[return-value]
-        model = ask("user", token)
-        who = None
-        if model and model.get("kind", "user") == "user" and model.get("name"):
-            name = model["name"]
-            when = model.get("created") or creation_of(name)
-            who = Principal(name, f"hub:{when}")
-        tokens.put(key, who)
+        # one hub request per token at a time: pollers sharing a token wait for its answer
+        with pending_lock:
+            lock = pending.setdefault(key, threading.Lock())
+        with lock:
+            hit, value = tokens.get(key)
+            if hit:
+                return value  # type: ignore[return-value]
+            try:
+                model = ask("user", token)
+                who = None
+                if model and model.get("kind", "user") == "user" and model.get("name"):
+                    name = model["name"]
+                    when = model.get("created") or creation_of(name)
+                    who = Principal(name, f"hub:{when}")
+                tokens.put(key, who)
+            finally:
+                with pending_lock:
+                    pending.pop(key, None)
         return who
 
     return verify
