@@ -105,15 +105,15 @@ def hub_verifier(api_url: str, service_token: str, *, ttl: float = DEFAULT_TTL,
             raise VerifierUnavailable(f"the hub answered {resp.status_code} to a token check")
         return resp.json()
 
-    def creation_of(name: str) -> str:
+    def creation_of(name: str) -> str | None:
         hit, value = created.get(name)
         if not hit:
             model = ask(f"users/{quote(name, safe='')}", service_token) or {}
             value = model.get("created")
-            if not value:
-                raise VerifierUnavailable("the hub did not say when the user was created")
+            if not value:  # a user the hub keeps no creation time for: no identity binding
+                log.warning("the hub gives no creation time for user %r", name)
             created.put(name, value)
-        return str(value)
+        return str(value) if value else None
 
     pending: dict[str, threading.Lock] = {}
     pending_lock = threading.Lock()
@@ -136,7 +136,7 @@ def hub_verifier(api_url: str, service_token: str, *, ttl: float = DEFAULT_TTL,
                 if model and model.get("kind", "user") == "user" and model.get("name"):
                     name = model["name"]
                     when = model.get("created") or creation_of(name)
-                    who = Principal(name, f"hub:{when}")
+                    who = Principal(name, f"hub:{when}" if when else None)
                 tokens.put(key, who)
             finally:
                 with pending_lock:

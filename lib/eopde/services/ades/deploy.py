@@ -85,7 +85,7 @@ def _fetch(href: str, *, max_bytes: int, href_dirs: list[Path]) -> str:
                     raise bad_request(f"cannot fetch the execution unit from {href!r}: HTTP "
                                       f"{resp.status_code}; give an href this service can "
                                       "reach, or the CWL by value")
-                data = b""
+                data = bytearray()
                 for chunk in resp.iter_bytes(64 * 1024):
                     data += chunk
                     if len(data) > max_bytes:
@@ -97,7 +97,7 @@ def _fetch(href: str, *, max_bytes: int, href_dirs: list[Path]) -> str:
             raise bad_request(f"cannot fetch the execution unit from {href!r} "
                               f"({type(err).__name__}); give an href this service can reach, "
                               "or the CWL by value") from None
-        return _decode(data)
+        return _decode(bytes(data))
     if parts.scheme in ("", "file") and href_dirs:
         raw = unquote(parts.path) if parts.scheme == "file" else href.split("#", 1)[0]
         if "\x00" in raw or not raw.startswith("/"):
