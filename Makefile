@@ -1,9 +1,10 @@
 # The README's two commands: `make demo` and `make test`. Both install what is missing first.
 
+SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PIP_FLAGS ?= -q
+PIP_FLAGS ?=
 
 .PHONY: demo test install system-packages down status clean help
 
@@ -34,8 +35,11 @@ system-packages:
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "eopde: installing Python packages into $(VENV) (log: $(VENV)/pip.log)"
-	@$(BIN)/python -m pip install $(PIP_FLAGS) -U pip > $(VENV)/pip.log 2>&1 || (cat $(VENV)/pip.log; exit 1)
-	@$(BIN)/python -m pip install $(PIP_FLAGS) -e '.[test]' >> $(VENV)/pip.log 2>&1 || (cat $(VENV)/pip.log; exit 1)
+	@$(BIN)/python -m pip install -q -U pip > $(VENV)/pip.log 2>&1 || (cat $(VENV)/pip.log; exit 1)
+	@set -o pipefail; $(BIN)/python -m pip install $(PIP_FLAGS) --progress-bar off -e '.[test]' 2>&1 \
+	  | tee -a $(VENV)/pip.log | awk '/^Collecting/ {n++; if (n % 10 == 0) {printf "\reopde: %d packages resolved", n; fflush()}} \
+	  /^Installing collected/ {printf "\neopde: installing them (a minute or two)..."; fflush()} \
+	  END {print ""}' || (tail -40 $(VENV)/pip.log; exit 1)
 	@touch $@
 
 # JupyterHub's proxy (configurable-http-proxy), pinned by hub_config/package-lock.json.
@@ -47,6 +51,7 @@ hub_config/node_modules/.installed: hub_config/package-lock.json
 # The "EO Python (eopde)" kernel, in the venv so that the hub's users see it.
 $(VENV)/share/jupyter/kernels/eopde/kernel.json: kernels/eopde/kernel.json $(VENV)/.installed
 	@$(BIN)/jupyter kernelspec install kernels/eopde --sys-prefix --name eopde > /dev/null 2>&1
+	@touch $@  # the copy keeps the source's older date: without this, make reinstalls every time
 	@echo "eopde: kernel 'EO Python (eopde)' installed"
 
 # JupyterLab defaults for the platform's users (no news feed prompt: the demo runs offline).

@@ -53,15 +53,24 @@ def tiles_at(path: Path, zoom: int, count: int) -> list[tuple[int, int, int]]:
     tms = morecantile.tms.get("WebMercatorQuad")
     with Reader(str(path)) as src:
         west, south, east, north = src.get_geographic_bounds(tms.rasterio_geographic_crs)
-    candidates = list(tms.tiles(west, south, east, north, [zoom]))
-    # Keep tiles fully inside the scene so every one renders real pixels.
-    inside = [t for t in candidates if _inside(tms.bounds(t), (west, south, east, north))]
-    random.Random(zoom).shuffle(inside)
-    return [(t.x, t.y, t.z) for t in (inside or candidates)[:count]]
+        candidates = list(tms.tiles(west, south, east, north, [zoom]))
+        # Keep tiles whose four corners lie inside the scene itself, in the scene's CRS: the
+        # lon/lat bounding box of a UTM scene is larger than the scene (corners outside it made
+        # the zoom-14 run fail with TileOutsideBounds).
+        inside = [t for t in candidates if _inside(tms.bounds(t), src.crs, src.bounds)]
+        # Low zooms: no tile fits inside the scene; take the tiles that overlap it.
+        chosen = inside or [t for t in candidates if src.tile_exists(t.x, t.y, t.z)]
+    random.Random(zoom).shuffle(chosen)
+    return [(t.x, t.y, t.z) for t in chosen[:count]]
 
 
-def _inside(b, outer) -> bool:
-    return b.left >= outer[0] and b.bottom >= outer[1] and b.right <= outer[2] and b.top <= outer[3]
+def _inside(b, crs, bounds) -> bool:
+    from rasterio.warp import transform
+
+    xs, ys = transform("EPSG:4326", crs, [b.left, b.left, b.right, b.right],
+                       [b.bottom, b.top, b.bottom, b.top])
+    left, bottom, right, top = bounds
+    return all(left <= x <= right for x in xs) and all(bottom <= y <= top for y in ys)
 
 
 def time_reader(path: Path, tiles: list[tuple[int, int, int]]) -> list[float]:
@@ -117,7 +126,8 @@ def main() -> None:
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "eopde.services.tiles:create_app", "--factory",
          "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
-        env={**os.environ},
+        # The tile server reads only under its allowed prefixes: here, the benchmark's folder.
+        env={**os.environ, "EOPDE_TILES_ALLOWED_URLS": f"{folder.resolve()}/"},
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -19,6 +19,7 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
+from eopde.hub.local import bucket_name
 from eopde.services.ades.app import CONFORMANCE, create_app
 from eopde.services.ades.store import JobStore, utcnow
 
@@ -59,7 +60,7 @@ class FakeExecutor:
 
     def finish(self, job_id):
         job = self.store.get_job(job_id)
-        href = f"s3://user-{job.user}/processing-results/{job_id}/catalog.json"
+        href = f"s3://{bucket_name(job.user)}/processing-results/{job_id}/catalog.json"
         now = utcnow()
         self.store.update_job(job_id, status="successful", progress=100, message="done",
                               started=now, finished=now, results={

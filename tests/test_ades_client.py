@@ -959,7 +959,11 @@ def test_cli_execute_wait_jobs_job(server, cli_env, capsys):
     assert run_cli("execute", "water-bodies", "-i", "aoi=x", "-i", "n:=3", "--stac-item",
                    "stac_items=https://cat.example/items/b", "--wait") == 0
     out = capsys.readouterr()
-    assert out.out.startswith("job ") and out.out.rstrip().endswith("successful")
+    first, results, fetch = out.out.splitlines()
+    assert first.startswith("job ") and first.endswith(" successful")
+    job_id = first.split()[1]
+    assert results == f"results: s3://eoepca/processing-results/{job_id}/catalog.json"
+    assert fetch == f"fetch them: eopde results {job_id} --download ./{job_id}"
     assert "successful 100%" in out.err
     assert json.loads(last(server, "POST", "/execution")["body"])["inputs"]["n"] == 3
     assert run_cli("jobs", "--status", "successful", "--json") == 0

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from stacserver import serve_demo_items
 
+from eopde.hub.local import bucket_name
 from eopde.services.ades.executor import RESTART_MESSAGE, LocalExecutor
 from eopde.services.process import group_alive
 from eopde.services.ades.stageout import StageOutTarget, read_catalog, stage_out
@@ -404,7 +405,7 @@ def test_stage_in_from_s3_item(store, tmp_path, s3, stac_server, monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
     _light(store, user="bob")
-    ex = _executor(store, tmp_path, s3)
+    ex = _executor(store, tmp_path, s3, keep_work=3600)  # keep the sandbox to look at it
     try:
         url = f"s3://inputs/scenes/{item['id']}/{item['id']}.json"
         job = store.create_job("bob", "light", {"items": [{"href": url}]}, None, "async")
@@ -416,7 +417,7 @@ def test_stage_in_from_s3_item(store, tmp_path, s3, stac_server, monkeypatch):
     finally:
         ex.shutdown()
     assert done.status == "successful", (done.message, Path(done.log_path).read_text()[-2000:])
-    staged = tmp_path / "jobs" / job.id / "run" / "stage-in" / "items" / item["id"]
+    staged = ex.sandbox(job.id) / "run" / "stage-in" / "items" / item["id"]
     assert sorted(p.name for p in staged.glob("*.tif")) == sorted(f"{k}.tif" for k in keys)
     cat = read_catalog(done.results["StacCatalogUri"], client=client)
     (res,) = list(cat.get_items(recursive=True))
@@ -449,8 +450,10 @@ def test_stage_out_rewrites_links_and_assets(tmp_path, s3):
         parent.add_item(it)
     cat.normalize_hrefs(str(folder))
     cat.save(pystac.CatalogType.ABSOLUTE_PUBLISHED)  # absolute links: must become relative
-    doc = stage_out({"out": folder}, user="Carol.X", job_id="j1", target=s3["target"])
-    uri = "s3://user-carol-x/processing-results/j1/catalog.json"
+    doc = stage_out({"out": folder}, user="Carol.X", job_id="j1", target=s3["target"],
+                    within=tmp_path)  # the job's folder: "elsewhere.txt" is the job's too
+    bucket = bucket_name("Carol.X")
+    uri = f"s3://{bucket}/processing-results/j1/catalog.json"
     assert doc == {"out": {"href": uri, "type": "application/json", "rel": "stac-catalog"},
                    "StacCatalogUri": uri}
     back = read_catalog(uri, client=s3["client"])
@@ -460,8 +463,28 @@ def test_stage_out_rewrites_links_and_assets(tmp_path, s3):
         assert it.assets["web"].href == "https://example.org/x.tif"
         for key in ("a", "far"):
             b, k = it.assets[key].href[5:].split("/", 1)
-            assert b == "user-carol-x"
+            assert b == bucket
             s3["client"].head_object(Bucket=b, Key=k)
-    raw = s3["client"].get_object(Bucket="user-carol-x",
+    raw = s3["client"].get_object(Bucket=bucket,
                                   Key="processing-results/j1/catalog.json")["Body"].read().decode()
     assert str(folder) not in raw and '"self"' not in raw
+
+
+def test_stage_out_keeps_users_that_normalise_alike_apart(tmp_path, s3):
+    """`alice`, `alice_` and `Alice` (security issue, item 12): three users, three buckets, each
+    the one their server is told (`bucket_name`), and nobody's results in another's bucket."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    cat = __import__("pystac").Catalog(id="c", description="d")
+    cat.normalize_hrefs(str(folder))
+    cat.save(__import__("pystac").CatalogType.SELF_CONTAINED)
+    buckets = {}
+    for n, user in enumerate(("alice", "alice_", "Alice")):
+        doc = stage_out({"out": folder}, user=user, job_id=f"n{n}", target=s3["target"])
+        buckets[user] = doc["StacCatalogUri"][len("s3://"):].split("/", 1)[0]
+        assert buckets[user] == bucket_name(user)
+    assert buckets["alice"] == "user-alice" and len(set(buckets.values())) == 3
+    for n, user in enumerate(("alice", "alice_", "Alice")):
+        keys = [o["Key"] for o in s3["client"].list_objects_v2(
+            Bucket=buckets[user], Prefix="processing-results/n")["Contents"]]
+        assert keys == [f"processing-results/n{n}/catalog.json"]

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from test_ades_api import GOOD, FakeExecutor
 
-from eopde.services.ades.app import _depth, create_app, public_bases
+from eopde.services.ades.app import create_app, public_bases
 from eopde.services.ades.auth import Principal, hub_verifier
 from eopde.services.ades.store import JobStore, RetiredIdentity
 
@@ -63,17 +63,6 @@ def test_last_resort_500_is_json_and_keeps_the_connection(tmp_path):
     finally:
         server.should_exit = True
         thread.join(10)
-
-
-def test_depth_is_counted_without_recursion():
-    deep: list = []
-    cur = deep
-    for _ in range(100_000):
-        cur.append([])
-        cur = cur[0]
-    assert _depth(deep, 64) == 65
-    assert _depth({"a": [1, {"b": 2}]}, 64) == 3
-    assert _depth(5, 64) == 0
 
 
 def test_deep_bodies_are_400(tmp_path):

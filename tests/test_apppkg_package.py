@@ -172,7 +172,7 @@ def test_app_id_main_is_refused(tmp_path):
 
 
 def test_bad_notebook_is_refused_before_writing(tmp_path):
-    nb = make_notebook(tmp_path / "bad.ipynb", params="x = f()")
+    nb = make_notebook(tmp_path / "bad.ipynb", params="x = f(")
     with pytest.raises(NotebookParametersError, match="cell 1, line 1"):
         make_package(nb, tmp_path / "pkg")
     assert not (tmp_path / "pkg").exists()
@@ -207,6 +207,8 @@ def test_cli_package_and_build_without_engine(tmp_path):
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["app_id"] == "toy" and summary["image"] == "localhost/eopde/toy:2.0.0"
+    assert summary["results"] == {"builds_catalog": False, "how": summary["results"]["how"]}
+    assert "calls eopde.outputs.save" in summary["results"]["how"]
     assert Path(summary["cwl"]).exists()
     if find_engine() is not None:
         pytest.skip("a container engine is available here; --build would really build")
@@ -218,11 +220,12 @@ def test_cli_package_and_build_without_engine(tmp_path):
     assert "docker build -t localhost/eopde/app:1.0.0 ." in result.stderr
     assert "written to" in result.stdout  # the package itself is there
     assert [p.name for p in (tmp_path / "pkg").glob("*.cwl")] == ["app.cwl"]  # toy.cwl replaced
-    bad = make_notebook(tmp_path / "bad.ipynb", params="a, b = 1, 2")
+    assert "results:    the notebook calls eopde.outputs.save" in result.stdout
+    bad = make_notebook(tmp_path / "bad.ipynb", params="a, b = 1, (2")
     result = subprocess.run([str(BIN / "eopde"), "package", str(bad), "-o", str(tmp_path / "b")],
                             capture_output=True, text=True)
     assert result.returncode == 1
-    assert "cell 1, line 1" in result.stderr and "one assignment per line" in result.stderr
+    assert "cell 1, line 1" in result.stderr and "not valid Python" in result.stderr
 
 
 def make_staged_scene(folder: Path) -> None:
@@ -275,3 +278,18 @@ def test_cwltool_run_passes_typed_parameters_and_returns_a_stac_catalog(tmp_path
     asset = item.assets["result"]
     assert asset.media_type.startswith("image/tiff") and asset.roles == ["data"]
     assert Path(asset.get_absolute_href()).exists()
+
+
+@pytest.mark.parametrize("remote, expected", [
+    ("/work/main", None),
+    ("file:///home/ada/src/app.git", None),
+    ("../app", None),
+    ("git@github.com:ada/app.git", "https://github.com/ada/app.git"),
+    ("https://ada:s3cret@gitlab.example/ada/app.git", "https://gitlab.example/ada/app.git"),
+    ("ssh://git@host.example/ada/app", "https://host.example/ada/app"),
+    (None, None),
+])
+def test_code_repository_never_leaks_a_local_path_or_credentials(remote, expected):
+    from eopde.apppkg.package import public_repository_url
+
+    assert public_repository_url(remote) == expected

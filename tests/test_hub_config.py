@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import stat
 
 import pytest
@@ -51,13 +52,53 @@ def test_secrets_are_private_and_stable(tmp_path):
     assert len({first["s3_secret_key"], first["service_token"], first["demo_password"]}) == 3
 
 
+_S3_BUCKET = re.compile(r"(?!xn--)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
 @pytest.mark.parametrize("name, bucket", [
-    ("demo", "user-demo"), ("Ada.Lovelace", "user-ada-lovelace"), ("x" * 80, "user-" + "x" * 58),
-    ("émile@lab", "user-mile-lab"),
+    ("demo", "user-demo"), ("ada-lovelace", "user-ada-lovelace"), ("x" * 58, "user-" + "x" * 58),
 ])
-def test_bucket_names_are_valid_s3(name, bucket):
+def test_canonical_names_keep_their_readable_bucket(name, bucket):
     assert bucket_name(name) == bucket
-    assert 3 <= len(bucket_name(name)) <= 63
+
+
+@pytest.mark.parametrize("name, readable", [
+    ("Ada.Lovelace", "user-ada-lovelace--"), ("x" * 59, "user-" + "x" * 40 + "--"),
+    ("émile@lab", "user-mile-lab--"), ("alice_", "user-alice--"), ("Alice", "user-alice--"),
+    ("-alice", "user-alice--"), ("al--ice", "user-al-ice--"), ("_", "user--"), ("", "user--"),
+    ("a-s3alias", "user-a-s3alias--"),
+])
+def test_other_names_get_a_hash_of_the_exact_name(name, readable):
+    bucket = bucket_name(name)
+    assert bucket.startswith(readable) and re.fullmatch(r"[0-9a-f]{16}", bucket[len(readable):])
+
+
+def test_bucket_names_are_injective_and_valid_s3():
+    """Names that normalise alike (the issue's `alice_` and `Alice`) never share a bucket."""
+    names = ["alice", "alice_", "Alice", "ALICE", "alice-", "-alice", "al_ice", "al-ice", "al.ice",
+             "al--ice", "alice--" + bucket_name("Alice").rsplit("--", 1)[1], "a", "ab", "x" * 58,
+             "x" * 59, "x" * 200, "x" * 201, "émile@lab", "émile@lab ", "", "_", "a-s3alias",
+             "user", "user-alice"]
+    buckets = [bucket_name(name) for name in names]
+    assert len(set(buckets)) == len(names)
+    for bucket in buckets:
+        assert _S3_BUCKET.fullmatch(bucket) and ".." not in bucket, bucket
+        assert not bucket.endswith(("-s3alias", "--ol-s3", "--x-s3")), bucket
+
+
+def test_spawner_tells_each_user_their_own_bucket(settings):
+    """`alice`, `alice_` and `Alice` are told three different buckets, each the one
+    `bucket_name` (which the ADES's stage-out also calls) gives."""
+    from types import SimpleNamespace
+
+    c = Config()
+    configure(c, settings)
+    told = {}
+    for name in ("alice", "alice_", "Alice"):
+        spawner = SimpleNamespace(user=SimpleNamespace(name=name))
+        told[name] = c.Spawner.environment["EOPDE_S3_BUCKET"](spawner)
+        assert told[name] == bucket_name(name)
+    assert told["alice"] == "user-alice" and len(set(told.values())) == 3
 
 
 @pytest.mark.parametrize("username, password, expected", [

@@ -90,3 +90,20 @@ def test_map_add_raster_adds_the_overlay_and_zooms(ndvi_tif):
     (south, west), (north, east) = layer.bounds
     lat, lon = m.center
     assert south <= lat <= north and west <= lon <= east
+
+
+def test_preview_of_a_raster_without_overviews_warns_nothing(tmp_path, recwarn):
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from eopde.maps.overlay import render_png
+
+    path = tmp_path / "plain.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=2048, height=2048, count=1,
+                       dtype="uint8", crs="EPSG:32633",
+                       transform=from_origin(300000, 4800000, 10, 10)) as dst:
+        dst.write(np.ones((2048, 2048), dtype="uint8"), 1)
+    png, bounds = render_png(str(path), max_size=256)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [str(w.message) for w in recwarn if "overview" in str(w.message).lower()] == []

@@ -292,14 +292,16 @@ def demo(tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="module")
-def app_client():
-    """The tile app as the hub runs it: under /services/tiles (the proxy keeps the prefix)."""
+def app_client(demo):
+    """The tile app as the hub runs it: under /services/tiles (the proxy keeps the prefix),
+    allowed to read the demo folder."""
     from fastapi.testclient import TestClient
 
     from eopde.services import tiles as service
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(service.ROOT_PATH_ENV, "/services/tiles")
+        mp.setenv(service.ALLOWED_URLS_ENV, f"{demo['dest']}/")
         app = service.create_app()
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
@@ -439,6 +441,7 @@ def test_tile_url_through_a_real_server(demo, in_hub, monkeypatch):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     monkeypatch.setenv(service.ROOT_PATH_ENV, "/services/tiles")
+    monkeypatch.setenv(service.ALLOWED_URLS_ENV, f"{demo['dest']}/")
     server = uvicorn.Server(uvicorn.Config(service.create_app(), host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

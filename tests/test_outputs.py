@@ -127,3 +127,133 @@ def test_load_items_without_catalog(tmp_path):
 def test_markers_are_strings():
     assert isinstance(outputs.StacItem("a"), str)
     assert issubclass(outputs.StacCollection, str)
+
+
+def test_geotiffs_are_saved_as_cogs_with_overviews(tmp_path):
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from eopde import outputs
+
+    path = tmp_path / "ndvi.tif"
+    profile = dict(driver="GTiff", width=1500, height=1200, count=1, dtype="float32",
+                   crs="EPSG:32633", transform=from_origin(300000, 4800000, 10, 10), nodata=-9999)
+    data = np.linspace(-1, 1, 1500 * 1200, dtype="float32").reshape(1200, 1500)
+    with rasterio.open(path, "w", **profile) as dst:  # striped, no overviews: not a COG
+        dst.write(data, 1)
+    item = outputs.save(path, output_dir=tmp_path)
+    with rasterio.open(path) as ds:
+        assert ds.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+        assert ds.overviews(1) == [2, 4]
+        assert ds.profile["tiled"] and ds.nodata == -9999
+        np.testing.assert_array_equal(ds.read(1), data)
+    assert item.assets["ndvi"].media_type == outputs.COG_MEDIA_TYPE
+    assert outputs.make_cog(path) is False  # already one: left alone
+
+
+# --- catalog_from_folder: the result catalog of a notebook that only writes files --------------
+
+def only_item(folder):
+    cat = pystac.Catalog.from_file(str(folder / "catalog.json"))
+    [item] = list(cat.get_items(recursive=True))
+    return item
+
+
+def test_catalog_from_folder_one_item_an_asset_per_file(tmp_path):
+    tif = write_tif(tmp_path / "water.tif", crs="EPSG:32633")
+    with rasterio.open(tif, "r+") as ds:
+        ds.update_tags(TIFFTAG_DATETIME="2024:06:02 10:30:00")
+    (tmp_path / "stats.csv").write_text("class,pixels\nwater,12\n")
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "plots" / "map.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (tmp_path / "cube.zarr").mkdir()
+    (tmp_path / "cube.zarr" / ".zgroup").write_text('{"zarr_format": 2}')
+    (tmp_path / "series.nc").write_bytes(b"CDF\x01 not really")
+    (tmp_path / "notes").write_text("no extension")
+    (tmp_path / "app.ipynb").write_text("{}")
+    (tmp_path / "parameters.yaml").write_text('{"threshold": 0.2}')
+    (tmp_path / ".hidden").write_text("x")
+    (tmp_path / "link.csv").symlink_to("/etc/hostname")
+
+    path = outputs.catalog_from_folder(tmp_path, notebook="app.ipynb",
+                                       parameters="parameters.yaml")
+    assert path == tmp_path / "catalog.json"
+    item = only_item(tmp_path)
+    assert item.id == "app"
+    media = {k: a.media_type for k, a in item.assets.items()}
+    assert media == {
+        "water": "image/tiff; application=geotiff", "stats": "text/csv", "map": "image/png",
+        "cube": "application/vnd+zarr", "series": "application/x-netcdf", "notes": None,
+        "notebook": "application/x-ipynb+json"}
+    assert item.assets["notebook"].roles == ["metadata"]
+    assert item.assets["map"].roles == ["overview"] and item.assets["stats"].roles == ["data"]
+    assert item.assets["cube"].get_absolute_href() == str(tmp_path / "cube.zarr")
+    for asset in item.assets.values():
+        assert not asset.href.startswith("/")  # relative: the folder can move
+    west, south, east, north = transform_bounds("EPSG:32633", "EPSG:4326", 500000, 4999920,
+                                                500080, 5000000, densify_pts=21)
+    assert item.bbox == pytest.approx([west, south, east, north])
+    assert item.geometry["type"] == "Polygon"
+    assert item.datetime == dt.datetime(2024, 6, 2, 10, 30, tzinfo=dt.timezone.utc)
+    assert item.assets["water"].extra_fields["proj:code"] == "EPSG:32633"
+
+
+def test_catalog_from_folder_falls_back_to_the_inputs_then_the_world(tmp_path):
+    staged = tmp_path / "in"
+    cat = pystac.Catalog("in", "staged")
+    for i, day in enumerate((1, 3)):
+        item = pystac.Item(f"s{i}", {"type": "Point", "coordinates": [9 + i, 45]},
+                           [9 + i, 45, 9.5 + i, 45.5],
+                           dt.datetime(2024, 5, day, tzinfo=dt.timezone.utc), {})
+        cat.add_item(item)
+    cat.normalize_hrefs(str(staged))
+    cat.save(pystac.CatalogType.SELF_CONTAINED)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "table.csv").write_text("a\n1\n")
+    (out / "parameters.yaml").write_text(json.dumps({"scenes": str(staged), "n": 1.0}))
+    outputs.catalog_from_folder(out, parameters="parameters.yaml")
+    item = only_item(out)
+    assert item.bbox == [9, 45, 10.5, 45.5]
+    assert item.datetime is None
+    assert item.properties["start_datetime"] == "2024-05-01T00:00:00+00:00"
+    assert item.properties["end_datetime"] == "2024-05-03T00:00:00+00:00"
+
+    bare = tmp_path / "bare"
+    (bare / "result").mkdir(parents=True)  # a folder named like the item: its files stay
+    (bare / "result" / "result.json").write_text("{}")
+    (bare / "table.csv").write_text("a\n1\n")
+    before = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    outputs.catalog_from_folder(bare)
+    item = only_item(bare)
+    assert item.id == "result-result" and item.bbox == outputs.WORLD_BBOX
+    assert (bare / "result" / "result.json").read_text() == "{}"
+    assert set(item.assets) == {"table", "result"}
+    assert item.datetime >= before
+
+
+def test_catalog_from_folder_keeps_a_catalog_the_notebook_wrote(tmp_path):
+    tif = write_tif(tmp_path / "ndvi.tif")
+    outputs.save(tif, output_dir=tmp_path, datetime="2024-05-01T00:00:00Z")
+    before = (tmp_path / "catalog.json").read_text()
+    (tmp_path / "extra.csv").write_text("a\n")
+    outputs.catalog_from_folder(tmp_path, notebook="x.ipynb")
+    assert (tmp_path / "catalog.json").read_text() == before
+
+
+def test_python_m_eopde_outputs_builds_the_catalog(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import eopde
+
+    write_tif(tmp_path / "a.tif")
+    (tmp_path / "run.ipynb").write_text("{}")
+    env = {**os.environ, "PYTHONPATH": str(Path(eopde.__file__).parent.parent)}
+    done = subprocess.run([sys.executable, "-m", "eopde.outputs", "--notebook", "run.ipynb"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert set(only_item(tmp_path).assets) == {"a", "notebook"}

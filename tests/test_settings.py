@@ -30,10 +30,41 @@ def test_bad_port_setting_is_explained(monkeypatch):
         PlatformSettings().base_port
 
 
-def test_home_is_absolute(monkeypatch, tmp_path):
+def test_home_does_not_follow_the_current_folder(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("EOPDE_HOME", raising=False)
-    assert PlatformSettings().home == str(tmp_path / ".eopde")
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "me"))
+    expected = str(tmp_path / "me" / ".local" / "state" / "eopde")
+    assert PlatformSettings().home == expected
+    monkeypatch.chdir(tmp_path / "..")
+    assert PlatformSettings().home == expected
+
+
+def test_home_follows_xdg_state_home_and_eopde_home(monkeypatch, tmp_path):
+    monkeypatch.delenv("EOPDE_HOME", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert PlatformSettings().home == str(tmp_path / "state" / "eopde")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EOPDE_HOME", "relative")
+    assert PlatformSettings().home == str(tmp_path / "relative")
+
+
+def test_kernel_config_finds_the_local_platform_from_any_folder(monkeypatch, tmp_path):
+    import json
+
+    from eopde import config
+
+    monkeypatch.delenv("EOPDE_HOME", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("EOPDE_CONFIG", str(tmp_path / "none.toml"))
+    for var in config.ENV_VARS.values():
+        monkeypatch.delenv(var, raising=False)
+    home = tmp_path / "state" / "eopde"
+    home.mkdir(parents=True)
+    (home / "endpoints.json").write_text(json.dumps({"EOPDE_CATALOGUE_URL": "http://c"}))
+    monkeypatch.chdir(tmp_path)
+    assert config.load().catalogue_url == "http://c"
 
 
 def test_postgres_bindir_has_postgis():
@@ -74,3 +105,18 @@ def test_private_state_folder_gets_a_reachable_cluster_dir(tmp_path):
 
 def test_dsn_quotes_password():
     assert postgres.dsn("127.0.0.1", 5, "a/b@c") == "postgresql://eopde:a%2Fb%40c@127.0.0.1:5/eopde"
+
+
+def test_ports_recorded_by_up_are_found_without_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("EOPDE_HOME", str(tmp_path))
+    monkeypatch.setenv("EOPDE_BASE_PORT", "19900")
+    monkeypatch.setenv("EOPDE_HUB_PORT", "19800")
+    monkeypatch.setenv("EOPDE_TILES_PORT", "19999")
+    PlatformSettings().record()
+    for var in ("EOPDE_BASE_PORT", "EOPDE_HUB_PORT", "EOPDE_TILES_PORT"):
+        monkeypatch.delenv(var)
+    later = PlatformSettings()
+    assert (later.port("hub"), later.port("catalogue"), later.port("tiles")) == (19800, 19910,
+                                                                                  19999)
+    monkeypatch.setenv("EOPDE_BASE_PORT", "20000")  # an explicit setting still wins
+    assert PlatformSettings().port("catalogue") == 20010

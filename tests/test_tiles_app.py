@@ -1,7 +1,8 @@
 """The local tile server (eopde.services.tiles): titiler.core over local COGs and STAC items.
 
 Everything is local: COGs are written into tmp_path with rasterio, STAC items point at them by
-absolute path, and requests go through FastAPI's TestClient.
+absolute path (the tmp folder is the app's allowed prefix), and requests go through FastAPI's
+TestClient. The href checks and limits themselves: tests/test_tiles_guard.py.
 """
 
 from __future__ import annotations
@@ -140,8 +141,11 @@ def stac_item(data_dir) -> str:
 
 
 @pytest.fixture(scope="module")
-def client():
-    with TestClient(tiles.create_app(), raise_server_exceptions=False) as c:
+def client(data_dir):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(tiles.ALLOWED_URLS_ENV, f"{data_dir}/")
+        app = tiles.create_app()
+    with TestClient(app, raise_server_exceptions=False) as c:
         yield c
 
 
@@ -296,11 +300,12 @@ def test_cog_tile_outside_bounds_is_404_json(client, cog):
     assert "outside bounds" in detail
 
 
-def test_cog_missing_file_is_json_error(client, tmp_path):
-    missing = tmp_path / "nope.tif"
+def test_cog_missing_file_is_404_json(client, data_dir):
+    missing = data_dir / "nope.tif"
     resp = client.get("/cog/info", params={"url": str(missing)})
-    detail = assert_json_error(resp)
-    assert "nope.tif" in detail
+    detail = assert_json_error(resp, 404)
+    assert "could not be read" in detail
+    assert str(data_dir) not in detail  # no server paths in errors
     assert "<html" not in resp.text.lower()
 
 
@@ -372,8 +377,9 @@ def test_stac_unknown_asset_is_404_json(client, stac_item):
 # --- proxy prefix ------------------------------------------------------------------------
 
 
-def test_root_path_prefix(monkeypatch, cog):
+def test_root_path_prefix(monkeypatch, cog, data_dir):
     monkeypatch.setenv(tiles.ROOT_PATH_ENV, "/services/tiles")
+    monkeypatch.setenv(tiles.ALLOWED_URLS_ENV, f"{data_dir}/")
     with TestClient(tiles.create_app()) as c:
         # a proxy that strips the prefix
         tj = c.get("/cog/WebMercatorQuad/tilejson.json", params={"url": cog}).json()
@@ -385,14 +391,16 @@ def test_root_path_prefix(monkeypatch, cog):
 
 
 def test_allowed_urls_limit_what_the_tiler_reads(monkeypatch, tmp_path):
-    from fastapi.testclient import TestClient
-
-    from eopde.services import tiles
-
     monkeypatch.setenv(tiles.ALLOWED_URLS_ENV, f"{tmp_path}/,http://127.0.0.1:9/")
     client = TestClient(tiles.create_app())
     refused = client.get("/cog/info", params={"url": "/etc/passwd"})
-    assert refused.status_code == 403 and "/etc/passwd" in refused.json()["detail"]
+    assert refused.status_code == 403 and "only reads data under" in refused.json()["detail"]
     allowed = client.get("/cog/info", params={"url": f"{tmp_path}/missing.tif"})
-    assert allowed.status_code != 403
+    assert allowed.status_code == 404
     assert client.get("/healthz").status_code == 200
+
+
+def test_nothing_is_read_when_no_prefix_is_allowed(monkeypatch, cog):
+    monkeypatch.delenv(tiles.ALLOWED_URLS_ENV, raising=False)
+    client = TestClient(tiles.create_app())
+    assert client.get("/cog/info", params={"url": cog}).status_code == 403

@@ -7,7 +7,8 @@ In order:
    the user's Keycloak token): read fresh from `$JUPYTERHUB_API_URL/user` when
    `EOPDE_TOKEN_SOURCE=auth_state`;
 3. the server's own `JUPYTERHUB_API_TOKEN`, which the local platform's services accept;
-4. none.
+4. the token saved by `eopde login` for the current platform (`eopde.credentials`);
+5. none.
 """
 
 from __future__ import annotations
@@ -26,7 +27,22 @@ def get_token() -> str | None:
         return token
     if os.environ.get("EOPDE_TOKEN_SOURCE") == "auth_state":
         return _auth_state_token()
-    return os.environ.get("JUPYTERHUB_API_TOKEN") or None
+    token = os.environ.get("JUPYTERHUB_API_TOKEN")
+    if token:
+        return token
+    from .credentials import current_platform, saved
+
+    return saved(current_platform()).get("token") or None
+
+
+def get_user() -> str | None:
+    """The user name for `{user}` URL parts: JUPYTERHUB_USER, else the `eopde login` user."""
+    user = os.environ.get("JUPYTERHUB_USER")
+    if user:
+        return user
+    from .credentials import current_platform, saved
+
+    return saved(current_platform()).get("user") or None
 
 
 def _auth_state_token() -> str:

@@ -96,6 +96,38 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_login(args: argparse.Namespace) -> int:
+    from . import credentials
+
+    platform = credentials.current_platform()
+    if args.token:
+        if not args.user:
+            print("eopde login: --token needs the user name it belongs to", file=sys.stderr)
+            return 2
+        user, token = args.user, args.token
+    else:
+        # On the machine of the local platform: ask its hub for a token of the (demo) user.
+        from .services.settings import PlatformSettings
+        from .services.tokens import issue_token
+
+        settings = PlatformSettings()
+        user = args.user or settings.demo_user
+        token = issue_token(user, settings=settings, note="eopde login",
+                            expires_in=args.expires_in)
+    path = credentials.save(platform, user, token)
+    print(f"logged in to {platform!r} as {user} (token saved in {path}, readable by you only)")
+    return 0
+
+
+def cmd_logout(args: argparse.Namespace) -> int:
+    from . import credentials
+
+    platform = credentials.current_platform()
+    forgot = credentials.forget(platform)
+    print(f"logged out of {platform!r}" if forgot else f"no saved login for {platform!r}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="eopde", description="eopde: Processor Development Environment for Earth Observation"
@@ -122,6 +154,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("user", help="hub user name (created if missing)")
     p.add_argument("--expires-in", type=int, default=None, help="lifetime in seconds")
     p.set_defaults(func=cmd_token)
+    p = sub.add_parser("login", help="save a token so that eopde commands work in any terminal",
+                       description="Without --token: on the local platform's machine, get a "
+                       "token for USER (default: the demo user) from its hub. With --token: save "
+                       "a token you got elsewhere (a remote platform's).")
+    p.add_argument("user", nargs="?", help="user name (default: the local demo user)")
+    p.add_argument("--token", help="a token to save as it is (needs USER)")
+    p.add_argument("--expires-in", type=int, default=30 * 86400,
+                   help="lifetime of a local token in seconds (default: 30 days)")
+    p.set_defaults(func=cmd_login)
+    p = sub.add_parser("logout", help="forget the token saved by `eopde login`")
+    p.set_defaults(func=cmd_logout)
     _add_plugin_commands(sub)
     return parser
 
@@ -129,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
 #: Modules that add their own sub-commands (each has `add_parser(subparsers)` and keeps its
 #: heavy imports inside the command function, so `eopde --help` stays fast).
 COMMAND_MODULES = (
+    "eopde.catalogue.cli",
     "eopde.apppkg.cli_package",
     "eopde.apppkg.cli_validate",
     "eopde.apppkg.cli_run",

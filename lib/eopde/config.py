@@ -12,7 +12,8 @@ Where they come from, first match wins, field by field:
        catalogue_url = "https://resource-catalogue.demo.eoepca.org/stac"
        ades_url = "https://zoo.demo.eoepca.org/{user}/ogc-api"
 
-3. the local platform started by `eopde up` in `$EOPDE_HOME` (its `endpoints.json`).
+3. the local platform started by `eopde up` in `$EOPDE_HOME` (default `~/.local/state/eopde`,
+   whatever the current folder; its `endpoints.json`).
 """
 
 from __future__ import annotations
@@ -95,8 +96,9 @@ def _from_file(name: str | None) -> PlatformConfig | None:
 
 
 def _from_local_platform() -> PlatformConfig | None:
-    home = Path(os.environ.get("EOPDE_HOME", ".eopde"))
-    path = home / "endpoints.json"
+    from .paths import default_home
+
+    path = default_home() / "endpoints.json"
     if not path.exists():
         return None
     data = json.loads(path.read_text())

@@ -16,12 +16,17 @@ current working directory, which is the result `Directory` when the package runs
     from eopde import outputs
     outputs.save("ndvi.tif", datetime=items[0].datetime, properties={"eopde:threshold": 0.3})
 
+A notebook that does not call `save` can still be packaged: the package then runs
+`python -m eopde.outputs` after papermill, and `catalog_from_folder` makes the result catalog from
+the files the notebook wrote into the output folder.
+
 Heavy imports (pystac, rasterio) happen inside the functions.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import shutil
 from pathlib import Path
@@ -145,6 +150,8 @@ def save(assets: str | os.PathLike | Mapping[str, Any] | Iterable,
             else:
                 shutil.copy2(src, dest)
             src = dest
+        if src.is_file() and src.suffix.lower() in (".tif", ".tiff") and not spec.get("type"):
+            make_cog(src)
         resolved[key] = {**spec, "href": str(src)}
 
     raster = next((Path(s["href"]) for s in resolved.values() if _is_raster(Path(s["href"]))),
@@ -228,11 +235,39 @@ def _media_type(path: Path) -> str | None:
     return MEDIA_TYPES.get(suffix)
 
 
+def make_cog(path: str | os.PathLike) -> bool:
+    """Rewrite a GeoTIFF in place as a Cloud Optimized GeoTIFF (tiled, DEFLATE, overviews),
+    so that tilers and map previews read it efficiently. False when it already was one (or is
+    not a GeoTIFF that GDAL can read: left as it is)."""
+    import rasterio
+    import rasterio.shutil
+
+    path = Path(path)
+    try:
+        with rasterio.open(path) as ds:
+            if ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG":
+                return False
+    except rasterio.errors.RasterioError:
+        return False
+    tmp = path.with_name(f".{path.name}.cog.tmp")
+    try:
+        with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"):
+            rasterio.shutil.copy(str(path), str(tmp), driver="COG", COMPRESS="DEFLATE",
+                                 OVERVIEW_RESAMPLING="AVERAGE", BLOCKSIZE=512)
+    except rasterio.errors.RasterioError:
+        tmp.unlink(missing_ok=True)
+        return False
+    os.replace(tmp, path)
+    return True
+
+
 def _is_cog(path: Path) -> bool:
     try:
         import rasterio
 
         with rasterio.open(path) as ds:
+            if ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG":
+                return True
             if not ds.profile.get("tiled"):
                 return False
             # a COG is tiled, and has overviews unless it is small
@@ -294,3 +329,248 @@ def _parse_datetime(value) -> _dt.datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=_dt.timezone.utc)
     return value
+
+
+# --- a result catalog from the files a notebook wrote ----------------------------------------
+
+#: Files and folders of a result folder that are not results.
+NOT_RESULTS = {"catalog.json", "parameters.yaml", "__pycache__", ".ipynb_checkpoints"}
+#: Where an item with no located raster and no located input is placed: the whole Earth.
+WORLD_BBOX = [-180.0, -90.0, 180.0, 90.0]
+_RASTERS = (".tif", ".tiff", ".nc", ".jp2", ".img", ".vrt")
+
+
+def catalog_from_folder(folder: str | os.PathLike = ".", *,
+                        notebook: str | os.PathLike | None = None,
+                        parameters: str | os.PathLike | None = None,
+                        item_id: str | None = None,
+                        catalog_id: str = "results",
+                        catalog_description: str = "Results of the application") -> Path:
+    """Write `folder/catalog.json`: a STAC catalog of one item whose assets are the files a
+    notebook wrote into `folder` (returns its path). A folder that already holds a catalog.json
+    (the notebook called `save`) is left as it is.
+
+    - one asset per file (subfolders included; a `*.zarr` folder is one asset), keyed by the file
+      name without extension; media types from the extension; hidden files, symbolic links,
+      `parameters.yaml` and `__pycache__` are left out;
+    - `notebook` (the executed notebook, in `folder`) is added as the asset `notebook` with the
+      role `metadata`;
+    - geometry and bbox: the union of the footprints of the georeferenced rasters (GeoTIFF,
+      NetCDF, JPEG 2000...), which also get `proj:` fields; datetime: their TIFFTAG_DATETIME or
+      `time_coverage_start`/`_end` metadata (several dates make a start/end range);
+    - fallback, where the rasters say nothing: the EO inputs of the run (staged STAC catalogs
+      named in the papermill `parameters` file) give the geometry and datetime; without those the
+      item covers the whole Earth (bbox -180,-90,180,90) and its datetime is the time of the run.
+    """
+    import pystac
+
+    out = Path(folder).resolve()
+    cat_path = out / "catalog.json"
+    if cat_path.exists():
+        return cat_path
+    nb_path = (out / notebook).resolve() if notebook else None
+    files = _result_files(out, skip={nb_path} if nb_path else set())
+
+    footprints: list[tuple[list[float], dict]] = []
+    proj_of: dict[Path, dict] = {}
+    dates: list[_dt.datetime] = []
+    for path in files:
+        if path.is_file() and path.suffix.lower() in _RASTERS:
+            located = _raster_place_and_time(path)
+            if located is None:
+                continue
+            bbox, proj, when = located
+            if bbox is not None:
+                footprints.append((bbox, proj))
+                proj_of[path] = proj
+            dates.extend(when)
+    if footprints:
+        bbox = _union([b for b, _ in footprints])
+    else:
+        bbox = None
+    if bbox is None or not dates:
+        in_bbox, in_dates = _inputs_place_and_time(out, parameters)
+        bbox = bbox or in_bbox
+        dates = dates or in_dates
+    bbox = bbox or list(WORLD_BBOX)
+    props: dict[str, Any] = {}
+    when: _dt.datetime | None
+    if not dates:
+        when = _parse_datetime(None)
+    elif min(dates) == max(dates):
+        when = min(dates)
+    else:
+        when = None
+        props["start_datetime"] = min(dates).isoformat()
+        props["end_datetime"] = max(dates).isoformat()
+    west, south, east, north = bbox
+    geometry = {"type": "Polygon", "coordinates": [[
+        [west, south], [east, south], [east, north], [west, north], [west, south]]]}
+    name = item_id or (Path(notebook).stem if notebook else "result")
+    while (out / name).exists():  # the item's JSON goes to name/name.json: keep results intact
+        name += "-result"
+    item = pystac.Item(name, geometry=geometry, bbox=list(bbox), datetime=when, properties=props)
+    keys: set[str] = set()
+    for path in files:
+        key = _asset_key(path, out, keys)
+        media = ZARR_MEDIA_TYPE if path.is_dir() else _media_type(path)
+        roles = ["overview"] if path.suffix.lower() in (".png", ".jpg", ".jpeg") else ["data"]
+        item.add_asset(key, pystac.Asset(href=str(path), media_type=media, roles=roles,
+                                         extra_fields=proj_of.get(path, {})))
+    if nb_path is not None and nb_path.is_file():
+        item.add_asset("notebook" if "notebook" not in keys else "executed-notebook",
+                       pystac.Asset(href=str(nb_path), media_type=MEDIA_TYPES[".ipynb"],
+                                    roles=["metadata"], title="The executed notebook"))
+    if proj_of:
+        item.stac_extensions.append(
+            "https://stac-extensions.github.io/projection/v2.0.0/schema.json")
+    catalog = pystac.Catalog(catalog_id, catalog_description)
+    catalog.add_item(item)
+    catalog.normalize_hrefs(str(out))
+    catalog.make_all_asset_hrefs_relative()
+    catalog.save(pystac.CatalogType.SELF_CONTAINED, dest_href=str(out))
+    return cat_path
+
+
+ZARR_MEDIA_TYPE = MEDIA_TYPES[".zarr"]
+
+
+def _result_files(out: Path, skip: set[Path]) -> list[Path]:
+    """Files (and `*.zarr` folders) under `out`, sorted, without hidden or generated ones."""
+    found: list[Path] = []
+
+    def walk(folder: Path) -> None:
+        for path in sorted(folder.iterdir()):
+            if path.name.startswith(".") or path.name in NOT_RESULTS or path.is_symlink():
+                continue
+            if path.resolve() in skip:
+                continue
+            if path.is_dir():
+                if path.suffix.lower() == ".zarr":
+                    found.append(path)
+                else:
+                    walk(path)
+            elif path.is_file():
+                found.append(path)
+
+    walk(out)
+    return found
+
+
+def _asset_key(path: Path, out: Path, taken: set[str]) -> str:
+    rel = path.relative_to(out)
+    key = path.stem if path.suffix else path.name
+    if key in taken or key == "notebook":
+        key = rel.as_posix()
+    n = 2
+    base = key
+    while key in taken:
+        key, n = f"{base}-{n}", n + 1
+    taken.add(key)
+    return key
+
+
+def _raster_place_and_time(path: Path):
+    """(bbox in WGS84 or None, proj fields, [datetimes]) of a raster; None if unreadable."""
+    try:
+        import rasterio
+    except ImportError:
+        return None
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # NotGeoreferencedWarning: the fallback covers it
+            with rasterio.open(path) as ds:
+                tags = ds.tags()
+                located = ds.crs is not None and not ds.transform.is_identity
+    except Exception:  # not a raster GDAL reads (e.g. NetCDF without geo-referencing)
+        return None
+    bbox, proj = None, {}
+    if located:
+        try:
+            _, bbox, proj = _footprint(path)
+        except Exception:
+            bbox, proj = None, {}
+    return bbox, proj, _tag_datetimes(tags)
+
+
+def _tag_datetimes(tags: Mapping[str, str]) -> list[_dt.datetime]:
+    found = []
+    for key, value in tags.items():
+        name = key.rsplit("#", 1)[-1]
+        try:
+            if name == "TIFFTAG_DATETIME":
+                found.append(_dt.datetime.strptime(value.strip(), "%Y:%m:%d %H:%M:%S")
+                             .replace(tzinfo=_dt.timezone.utc))
+            elif name in ("time_coverage_start", "time_coverage_end"):
+                found.append(_parse_datetime(value.strip()))
+        except (ValueError, TypeError):
+            continue
+    return found
+
+
+def _inputs_place_and_time(out: Path, parameters) -> tuple[list[float] | None,
+                                                           list[_dt.datetime]]:
+    """Union bbox and datetimes of the items of the staged EO inputs named in the parameters
+    file (papermill's `-f` YAML, which the package writes as JSON)."""
+    if not parameters:
+        return None, []
+    path = (out / parameters) if not Path(parameters).is_absolute() else Path(parameters)
+    try:
+        text = path.read_text()
+    except OSError:
+        return None, []
+    try:
+        values = json.loads(text)
+    except ValueError:
+        try:
+            import yaml
+
+            values = yaml.safe_load(text)
+        except Exception:
+            return None, []
+    if not isinstance(values, dict):
+        return None, []
+    boxes: list[list[float]] = []
+    dates: list[_dt.datetime] = []
+    for value in values.values():
+        for ref in value if isinstance(value, list) else [value]:
+            if not isinstance(ref, str) or not ref or not (Path(ref) / "catalog.json").is_file():
+                continue
+            try:
+                items = load_items(ref)
+            except Exception:
+                continue
+            for item in items:
+                b = list(item.bbox or [])
+                if len(b) in (4, 6):  # 3D boxes: min x, y, z then max x, y, z
+                    boxes.append([b[0], b[1], b[-3], b[-2]] if len(b) == 6 else b)
+                if item.datetime:
+                    dates.append(item.datetime)
+    return (_union(boxes) if boxes else None), dates
+
+
+def _union(boxes: list[list[float]]) -> list[float]:
+    return [min(b[0] for b in boxes), min(b[1] for b in boxes),
+            max(b[2] for b in boxes), max(b[3] for b in boxes)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m eopde.outputs [--notebook NB] [--parameters FILE] [FOLDER]`: write the result
+    catalog of FOLDER (the generated application packages run this after papermill)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m eopde.outputs",
+                                     description=main.__doc__)
+    parser.add_argument("folder", nargs="?", default=".")
+    parser.add_argument("--notebook", help="the executed notebook, added as an asset")
+    parser.add_argument("--parameters", help="papermill's parameters file (EO inputs)")
+    args = parser.parse_args(argv)
+    path = catalog_from_folder(args.folder, notebook=args.notebook, parameters=args.parameters)
+    print(f"eopde.outputs: result catalog {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

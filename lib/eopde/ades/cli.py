@@ -18,8 +18,9 @@ def _common(p: argparse.ArgumentParser, json_help: str | None = None) -> None:
     g.add_argument("--url", help="API root, e.g. https://zoo.example/{user}/ogc-api "
                    "(default: EOPDE_ADES_URL or the platform's ades_url)")
     g.add_argument("--user", help="user name for the {user} part of the URL "
-                   "(default: JUPYTERHUB_USER)")
-    g.add_argument("--token", help="bearer token (default: EOPDE_TOKEN, the hub token)")
+                   "(default: JUPYTERHUB_USER, else the `eopde login` user)")
+    g.add_argument("--token", help="bearer token (default: EOPDE_TOKEN, the hub token, "
+                   "else the `eopde login` token)")
     if json_help:
         p.add_argument("--json", action="store_true", help=json_help)
 
@@ -72,6 +73,15 @@ def add_parser(subparsers) -> None:
     _common(p, "print JSON")
     p.set_defaults(func=cmd_job)
 
+    p = subparsers.add_parser("results", help="show a job's results; --download copies them",
+                              description="Print where the results of job ID are (the result "
+                              "STAC catalog) and its items; --download DIR copies the catalog "
+                              "and every asset into DIR.")
+    p.add_argument("job_id", metavar="ID", help="job id")
+    p.add_argument("--download", metavar="DIR", help="copy the catalog and its assets here")
+    _common(p, "print the results document as JSON")
+    p.set_defaults(func=cmd_results)
+
     p = subparsers.add_parser("undeploy", help="remove a deployed process from the ADES")
     p.add_argument("process", help="process id")
     _common(p)
@@ -101,11 +111,14 @@ def _run(args: argparse.Namespace, body) -> int:
         with _client(args) as client:
             return body(client)
     except ProcessesError as err:
-        text = err.detail
+        hint = _cli_hint(err, args)
+        text = _first_sentence(err.detail) if hint else err.detail
         if err.title and err.title not in text:
             text = f"{err.title}: {text}"
         where = f" [{err.status}]" if err.status else ""
         print(f"eopde {args.command}: {text}{where}", file=sys.stderr)
+        if hint:
+            print(f"eopde: {hint}", file=sys.stderr)
         if getattr(args, "json", False) and isinstance(err.body, dict):
             print(json.dumps(err.body, indent=1))
         return 1
@@ -117,6 +130,35 @@ def _run(args: argparse.Namespace, body) -> int:
     except (ConfigError, ValueError, TypeError, OSError) as err:
         print(f"eopde {args.command}: {err}", file=sys.stderr)
         return 1
+
+
+def _first_sentence(detail: str) -> str:
+    """The server's detail up to its advice, which speaks HTTP (`GET /jobs`, `PUT …`)."""
+    return detail.split(";", 1)[0]
+
+
+def _cli_hint(err: Exception, args: argparse.Namespace) -> str | None:
+    """What to do next, in this command line's words rather than the HTTP API's."""
+    from .errors import (DuplicateProcess, ImmutableProcess, NoSuchJob, NoSuchProcess,
+                         ResultNotReady, Unauthorized)
+
+    process = getattr(args, "process", None) or "ID"
+    if isinstance(err, Unauthorized) and getattr(err, "status", None) == 401:
+        return ("log in first: `eopde login` (local platform) or "
+                "`eopde login USER --token TOKEN`, or pass --token")
+    if isinstance(err, NoSuchProcess):
+        return "`eopde processes` lists yours; `eopde deploy PACKAGE` deploys one"
+    if isinstance(err, DuplicateProcess):
+        return ("add --replace to replace it, or remove it first with "
+                f"`eopde undeploy {process}`")
+    if isinstance(err, ImmutableProcess):
+        return "deploy it under another id (`id:` of the Workflow) instead"
+    if isinstance(err, NoSuchJob):
+        return "`eopde jobs` lists yours"
+    if isinstance(err, ResultNotReady):
+        job = getattr(args, "job_id", None) or "ID"
+        return f"wait for it: `eopde job {job} --wait`"
+    return None
 
 
 def _dump(doc: Any) -> None:
@@ -132,8 +174,27 @@ def _status_line(status) -> str:
 # -- commands ----------------------------------------------------------------------------------
 
 
+def _stand_in_image(package: str) -> None:
+    """Without a container engine, on the local platform's machine, publish a local package
+    folder as the stand-in of its image (what the local ADES runs), and say so."""
+    from pathlib import Path
+
+    folder = Path(package)
+    if not folder.is_dir():
+        return
+    from ..apppkg.images import images_dir, publish_local
+    from ..apppkg.package import find_engine
+
+    if find_engine() or not images_dir().parent.is_dir():
+        return
+    target = publish_local(folder)
+    print(f"no container engine here: {folder} stands in for its image ({target})",
+          file=sys.stderr)
+
+
 def cmd_deploy(args: argparse.Namespace) -> int:
     def body(client) -> int:
+        _stand_in_image(args.package)
         summary = client.deploy(args.package, workflow_id=args.workflow,
                                 media="ogcapppkg" if args.ogcapppkg else "cwl",
                                 replace_existing=args.replace)
@@ -233,8 +294,15 @@ def cmd_execute(args: argparse.Namespace) -> int:
             status = job.last_status
         if args.json:
             _dump(status.raw if status else {"jobID": job.id})
+        elif not args.wait:
+            print(job.id)
         else:
-            print(job.id if not args.wait else f"job {job.id} {status.status}")
+            print(f"job {job.id} {status.status}")
+            if status.status == "successful":
+                print(f"results: {job.results().catalog_url or '-'}\n"
+                      f"fetch them: eopde results {job.id} --download ./{job.id}")
+            elif status.message:
+                print(f"message: {status.message}\nlogs: eopde job {job.id} --logs")
         return 0
 
     return _run(args, body)
@@ -287,6 +355,46 @@ def cmd_job(args: argparse.Namespace) -> int:
         return 0
 
     return _run(args, body)
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    def body(client) -> int:
+        results = client.job(args.job_id).results()
+        if args.json and not args.download:
+            _dump(results.raw)
+            return 0
+        print(f"catalog: {results.catalog_url or '-'}")
+        _local_storage_credentials()
+        for item in results.items():
+            print(f"item {item.id}: " + ", ".join(sorted(item.assets)))
+        if args.download:
+            path = results.download(args.download, progress=lambda line: print(f"  {line}"))
+            print(f"downloaded: {path}")
+        return 0
+
+    return _run(args, body)
+
+
+def _local_storage_credentials() -> None:
+    """In a terminal of the local platform's owner (no S3 settings in the environment), read the
+    platform's object storage with its settings; elsewhere the environment's are used."""
+    import os
+
+    if os.environ.get("AWS_ACCESS_KEY_ID"):
+        return
+    try:
+        from ..services.secrets import load_secrets
+        from ..services.settings import PlatformSettings
+
+        settings = PlatformSettings()
+        secrets = load_secrets(settings.secrets_file, create=False)
+        if "s3_access_key" not in secrets:
+            return
+        env = settings.s3_env(secrets)
+    except (OSError, ValueError, ImportError):
+        return
+    os.environ.update(env)
+    os.environ.setdefault("EOPDE_S3_ENDPOINT", env["AWS_ENDPOINT_URL_S3"])
 
 
 def cmd_undeploy(args: argparse.Namespace) -> int:

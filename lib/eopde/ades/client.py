@@ -64,12 +64,15 @@ class ProcessSummary:
 
 def _fill_user(url: str, user: str | None) -> str:
     if "{user}" in url:
-        user = user or os.environ.get("JUPYTERHUB_USER")
+        if not user:
+            from ..auth import get_user
+
+            user = get_user()
         if not user:
             from ..config import ConfigError
 
-            raise ConfigError(f"the ADES URL {url} has a {{user}} part: give user=..., "
-                              "--user, or set JUPYTERHUB_USER")
+            raise ConfigError(f"the ADES URL {url} has a {{user}} part: run `eopde login`, "
+                              "give --user (user=...), or set JUPYTERHUB_USER")
         url = url.replace("{user}", quote(user, safe=""))
     url = url.rstrip("/")
     if url.endswith("/processes"):  # tolerate the processes URL given for the API root
@@ -96,7 +99,11 @@ class Client:
             from ..auth import get_token
 
             token = get_token()
-        self.user = user or os.environ.get("JUPYTERHUB_USER") or None
+        if not user:
+            from ..auth import get_user
+
+            user = get_user()
+        self.user = user or None
         self.url = _fill_user(url, self.user)
         self.token = token
         self.timeout = timeout

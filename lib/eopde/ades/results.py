@@ -16,7 +16,9 @@ Forms understood:
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     import pystac
@@ -126,6 +128,65 @@ class JobResults:
         if hasattr(catalog, "get_items"):
             return list(catalog.get_items(recursive=True))
         return [catalog]
+
+    def download(self, directory: str | os.PathLike,
+                 progress: "Callable[[str], None]" = lambda line: None) -> Path:
+        """Copy the result catalog and every asset (s3:// and http(s):// only) into
+        `directory`, as a self-contained STAC catalog; return the path of its catalog.json."""
+        import pystac
+
+        target = Path(directory).expanduser().absolute()
+        target.mkdir(parents=True, exist_ok=True)
+        source = self.catalog()
+        if not isinstance(source, pystac.Catalog):
+            raise ValueError("the results are a single item, not a catalog")
+        catalog = pystac.Catalog(id=source.id, description=source.description or "results",
+                                 title=source.title)
+        io = S3StacIO()
+        for original in source.get_items(recursive=True):
+            item = original.clone()
+            item.set_self_href(original.get_self_href())  # assets resolve against the source
+            for key, asset in item.assets.items():
+                asset.href = original.assets[key].get_absolute_href() or asset.href
+            catalog.add_item(item)
+        for item in catalog.get_items():
+            folder = target / _safe_name(item.id)
+            folder.mkdir(parents=True, exist_ok=True)
+            for key, asset in item.assets.items():
+                href = asset.get_absolute_href() or asset.href
+                local = folder / _safe_name(Path(urlsplit(href).path).name or key)
+                _fetch_to(href, local, io)
+                progress(f"{item.id}/{local.name}")
+                asset.href = str(local)
+        catalog.normalize_hrefs(str(target))
+        catalog.make_all_asset_hrefs_relative()
+        catalog.save(pystac.CatalogType.SELF_CONTAINED)
+        return target / "catalog.json"
+
+
+def _safe_name(name: str) -> str:
+    """A file name that stays inside its folder, whatever a (hostile) catalog says."""
+    cleaned = "".join(c if c.isalnum() or c in "._-" else "_" for c in name).lstrip(".")
+    return cleaned[:200] or "asset"
+
+
+def _fetch_to(href: str, path: Path, io: Any) -> None:
+    scheme = urlsplit(href).scheme
+    if scheme == "s3":
+        from eopde.apppkg.stagein import split_s3
+
+        bucket, key = split_s3(href)
+        io.s3.download_file(bucket, key, str(path))
+    elif scheme in ("http", "https"):
+        import httpx
+
+        with httpx.stream("GET", href, timeout=60, follow_redirects=True) as response:
+            response.raise_for_status()
+            with open(path, "wb") as handle:
+                for chunk in response.iter_bytes():
+                    handle.write(chunk)
+    else:
+        raise ValueError(f"asset {href!r}: only s3:// and http(s):// results are downloaded")
 
 
 def _s3_client():

@@ -71,6 +71,7 @@ def cmd_package(args: argparse.Namespace) -> int:
             "directory": str(pkg.directory), "cwl": str(pkg.cwl_path),
             "files": [str(p) for p in pkg.files],
             "parameters": [p.to_json() for p in pkg.parameters],
+            "results": {"builds_catalog": pkg.builds_catalog, "how": pkg.results_note},
             "requirements": pkg.requirements.lines(), "warnings": pkg.warnings,
             "built_with": built, "build_error": build_error}, indent=1))
     else:
@@ -81,8 +82,11 @@ def cmd_package(args: argparse.Namespace) -> int:
         print(f"  parameters: {len(pkg.parameters)}")
         for p in pkg.parameters:
             kind = f"EO input ({p.eo})" if p.eo else ""
-            default = "" if not p.has_default else f" = {p.default!r}"
-            print(f"    {p.name}: {_type_text(p.cwl_type())}{default}  {kind}  {p.label}".rstrip())
+            name = p.name if p.input_id == p.name else f"{p.input_id} (notebook: {p.name})"
+            kind = kind or ("JSON" if p.json else "")
+            default = "" if not p.has_default else f" = {p.cwl_default!r}"
+            print(f"    {name}: {_type_text(p.cwl_type())}{default}  {kind}  {p.label}".rstrip())
+        print(f"  results:    {pkg.results_note}")
         for w in pkg.warnings:
             print(f"  warning: {w}")
         if built:

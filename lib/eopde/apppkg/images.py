@@ -25,7 +25,9 @@ def images_dir() -> Path:
     explicit = os.environ.get("EOPDE_IMAGES_DIR")
     if explicit:
         return Path(explicit)
-    return Path(os.environ.get("EOPDE_HOME", ".eopde")).absolute() / "images"
+    from ..paths import default_home
+
+    return default_home() / "images"
 
 
 def _slug(image: str) -> str:
@@ -73,11 +75,10 @@ def resolve(image: str, root: Path | None = None) -> Path:
 
 def docker_pull(cwl_text: str) -> str | None:
     """The first `dockerPull` of a CWL document (its app image)."""
-    import yaml
-
+    from .cwlload import load_yaml
     from .validate import requirement_entries
 
-    doc = yaml.safe_load(cwl_text)
+    doc = load_yaml(cwl_text, "the CWL")  # size, depth and alias limits
     processes = doc.get("$graph", [doc]) if isinstance(doc, dict) else []
     for process in processes:
         if not isinstance(process, dict):

@@ -6,6 +6,12 @@ single step runs a CommandLineTool. The tool runs papermill on the notebook insi
 image (at `APP_DIR_IN_IMAGE/<notebook>`), writing the executed notebook and the results into its
 output directory, which is the package's result `Directory` (`glob: .`).
 
+Results: a notebook that calls `eopde.outputs.save` writes the result STAC catalog itself, and the
+tool runs papermill alone. Any other notebook just writes files into its working folder; the tool
+then runs papermill and, after it, `python -m eopde.outputs` (shipped in the image), which builds
+the catalog from those files (`eopde.outputs.catalog_from_folder`). Either way the result is the
+Directory holding catalog.json that OGC 20-089 stage-out expects.
+
 Parameters reach papermill as a YAML file (`-f parameters.yaml`) written by the tool itself with
 InitialWorkDirRequirement + a JavaScript expression: each input keeps its type (ints, floats — with a
 decimal point so papermill sees a float —, booleans, strings with any characters, lists, null for an
@@ -59,6 +65,17 @@ class Package:
     parameters: Any                    # parameters.NotebookParameters
     requirements: Any                  # environment.Requirements
     warnings: list[str] = field(default_factory=list)
+    builds_catalog: bool = False       # the tool builds the result catalog after papermill
+
+    @property
+    def results_note(self) -> str:
+        """Which way the package makes its result STAC catalog, in a sentence."""
+        if self.builds_catalog:
+            return ("the notebook does not call eopde.outputs.save, so after papermill the tool "
+                    "builds the result STAC catalog from the files the notebook writes into its "
+                    "working folder (one item, an asset per file, plus the executed notebook)")
+        return ("the notebook calls eopde.outputs.save: the catalog.json it writes is the "
+                "result STAC catalog")
 
     @property
     def files(self) -> list[Path]:
@@ -155,12 +172,37 @@ def _params_expression(parameters) -> str:
         "    if (typeof v === 'object' && v.class === 'Directory') { return JSON.stringify(v.path); }",
         "    return isFloat ? num(v) : JSON.stringify(v);",
         "  }",
+        "  function json(v, name) {",
+        "    if (v === null || v === undefined) { return 'null'; }",
+        "    try { JSON.parse(v); } catch (e) {",
+        "      throw new Error('input ' + name + ' must be JSON text (' + e.message + ')');",
+        "    }",
+        "    // JSON is YAML, but YAML 1.1 (as papermill reads it) takes 2e3 and 2.0e3 for strings:",
+        "    // write 2.0e+3. Raw line breaks and tabs only occur between JSON tokens. (No quote",
+        "    // marks in this code outside strings: the CWL expression scanner would take them",
+        "    // for ones.)",
+        "    return v.replace(/[\\t\\r\\n]+/g, ' ').replace(",
+        "      /\\x22(?:[^\\x22\\\\]|\\\\.)*\\x22|-?\\d+(?:\\.\\d+)?[eE][+-]?\\d+/g, function (m) {",
+        "        if (m.charAt(0) === '\\x22') { return m; }",
+        "        var e = m.search(/[eE]/);",
+        "        var mantissa = m.slice(0, e), exponent = m.slice(e + 1);",
+        "        if (mantissa.indexOf('.') < 0) { mantissa = mantissa + '.0'; }",
+        "        if (exponent.charAt(0) !== '+' && exponent.charAt(0) !== '-') {",
+        "          exponent = '+' + exponent;",
+        "        }",
+        "        return mantissa + 'e' + exponent;",
+        "      });",
+        "  }",
         "  var out = [];",
     ]
     for p in parameters:
         is_float = "true" if p.kind == "double" else "false"
-        # parameter names are Python identifiers: no quotes or backslashes to escape
-        lines.append(f"  out.push('\"{p.name}\": ' + enc(inputs['{p.name}'], {is_float}));")
+        # names are Python identifiers (input ids too): no quotes or backslashes to escape
+        if p.json:  # the notebook receives the value the JSON text stands for
+            value = f"json(inputs['{p.input_id}'], '{p.input_id}')"
+        else:
+            value = f"enc(inputs['{p.input_id}'], {is_float})"
+        lines.append(f"  out.push('\"{p.name}\": ' + {value});")
     lines += ["  return '{' + out.join(', ') + '}';", "}"]
     return "\n".join(lines)
 
@@ -170,17 +212,64 @@ def _input(p, with_docs: bool, enum_name: str | None = None) -> dict:
     if with_docs:
         entry["label"] = p.label
         entry["doc"] = p.doc
+        if p.json:
+            entry["doc"] = (p.doc.rstrip(".") + ". " if p.documented else "") + (
+                f"JSON text; the notebook receives it as a Python {p.python_type()}.")
     if p.has_default:
-        entry["default"] = p.default
+        entry["default"] = p.cwl_default
     return entry
+
+
+#: The tool's command when it builds the result catalog: papermill, then eopde.outputs (found
+#: in the image's PYTHONPATH, or in the package's vendor/ folder when run without a container).
+#: Positional arguments: $1 the notebook, $2 the executed notebook, $3 the vendor folder.
+WRAPPER_SCRIPT = """set -e
+papermill "$1" "$2" -f {params} -k python3 --language python --log-output --no-progress-bar
+if [ -n "$PYTHONPATH" ]; then PYTHONPATH="$3:$PYTHONPATH"; else PYTHONPATH="$3"; fi
+export PYTHONPATH
+exec python -m eopde.outputs --notebook "$2" --parameters {params} .
+"""
+
+
+def calls_outputs_save(nb) -> bool:
+    """Whether a code cell calls `eopde.outputs.save` (however it was imported)."""
+    import ast
+
+    modules, functions = {"eopde.outputs"}, set()
+    calls = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        code = "\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                         for line in cell.source.splitlines())
+        try:
+            tree = ast.parse(code)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "eopde":
+                modules |= {a.asname or a.name for a in node.names if a.name == "outputs"}
+            elif isinstance(node, ast.ImportFrom) and node.module == "eopde.outputs":
+                functions |= {a.asname or a.name for a in node.names if a.name == "save"}
+            elif isinstance(node, ast.Import):
+                modules |= {a.asname for a in node.names if a.name == "eopde.outputs" and a.asname}
+            elif isinstance(node, ast.Call):
+                calls.append(node.func)
+    for func in calls:
+        if isinstance(func, ast.Name) and func.id in functions:
+            return True
+        if isinstance(func, ast.Attribute) and func.attr == "save" and \
+                ast.unparse(func.value) in modules:
+            return True
+    return False
 
 
 def build_cwl(*, app_id: str, version: str, image: str, notebook_name: str, parameters,
               title: str, description: str, metadata: dict, cores: int, ram: int,
-              network: bool) -> dict:
+              network: bool, builds_catalog: bool = False) -> dict:
     tool_id = f"{app_id}-{STEP_ID}"
-    wf_inputs = {p.name: _input(p, True) for p in parameters}
-    tool_inputs = {p.name: _input(p, True) for p in parameters}
+    wf_inputs = {p.input_id: _input(p, True) for p in parameters}
+    tool_inputs = {p.input_id: _input(p, True) for p in parameters}
     requirements: dict[str, Any] = {
         "DockerRequirement": {"dockerPull": image},
         "ResourceRequirement": {"coresMin": cores, "coresMax": cores,
@@ -211,7 +300,7 @@ def build_cwl(*, app_id: str, version: str, image: str, notebook_name: str, para
             "outputSource": f"{STEP_ID}/{RESULTS_ID}"}},
         "steps": {STEP_ID: {
             "run": f"#{tool_id}",
-            "in": {p.name: p.name for p in parameters},
+            "in": {p.input_id: p.input_id for p in parameters},
             "out": [RESULTS_ID]}},
     }
     tool = {
@@ -227,6 +316,13 @@ def build_cwl(*, app_id: str, version: str, image: str, notebook_name: str, para
         "inputs": tool_inputs,
         "outputs": {RESULTS_ID: {"type": "Directory", "outputBinding": {"glob": "."}}},
     }
+    if builds_catalog:
+        tool["doc"] = (f"Runs {notebook_name} with papermill inside the container image {image}, "
+                       "then builds the result STAC catalog from the files it wrote.")
+        tool["baseCommand"] = ["sh", "-c"]
+        tool["arguments"] = [WRAPPER_SCRIPT.format(params=PARAMS_FILE), "eopde-notebook",
+                             f"{APP_DIR_IN_IMAGE}/{notebook_name}", notebook_name,
+                             f"{APP_DIR_IN_IMAGE}/{VENDOR_DIR}"]
     doc: dict[str, Any] = {"cwlVersion": CWL_VERSION,
                            "$namespaces": {"s": "https://schema.org/"}}
     doc.update(metadata)
@@ -355,10 +451,7 @@ def make_package(notebook: str | Path, output: str | Path, *,
     org = {"class": "s:Organization", "s:name": affiliation or "Unknown"}
     license = license or DEFAULT_LICENSE
     if code_repository is None:
-        code_repository = _git(["remote", "get-url", "origin"], repo_dir)
-        if code_repository and code_repository.startswith("git@"):
-            host, _, path = code_repository[4:].partition(":")
-            code_repository = f"https://{host}/{path}"
+        code_repository = public_repository_url(_git(["remote", "get-url", "origin"], repo_dir))
     metadata: dict[str, Any] = {
         "s:name": title,
         "s:description": description,
@@ -403,14 +496,18 @@ def make_package(notebook: str | Path, output: str | Path, *,
 
     reqs = requirements_for(nb, src.parent)
     warnings.extend(reqs.warnings)
+    builds_catalog = not calls_outputs_save(nb)
+    if builds_catalog:
+        _ship_outputs_module(reqs)
     notebook_name = src.name
     cwl = build_cwl(app_id=app_id, version=version, image=image, notebook_name=notebook_name,
                     parameters=params, title=title, description=description,
-                    metadata=metadata, cores=cores, ram=ram, network=network)
+                    metadata=metadata, cores=cores, ram=ram, network=network,
+                    builds_catalog=builds_catalog)
 
     nb_dest = out / notebook_name
     if nb_dest.resolve() != src.resolve():
-        shutil.copy2(src, nb_dest)
+        _copy_notebook(src, nb, nb_dest)
     cwl_path.write_text(_dump(cwl))
     req_path = out / "requirements.txt"
     req_path.write_text(reqs.text())
@@ -434,10 +531,64 @@ def make_package(notebook: str | Path, output: str | Path, *,
     (out / ".dockerignore").write_text("*.cwl\n")
     return Package(app_id=app_id, version=version, image=image, directory=out, cwl_path=cwl_path,
                    notebook_path=nb_dest, requirements_path=req_path, dockerfile_path=dockerfile,
-                   cwl=cwl, parameters=params, requirements=reqs, warnings=warnings)
+                   cwl=cwl, parameters=params, requirements=reqs, warnings=warnings,
+                   builds_catalog=builds_catalog)
+
+
+def _ship_outputs_module(reqs) -> None:
+    """The image needs eopde.outputs (and what it imports) to build the result catalog."""
+    from importlib import metadata
+
+    from .environment import VENDORED_EOPDE
+
+    if "eopde" in reqs.pinned or "eopde.outputs" in reqs.vendored:
+        return
+    reqs.vendored.append("eopde.outputs")
+    for dist in VENDORED_EOPDE["eopde.outputs"]:
+        try:
+            name = metadata.metadata(dist)["Name"] or dist
+            reqs.pinned.setdefault(name, metadata.version(dist))
+        except metadata.PackageNotFoundError:
+            reqs.unresolved.append(dist)
+
+
+def _copy_notebook(src: Path, nb, dest: Path) -> None:
+    """Copy the notebook; an older one without cell ids is written with the ids nbformat gave
+    it, so that papermill does not warn about them in every run's log."""
+    import nbformat
+
+    try:
+        raw = json.loads(src.read_text(encoding="utf-8"))
+        cells = raw.get("cells", []) if isinstance(raw, dict) else []
+        missing = raw.get("nbformat_minor", 0) >= 5 and any("id" not in c for c in cells)
+    except (ValueError, OSError, AttributeError, TypeError):
+        missing = False
+    if missing:
+        nbformat.write(nb, str(dest))
+    else:
+        shutil.copy2(src, dest)
 
 
 # --- building the image ---------------------------------------------------------------------
+
+def public_repository_url(remote: str | None) -> str | None:
+    """A git remote as a public https URL, or None when it is a local path (which would leak
+    this machine's layout into the package) or has no host. Credentials in it are dropped."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    if not remote:
+        return None
+    remote = remote.strip()
+    if remote.startswith("git@"):
+        host, _, path = remote[4:].partition(":")
+        return f"https://{host}/{path}" if host and path else None
+    parts = urlsplit(remote)
+    if parts.scheme not in ("http", "https", "ssh", "git") or not parts.hostname:
+        return None
+    netloc = parts.hostname + (f":{parts.port}" if parts.port and parts.scheme in
+                               ("http", "https") else "")
+    return urlunsplit(("https", netloc, parts.path, "", ""))
+
 
 def find_engine() -> str | None:
     """`docker` or `podman` when one of them can build here (a CLI whose daemon answers)."""

@@ -185,19 +185,25 @@ def _entries(section: Any) -> list[tuple[str, Any]]:
 
 
 def _load_yaml(path: Path) -> Any:
-    from ruamel.yaml import YAML
+    """The CWL document at ``path``, through cwlload: size, depth and alias limits, and refused
+    (LoadError) when it names anything outside itself ($include, $import, run: other.cwl...)."""
+    from .cwlload import MAX_BYTES, load_cwl
 
-    yaml = YAML(typ="safe", pure=True)
-    with open(path) as f:
-        return yaml.load(f)
+    with open(path, "rb") as f:
+        data = f.read(MAX_BYTES + 1)
+    return load_cwl(data, path.name)
 
 
 def load_workflow(package: str | os.PathLike[str], workflow_id: str | None = None) -> Workflow:
     """The entry Workflow of a package folder or CWL file: ``workflow_id`` (with or without
     ``#``), else the only Workflow of the document (a lone CommandLineTool is accepted too)."""
+    from .cwlload import LoadError
+
     cwl = find_cwl(package)
     try:
         doc = _load_yaml(cwl)
+    except LoadError as err:  # names the file, not its folder (the ADES's job path)
+        raise RunError(str(err)) from None
     except Exception as err:
         raise RunError(f"{cwl}: not a readable YAML/JSON document ({err})") from err
     if not isinstance(doc, Mapping):
@@ -243,12 +249,12 @@ def _convert_one(t: Any, raw: Any) -> Any:
         if isinstance(raw, str):
             text = raw.strip()
             if text.startswith("["):
-                from ruamel.yaml import YAML
+                from .cwlload import LoadError, load_yaml
 
-                try:
-                    raw = YAML(typ="safe", pure=True).load(text)
-                except Exception as err:
-                    raise ValueError(f"expects a list, got {raw!r} ({err})") from err
+                try:  # limits: the text may come from an ADES execute request
+                    raw = load_yaml(text, "the value")
+                except LoadError as err:
+                    raise ValueError(f"expects a list ({err})") from None
             else:
                 raw = [] if not text else [v.strip() for v in text.split(",")]
         if not isinstance(raw, (list, tuple)):
@@ -349,6 +355,12 @@ def convert_params(workflow: Workflow, params: Mapping[str, Any]) -> dict[str, A
             job[name] = _convert(spec.type, raw)
         except ValueError as err:
             raise ParameterError(f"input {name!r} ({spec.type_str}) {err}", listing) from None
+    from .cwlload import LoadError, check_job_values
+
+    try:  # cwltool would resolve $include/$import in the job file
+        check_job_values(job)
+    except LoadError as err:
+        raise ParameterError(str(err), listing) from None
     return job
 
 
@@ -504,6 +516,23 @@ class RunResult:
         return json.loads(json.dumps(out, default=str))
 
 
+def _InsideIO(folder: Path):
+    """A pystac StacIO reading only files inside ``folder`` (links leading elsewhere, local or
+    remote, are refused: a tool's result never makes the checker read other files)."""
+    from pystac.stac_io import DefaultStacIO
+
+    root = Path(folder).resolve()
+
+    class InsideIO(DefaultStacIO):
+        def read_text_from_href(self, href: str) -> str:
+            local = href[7:] if href.startswith("file://") else href
+            if "://" in local or not Path(local).resolve().is_relative_to(root):
+                raise ValueError("a link leads out of the result folder")
+            return super().read_text_from_href(local)
+
+    return InsideIO()
+
+
 def check_catalog(folder: str | os.PathLike[str]) -> tuple[Path | None, list[dict[str, Any]], list[str]]:
     """Stage-out check of a result folder: (catalog path, items, problems). Each item needs a
     geometry, a bbox, a datetime (or start/end) and at least one asset, every asset a file on
@@ -516,10 +545,10 @@ def check_catalog(folder: str | os.PathLike[str]) -> tuple[Path | None, list[dic
         return None, [], [f"{folder} holds no catalog.json: the application must write its "
                           "results as a STAC catalog (OGC 20-089 stage-out)"]
     try:
-        cat = pystac.read_file(str(path))
+        cat = pystac.read_file(str(path), stac_io=_InsideIO(folder))
         items = list(cat.get_items(recursive=True)) if isinstance(cat, pystac.Catalog) else []
-    except Exception as err:
-        return path, [], [f"{path}: not a readable STAC catalog ({type(err).__name__}: {err})"]
+    except Exception as err:  # never the content of what was read: the type alone
+        return path, [], [f"{path}: not a readable STAC catalog ({type(err).__name__})"]
     problems = []
     summary = []
     if not items:
@@ -541,7 +570,7 @@ def check_catalog(folder: str | os.PathLike[str]) -> tuple[Path | None, list[dic
             local = href[7:] if href.startswith("file://") else href
             if "://" in local:
                 problems.append(f"{where}: asset {key} is not a local file ({href})")
-            elif not Path(local).is_file():
+            elif not (Path(local).is_file() or Path(local).is_dir()):  # a Zarr store is a folder
                 problems.append(f"{where}: asset {key} does not exist ({local})")
             assets[key] = local
         summary.append({"id": item.id, "datetime": item.datetime.isoformat() if item.datetime else
@@ -566,9 +595,11 @@ def write_no_container_copy(cwl: Path, target: Path, app_dir: Path | None = None
 
     from ruamel.yaml import YAML
 
+    from .cwlload import scan_yaml
     from .validate import requirement_entries
 
     text = cwl.read_text().replace(APP_DIR_IN_IMAGE, str(Path(app_dir or cwl.parent).resolve()))
+    scan_yaml(text, cwl.name)  # limits (the document was checked by load_workflow already)
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.width = 4096
@@ -640,6 +671,9 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
                 new_session: bool = False,
                 on_start: Callable[[subprocess.Popen], None] | None = None,
                 app_dir: str | os.PathLike[str] | None = None,
+                env: Mapping[str, str] | None = None,
+                run_as: tuple[int, int] | None = None,
+                wrap: Callable[[list[str]], list[str]] | None = None,
                 url_policy: Any = None) -> RunResult:
     """Run ``package`` (a package folder or its CWL file) locally, like an ADES.
 
@@ -654,6 +688,9 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
     group (session), so the caller can stop the whole tree with ``os.killpg``; ``on_start`` is
     called with the cwltool ``Popen`` as soon as it is started; ``app_dir`` is where the package's
     app files (``APP_DIR_IN_IMAGE`` in the image) are on this host, for runs without a container;
+    ``env`` is cwltool's whole environment (default: this process's); ``run_as`` ``(uid, gid)``
+    runs cwltool as that account (the run folder is given to it first, umask 077): by
+    ``wrap(command)`` when given (a command that switches to the account itself), else directly;
     ``url_policy`` (a :class:`~eopde.services.urlguard.UrlPolicy`) limits what stage-in fetches
     for a user (default: anything, as on one's own machine).
 
@@ -737,12 +774,26 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
     work = run_dir / "work"
     work.mkdir()
     entry = f"{cwl_to_run}#{workflow.id}" if workflow.id else str(cwl_to_run)
-    cmd = [sys.executable, "-m", "cwltool", "--disable-color", "--outdir", str(outputs_dir),
+    # --skip-schemas: $schemas are never fetched (a local path or a loopback URL there would be
+    # read by cwltool); $include/$import are refused by load_workflow before we get here
+    cmd = [sys.executable, "-m", "cwltool", "--disable-color", "--skip-schemas",
+           "--outdir", str(outputs_dir),
            "--tmpdir-prefix", f"{work}/tmp-", "--tmp-outdir-prefix", f"{work}/out-",
            *engine_args, entry, str(job_path)]
-    env = dict(os.environ)
+    env = dict(os.environ if env is None else env)
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    account: dict[str, Any] = {}
+    if run_as is not None:  # the service's unprivileged job account (see services/ades/jobuser)
+        uid, gid = run_as
+        for folder, dirs, files in os.walk(run_dir):
+            for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
+                os.lchown(name, uid, gid)
+        account = dict(umask=0o077)
+        if wrap is None:
+            account.update(user=uid, group=gid, extra_groups=[])
+        else:
+            cmd = wrap(cmd)
     append = log_path is not None
     log_path = Path(log_path) if append else run_dir / "run.log"
 
@@ -755,7 +806,7 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
         log.flush()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=env, cwd=run_dir, errors="replace",
-                                start_new_session=new_session)
+                                start_new_session=new_session, **account)
         if on_start is not None:
             on_start(proc)
 

@@ -11,9 +11,11 @@ severity, a message, where it is and how to fix it. The rule of thumb:
   `doc`, no `s:softwareVersion`, thin schema.org metadata, no `ResourceRequirement`, unpinned images,
   old `cwlVersion`, ...). `strict=True` turns them into errors.
 
-The CWL is loaded in-process with cwltool's loader (what `cwltool --validate` does, without the
-process start-up), offline: remote `$schemas` are skipped and remote `$import`/`run` are refused at
-once, which gives a finding instead of a hang. The Best Practice rules read the YAML tree itself
+The CWL is read through `cwlload` (size, depth and alias limits) and loaded in-process with
+cwltool's loader (what `cwltool --validate` does, without the process start-up) from memory: the
+document itself and nothing else is read. `$include`, `$import`, `$mixin`, a `run:` of another
+file, local `$schemas` and File literals with local paths are errors (the ADES receives one
+document); `$schemas` URLs are skipped. The Best Practice rules read the YAML tree itself
 (ruamel.yaml, for line numbers) and accept every shape cwltool accepts: `$graph` or a single
 process, inputs as a list or a map, type shorthands (`File[]`, `Directory?`), unions, arrays
 inside unions, records, enums, `SchemaDefRequirement` types, `run:` inline or by `#ref`, packed
@@ -24,7 +26,6 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -278,7 +279,7 @@ class _Checker:
         self.doc: dict = {}
         self.processes: dict[str, dict] = {}  # fragment id -> process (top level of $graph)
         self.entry_id: str | None = None
-        self.remote_refs: list[tuple[str, str, int | None]] = []
+        self.references: list = []  # cwlload.Reference
 
     def add(self, rule, severity, message, where="document", fix="", line=None):
         if line and "line" not in where:
@@ -288,7 +289,7 @@ class _Checker:
     # ---------------------------------------------------------------- driver
     def run(self) -> None:
         self.parse()
-        self.scan_remote(self.doc, 0)
+        self.scan_references()
         self.collect()
         entry = self.pick_entry()
         if self.check_cwl:
@@ -302,21 +303,13 @@ class _Checker:
 
     # ---------------------------------------------------------------- parse
     def parse(self) -> None:
-        from ruamel.yaml import YAML
-        from ruamel.yaml.error import MarkedYAMLError, YAMLError
+        from .cwlload import LoadError, load_yaml
 
-        try:
-            doc = YAML(typ="rt", pure=True).load(self.text)
-        except MarkedYAMLError as err:
-            mark = err.problem_mark or err.context_mark
-            line = mark.line + 1 if mark is not None else None
-            problem = " ".join(str(x) for x in (err.context, err.problem) if x)
-            raise _Stop(Finding("cwl/yaml", ERROR, f"not valid YAML: {problem}",
-                                f"line {line}" if line else "document",
-                                "fix the YAML syntax (indentation, quotes, ':' in values)", line))
-        except (YAMLError, ValueError, RecursionError) as err:
-            raise _Stop(Finding("cwl/yaml", ERROR, f"not valid YAML: {_trim(str(err))}",
-                                fix="fix the YAML syntax"))
+        try:  # limits (size, depth, aliases) first: see cwlload
+            doc = load_yaml(self.text, "the CWL", roundtrip=True)
+        except LoadError as err:
+            raise _Stop(Finding(err.rule, ERROR, _trim(err.message), err.where,
+                                err.fix or "fix the YAML syntax", err.line))
         if not _is_map(doc) or not ("cwlVersion" in doc or "class" in doc or "$graph" in doc):
             kind = type(doc).__name__ if not _is_map(doc) else "a mapping without cwlVersion, class or $graph"
             raise _Stop(Finding("cwl/not-cwl", ERROR, f"not a CWL document ({kind})",
@@ -324,34 +317,33 @@ class _Checker:
                                     "and a `$graph` holding a Workflow and its CommandLineTools"))
         self.doc = doc
 
-    def scan_remote(self, node, depth: int) -> None:
-        """Remote $import / $include / run / $schemas: cannot be resolved offline."""
-        if depth > 200:
-            return
-        if _is_map(node):
-            for key, value in node.items():
-                if key in ("$import", "$include", "run", "$mixin") and isinstance(value, str) \
-                        and REMOTE.match(value) and not value.startswith("file:"):
-                    self.remote_refs.append((str(key), value, _line_of(node, key)))
-                elif key == "$schemas":
-                    for i, s in enumerate(_sources(value)):
-                        if REMOTE.match(s) and not s.startswith("file:"):
-                            self.add("eopde/remote-schemas", WARNING,
-                                     f"$schemas names {s}, which cannot be fetched offline (it "
-                                     "only serves RDF checks of the s: metadata; it was skipped)",
-                                     "$schemas", "drop $schemas, or keep it knowing that offline "
-                                     "validators skip it", _line_of(node, key))
-                else:
-                    self.scan_remote(value, depth + 1)
-        elif isinstance(node, list):
-            for item in node:
-                self.scan_remote(item, depth + 1)
-        for key, url, line in self.remote_refs if depth == 0 else ():
-            self.add("eopde/remote-reference", WARNING,
-                     f"{key}: {url} is remote and cannot be resolved offline; the CWL could not be "
-                     "checked completely, and an ADES without network access cannot deploy it",
-                     key, "copy the referenced schema/tool into the package ($graph or "
-                          "SchemaDefRequirement types inline)", line)
+    def scan_references(self) -> None:
+        """What would make a loader read outside the document ($include, $import, $mixin, local
+        $schemas, File literals): an error each, nothing is read (`run:` has its own rule)."""
+        from .cwlload import find_references
+
+        self.references = find_references(self.doc)
+        for ref in self.references:
+            if ref.key != "run":
+                self.add("eopde/external-reference", ERROR, ref.message(line=False), ref.where,
+                         ref.fix(), ref.line)
+        todo = [self.doc]
+        while todo:  # remote $schemas: only a warning, they are never fetched
+            node = todo.pop()
+            if _is_map(node):
+                for key, value in node.items():
+                    if key == "$schemas":
+                        for s in _sources(value):
+                            if REMOTE.match(s) and not s.startswith("file:"):
+                                self.add("eopde/remote-schemas", WARNING,
+                                         f"$schemas names {s}, which is not fetched (it only "
+                                         "serves RDF checks of the s: metadata; it was skipped)",
+                                         "$schemas", "drop $schemas, or keep it knowing that "
+                                         "offline validators skip it", _line_of(node, key))
+                    elif isinstance(value, (dict, list)):
+                        todo.append(value)
+            elif isinstance(node, list):
+                todo.extend(v for v in node if isinstance(v, (dict, list)))
 
     def collect(self) -> None:
         doc = self.doc
@@ -457,39 +449,33 @@ class _Checker:
             import cwltool.load_tool  # noqa: F401
         except ImportError:  # pragma: no cover
             pass
-        with tempfile.TemporaryDirectory(prefix="eopde-validate-") as tmp:
-            if self.path is not None:
-                target = self.path.resolve()
-            else:
-                target = Path(tmp) / "package.cwl"
-                target.write_text(self.text, encoding="utf-8")
-            fragment = None
-            if "$graph" in self.doc and entry is not None:
-                fragment = _frag(entry.get("id", ""))
-            records: list[logging.LogRecord] = []
-            handler = _ListHandler(records)
-            loggers = [logging.getLogger(n) for n in ("cwltool", "salad")]
-            saved = [(lg, lg.handlers[:], lg.propagate, lg.level) for lg in loggers]
-            for lg in loggers:
-                lg.handlers = [handler]
-                lg.propagate = False
-                lg.setLevel(logging.WARNING)
-            try:
-                error = _cwltool_load(target, fragment)
-            finally:
-                for lg, handlers, propagate, level in saved:
-                    lg.handlers, lg.propagate = handlers, propagate
-                    lg.setLevel(level)
-        base = str(target)
+        if self.references:
+            return  # refused already; cwltool would only repeat it (and reads nothing anyway)
+        from .cwlload import cwltool_check
+
+        base = self.path.name if self.path is not None else "package.cwl"
+        fragment = None
+        if "$graph" in self.doc and entry is not None:
+            fragment = _frag(entry.get("id", ""))
+        records: list[logging.LogRecord] = []
+        handler = _ListHandler(records)
+        loggers = [logging.getLogger(n) for n in ("cwltool", "salad")]
+        saved = [(lg, lg.handlers[:], lg.propagate, lg.level) for lg in loggers]
+        for lg in loggers:
+            lg.handlers = [handler]
+            lg.propagate = False
+            lg.setLevel(logging.WARNING)
+        try:
+            error = cwltool_check(self.text, base, fragment)
+        finally:
+            for lg, handlers, propagate, level in saved:
+                lg.handlers, lg.propagate = handlers, propagate
+                lg.setLevel(level)
         if error is not None:
             message, line = _clean_message(error, base)
-            offline = "offline" in error or "Error fetching" in error
-            if offline and self.remote_refs:
-                pass  # already an eopde/remote-reference finding per reference
-            else:
-                self.add("cwl/invalid", ERROR, "cwltool rejects the document: " + message,
-                         f"line {line}" if line else "document",
-                         "fix what cwltool reports; check with `cwltool --validate FILE`", line)
+            self.add("cwl/invalid", ERROR, "cwltool rejects the document: " + message,
+                     f"line {line}" if line else "document",
+                     "fix what cwltool reports; check with `cwltool --validate FILE`", line)
         seen = set()
         for rec in records:
             msg = rec.getMessage()
@@ -826,51 +812,6 @@ class _ListHandler:
 
         h = H(logging.WARNING)
         return h
-
-
-def _offline_fetcher():
-    from schema_salad.exceptions import ValidationException
-    from schema_salad.fetcher import DefaultFetcher
-
-    class OfflineFetcher(DefaultFetcher):
-        def fetch_text(self, url, content_types=None):
-            if REMOTE.match(url) and not url.startswith("file:"):
-                raise ValidationException(f"{url}: remote, not fetched (validation is offline)")
-            return super().fetch_text(url, content_types)
-
-        def check_exists(self, url):
-            if REMOTE.match(url) and not url.startswith("file:"):
-                return False
-            return super().check_exists(url)
-
-    return lambda cache, session: OfflineFetcher(cache, None)
-
-
-def _cwltool_load(path: Path, fragment: str | None) -> str | None:
-    """Load and validate like `cwltool --validate` (in-process, offline). None when it passes,
-    else cwltool's message."""
-    try:
-        from cwltool.context import LoadingContext
-        from cwltool.load_tool import fetch_document, make_tool, resolve_and_validate_document
-        from cwltool.workflow import default_make_tool
-        from schema_salad.exceptions import ValidationException
-    except ImportError as err:  # pragma: no cover
-        return f"cwltool is not installed ({err})"
-    ctx = LoadingContext({"construct_tool_object": default_make_tool, "skip_schemas": True,
-                          "fetcher_constructor": _offline_fetcher(), "do_validate": True,
-                          "strict": True})
-    try:
-        ctx, workflowobj, uri = fetch_document(path.as_uri(), ctx)
-        ctx, uri = resolve_and_validate_document(ctx, workflowobj, uri)
-        if "$graph" in workflowobj and fragment is None:
-            return None  # no entry point to build (already reported); the schema check passed
-        target = uri if fragment is None or "#" in uri else f"{uri}#{fragment}"
-        make_tool(target, ctx)
-    except ValidationException as err:
-        return str(err)
-    except Exception as err:  # cwltool raises many kinds
-        return f"{type(err).__name__}: {err}"
-    return None
 
 
 def _clean_message(message: str, base: str) -> tuple[str, int | None]:

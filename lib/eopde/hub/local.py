@@ -7,13 +7,15 @@ share one Python environment (this one), so widget front ends always match their
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
 import sys
 from pathlib import Path
 
-from ..services.secrets import load_secrets
+from ..services.process import INSTANCE_ENV, instance_id
+from ..services.secrets import load_secrets, read_secret
 from ..services.settings import PlatformSettings
 
 #: Name of the hub-registered service the platform tools (`eopde token`, the catalogue's token
@@ -27,10 +29,28 @@ TILES_SERVICE = "tiles"
 PLATFORM_SCOPES = ["admin:users", "tokens", "list:users", "read:users"]
 
 
+#: A user name that is its own bucket suffix: lowercase letters and digits in hyphen-separated
+#: runs (so never "--", which only hashed names carry).
+_CANONICAL = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+#: Suffixes S3 refuses at the end of a bucket name.
+_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", "--x-s3")
+
+
 def bucket_name(username: str) -> str:
-    """The S3 bucket of a user: `user-<name>`, in the characters S3 allows."""
-    slug = re.sub(r"[^a-z0-9-]+", "-", username.lower()).strip("-") or "user"
-    return f"user-{slug}"[:63].rstrip("-")
+    """The S3 bucket of a user; every part of the platform calls this one function.
+
+    One user, one bucket, never two users in one: a canonical name (lowercase `[a-z0-9-]`, no
+    leading, trailing or doubled hyphen) keeps its readable form, `user-alice`; any other name
+    gets the readable slug, a `--` no canonical name can contain and 64 bits of SHA-256 of the
+    exact name: `Alice` -> `user-alice--<16 hex>`. Always a valid S3 bucket name (3-63 chars).
+    """
+    bucket = f"user-{username}"
+    if (_CANONICAL.fullmatch(username) and len(bucket) <= 63
+            and not bucket.endswith(_RESERVED_SUFFIXES)):
+        return bucket
+    slug = re.sub(r"[^a-z0-9]+", "-", username.lower()).strip("-")[:40].rstrip("-")
+    digest = hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"user-{slug}--{digest}" if slug else f"user--{digest}"
 
 
 def configure(c, settings: PlatformSettings | None = None) -> None:
@@ -56,7 +76,8 @@ def configure(c, settings: PlatformSettings | None = None) -> None:
 
     # -- who logs in ------------------------------------------------------------------------
     c.JupyterHub.authenticator_class = "eopde.hub.authenticator.DemoAuthenticator"
-    password = settings.demo_password or secrets["demo_password"]
+    password = (settings.demo_password or read_secret("EOPDE_DEMO_PASSWORD")
+                or secrets["demo_password"])
     c.DemoAuthenticator.users = {settings.demo_user: password}
     # Only configured users get past authenticate(); everyone who does is allowed.
     c.Authenticator.allow_all = True
@@ -101,6 +122,10 @@ def configure(c, settings: PlatformSettings | None = None) -> None:
     c.Spawner.http_timeout = 60
     c.Spawner.start_timeout = 120
     c.Spawner.environment = user_environment(settings, secrets)
+    # Users' servers start from an empty environment plus these few variables of the hub's
+    # (JupyterHub's default list, said here so that no platform secret is ever added to it).
+    c.Spawner.env_keep = ["PATH", "PYTHONPATH", "CONDA_ROOT", "CONDA_DEFAULT_ENV", "VIRTUAL_ENV",
+                          "LANG", "LC_ALL", "JUPYTERHUB_SINGLEUSER_APP"]
     c.Spawner.pre_spawn_hook = pre_spawn_hook
 
 
@@ -108,7 +133,9 @@ def user_environment(settings: PlatformSettings, secrets: dict[str, str]) -> dic
     """Environment of every user's server and kernels: the platform endpoints and credentials.
 
     The token the local services accept is the server's own `JUPYTERHUB_API_TOKEN`, which the
-    hub sets; `eopde.auth` finds it there.
+    hub sets; `eopde.auth` finds it there. No platform secret (service token, database
+    password, proxy token) is given; the S3 key pair is, one for all users until the workspace
+    gives each user their own.
     """
     env: dict = settings.endpoints()
     del env["EOPDE_HUB_URL"]  # users' servers run behind the hub already
@@ -116,6 +143,9 @@ def user_environment(settings: PlatformSettings, secrets: dict[str, str]) -> dic
     env.update(settings.s3_env(secrets))  # boto3, s3fs and GDAL read these
     env.update({
         "EOPDE_PLATFORM": "local",
+        # Marks the server and its kernels as this platform's: `eopde down` stops them even
+        # when the hub that started them died.
+        INSTANCE_ENV: instance_id(settings.home_path),
         # Path of the tile server behind the hub's proxy, for URLs that browsers load.
         "EOPDE_TILES_PUBLIC_PATH": f"/services/{TILES_SERVICE}",
         # Stand-ins for container images where no engine runs (eopde.apppkg.images).

@@ -55,8 +55,16 @@ def render_png(path: str, *, rescale: tuple[float, float] | None = None,
     from rio_tiler.colormap import cmap
     from rio_tiler.io import Reader
 
-    with Reader(path) as src:
-        image = src.preview(indexes=band, max_size=max_size, dst_crs="epsg:4326")
+    import warnings
+
+    from rio_tiler.errors import NoOverviewWarning
+
+    with warnings.catch_warnings():
+        # A preview of a small or non-COG raster is fine; the warning would show as a red
+        # block under the map, which users read as an error.
+        warnings.simplefilter("ignore", NoOverviewWarning)
+        with Reader(path) as src:
+            image = src.preview(indexes=band, max_size=max_size, dst_crs="epsg:4326")
     if rescale is None:
         data = image.array.compressed()
         rescale = (float(data.min()), float(data.max())) if data.size else (0.0, 1.0)

@@ -43,6 +43,9 @@ class Part:
     start_timeout: float = 60.0
     #: Signal that asks the part to shut down (`eopde down`).
     stop_signal: int = signal.SIGTERM
+    #: Secrets the part needs: environment variable -> key in the platform's secrets. The part
+    #: gets `<VAR>_FILE`, the path of a 0600 file holding it (see `Platform.child_env`).
+    secret_files: dict[str, str] = {}
 
     def __init__(self, platform: Platform):
         self.platform = platform
@@ -63,7 +66,7 @@ class Part:
         raise NotImplementedError
 
     def env(self) -> dict[str, str]:
-        return self.platform.child_env()
+        return self.platform.child_env(self)
 
     def cwd(self) -> Path | None:
         return None
@@ -77,6 +80,12 @@ class Part:
 
     def after_start(self) -> None:
         """Work that needs the part running (loading data...)."""
+
+    def leftovers(self) -> list[int]:
+        """Processes this part started that outlive it in their own session (the hub's proxy)
+        and are recognised as this platform's: `up` stops them before starting the part again,
+        `down` after stopping it."""
+        return []
 
     def run_step(self) -> None:
         """For one-shot steps: do the work."""
@@ -259,6 +268,8 @@ class CataloguePart(UvicornPart):
     port_key = "catalogue"
     app = "eopde.services.catalogue:create_app"
     health_path = "/_mgmt/ping"
+    # Checks tokens with the hub; reads the database.
+    secret_files = {"EOPDE_SERVICE_TOKEN": "service_token", "PGPASSWORD": "postgres_password"}
 
     def env(self) -> dict[str, str]:
         from .postgres import DB_NAME, DB_USER
@@ -268,7 +279,6 @@ class CataloguePart(UvicornPart):
             PGHOST=self.settings.host,
             PGPORT=str(self.settings.port("postgres")),
             PGUSER=DB_USER,
-            PGPASSWORD=self.platform.secrets["postgres_password"],
             PGDATABASE=DB_NAME,
         )
         return env
@@ -302,13 +312,18 @@ class StoragePart(Part):
         self.settings.storage_dir.mkdir(parents=True, exist_ok=True)
 
     def command(self) -> list[str]:
-        secrets = self.platform.secrets
         return [
             rclone_path(), "serve", "s3", str(self.settings.storage_dir),
-            "--addr", f"{self.settings.host}:{self.port}",
-            "--auth-key", f"{secrets['s3_access_key']},{secrets['s3_secret_key']}",
-            "--vfs-cache-mode", "off",
+            "--addr", f"{self.settings.host}:{self.port}", "--vfs-cache-mode", "off",
         ]
+
+    def env(self) -> dict[str, str]:
+        # --auth-key as RCLONE_AUTH_KEY: a command line is readable by every account (ps) and
+        # lands in the log and the run record. rclone reads list flags from the environment
+        # as CSV, so the pair is quoted.
+        secrets = self.platform.secrets
+        pair = f"{secrets['s3_access_key']},{secrets['s3_secret_key']}".replace('"', '""')
+        return {**super().env(), "RCLONE_AUTH_KEY": f'"{pair}"'}
 
     def healthy(self) -> bool:
         # Unauthenticated requests get 403 from a healthy server.
@@ -323,6 +338,8 @@ class AdesPart(UvicornPart):
     port_key = "ades"
     app = "eopde.services.ades.app:create_app"
     health_path = "/healthz"
+    # Checks tokens with the hub.
+    secret_files = {"EOPDE_SERVICE_TOKEN": "service_token"}
 
     def prepare(self) -> None:
         (self.settings.home_path / "ades" / "jobs").mkdir(parents=True, exist_ok=True)
@@ -349,11 +366,37 @@ class HubPart(Part):
     name = "hub"
     port_key = "hub"
     start_timeout = 90.0
+    # The demo password, when EOPDE_DEMO_PASSWORD sets it (else the hub reads secrets.json).
+    secret_files = {"EOPDE_DEMO_PASSWORD": "demo_password"}
+
+    @property
+    def proxy_pid_file(self) -> Path:
+        """Where JupyterHub writes its proxy's pid (hub config: ConfigurableHTTPProxy.pid_file)."""
+        return self.settings.hub_dir / "proxy.pid"
 
     def prepare(self) -> None:
         self.settings.hub_dir.mkdir(parents=True, exist_ok=True)
         self.settings.users_dir.mkdir(parents=True, exist_ok=True)
         proxy_path()  # fail early, with the fix, when the proxy is missing
+        # Our proxy was stopped (`leftovers`): a pid file left now names nothing of ours, and
+        # JupyterHub would kill whatever process has that pid now.
+        self.proxy_pid_file.unlink(missing_ok=True)
+
+    def leftovers(self) -> list[int]:
+        """The proxy of a hub that died (it runs in its own session, so it outlives the hub's
+        process group and keeps the public port): the pid in the pid file, if that process
+        carries this platform's instance marker and its command line names our proxy API port."""
+        from .process import belongs_to, instance_id, proc_cmdline
+
+        try:
+            pid = int(self.proxy_pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return []
+        cmdline = proc_cmdline(pid) or []
+        flag = cmdline.index("--api-port") if "--api-port" in cmdline else -2
+        names_our_api = cmdline[flag + 1:flag + 2] == [str(self.settings.port("proxy_api"))]
+        return [pid] if names_our_api and belongs_to(pid, instance_id(self.settings.home_path)) \
+            else []
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "jupyterhub", "-f", str(hub_config_path(self.settings))]

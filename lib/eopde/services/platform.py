@@ -20,14 +20,18 @@ from pathlib import Path
 from .errors import PartFailedError, PlatformError, PortInUseError
 from .parts import PARTS, Part, wait_until
 from .process import (
+    INSTANCE_ENV,
     ProcessRecord,
     group_alive,
+    instance_id,
+    instance_processes,
     port_in_use,
     start_detached,
     stop_group,
+    stop_pids,
     tail,
 )
-from .secrets import load_secrets
+from .secrets import SECRET_ENV, load_secrets, write_secret_file
 from .settings import PORT_ENV, PlatformSettings
 
 
@@ -73,10 +77,13 @@ class Platform:
                 return part
         raise KeyError(f"no part named {name!r}; parts: {', '.join(p.name for p in self.parts)}")
 
-    def child_env(self) -> dict[str, str]:
-        """Environment of every part: the settings made explicit, the endpoints, PATH with
-        this Python's bin folder first."""
-        env = dict(os.environ)
+    def child_env(self, part: Part | None = None) -> dict[str, str]:
+        """Environment of a part: the settings made explicit, the endpoints, the instance
+        marker, PATH with this Python's bin folder first, and for each secret the part needs
+        (`Part.secret_files`) the path of a 0600 file holding it, never the value. Secrets in
+        the environment of the shell that ran `up` are not handed down."""
+        env = {k: v for k, v in os.environ.items()
+               if k.removesuffix("_FILE") not in SECRET_ENV and k != INSTANCE_ENV}
         s = self.settings
         env["EOPDE_HOME"] = str(s.home_path)
         env["EOPDE_BIND_HOST"] = s.host
@@ -84,10 +91,17 @@ class Platform:
         for key, var in PORT_ENV.items():
             env[var] = str(s.port(key))
         env.update(s.endpoints())
-        env["EOPDE_SERVICE_TOKEN"] = self.secrets["service_token"]
+        env[INSTANCE_ENV] = instance_id(s.home_path)
+        for var, key in (part.secret_files if part else {}).items():
+            env[f"{var}_FILE"] = str(write_secret_file(self.secrets_dir, key, self.secrets[key]))
         bindir = str(Path(sys.executable).parent)
         env["PATH"] = os.pathsep.join([bindir, env.get("PATH", "")])
         return env
+
+    @property
+    def secrets_dir(self) -> Path:
+        """One 0600 file per secret a part needs, in a 0700 folder of the state folder."""
+        return self.settings.home_path / "secrets"
 
     # -- up / status / down -------------------------------------------------------------
 
@@ -135,6 +149,11 @@ class Platform:
             # Crashed: clear what is left of its process group (orphaned children).
             stop_group(record.pgid, timeout=5)
             ProcessRecord.remove(run_dir, part.name)
+        leftovers = part.leftovers()
+        if leftovers:
+            progress(f"{part.name}: stopping what its last run left behind (pid "
+                     f"{', '.join(map(str, leftovers))})")
+            stop_pids(leftovers)
         if part.port is not None and port_in_use(self.settings.host, part.port):
             raise PortInUseError(part.name, part.port, PORT_ENV[part.port_key])
         progress(f"{part.name}: starting")
@@ -191,18 +210,25 @@ class Platform:
                 if not part.daemon:
                     continue
                 record = ProcessRecord.load(self.settings.run_dir, part.name)
-                if record is None:
-                    continue
-                if record.alive() or group_alive(record.pgid):
+                if record and (record.alive() or group_alive(record.pgid)):
                     progress(f"{part.name}: stopping")
                     stop_group(record.pgid, sig=part.stop_signal, timeout=20)
                     stopped.append(part.name)
-                ProcessRecord.remove(self.settings.run_dir, part.name)
+                if stop_pids(part.leftovers()) and part.name not in stopped:
+                    stopped.append(part.name)
+                if record:
+                    ProcessRecord.remove(self.settings.run_dir, part.name)
+            # What the parts started in sessions of their own and left running when they died:
+            # users' servers and kernels of a killed hub, jobs of a killed ADES.
+            rest = instance_processes(instance_id(self.settings.home_path))
+            if rest:
+                progress(f"stopping {len(rest)} process(es) the parts left behind")
+                stop_pids(rest)
         return stopped
 
     def purge(self, progress: Callable[[str], None] = lambda message: None) -> list[Path]:
-        """Stop everything, then delete the state folder and, when the database cluster lives
-        outside it (root with a private state folder), that cluster too. Returns what was
+        """Stop everything, then delete the state folder and, when the database cluster or the
+        ADES's job sandboxes live outside it (root), those too. Returns what was
         deleted. Everything is lost: databases, object storage, logs, secrets."""
         import shutil
 
@@ -211,11 +237,13 @@ class Platform:
             return []
         self.down(progress)
         removed: list[Path] = []
-        link = home / "postgres"
-        if link.is_symlink():
-            outside = link.resolve()
-            shutil.rmtree(outside, ignore_errors=True)
-            removed.append(outside)
+        # Folders kept outside a private state folder as root, linked from it: the database
+        # cluster, the ADES's job sandboxes (services/ades/jobuser.py).
+        for link in (home / "postgres", home / "ades" / "sandboxes"):
+            if link.is_symlink():
+                outside = link.resolve()
+                shutil.rmtree(outside, ignore_errors=True)
+                removed.append(outside)
         if home.exists():
             shutil.rmtree(home)
             removed.append(home)
@@ -224,6 +252,7 @@ class Platform:
     def _write_endpoints(self) -> None:
         path = self.settings.home_path / "endpoints.json"
         path.write_text(json.dumps(self.settings.endpoints(), indent=1))
+        self.settings.record()
 
     def status_json(self, status: dict[str, PartStatus] | None = None) -> dict[str, dict]:
         """`status` (default: a fresh one) as `eopde status --json` prints it."""

@@ -7,6 +7,7 @@ behind once its group is cleaned up.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -115,6 +116,94 @@ def group_alive(pgid: int) -> bool:
         if fields and len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
             return True
     return False
+
+
+#: Environment variable that names the platform instance a process belongs to. `up` sets it in
+#: every part's environment and the hub in users' servers, so their children (the hub's proxy,
+#: kernels, jobs) carry it too: what `down` stops is recognised by it, never by a name.
+INSTANCE_ENV = "EOPDE_INSTANCE"
+
+
+def instance_id(home: str | Path) -> str:
+    """The instance marker of the platform whose state folder is `home`."""
+    return hashlib.sha256(str(Path(home).resolve()).encode()).hexdigest()[:16]
+
+
+def proc_environ(pid: int) -> dict[str, str] | None:
+    """The environment `pid` started with (None when it cannot be read: gone, another user)."""
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return None
+    pairs = (entry.partition(b"=") for entry in raw.split(b"\0") if entry)
+    return {k.decode(errors="replace"): v.decode(errors="replace") for k, _, v in pairs}
+
+
+def proc_cmdline(pid: int) -> list[str] | None:
+    """The command line of `pid` (None when it cannot be read)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return [arg.decode(errors="replace") for arg in raw.split(b"\0") if arg]
+
+
+def belongs_to(pid: int, instance: str) -> bool:
+    """True if `pid` runs, and its environment says it belongs to the platform `instance`."""
+    env = proc_environ(pid)
+    return bool(env) and env.get(INSTANCE_ENV) == instance and pid_alive(pid)
+
+
+def instance_processes(instance: str) -> list[int]:
+    """Live processes of the platform `instance` (by their environment), except this process and
+    its ancestors (`eopde down` run from a terminal of a user's server must get to its end)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    spared = _ancestors(os.getpid())
+    return [int(entry.name) for entry in proc.iterdir()
+            if entry.name.isdigit() and int(entry.name) not in spared
+            and belongs_to(int(entry.name), instance)]
+
+
+def _ancestors(pid: int) -> set[int]:
+    found = set()
+    while pid > 1 and pid not in found:
+        found.add(pid)
+        fields = _stat_fields(Path(f"/proc/{pid}"))
+        if not fields:
+            break
+        pid = int(fields[1])
+    return found
+
+
+def stop_pids(pids: list[int], *, timeout: float = 10.0) -> list[int]:
+    """SIGTERM each of `pids`, SIGKILL what is left after `timeout`; returns those that ran."""
+    sent = []
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+            sent.append(pid)
+        except (ProcessLookupError, PermissionError):
+            pass
+    deadline = time.monotonic() + timeout
+    while any(pid_alive(pid) for pid in sent) and time.monotonic() < deadline:
+        for pid in sent:
+            _reap(pid)
+        time.sleep(0.1)
+    for pid in sent:
+        if pid_alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    for _ in range(50):  # until the kernel has let go of their ports
+        for pid in sent:
+            _reap(pid)
+        if not any(pid_alive(pid) for pid in sent):
+            break
+        time.sleep(0.1)
+    return sent
 
 
 def start_detached(

@@ -1,10 +1,16 @@
-"""Secrets of the local platform, generated once and kept in the state folder (mode 0600)."""
+"""Secrets of the local platform, generated once and kept in the state folder (mode 0600).
+
+A service that needs a secret gets the path of a file holding it (`<VAR>_FILE`, mode 0600),
+never the value in its environment: a process's environment is readable by its user in
+/proc/<pid>/environ and is inherited by everything it starts (a job's tool, a kernel).
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import secrets as _secrets
+from collections.abc import Mapping
 from pathlib import Path
 
 #: Every secret the platform uses, with how to make a fresh one.
@@ -34,3 +40,34 @@ def load_secrets(path: Path, *, create: bool = True) -> dict[str, str]:
             json.dump(data, f, indent=1)
         os.replace(tmp, path)
     return data
+
+
+#: Environment variables that carry a platform secret. `up` never hands them down from the
+#: shell that ran it; a service that needs one gets `<VAR>_FILE` instead (see `read_secret`).
+SECRET_ENV = (
+    "EOPDE_SERVICE_TOKEN", "EOPDE_DEMO_PASSWORD", "PGPASSWORD", "CONFIGPROXY_AUTH_TOKEN",
+    "JUPYTERHUB_API_TOKEN", "RCLONE_AUTH_KEY",
+)
+
+
+def write_secret_file(folder: Path, name: str, value: str) -> Path:
+    """Write one secret to `folder`/`name` (folder 0700, file 0600); returns the path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    path = folder / name
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value)
+    os.replace(tmp, path)
+    return path
+
+
+def read_secret(var: str, env: Mapping[str, str] | None = None) -> str | None:
+    """A secret given to a service: the content of the file named by `<var>_FILE`, else the
+    variable `var` itself (deployments that inject secrets as variables), else None."""
+    env = os.environ if env is None else env
+    path = env.get(f"{var}_FILE")
+    if path:
+        return Path(path).read_text().strip() or None
+    return env.get(var) or None

@@ -48,17 +48,25 @@ def _env_int(name: str, fallback: int) -> int:
         raise ValueError(f"{name}={value!r} is not a port number; set it to an integer") from None
 
 
+#: File in the state folder where `eopde up` records the ports it used, so that later commands
+#: (from any terminal, without the same environment) find the running platform.
+RECORDED_FILE = "settings.json"
+
+
 class PlatformSettings(Configurable):
     """Where the local platform keeps its state and which ports it listens on."""
 
     home = Unicode(
         help="""State folder of the local platform (database cluster, object storage, demo data,
-        logs, secrets). Environment: EOPDE_HOME. Default: `.eopde` in the current folder.""",
+        logs, secrets). Environment: EOPDE_HOME. Default: `$XDG_STATE_HOME/eopde`, i.e.
+        `~/.local/state/eopde`, whatever the current folder.""",
     ).tag(config=True)
 
     @default("home")
     def _home_default(self) -> str:
-        return str(Path(os.environ.get("EOPDE_HOME", ".eopde")).absolute())
+        from ..paths import default_home
+
+        return str(default_home())
 
     host = Unicode(
         "127.0.0.1",
@@ -78,7 +86,7 @@ class PlatformSettings(Configurable):
 
     @default("base_port")
     def _base_port_default(self) -> int:
-        return _env_int("EOPDE_BASE_PORT", 8700)
+        return _env_int("EOPDE_BASE_PORT", self.recorded().get("base_port", 8700))
 
     hub_port = Int(
         help="Public port of JupyterHub (its proxy). Environment: EOPDE_HUB_PORT. Default 8000.",
@@ -86,7 +94,7 @@ class PlatformSettings(Configurable):
 
     @default("hub_port")
     def _hub_port_default(self) -> int:
-        return _env_int(PORT_ENV["hub"], 8000)
+        return _env_int(PORT_ENV["hub"], self.recorded().get("ports", {}).get("hub", 8000))
 
     demo_user = Unicode(
         help="Name of the demo user. Environment: EOPDE_DEMO_USER. Default `demo`.",
@@ -111,7 +119,29 @@ class PlatformSettings(Configurable):
         """The port of `part` (one of PORT_ENV's keys)."""
         if part == "hub":
             return self.hub_port
+        recorded = self.recorded().get("ports", {}).get(part)
+        if recorded and "EOPDE_BASE_PORT" not in os.environ:
+            return _env_int(PORT_ENV[part], recorded)
         return _env_int(PORT_ENV[part], self.base_port + _PORT_OFFSETS[part])
+
+    def recorded(self) -> dict:
+        """What `eopde up` recorded in the state folder (`record()`), or {}."""
+        import json
+
+        try:
+            data = json.loads((Path(self.home) / RECORDED_FILE).read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def record(self) -> None:
+        """Write the ports in use to the state folder, for commands run without this
+        environment (another terminal, another folder)."""
+        import json
+
+        data = {"base_port": self.base_port,
+                "ports": {part: self.port(part) for part in PORT_ENV}}
+        (Path(self.home) / RECORDED_FILE).write_text(json.dumps(data, indent=1))
 
     def url(self, part: str) -> str:
         """The loopback URL of an HTTP part."""

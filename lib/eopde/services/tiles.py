@@ -7,13 +7,13 @@ Launched as::
 Routes (titiler.core 2.4; ``{tms}`` is a TileMatrixSet id such as ``WebMercatorQuad``):
 
 - ``GET /healthz`` -> ``{"status": "ok"}``
-- ``/cog/...``  one raster, ``url=<path or http(s)/s3 URL of a COG>``:
+- ``/cog/...``  one raster, ``url=<http(s) URL of a COG under the allowed prefixes>``:
   ``/cog/info``, ``/cog/info.geojson``, ``/cog/statistics``, ``/cog/point/{lon},{lat}``,
   ``/cog/tiles/{tms}/{z}/{x}/{y}[.{format}]``, ``/cog/{tms}/tilejson.json``,
   ``/cog/{tms}/map.html``, ``/cog/tiles``, ``/cog/tiles/{tms}``,
   ``/cog/preview[.{format}]``, ``/cog/bbox/...``, ``/cog/feature``.
   Bands: ``bidx=1&bidx=2&bidx=3``, or ``expression=(b2-b1)/(b2+b1)``.
-- ``/stac/...`` one STAC item, ``url=<path or http(s) URL of the item JSON>``, the same routes
+- ``/stac/...`` one STAC item, ``url=<http(s) URL of the item JSON>``, the same routes
   plus ``/stac/assets`` and ``/stac/asset_statistics``. Assets are repeated:
   ``assets=B04&assets=B03&assets=B02`` (``assets=B04|bidx=1`` picks bands of one asset).
   An ``expression`` refers to the bands of the listed assets in order, as ``b1``, ``b2``, ...
@@ -27,9 +27,24 @@ Routes (titiler.core 2.4; ``{tms}`` is a TileMatrixSet id such as ``WebMercatorQ
   tilejson takes ``tile_format=png`` and ``tilesize=256`` (its default tile size is 512).
 - ``/tileMatrixSets``, ``/algorithms``, ``/colorMaps`` (lists and details).
 
-Errors are JSON ``{"detail": "..."}`` with titiler's status codes (tile outside the data: 404;
-unknown asset: 404; expression syntax/missing assets: 400; unreadable or missing dataset, band
-index out of range: 500).
+What it reads: only hrefs under ``EOPDE_TILES_ALLOWED_URLS`` (comma-separated prefixes; unset:
+nothing), checked by :mod:`eopde.services.tiles_guard` for the ``url=`` of every route, the item
+JSON and every asset href of an item, with the scheme, host, port and normalised path compared
+exactly; rasters are opened with GDAL's GeoTIFF driver only (no VRT, no ``/vsi*`` prefixes), and
+item JSON is cached for two seconds at most (a deleted item stops rendering right away).
+The tile route needs no login: the tiler reads only the platform's public data (the demo data
+server and the public catalogue), never a user's bucket or the server's disk. Users' private
+results are rendered in their own kernel (``eopde.maps``), never by this shared tiler.
+
+Limits (``tiles_guard``): images at most 2048 pixels a side (preview, bbox, feature, statistics;
+a bbox without a size is read at most 2048 wide), ``tilesize`` at most 1024, zoom within the
+TileMatrixSet's range, expressions at most 512 characters, at most 8 assets, at most 1024
+histogram bins, request bodies at most 1 MB.
+
+Errors are JSON ``{"detail": "..."}``: 400 for bad or oversized parameters (expression syntax,
+missing assets, band index out of range, zoom out of range), 403 for a url or asset href outside
+the allowed prefixes, 404 for a tile or point outside the data, an unknown asset, a missing item
+or an unreadable dataset, 422 for malformed parameters, 503 when the catalogue cannot be reached.
 
 Set ``EOPDE_TILES_ROOT_PATH`` (e.g. ``/services/tiles``) when a proxy serves the app under a
 prefix; tilejson URLs then carry the prefix.
@@ -48,9 +63,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 ROOT_PATH_ENV = "EOPDE_TILES_ROOT_PATH"
 
-#: Comma-separated URL prefixes the tiler may read (`url=`). Unset: any. The local platform
-#: sets it to its catalogue and data server, because the hub route /services/tiles is open to
-#: anyone who reaches the hub and TiTiler would otherwise open any URL or file it is given.
+#: Comma-separated prefixes the tiler may read (``url=``, item JSON, asset hrefs): http(s) URLs or
+#: local folders. Unset: nothing. The local platform sets its catalogue and data server, because
+#: the hub route /services/tiles is open to anyone and TiTiler would otherwise open anything.
 ALLOWED_URLS_ENV = "EOPDE_TILES_ALLOWED_URLS"
 
 # GDAL options for reading COGs over HTTP(S); values already in the environment win.
@@ -59,6 +74,12 @@ GDAL_ENV_DEFAULTS: dict[str, str] = {
     "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.TIF",
     "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
     "VSI_CACHE": "TRUE",
+    # A slow or silent host must not hold a worker thread for long.
+    "GDAL_HTTP_CONNECTTIMEOUT": "5",
+    "GDAL_HTTP_TIMEOUT": "30",
+    # Defence in depth: only the GeoTIFF driver opens files (tiles_guard), and even a VRT could
+    # not read raw bytes of a local file.
+    "GDAL_VRT_ENABLE_RAWRASTERBAND": "NO",
 }
 
 
@@ -67,8 +88,7 @@ def create_app() -> FastAPI:
     for key, value in GDAL_ENV_DEFAULTS.items():
         os.environ.setdefault(key, value)
 
-    from fastapi import FastAPI
-    from rio_tiler.io import STACReader
+    from fastapi import Depends, FastAPI
     from starlette.middleware.cors import CORSMiddleware
     from titiler.core.errors import DEFAULT_STATUS_CODES, add_exception_handlers
     from titiler.core.factory import (
@@ -79,17 +99,25 @@ def create_app() -> FastAPI:
         TMSFactory,
     )
 
+    from . import tiles_guard as guard
+
+    allowlist = guard.Allowlist(
+        [p.strip() for p in os.environ.get(ALLOWED_URLS_ENV, "").split(",") if p.strip()])
+    cog_reader, stac_reader = guard.reader_classes(allowlist)
+    checked = [Depends(guard.request_dependency())]
+
     app = FastAPI(
         title="eopde tiles",
         description="TiTiler for the eopde local platform: COGs and STAC items.",
     )
 
     # router_prefix must match the include_router prefix so that tilejson's url_for works.
-    cog = TilerFactory(router_prefix="/cog")
-    app.include_router(cog.router, prefix="/cog", tags=["Cloud Optimized GeoTIFF"])
+    cog = TilerFactory(reader=cog_reader, router_prefix="/cog")
+    app.include_router(cog.router, prefix="/cog", tags=["Cloud Optimized GeoTIFF"],
+                       dependencies=checked)
 
-    stac = MultiBaseTilerFactory(reader=STACReader, router_prefix="/stac")
-    app.include_router(stac.router, prefix="/stac", tags=["STAC item"])
+    stac = MultiBaseTilerFactory(reader=stac_reader, router_prefix="/stac")
+    app.include_router(stac.router, prefix="/stac", tags=["STAC item"], dependencies=checked)
 
     app.include_router(TMSFactory().router, tags=["Tiling schemes"])
     app.include_router(AlgorithmFactory().router, tags=["Algorithms"])
@@ -100,7 +128,7 @@ def create_app() -> FastAPI:
         """Liveness probe."""
         return {"status": "ok"}
 
-    add_exception_handlers(app, DEFAULT_STATUS_CODES)
+    add_exception_handlers(app, {**DEFAULT_STATUS_CODES, **guard.status_codes()})
 
     app.add_middleware(
         CORSMiddleware,
@@ -109,9 +137,7 @@ def create_app() -> FastAPI:
         allow_methods=["GET", "HEAD", "OPTIONS"],
         allow_headers=["*"],
     )
-    allowed = [p.strip() for p in os.environ.get(ALLOWED_URLS_ENV, "").split(",") if p.strip()]
-    if allowed:
-        app.add_middleware(_AllowedURLsMiddleware, prefixes=allowed)
+    app.add_middleware(_BodyLimitMiddleware, limit=guard.MAX_BODY_BYTES)
     if root_path := os.environ.get(ROOT_PATH_ENV, "").rstrip("/"):
         # What FastAPI(root_path=...) does, without its deprecation warning (FastAPI >= 0.16x).
         app.add_middleware(_RootPathMiddleware, root_path=root_path)
@@ -135,30 +161,28 @@ class _RootPathMiddleware:
         await self.app(scope, receive, send)
 
 
-class _AllowedURLsMiddleware:
-    """Answer 403 (JSON) when a request's ``url=`` parameter is outside the allowed prefixes."""
+class _BodyLimitMiddleware:
+    """Answer 413 (JSON) to a request body (``POST .../feature``) larger than ``limit`` bytes."""
 
-    def __init__(self, app, prefixes: list[str]) -> None:
+    def __init__(self, app, limit: int) -> None:
         self.app = app
-        self.prefixes = tuple(prefixes)
+        self.limit = limit
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http":
-            from urllib.parse import parse_qsl
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length", b"0")
+        chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
+        if chunked or not length.isdigit() or int(length) > self.limit:
+            import json
 
-            query = scope.get("query_string", b"").decode("latin-1")
-            urls = [v for k, v in parse_qsl(query, keep_blank_values=True) if k == "url"]
-            bad = [u for u in urls if not u.startswith(self.prefixes)]
-            if bad:
-                import json
-
-                body = json.dumps({"detail": (
-                    f"this tile server only reads data under {', '.join(self.prefixes)}; "
-                    f"{bad[0]!r} is not one of them"
-                )}).encode()
-                await send({"type": "http.response.start", "status": 403, "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode())]})
-                await send({"type": "http.response.body", "body": body})
-                return
+            body = json.dumps({"detail": (
+                f"request bodies are limited to {self.limit} bytes, with a Content-Length"
+            )}).encode()
+            await send({"type": "http.response.start", "status": 413, "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
         await self.app(scope, receive, send)

@@ -30,6 +30,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from . import description as _desc
 from .auth import Principal, VerifierUnavailable, bearer_token, verifier_from_env
 from .deploy import ID_RE, read_package
+from .execution import DISMISS_DOC, EXECUTE_DOC, ServerTimingMiddleware, SyncWaits, wait_for_job
+from .execution import delete_results as _delete_results
+from .execution import executor_limits as _executor_limits
+from .execution import job_timeout as _job_timeout
 from .errors import (P1, LastResort, OGCError, bad_request, duplicated_process, no_such_job,
                      no_such_process, not_acceptable, not_found, result_not_ready, too_large,
                      unauthorized)
@@ -69,7 +73,9 @@ _DEPLOY_BODY = {"requestBody": {"required": True, "content": {
             "mediaType": {"type": "string"}}}}}}}}}
 _EXECUTE_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
     "type": "object", "properties": {"inputs": {"type": "object"},
-                                     "outputs": {"type": "object"}}}}}}}
+                                     "outputs": {"type": "object"},
+                                     "timeout": {"type": "number", "exclusiveMinimum": 0,
+                                                 "description": "the job's time limit (s)"}}}}}}}
 
 
 def _fmt(t) -> str | None:
@@ -81,34 +87,19 @@ def _json(content: Any, status: int = 200, headers: dict | None = None) -> JSONR
 
 
 def _load_json(raw: bytes, what: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
-    """Parse a JSON body; 400 when it is not JSON or nests deeper than ``max_depth``."""
+    """Parse a JSON body within limits (cwlload.loads_json: no recursion on hostile nesting);
+    400 when it is not JSON or nests deeper than ``max_depth``."""
+    from eopde.apppkg.cwlload import LoadError, loads_json
+
+    if not raw.strip():
+        return {}
     try:
-        doc = json.loads(raw.decode("utf-8")) if raw.strip() else {}
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise bad_request(f"{what} is not valid JSON: {err}", "BadRequest") from None
-    except RecursionError:
-        doc = None
-        depth = max_depth + 1
-    else:
-        depth = _depth(doc, max_depth)
-    if depth > max_depth:
-        raise bad_request(f"{what} nests arrays/objects deeper than {max_depth} levels; "
-                          "send a flatter document", "BadRequest")
-    return doc
-
-
-def _depth(doc: Any, limit: int) -> int:
-    """Nesting depth of a parsed JSON value, counted without recursion (stops past ``limit``)."""
-    deepest, stack = 0, [(doc, 1)]
-    while stack:
-        value, level = stack.pop()
-        if isinstance(value, (dict, list)):
-            deepest = max(deepest, level)
-            if deepest > limit:
-                return deepest
-            children = value.values() if isinstance(value, dict) else value
-            stack.extend((child, level + 1) for child in children)
-    return deepest
+        return loads_json(raw, what, max_depth=max_depth)
+    except UnicodeDecodeError as err:
+        raise bad_request(f"{what} is not UTF-8 text: {err}", "BadRequest") from None
+    except LoadError as err:
+        fix = f"; fix: {err.fix}" if getattr(err, "fix", None) else ""
+        raise bad_request(f"{err}{fix}", "BadRequest") from None
 
 
 def public_bases(env: dict, base_url: str | None = None) -> tuple[str, str | None]:
@@ -166,6 +157,10 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
         from .executor import LocalExecutor
         from .stageout import StageOutTarget
 
+        from .jobuser import protect_state_folder
+
+        for path in protect_state_folder(home):  # as root: jobs run as other accounts
+            log.warning("made %s private to the service", path)
         workers = env.get("EOPDE_ADES_WORKERS")
         images = Path(env.get("EOPDE_IMAGES_DIR") or home / "images")
         executor = LocalExecutor(store, work_dir=Path(env.get("EOPDE_ADES_WORK_DIR")
@@ -173,7 +168,8 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
                                  workers=int(workers) if workers else None,
                                  storage=StageOutTarget.from_env(),
                                  app_dirs=lambda process: _app_dir(process, images),
-                                 url_policy=lambda user: policy_for(user, origins))
+                                 url_policy=lambda user: policy_for(user, origins),
+                                 **_executor_limits(env))
     if verify_token is None:
         verify_token = verifier_from_env(env)
     if max_body is None:
@@ -183,6 +179,8 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
     href_paths = [Path(d) for d in href_dirs]
     if sync_timeout is None:
         sync_timeout = float(env.get("EOPDE_ADES_SYNC_TIMEOUT") or 600)
+    waits = SyncWaits(int(env.get("EOPDE_ADES_SYNC_PER_USER") or 4),
+                      int(env.get("EOPDE_ADES_SYNC_MAX") or 32))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -496,7 +494,7 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
     # ------------------------------------------------------------------ execution
     @app.post(PREFIX + "/processes/{process_id}/execution", tags=["Processes"],
               summary="Execute a process (Prefer: respond-async for a job)",
-              openapi_extra=_EXECUTE_BODY)
+              description=EXECUTE_DOC, openapi_extra=_EXECUTE_BODY)
     async def execute(request: Request, user: str, process_id: str,
                       mode: str | None = Query(None, include_in_schema=False)):
         await authed(request, user)
@@ -506,16 +504,27 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
         inputs, outputs = check_execute(body, rec.description)
         # refuse data inputs that name what this service must not fetch, before any job exists
         await run_in_threadpool(check_inputs, inputs, rec.description, policy_for(user, origins))
+        limit = _job_timeout(body, executor)
         prefer = (request.headers.get("prefer") or "").lower()
         is_async = "respond-async" in prefer or (mode or "").lower() == "async"
-        job = store.create_job(user, process_id, inputs, outputs, "async" if is_async else "sync")
-        executor.submit(job.id)
-        base = root(request, user)
-        location = f"{base}/jobs/{job.id}"
-        if is_async:
-            return _json(status_info(base, store.get_job(job.id) or job), 201,
-                         {"Location": location, "Preference-Applied": "respond-async"})
-        job = await run_in_threadpool(executor.wait, job.id, sync_timeout)
+        if not is_async:
+            waits.take(user)  # 429/503 beyond the bounds, before any job exists
+        try:
+            job = store.create_job(user, process_id, inputs, outputs,
+                                   "async" if is_async else "sync")
+            executor.submit(job.id, **({} if limit is None else {"timeout": limit}))
+            base = root(request, user)
+            location = f"{base}/jobs/{job.id}"
+            if is_async:
+                return _json(status_info(base, store.get_job(job.id) or job), 201,
+                             {"Location": location, "Preference-Applied": "respond-async"})
+            job = await wait_for_job(request, executor, store, job.id, sync_timeout)
+        finally:
+            if not is_async:
+                waits.give(user)
+        if job is None:  # the client went away: nobody will read the results
+            await run_in_threadpool(executor.dismiss, location.rsplit("/", 1)[1])
+            return Response(status_code=499)  # nginx's "client closed request"; never sent
         if job.status == "successful":
             return _json(job.results or {}, 200, {"Location": location})
         if job.status in ("failed", "dismissed"):
@@ -561,16 +570,17 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
         job = await run_in_threadpool(get_job, user, job_id)
         return status_info(root(request, user), job)
 
-    @app.delete(PREFIX + "/jobs/{job_id}", tags=["Jobs"], summary="Dismiss a job")
+    @app.delete(PREFIX + "/jobs/{job_id}", tags=["Jobs"], summary="Dismiss a job",
+                description=DISMISS_DOC)
     async def dismiss(request: Request, user: str, job_id: str):
         await authed(request, user)
         job = get_job(user, job_id)
         if job.status not in FINAL:
             job = await run_in_threadpool(executor.dismiss, job.id)
         elif job.status != "dismissed":
-            now = utcnow()
-            job = store.update_job(job.id, status="dismissed", updated=now,
-                                   message=f"dismissed after it was {job.status}")
+            note = await run_in_threadpool(_delete_results, executor, job)
+            job = store.update_job(job.id, status="dismissed", updated=utcnow(),
+                                   message=f"dismissed after it was {job.status}{note}")
         base = root(request, user)
         info = status_info(base, job)
         info["links"].append({"rel": "parent", "type": "application/json",
@@ -619,6 +629,7 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
                 + "\n"
         return PlainTextResponse(text)
 
+    app.add_middleware(ServerTimingMiddleware)
     if prefix := (env.get("EOPDE_ADES_PUBLIC_PATH") or "").rstrip("/"):
         app.add_middleware(ProxyPrefixMiddleware, prefix=prefix)
     return app

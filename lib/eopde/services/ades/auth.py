@@ -185,7 +185,9 @@ def verifier_from_env(env: dict | None = None) -> Verifier:
     EOPDE_SERVICE_TOKEN). With neither, every token is refused (never open by default)."""
     env = os.environ if env is None else env
     issuer = env.get("EOPDE_ADES_OIDC_ISSUER")
-    hub_api, service_token = env.get("EOPDE_HUB_API_URL"), env.get("EOPDE_SERVICE_TOKEN")
+    from ..secrets import read_secret  # EOPDE_SERVICE_TOKEN_FILE (or EOPDE_SERVICE_TOKEN)
+
+    hub_api, service_token = env.get("EOPDE_HUB_API_URL"), read_secret("EOPDE_SERVICE_TOKEN", env)
     verifiers: list[Verifier] = []
     if issuer:
         verifiers.append(jwt_verifier(issuer, env.get("EOPDE_ADES_OIDC_JWKS_URL"),

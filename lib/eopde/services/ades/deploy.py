@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from eopde.apppkg import cwlload as _cwlload
+
 from . import description as _desc
-from .errors import OGCError, bad_request, too_large, unsupported_media_type, workflow_not_found
+from .errors import P1, OGCError, bad_request, too_large, unsupported_media_type, workflow_not_found
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 CWL_TYPES = ("application/cwl+yaml", "application/cwl", "application/cwl+json",
@@ -57,11 +59,16 @@ def _decode(body: bytes) -> str:
 
 
 def _parse(text: str, what: str) -> dict:
+    """The CWL document, parsed within limits; refused (400) when it refers outside itself."""
     try:
-        return _desc.load_cwl(text)
-    except _desc.DescriptionError as err:
-        raise bad_request(f"{what} is not a CWL document: {err}; send the application package's "
-                          "CWL (YAML or JSON) with `cwlVersion` and a Workflow") from None
+        return _cwlload.load_cwl(text, what)
+    except _cwlload.LoadError as err:
+        if err.rule == "eopde/too-large":
+            raise OGCError(413, P1 + "payload-too-large", "PayloadTooLarge",
+                           f"{err}; fix: {err.fix}") from None
+        hint = (" send the application package's CWL (YAML or JSON) with `cwlVersion` and a "
+                "Workflow" if err.rule in ("cwl/yaml", "cwl/not-cwl") else "")
+        raise bad_request(f"{err}; fix: {err.fix or 'see above'}.{hint}") from None
 
 
 def _fetch(href: str, *, max_bytes: int, href_dirs: list[Path]) -> str:
@@ -155,9 +162,9 @@ def cwl_text_of(body: bytes, content_type: str | None, *, max_bytes: int,
         if mt not in PKG_TYPES:
             raise unsupported_media_type(mt, ACCEPTED)
         try:
-            doc = json.loads(_decode(body))
-        except json.JSONDecodeError as err:
-            raise bad_request(f"the body is not valid JSON: {err}", "BadRequest") from None
+            doc = _cwlload.loads_json(_decode(body), "the body")
+        except _cwlload.LoadError as err:  # bad JSON, or nested too deeply
+            raise bad_request(str(err), "BadRequest") from None
         if not isinstance(doc, dict):
             raise bad_request("the body must be a JSON object with an `executionUnit`")
         if "executionUnit" not in doc:

@@ -54,17 +54,16 @@ class DescriptionError(ValueError):
 
 
 def load_cwl(text_or_doc: str | bytes | dict) -> dict:
-    """Parse CWL YAML/JSON text (or take a parsed document)."""
+    """Parse CWL YAML/JSON text (or take a parsed document), within cwlload's size, depth and
+    alias limits. Describing reads the tree only: nothing the document names is fetched."""
     if isinstance(text_or_doc, dict):
         return text_or_doc
-    if isinstance(text_or_doc, bytes):
-        text_or_doc = text_or_doc.decode("utf-8", "replace")
-    import yaml
+    from eopde.apppkg.cwlload import LoadError, load_yaml
 
     try:
-        doc = yaml.load(text_or_doc, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as err:
-        raise DescriptionError(f"not valid YAML: {err}") from err
+        doc = load_yaml(text_or_doc, "the CWL")
+    except LoadError as err:
+        raise DescriptionError(str(err)) from None
     if not isinstance(doc, dict):
         raise DescriptionError("the CWL document must be a mapping")
     return doc

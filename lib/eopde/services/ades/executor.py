@@ -1,14 +1,28 @@
-"""Job execution of the local ADES: a bounded pool of worker threads, each running one job at a
-time through :func:`eopde.apppkg.run.run_package` (the same code path as `eopde run`): STAC
-stage-in, cwltool, the result check, then stage-out to the user's S3 bucket
+"""Job execution of the local ADES: a bounded pool of workers, each running one job at a time
+through :func:`eopde.apppkg.run.run_package` (the same code path as `eopde run`): STAC stage-in,
+cwltool, the result check, then stage-out to the user's S3 bucket
 (:mod:`eopde.services.ades.stageout`).
 
-A job's folder ``<work_dir>/<job-id>/``::
+Workers are shared fairly between users (:mod:`eopde.services.ades.fairshare`): one user's jobs
+never keep another's waiting. Each job has a time limit (``job_timeout`` seconds, default
+:data:`DEFAULT_TIMEOUT`, or its own, at most ``max_timeout``): past it the job's processes are
+stopped and it ends ``failed`` saying so.
+
+Who runs the tool (:mod:`eopde.services.ades.jobuser`): as root, cwltool and the tool run as a
+leased unprivileged account, in a sandbox folder outside the state folder; stage-in and
+stage-out stay here, with the service's privileges. Always, the tool's environment is an
+allow-list (no service token, no S3 keys).
+
+A job's folder ``<work_dir>/<job-id>/`` (kept: the job's record)::
 
     job.log                  the job's log: executor lines (stage-in, engine, stage-out) and
                              cwltool's whole output; its path is in the store from the start
-    package/<process>.cwl    the deployed CWL, as stored
-    run/                     run_package's run folder (stage-in/, job.yml, outputs/)
+    steps/                   one log per CWL step (written when the job ends)
+
+Its sandbox (``<work_dir>/<job-id>/work/``, or ``/var/lib/eopde/jobs/<digest>/<job-id>/`` as
+root): ``package/<process>.cwl``, ``app/`` (the image's app files without a container),
+``home/``, ``tmp/`` and ``run/`` (run_package's folder: stage-in/, job.yml, outputs/). It is
+deleted when the job ends (``keep_work`` seconds later when set, e.g. to debug a tool).
 
 Statuses and progress: ``accepted`` 0 -> ``running`` 10 (stage-in) -> 20..90 (cwltool; each
 completed step of the Workflow moves it on) -> 95 (stage-out) -> ``successful`` 100, or
@@ -16,7 +30,8 @@ completed step of the Workflow moves it on) -> 95 (stage-out) -> ``successful`` 
 
 cwltool runs in its own session (process group), whose leader's pid is stored in the job
 record: :meth:`LocalExecutor.dismiss` sends SIGTERM to the whole group, then SIGKILL after
-``kill_grace`` seconds, so the tool and everything it started stop too.
+``kill_grace`` seconds, so the tool and everything it started stop too (as root, every process
+of the job's account is killed too when the job ends, whatever session it made).
 
 Restarts (durability): :meth:`LocalExecutor.start` first accounts for what a previous process
 left in the store. Jobs ``running`` end ``failed`` with the message
@@ -40,8 +55,8 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import re
+import shutil
 import subprocess
 import threading
 import time
@@ -51,7 +66,9 @@ from pathlib import Path
 from typing import Any
 
 from ..process import group_alive, stop_group
-from .stageout import StageOutError, StageOutTarget, stage_out
+from . import jobuser
+from .fairshare import FairQueue
+from .stageout import StageOutError, StageOutTarget, delete_results, stage_out
 from .steplogs import write_step_logs
 from .store import utcnow
 
@@ -61,6 +78,8 @@ FINAL = ("successful", "failed", "dismissed")
 RESTART_MESSAGE = "the ADES service restarted while this job was running; run it again"
 REQUEUE_MESSAGE = "re-queued after a restart of the ADES service"
 DISMISS_MESSAGE = "dismissed: the job was stopped at the user's request"
+DEFAULT_TIMEOUT = 3600.0  #: seconds a job may run (EOPDE_ADES_JOB_TIMEOUT)
+DEFAULT_MAX_TIMEOUT = 6 * 3600.0  #: the most a job may ask for (EOPDE_ADES_JOB_TIMEOUT_MAX)
 
 P_ACCEPTED, P_STAGE_IN, P_RUN, P_RUN_END, P_STAGE_OUT, P_DONE = 0, 10, 20, 90, 95, 100
 _STEP_DONE = re.compile(r"^(step|job) (\S+): completed")
@@ -91,18 +110,23 @@ class _Dismissed(Exception):
 
 
 class LocalExecutor:
-    """Runs the store's jobs with cwltool in ``workers`` threads (default: the number of cores).
+    """Runs the store's jobs with cwltool on ``workers`` workers (default: the number of cores),
+    shared fairly between users (up to ``burst`` jobs at once, see :class:`FairQueue`).
 
     ``storage``: where results go (default: :meth:`StageOutTarget.from_env`, i.e. the
     ``EOPDE_S3_ENDPOINT`` / ``AWS_*`` environment). ``kill_grace``: seconds between SIGTERM and
     SIGKILL on dismiss. ``app_dirs(process) -> Path | None``: the host folder holding the
     package's app files, for runs without a container (default: the folder of the stored CWL).
+    ``job_timeout`` / ``max_timeout``: a job's default time limit and the most one may ask for
+    (seconds). ``keep_work``: seconds a finished job's sandbox is kept (0: deleted at once).
     """
 
     def __init__(self, store, *, work_dir: Path, workers: int | None = None,
                  engine: str = "auto", storage: StageOutTarget | None = None,
                  kill_grace: float = 10.0,
                  app_dirs: Callable[[Any], Path | None] | None = None,
+                 job_timeout: float = DEFAULT_TIMEOUT, max_timeout: float = DEFAULT_MAX_TIMEOUT,
+                 keep_work: float = 0.0, burst: int | None = None,
                  url_policy: Callable[[str], Any] | None = None):
         self.store = store
         self.work_dir = Path(work_dir).expanduser().resolve()
@@ -112,16 +136,25 @@ class LocalExecutor:
         self.kill_grace = kill_grace
         self.app_dirs = app_dirs
         self.url_policy = url_policy  # user -> what stage-in may fetch for them (urlguard)
-        self._queue: queue.Queue[str | None] = queue.Queue()
+        self.max_timeout = float(max_timeout)
+        self.job_timeout = min(float(job_timeout), self.max_timeout)
+        self.keep_work = float(keep_work)
+        self._fair = FairQueue(self.workers, burst)
         self._threads: list[threading.Thread] = []
         self._lock = threading.RLock()
         self._procs: dict[str, subprocess.Popen] = {}
         self._dismissed: set[str] = set()
+        self._timeouts: dict[str, float] = {}  # job id -> its time limit (seconds)
+        self._deadlines: dict[str, float] = {}  # running job id -> monotonic deadline
+        self._timed_out: set[str] = set()
+        self._watchers: dict[str, list[Callable[[], None]]] = {}
         self._changed = threading.Condition(self._lock)
         self._engine_name: str | None = None
         self._engine_note = ""
         self._engine_error: str | None = None
         self._started = False
+        self._stopping = threading.Event()
+        self._sandboxes = self.work_dir
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -130,7 +163,7 @@ class LocalExecutor:
         if self._started:
             return
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        self.recover()
+        self._sandboxes = jobuser.sandbox_root(self.work_dir)
         from eopde.apppkg.run import detect_engine
 
         self._engine_error = None
@@ -139,15 +172,18 @@ class LocalExecutor:
         except Exception as err:  # a named engine that does not work: say it in every job log
             self._engine_name, self._engine_note = None, f"container engine problem: {err}"
             self._engine_error = str(err)
-        self._started = True
-        for n in range(self.workers):
-            t = threading.Thread(target=self._worker, name=f"ades-worker-{n}", daemon=True)
-            t.start()
-            self._threads.append(t)
+        self._stopping.clear()
+        with self._lock:
+            self._started = True
+        self.recover()
+        self.sweep()
+        watchdog = threading.Thread(target=self._watchdog, name="ades-watchdog", daemon=True)
+        watchdog.start()
+        self._threads.append(watchdog)
 
     def recover(self) -> list[str]:
         """Account for jobs a previous process left ``running`` (-> failed) or ``accepted``
-        (-> re-queued). Returns the ids re-queued."""
+        (-> re-queued, with the default time limit). Returns the ids re-queued."""
         for job in self.store.jobs_with_status(["running"]):
             note = ""
             if job.pid and group_alive(job.pid) and _runs_cwltool(job.pid):
@@ -161,39 +197,65 @@ class LocalExecutor:
         queued = sorted(self.store.jobs_with_status(["accepted"]), key=lambda j: j.created)
         for job in queued:
             self.store.update_job(job.id, message=REQUEUE_MESSAGE, progress=P_ACCEPTED)
-            self._queue.put(job.id)
+            self._enqueue(job.user, job.id)
         return [j.id for j in queued]
 
     def shutdown(self, wait: bool = False) -> None:
         """Stop taking jobs. ``wait``: let running jobs finish (queued ones stay ``accepted`` in
         the store and are re-queued by the next start); else running jobs are stopped and end
         ``failed`` (as a restart would leave them)."""
-        # drop what is queued: it stays 'accepted' in the store
-        try:
-            while True:
-                self._queue.get_nowait()
-        except queue.Empty:
-            pass
-        for _ in self._threads:
-            self._queue.put(None)
+        with self._lock:
+            self._started = False  # nothing more starts; what is queued stays 'accepted'
+            self._fair.clear()
+            procs = dict(self._procs)
+        self._stopping.set()
         if not wait:
-            with self._lock:
-                procs = dict(self._procs)
             for job_id, proc in procs.items():
                 stop_group(proc.pid, timeout=self.kill_grace)
-        for t in self._threads:
-            if wait:
-                t.join()
-            else:
-                t.join(timeout=self.kill_grace + 10)
+        for t in list(self._threads):
+            t.join(None if wait else self.kill_grace + 10)
         self._threads.clear()
-        self._started = False
 
     # ------------------------------------------------------------------ API
 
-    def submit(self, job_id: str) -> None:
-        """Queue a job already in the store (status accepted)."""
-        self._queue.put(job_id)
+    def submit(self, job_id: str, timeout: float | None = None) -> None:
+        """Queue a job already in the store (status accepted). ``timeout``: its time limit in
+        seconds (default ``job_timeout``; more than ``max_timeout`` raises ValueError)."""
+        if timeout is not None:
+            self.check_timeout(timeout)
+        job = self.store.get_job(job_id)
+        if job is None:
+            return
+        with self._lock:
+            if timeout is not None:
+                self._timeouts[job_id] = float(timeout)
+        self._enqueue(job.user, job_id)
+
+    def check_timeout(self, timeout: Any) -> float:
+        """A requested time limit, checked: ValueError says what is allowed."""
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) \
+                or not 0 < timeout <= self.max_timeout:
+            raise ValueError(f"a job's time limit is a number of seconds, more than 0 and at "
+                             f"most {self.max_timeout:g} (the default is {self.job_timeout:g})")
+        return float(timeout)
+
+    def _enqueue(self, user: str, job_id: str) -> None:
+        with self._lock:
+            self._fair.push(user, job_id)
+            self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Start what the fair queue allows (lock held)."""
+        while self._started:
+            ready = self._fair.pop_ready()
+            if ready is None:
+                return
+            user, job_id = ready
+            t = threading.Thread(target=self._worker, args=(user, job_id), daemon=True,
+                                 name=f"ades-job-{job_id[:8]}")
+            self._threads = [x for x in self._threads if x.is_alive()]
+            self._threads.append(t)
+            t.start()
 
     def wait(self, job_id: str, timeout: float | None = None):
         """The job's record once it has ended (or when ``timeout`` seconds have passed)."""
@@ -208,6 +270,30 @@ class LocalExecutor:
             with self._changed:
                 self._changed.wait(min(0.5, left) if left is not None else 0.5)
 
+    def watch(self, job_id: str, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback()`` (from any thread) whenever the job changes; returns the function
+        that stops watching. For waiting without a thread (asyncio)."""
+        with self._lock:
+            self._watchers.setdefault(job_id, []).append(callback)
+
+        def unwatch() -> None:
+            with self._lock:
+                left = [c for c in self._watchers.get(job_id, []) if c is not callback]
+                if left:
+                    self._watchers[job_id] = left
+                else:
+                    self._watchers.pop(job_id, None)
+        return unwatch
+
+    def _notify(self, job_id: str) -> None:
+        """Wake the waiters of a job (lock held)."""
+        self._changed.notify_all()
+        for callback in list(self._watchers.get(job_id, [])):
+            try:
+                callback()
+            except Exception:  # a closed event loop: that waiter is gone
+                pass
+
     def dismiss(self, job_id: str):
         """Stop the job: a queued one never starts; a running one has its whole process tree
         stopped (SIGTERM, SIGKILL after ``kill_grace``). Status ``dismissed``. Jobs already ended
@@ -217,6 +303,7 @@ class LocalExecutor:
             return job
         with self._lock:
             self._dismissed.add(job_id)
+            self._fair.remove(job_id)
             proc = self._procs.get(job_id)
         if proc is not None:
             self._append_log(job.log_path, "eopde: dismissed: stopping the job's processes")
@@ -228,28 +315,77 @@ class LocalExecutor:
             if current is not None and current.status not in FINAL:
                 current = self.store.update_job(job_id, status="dismissed", message=DISMISS_MESSAGE,
                                                 finished=utcnow(), pid=None)
-            self._changed.notify_all()
+            self._notify(job_id)
         return current
+
+    def delete_results(self, job) -> int:
+        """Delete a job's results from its user's bucket (dismiss of an ended job); returns the
+        number of objects deleted. Raises StageOutError when S3 fails."""
+        return delete_results(job.user, job.id, target=self.storage)
+
+    def sandbox(self, job_id: str) -> Path:
+        """The folder the job's tool works in (see the module doc)."""
+        if self._sandboxes == self.work_dir:
+            return self.work_dir / job_id / "work"
+        return self._sandboxes / job_id
+
+    def sweep(self) -> None:
+        """Delete the sandboxes of ended jobs older than ``keep_work`` seconds."""
+        root = self._sandboxes
+        try:
+            names = [p.name for p in root.iterdir()]
+        except OSError:
+            return
+        now = time.time()
+        for name in names:
+            job = self.store.get_job(name)
+            if job is not None and job.status not in FINAL:
+                continue
+            ended = job.finished.timestamp() if job is not None and job.finished else 0
+            if now - ended >= self.keep_work:
+                shutil.rmtree(self.sandbox(name), ignore_errors=True)
+
+    def _watchdog(self) -> None:
+        """Stop the jobs past their time limit."""
+        while not self._stopping.wait(0.5):
+            now = time.monotonic()
+            late = []
+            with self._lock:
+                for job_id, deadline in self._deadlines.items():
+                    if now > deadline and job_id not in self._timed_out:
+                        self._timed_out.add(job_id)
+                        if job_id in self._procs:
+                            late.append((job_id, self._procs[job_id]))
+            for job_id, proc in late:
+                job = self.store.get_job(job_id)
+                self._append_log(job.log_path if job else None, "eopde: the job's time limit "
+                                 "has passed: stopping its processes")
+                stop_group(proc.pid, timeout=self.kill_grace)
 
     # ------------------------------------------------------------------ workers
 
-    def _worker(self) -> None:
-        while True:
-            job_id = self._queue.get()
-            if job_id is None:
-                return
-            try:
-                self._run(job_id)
-            except _Dismissed:
-                pass
-            except Exception:  # never lose a job: whatever broke ends it failed
-                log.exception("job %s", job_id)
-                self._finish(job_id, "failed", "internal error of the ADES executor: "
-                             + traceback.format_exc(limit=3).strip().splitlines()[-1])
-            finally:
-                with self._lock:
-                    self._procs.pop(job_id, None)
-                    self._changed.notify_all()
+    def _worker(self, user: str, job_id: str) -> None:
+        try:
+            self._run(job_id)
+        except _Dismissed:
+            pass
+        except Exception:  # never lose a job: whatever broke ends it failed
+            log.exception("job %s", job_id)
+            self._finish(job_id, "failed", "internal error of the ADES executor: "
+                         + traceback.format_exc(limit=3).strip().splitlines()[-1])
+        finally:
+            with self._lock:
+                self._procs.pop(job_id, None)
+                self._deadlines.pop(job_id, None)
+                self._timeouts.pop(job_id, None)
+                self._timed_out.discard(job_id)
+                self._fair.done(user)
+                self._notify(job_id)
+                self._dispatch()
+            if self.keep_work <= 0:
+                shutil.rmtree(self.sandbox(job_id), ignore_errors=True)
+            else:
+                self.sweep()
 
     def _finish(self, job_id: str, status: str, message: str, **fields: Any) -> None:
         with self._lock:
@@ -260,7 +396,7 @@ class LocalExecutor:
                                   pid=None, **fields)
             if current.log_path:
                 write_step_logs(current.log_path)
-            self._changed.notify_all()
+            self._notify(job_id)
 
     def _update(self, job_id: str, strict: bool = True, **fields: Any) -> None:
         """Update a running job; a dismissed one raises :class:`_Dismissed` (``strict``) or is
@@ -271,7 +407,7 @@ class LocalExecutor:
                     raise _Dismissed()
                 return
             self.store.update_job(job_id, **fields)
-            self._changed.notify_all()
+            self._notify(job_id)
 
     @staticmethod
     def _append_log(path: str | None, line: str) -> None:
@@ -284,7 +420,7 @@ class LocalExecutor:
             pass
 
     def _run(self, job_id: str) -> None:
-        from eopde.apppkg.run import ParameterError, RunError, load_workflow, run_package
+        from eopde.apppkg.run import ParameterError, RunError, load_workflow
         from eopde.apppkg.stagein import StageInError
 
         job = self.store.get_job(job_id)
@@ -295,51 +431,83 @@ class LocalExecutor:
         t_start = time.monotonic()
         job_dir = self.work_dir / job_id
         job_dir.mkdir(parents=True, exist_ok=True)
+        job_dir.chmod(0o700)  # the job's log: the service's, never the tool's
         log_path = job_dir / "job.log"
         log_path.touch()
         say = lambda line: self._append_log(str(log_path), line)  # noqa: E731
+        limit = self._timeouts.get(job_id, self.job_timeout)
+        with self._lock:
+            self._deadlines[job_id] = time.monotonic() + limit
         self._update(job_id, status="running", progress=P_STAGE_IN, started=utcnow(),
                      message="staging in the inputs", log_path=str(log_path))
-        say(f"eopde: job {job_id} of process {job.process_id} (user {job.user})")
+        say(f"eopde: job {job_id} of process {job.process_id} (user {job.user}), "
+            f"time limit {limit:g} s")
 
         process = self.store.get_process(job.user, job.process_id)
         if process is None:
             return self._finish(job_id, "failed", f"the process {job.process_id!r} is no "
                                 "longer deployed")
-        package = job_dir / "package"
-        package.mkdir(exist_ok=True)
-        cwl = package / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', process.id)}.cwl"
+        box = self.sandbox(job_id)
+        shutil.rmtree(box, ignore_errors=True)
+        (box / "package").mkdir(parents=True)
+        box.chmod(0o700)
+        cwl = box / "package" / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', process.id)}.cwl"
         cwl.write_text(process.cwl_text)
         try:
             workflow = load_workflow(cwl, process.workflow_id or None)
         except RunError as err:
             return self._finish(job_id, "failed", f"the process's CWL cannot be run: {err}")
+        params, stac = _split_inputs(workflow, job.inputs or {})
 
-        # OGC inputs -> parameters and STAC items
-        params: dict[str, Any] = {}
-        stac: dict[str, list[str]] = {}
-        for name, raw in (job.inputs or {}).items():
-            value = _unwrap(raw)
-            spec = workflow.input(name)
-            if spec is not None and spec.kind in ("Directory", "Directory[]") and (
-                    isinstance(value, str) or isinstance(value, list)
-                    and all(isinstance(v, str) for v in value)):
-                stac[name] = [value] if isinstance(value, str) else list(value)
-            else:
-                params[name] = value
-
-        engine_name = self._engine_name
         say(f"eopde: {self._engine_note}")
         if self._engine_error:
             return self._finish(job_id, "failed", self._engine_note)
-        if engine_name is None:
+        if self._engine_name is None:
             say("eopde: the tool runs with cwltool --no-container (no container engine)")
         app_dir = None
-        if self.app_dirs and engine_name is None:
+        if self.app_dirs and self._engine_name is None:
             try:
                 app_dir = self.app_dirs(process)
             except (LookupError, ValueError) as err:  # e.g. no local stand-in of the image
                 return self._finish(job_id, "failed", str(err))
+        if app_dir is not None:  # a copy the tool's account can read, nothing else of the host
+            shutil.copytree(app_dir, box / "app", symlinks=True)
+            app_dir = box / "app"
+
+        try:
+            policy = self.url_policy(job.user) if self.url_policy else None
+            result = self._run_tool(job_id, workflow, cwl, params, stac, box, app_dir, say,
+                                    policy)
+        except _Dismissed:
+            return
+        except (ParameterError, StageInError, RunError) as err:
+            reason = err.reason if isinstance(err, ParameterError) else str(err)
+            say(f"eopde: {err}")
+            kind = "stage-in failed" if isinstance(err, StageInError) else "the job cannot run"
+            return self._finish(job_id, "failed", f"{kind}: {reason}")
+        with self._lock:
+            self._procs.pop(job_id, None)
+            self._deadlines.pop(job_id, None)
+            if job_id in self._dismissed:
+                return
+            timed_out = job_id in self._timed_out
+        if timed_out:
+            say(f"eopde: stopped after the job's time limit of {limit:g} s")
+            return self._finish(job_id, "failed", f"the job exceeded its time limit of "
+                                f"{limit:g} s and was stopped (ask for up to "
+                                f"{self.max_timeout:g} s with the execute body's \"timeout\")")
+        timings = dict(result.timings)
+        if not result.ok:
+            tail = result.log_tail or ""
+            return self._finish(job_id, "failed", result.message + (
+                f"\n--- log tail ---\n{tail}" if tail else ""))
+        self._stage_out(job, workflow, result, box, timings, t_start, say)
+
+    def _run_tool(self, job_id: str, workflow, cwl: Path, params: dict, stac: dict, box: Path,
+                  app_dir: Path | None, say: Callable[[str], None], policy: Any = None):
+        """run_package under the job's account, with the tool's environment; the sandbox is
+        the service's again (and nothing of the account runs) when it returns."""
+        from eopde.apppkg.run import run_package
 
         n_steps = max(1, _count_steps(workflow))
         done_steps = 0
@@ -359,36 +527,38 @@ class LocalExecutor:
         def on_start(proc: subprocess.Popen) -> None:
             with self._lock:
                 self._procs[job_id] = proc
-                dismissed = job_id in self._dismissed
-                if not dismissed:
+                if time.monotonic() > self._deadlines.get(job_id, float("inf")):
+                    self._timed_out.add(job_id)  # stage-in used up the time limit
+                stop = job_id in self._dismissed or job_id in self._timed_out
+                if not stop:
                     self.store.update_job(job_id, pid=proc.pid)
-            if dismissed:
+            if stop:
                 stop_group(proc.pid, timeout=self.kill_grace)
 
         try:
-            result = run_package(
-                cwl, params, stac, output=job_dir / "run", engine=engine_name or "none",
-                workflow_id=workflow.id or None, progress=progress, log_path=log_path,
-                new_session=True, on_start=on_start, app_dir=app_dir,
-                url_policy=self.url_policy(job.user) if self.url_policy else None)
-        except _Dismissed:
-            return
-        except (ParameterError, StageInError, RunError) as err:
-            reason = err.reason if isinstance(err, ParameterError) else str(err)
-            say(f"eopde: {err}")
-            kind = "stage-in failed" if isinstance(err, StageInError) else "the job cannot run"
-            return self._finish(job_id, "failed", f"{kind}: {reason}")
-        with self._lock:
-            self._procs.pop(job_id, None)
-            if job_id in self._dismissed:
-                return
-        timings = dict(result.timings)
-        if not result.ok:
-            tail = result.log_tail or ""
-            return self._finish(job_id, "failed", result.message + (
-                f"\n--- log tail ---\n{tail}" if tail else ""))
+            with jobuser.lease() as account:
+                if account.isolated:
+                    say(f"eopde: the tool runs as the unprivileged account {account.name}"
+                        + ("" if jobuser.wrapper(account) else " (no PID namespace here)"))
+                for sub in ("home", "tmp"):
+                    (box / sub).mkdir(exist_ok=True)
+                jobuser.chown_tree(box, account)
+                env = jobuser.tool_env(os.environ, tmp=box / "tmp", account=account,
+                                       home=box / "home" if account.isolated else None)
+                return run_package(
+                    cwl, params, stac, output=box / "run", engine=self._engine_name or "none",
+                    workflow_id=workflow.id or None, progress=progress,
+                    log_path=self.work_dir / job_id / "job.log", new_session=True,
+                    on_start=on_start, app_dir=app_dir, env=env,
+                    run_as=(account.uid, account.gid) if account.isolated else None,
+                    wrap=jobuser.wrapper(account),
+                    url_policy=policy)
+        finally:
+            jobuser.take_back(box)
 
-        # stage-out
+    def _stage_out(self, job, workflow, result, box: Path, timings: dict, t_start: float,
+                   say: Callable[[str], None]) -> None:
+        job_id = job.id
         self._update(job_id, progress=P_STAGE_OUT, message="staging out the results", pid=None)
         folders = {}
         for name in workflow.outputs:
@@ -397,10 +567,12 @@ class LocalExecutor:
                 folders[name] = Path(value["path"])
         t0 = time.monotonic()
         try:
-            results = stage_out(folders, user=job.user, job_id=job_id, target=self.storage)
+            results = stage_out(folders, user=job.user, job_id=job_id, target=self.storage,
+                                within=box / "run")
         except StageOutError as err:
             say(f"eopde: stage-out failed: {err}")
-            return self._finish(job_id, "failed", f"stage-out failed: {err}")
+            return self._finish(job_id, "failed", f"stage-out failed (nothing was kept in the "
+                                f"bucket): {err}")
         timings["stage_out_s3"] = time.monotonic() - t0
         total = time.monotonic() - t_start
         timings["job"] = total
@@ -410,6 +582,22 @@ class LocalExecutor:
         self._finish(job_id, "successful", f"{n_items} item(s) staged out to "
                      f"{results['StacCatalogUri']} in {total:.1f} s", progress=P_DONE,
                      results=results)
+
+
+def _split_inputs(workflow, inputs: dict) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """OGC inputs -> (parameters, STAC item URLs of the Directory inputs)."""
+    params: dict[str, Any] = {}
+    stac: dict[str, list[str]] = {}
+    for name, raw in inputs.items():
+        value = _unwrap(raw)
+        spec = workflow.input(name)
+        if spec is not None and spec.kind in ("Directory", "Directory[]") and (
+                isinstance(value, str) or isinstance(value, list)
+                and all(isinstance(v, str) for v in value)):
+            stac[name] = [value] if isinstance(value, str) else list(value)
+        else:
+            params[name] = value
+    return params, stac
 
 
 def _count_steps(workflow) -> int:

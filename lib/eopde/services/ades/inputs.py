@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from eopde.apppkg.cwlload import LoadError, check_job_values
+
 from .errors import OGCError, P1
 
 _PY = {"string": str, "boolean": bool, "object": dict, "array": list}
@@ -106,6 +108,10 @@ def check_execute(body: Any, description: dict) -> tuple[dict, dict | None]:
     if unknown:
         raise _err("NoSuchInput", f"unknown input(s) {unknown}; the process "
                    f"{description.get('id')!r} takes: {sorted(declared) or 'no inputs'}")
+    try:  # cwltool (here or in Calrissian) would resolve $include/$import in the job file
+        check_job_values(inputs)
+    except LoadError as err:
+        raise _err("InvalidParameterValue", str(err)) from None
     for iid, spec in declared.items():
         if (inputs.get(iid) is None) and int(spec.get("minOccurs", 1) or 0) >= 1:
             raise _err("MissingParameterValue",

@@ -18,6 +18,10 @@ catalog/collection/item reachable from it) rewritten:
   (http(s)://, s3://) are left as they are; a local asset outside the result folder is uploaded
   under ``_assets/<item-id>/``.
 
+All or nothing: data files first, STAC documents next, the catalog.json the results point to
+last; a failed upload deletes what was uploaded. :func:`delete_results` removes a job's results
+(the ADES does it when a finished job is dismissed).
+
 Reading it back: :func:`eopde.ades.results.S3StacIO` is a pystac ``StacIO`` that reads (and
 writes) ``s3://`` hrefs with boto3, e.g.
 ``pystac.Catalog.from_file(uri, stac_io=S3StacIO(target.client()))``.
@@ -89,9 +93,12 @@ def _local(href: str, base: Path) -> Path:
     return (path if path.is_absolute() else base / path).resolve()
 
 
-def _rewrite(folder: Path, bucket: str, prefix: str) -> tuple[dict[Path, dict], list[tuple[Path, str]]]:
+def _rewrite(folder: Path, bucket: str, prefix: str,
+             within: Path) -> tuple[dict[Path, dict], list[tuple[Path, str]]]:
     """The STAC documents reachable from ``folder/catalog.json`` rewritten for S3, and the extra
-    local files (assets outside ``folder``) with their keys."""
+    local files (assets outside ``folder`` but inside ``within``, the job's own folder) with their
+    keys. Nothing outside ``within`` is ever read: a link or an asset leading out (a path, a
+    symlink) fails the stage-out, and messages name paths relative to ``folder`` only."""
     docs: dict[Path, dict] = {}
     extra: list[tuple[Path, str]] = []
     todo = [(folder / "catalog.json").resolve()]
@@ -99,10 +106,15 @@ def _rewrite(folder: Path, bucket: str, prefix: str) -> tuple[dict[Path, dict], 
         path = todo.pop()
         if path in docs:
             continue
+        if not path.is_relative_to(folder):
+            raise StageOutError("a STAC link leads out of the result folder")
         try:
             doc = json.loads(path.read_text())
         except (OSError, ValueError) as err:
-            raise StageOutError(f"{path}: not a readable STAC document ({err})") from err
+            raise StageOutError(f"{_show(path, folder)}: not a readable STAC document "
+                                f"({type(err).__name__})") from err
+        if not isinstance(doc, dict):
+            raise StageOutError(f"{_show(path, folder)}: not a STAC document (not an object)")
         docs[path] = doc
         links = []
         for link in doc.get("links", []):
@@ -122,8 +134,13 @@ def _rewrite(folder: Path, bucket: str, prefix: str) -> tuple[dict[Path, dict], 
             if not href or _is_remote(href):
                 continue
             local = _local(href, path.parent)
-            if not local.is_file():
-                raise StageOutError(f"{path}: asset {key} is not a file ({local})")
+            if not local.is_relative_to(within):
+                raise StageOutError(f"{_show(path, folder)}: asset {key} lies outside the "
+                                    "job's folder; results must be files the job wrote")
+            if not local.is_file() and not (local.is_dir() and local.is_relative_to(folder)):
+                # a folder asset (a Zarr store) is uploaded with the result folder's files
+                raise StageOutError(f"{_show(path, folder)}: asset {key} is not a file "
+                                    f"({_show(local, folder)})")
             if local.is_relative_to(folder):
                 rel_key = local.relative_to(folder).as_posix()
             else:
@@ -133,67 +150,147 @@ def _rewrite(folder: Path, bucket: str, prefix: str) -> tuple[dict[Path, dict], 
     return docs, extra
 
 
+def _show(path: Path, folder: Path) -> str:
+    """A path as a message may show it: relative to the result folder (no server paths)."""
+    try:
+        return path.relative_to(folder).as_posix()
+    except ValueError:
+        return path.name
+
+
 def _relhref(target: Path, base: Path) -> str:
     rel = Path(os.path.relpath(target, base)).as_posix()
     return rel if rel.startswith("../") else f"./{rel}"
 
 
-def upload_catalog(folder: str | os.PathLike[str], bucket: str, prefix: str, *, client) -> str:
+def upload_catalog(folder: str | os.PathLike[str], bucket: str, prefix: str, *, client,
+                   within: str | os.PathLike[str] | None = None,
+                   uploaded: list[str] | None = None) -> str:
     """Copy the result folder ``folder`` (holding catalog.json) to ``s3://bucket/prefix``
     (``prefix`` ends with ``/``), rewriting the STAC documents as the module says. Returns the
-    ``s3://`` URL of the uploaded catalog.json."""
+    ``s3://`` URL of the uploaded catalog.json.
+
+    ``within``: the only folder files may be read from (default ``folder``). The data files go
+    first, then the STAC documents, the root catalog.json last: a reader never finds a catalog
+    whose files are not all there. Every key written is appended to ``uploaded`` (so a caller
+    can delete them when a later step fails)."""
     folder = Path(folder).resolve()
+    within = Path(within).resolve() if within else folder
     if not (folder / "catalog.json").is_file():
-        raise StageOutError(f"{folder} holds no catalog.json: nothing to stage out")
-    docs, extra = _rewrite(folder, bucket, prefix)
-    files = [p for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()]
+        raise StageOutError("the result folder holds no catalog.json: nothing to stage out")
+    docs, extra = _rewrite(folder, bucket, prefix, within)
+    root = (folder / "catalog.json").resolve()
+    files = [p for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()
+             and p.resolve().is_relative_to(folder)]  # nothing through a symlinked folder
+    plain = [p for p in files if p not in docs]
+    ordered = [p for p in files if p in docs and p != root] + [root]
+    uploaded = [] if uploaded is None else uploaded
     try:
-        for path in files:
+        for path in plain:
             key = prefix + path.relative_to(folder).as_posix()
-            if path in docs:
-                client.put_object(Bucket=bucket, Key=key, ContentType="application/json",
-                                  Body=json.dumps(docs[path], indent=1).encode())
-            else:
-                kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-                client.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": kind})
+            kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            client.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": kind})
+            uploaded.append(key)
         for path, rel_key in extra:
             client.upload_file(str(path), bucket, prefix + rel_key)
-    except StageOutError:
-        raise
+            uploaded.append(prefix + rel_key)
+        for path in ordered:
+            key = prefix + path.relative_to(folder).as_posix()
+            client.put_object(Bucket=bucket, Key=key, ContentType="application/json",
+                              Body=json.dumps(docs[path], indent=1).encode())
+            uploaded.append(key)
     except Exception as err:
         code = getattr(err, "response", {}).get("Error", {}).get("Code", "")
         raise StageOutError(f"cannot upload the results to s3://{bucket}/{prefix} "
-                            f"({code or type(err).__name__}: {err})") from err
+                            f"({code or type(err).__name__})") from err
     return f"s3://{bucket}/{prefix}catalog.json"
 
 
+def delete_prefix(client, bucket: str, prefix: str) -> int:
+    """Delete every object under ``s3://bucket/prefix``; returns how many. A missing bucket is
+    nothing to delete."""
+    count = 0
+    try:
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for page in pages:
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            for i in range(0, len(keys), 1000):
+                client.delete_objects(Bucket=bucket, Delete={"Objects": keys[i:i + 1000],
+                                                             "Quiet": True})
+                count += len(keys[i:i + 1000])
+    except Exception as err:
+        code = getattr(err, "response", {}).get("Error", {}).get("Code", "")
+        if code in ("NoSuchBucket", "404"):
+            return count
+        raise StageOutError(f"cannot delete s3://{bucket}/{prefix} "
+                            f"({code or type(err).__name__})") from err
+    return count
+
+
+def job_prefix(user: str, job_id: str, target: StageOutTarget | None = None) -> tuple[str, str]:
+    """(bucket, prefix) of a job's results."""
+    from eopde.hub.local import bucket_name
+
+    target = target or StageOutTarget.from_env()
+    return bucket_name(user), f"{target.prefix.strip('/')}/{job_id}/"
+
+
+def delete_results(user: str, job_id: str, *, target: StageOutTarget | None = None,
+                   client=None) -> int:
+    """Delete a job's results from the user's bucket (dismiss of a finished job)."""
+    target = target or StageOutTarget.from_env()
+    bucket, prefix = job_prefix(user, job_id, target)
+    return delete_prefix(client or target.client(), bucket, prefix)
+
+
 def stage_out(outputs: dict[str, Path], *, user: str, job_id: str,
-              target: StageOutTarget | None = None, client=None) -> dict[str, Any]:
+              target: StageOutTarget | None = None, client=None,
+              within: Path | None = None) -> dict[str, Any]:
     """Upload each result folder of ``outputs`` (``{output-id: folder}``, in the CWL's order) to the
     user's bucket; returns the results document of the contract::
 
         {"<output-id>": {"href": "s3://<bucket>/processing-results/<job>/catalog.json",
                          "type": "application/json", "rel": "stac-catalog"},
          "StacCatalogUri": "s3://<bucket>/processing-results/<job>/catalog.json"}
-    """
-    from eopde.hub.local import bucket_name
 
+    ``within``: the job's folder, the only place files are read from (default: each result
+    folder). All or nothing: when any upload fails, what was uploaded is deleted again (and the
+    first output's catalog.json, the one the results point to, is always written last).
+    """
     if not outputs:
         raise StageOutError("the job has no Directory output to stage out")
     target = target or StageOutTarget.from_env()
     client = client or target.client()
-    bucket = bucket_name(user)
+    bucket, base = job_prefix(user, job_id, target)
     ensure_bucket(client, bucket)
-    base = f"{target.prefix.strip('/')}/{job_id}/"
     doc: dict[str, Any] = {}
-    first = None
-    for name, folder in outputs.items():
-        prefix = base if len(outputs) == 1 else f"{base}{name}/"
-        uri = upload_catalog(folder, bucket, prefix, client=client)
-        doc[name] = {"href": uri, "type": "application/json", "rel": "stac-catalog"}
-        first = first or uri
-    doc["StacCatalogUri"] = first
+    uploaded: list[str] = []
+    names = list(outputs)
+    try:
+        for name in names[1:] + names[:1]:  # the first (StacCatalogUri) last
+            prefix = base if len(outputs) == 1 else f"{base}{name}/"
+            uri = upload_catalog(outputs[name], bucket, prefix, client=client, within=within,
+                                 uploaded=uploaded)
+            doc[name] = {"href": uri, "type": "application/json", "rel": "stac-catalog"}
+    except StageOutError:
+        _undo(client, bucket, base, uploaded)
+        raise
+    doc = {name: doc[name] for name in names}
+    doc["StacCatalogUri"] = doc[names[0]]["href"]
     return doc
+
+
+def _undo(client, bucket: str, base: str, uploaded: list[str]) -> None:
+    """Delete what a failed stage-out wrote (and anything else under the job's prefix)."""
+    for key in reversed(uploaded):
+        try:
+            client.delete_object(Bucket=bucket, Key=key)
+        except Exception:
+            pass
+    try:
+        delete_prefix(client, bucket, base)
+    except StageOutError:
+        pass
 
 
 def read_catalog(uri: str, *, target: StageOutTarget | None = None, client=None):
@@ -205,4 +302,4 @@ def read_catalog(uri: str, *, target: StageOutTarget | None = None, client=None)
 
 
 __all__ = ["StageOutTarget", "StageOutError", "S3StacIO", "stage_out", "upload_catalog",
-           "ensure_bucket", "read_catalog", "RESULTS_PREFIX"]
+           "ensure_bucket", "read_catalog", "delete_results", "delete_prefix", "RESULTS_PREFIX"]

@@ -1,0 +1,458 @@
+"""What the tile server may read and how much work one request may ask for.
+
+- :class:`Allowlist` decides whether an href (the ``url=`` of a request, an asset href inside a
+  STAC item, the item URL itself) may be opened: an ``http(s)`` URL whose scheme, host and port
+  equal those of an allowed prefix and whose normalised path lies under the prefix's path, or a
+  local path under an allowed local folder (tests, stand-alone use). Everything else (``file:``,
+  ``s3:``, ``/vsi*`` and other GDAL prefixes, ``vrt://``, user info, other ports) is refused.
+- :class:`GuardedReader` (COGs) and :class:`GuardedSTACReader` (items) are rio-tiler readers that
+  check every href before anything is opened, open rasters with the GeoTIFF driver only (a VRT,
+  whatever its name, cannot pull in another file) and cap the size of what is read.
+- :func:`check_request` refuses oversized or out-of-range parameters before any reading.
+- :func:`fetch_item` reads item JSON itself (no redirects, size cap) with a cache of a few
+  seconds: rio-tiler's own ``fetch`` keeps items forever, so deleted items stayed visible.
+
+Import cost: standard library only at import; rasterio, rio-tiler and httpx on first use (the
+reader classes are built by :func:`reader_classes`).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+#: Largest width or height of any image read or returned (previews, bbox, feature, statistics).
+MAX_IMAGE_SIZE = 2048
+#: Largest tile edge in pixels (``tilesize=``) and largest tile ``buffer``/``padding``.
+MAX_TILE_SIZE = 1024
+MAX_TILE_MARGIN = 64
+#: Longest band-math expression (``expression=`` or ``assets=name|expression=``), in characters.
+MAX_EXPRESSION = 512
+#: Most assets one STAC request may combine, and most raster assets an item may list.
+MAX_ASSETS = 8
+MAX_ITEM_ASSETS = 64
+#: Most histogram bins (``histogram_bins=N`` or N edges).
+MAX_HISTOGRAM_BINS = 1024
+#: Largest item JSON fetched, request body accepted, and item cache lifetime (seconds).
+MAX_ITEM_BYTES = 2 * 1024 * 1024
+MAX_BODY_BYTES = 1024 * 1024
+ITEM_CACHE_SECONDS = 2.0
+ITEM_TIMEOUT_SECONDS = 10.0
+
+#: Only GeoTIFF (COGs are GeoTIFFs): no VRT or other driver that opens files named inside a file.
+RASTER_DRIVER = "GTiff"
+#: Asset media types the STAC reader lists (TIFFs only, matching RASTER_DRIVERS).
+TIFF_MEDIA_TYPES = {
+    "image/tiff; application=geotiff",
+    "image/tiff; application=geotiff; profile=cloud-optimized",
+    "image/tiff; profile=cloud-optimized; application=geotiff",
+    "image/vnd.stac.geotiff; cloud-optimized=true",
+    "image/tiff",
+    "image/x.geotiff",
+}
+
+
+class GuardError(Exception):
+    """A request the tile server refuses; ``status`` is the HTTP status of the JSON answer."""
+
+    status = 400
+
+
+class ForbiddenURL(GuardError):
+    status = 403
+
+
+class TooLarge(GuardError):
+    status = 400
+
+
+class BadBand(GuardError):
+    status = 400
+
+
+class NoSuchTile(GuardError):
+    status = 404
+
+
+class UnreadableDataset(GuardError):
+    status = 404
+
+
+class ItemNotFound(GuardError):
+    status = 404
+
+
+class CatalogueUnavailable(GuardError):
+    status = 503
+
+
+# --- hrefs -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Origin:
+    scheme: str
+    host: str
+    port: int
+    path: str  # normalised, ends with "/"
+
+
+def _port(parts) -> int:
+    port = parts.port  # ValueError on garbage
+    return port if port is not None else {"http": 80, "https": 443}[parts.scheme.lower()]
+
+
+def _norm_path(raw: str) -> str:
+    """Percent-decode once and resolve ``.``/``..``; ``ValueError`` on NUL or backslash."""
+    path = unquote(raw or "/")
+    if "\x00" in path or "\\" in path:
+        raise ValueError("bad path")
+    norm = "/" + posixpath.normpath("/" + path).lstrip("/")
+    return norm
+
+
+def _under(path: str, prefix: str) -> bool:
+    return prefix == "/" or path == prefix.rstrip("/") or path.startswith(prefix)
+
+
+class Allowlist:
+    """The prefixes the tiler may read: ``http(s)://host:port/path/`` or local folders."""
+
+    def __init__(self, prefixes: list[str]) -> None:
+        self.prefixes = [p for p in prefixes if p]
+        self.origins: list[_Origin] = []
+        self.folders: list[str] = []
+        for prefix in self.prefixes:
+            parts = urlsplit(prefix)
+            if parts.scheme.lower() in ("http", "https"):
+                path = _norm_path(parts.path)
+                self.origins.append(_Origin(parts.scheme.lower(), (parts.hostname or "").lower(),
+                                            _port(parts), path.rstrip("/") + "/"))
+            elif parts.scheme.lower() == "file" or prefix.startswith("/"):
+                folder = parts.path if parts.scheme else prefix
+                self.folders.append(os.path.realpath(folder).rstrip("/") + "/")
+            else:
+                raise ValueError(f"tile server allowlist: unsupported prefix {prefix!r}")
+
+    def describe(self) -> str:
+        return ", ".join(self.prefixes) or "(nothing: EOPDE_TILES_ALLOWED_URLS is not set)"
+
+    def check(self, href: str | None) -> str:
+        """The canonical URL or path to open for `href`, or :class:`ForbiddenURL`."""
+        try:
+            found = self._resolve(href or "")
+        except (ValueError, KeyError):
+            found = None
+        if found is None:
+            raise ForbiddenURL(f"this tile server only reads data under {self.describe()}")
+        return found
+
+    def _resolve(self, href: str) -> str | None:
+        if any(ord(c) < 0x20 or c == "\x7f" for c in href) or href != href.strip():
+            return None
+        lowered = href.lower()
+        # GDAL's virtual file systems and connection strings open other files or hosts (GDAL
+        # reads /vsi only at the start; other prefixes such as vrt:// fail the scheme check).
+        if lowered.startswith("/vsi") or "vrt://" in lowered:
+            return None
+        parts = urlsplit(href)
+        scheme = parts.scheme.lower()
+        if scheme in ("http", "https"):
+            return self._resolve_http(parts)
+        if scheme == "file" and not parts.netloc:
+            return self._resolve_local(unquote(parts.path))
+        if not scheme and href.startswith("/"):
+            return self._resolve_local(href)
+        return None
+
+    def _resolve_http(self, parts) -> str | None:
+        if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+            return None
+        host = (parts.hostname or "").lower()
+        scheme = parts.scheme.lower()
+        port = _port(parts)
+        path = _norm_path(parts.path)
+        for origin in self.origins:
+            if (origin.scheme, origin.host, origin.port) == (scheme, host, port) \
+                    and _under(path, origin.path):
+                netloc = f"[{host}]" if ":" in host else host
+                url = f"{scheme}://{netloc}:{port}{quote(path, safe='/')}"
+                return f"{url}?{parts.query}" if parts.query else url
+        return None
+
+    def _resolve_local(self, path: str) -> str | None:
+        if not path.startswith("/"):
+            return None
+        real = os.path.realpath(path)  # follows symlinks and ".."
+        for folder in self.folders:
+            if real.startswith(folder):
+                return real
+        return None
+
+
+# --- item JSON ----------------------------------------------------------------------------
+
+_item_cache: dict[str, tuple[float, dict]] = {}
+_item_lock = threading.Lock()
+
+
+def fetch_item(url: str, allowlist: Allowlist) -> dict:
+    """The JSON of the item at `url` (checked), cached for :data:`ITEM_CACHE_SECONDS`."""
+    url = allowlist.check(url)
+    now = time.monotonic()
+    with _item_lock:
+        hit = _item_cache.get(url)
+        if hit and now - hit[0] < ITEM_CACHE_SECONDS:
+            return hit[1]
+    item = _read_item(url)
+    with _item_lock:
+        if len(_item_cache) > 256:
+            _item_cache.clear()
+        _item_cache[url] = (now, item)
+    return item
+
+
+def _read_item(url: str) -> dict:
+    import json
+
+    if not url.startswith(("http://", "https://")):
+        try:
+            with open(url, "rb") as f:
+                body = f.read(MAX_ITEM_BYTES + 1)
+        except OSError:
+            raise ItemNotFound("no STAC item at this url") from None
+    else:
+        body = _get(url)
+    if len(body) > MAX_ITEM_BYTES:
+        raise TooLarge(f"the STAC item is larger than {MAX_ITEM_BYTES} bytes")
+    try:
+        item = json.loads(body)
+    except ValueError:
+        raise UnreadableDataset("the url does not hold a STAC item (not JSON)") from None
+    if not isinstance(item, dict) or item.get("type") != "Feature":
+        raise UnreadableDataset("the url does not hold a STAC item (not a GeoJSON Feature)")
+    return item
+
+
+def _get(url: str) -> bytes:
+    import httpx
+
+    try:
+        # No redirects: a redirect could lead anywhere; the allowed servers do not redirect.
+        with httpx.stream("GET", url, timeout=ITEM_TIMEOUT_SECONDS,
+                          follow_redirects=False) as resp:
+            if resp.status_code in (404, 410):
+                raise ItemNotFound("no STAC item at this url (deleted or never created)")
+            if resp.status_code != 200:
+                raise UnreadableDataset(f"the item url answered HTTP {resp.status_code}")
+            body = bytearray()
+            for chunk in resp.iter_bytes():
+                body += chunk
+                if len(body) > MAX_ITEM_BYTES:
+                    break
+            return bytes(body)
+    except httpx.HTTPError:
+        raise CatalogueUnavailable("the catalogue could not be reached; try again") from None
+
+
+# --- request parameters ---------------------------------------------------------------------
+
+
+def _ints(values: list[str]) -> list[int]:
+    out = []
+    for v in values:
+        try:
+            out.append(int(v))
+        except ValueError:
+            pass  # FastAPI's own validation answers 422
+    return out
+
+
+def _floats(values: list[str]) -> list[float]:
+    out = []
+    for v in values:
+        try:
+            out.append(float(v))
+        except ValueError:
+            pass
+    return out
+
+
+def check_request(request: Any) -> None:
+    """FastAPI dependency: refuse parameters that would make a request too large (400)."""
+    q, p = request.query_params, request.path_params
+    sizes = _ints(q.getlist("width") + q.getlist("height") + q.getlist("max_size")
+                  + [str(p[k]) for k in ("width", "height") if k in p])
+    if any(s > MAX_IMAGE_SIZE for s in sizes) or any(s < 0 for s in sizes):
+        raise TooLarge(f"width, height and max_size must be between 1 and {MAX_IMAGE_SIZE}")
+    if any(s > MAX_TILE_SIZE for s in _ints(q.getlist("tilesize"))):
+        raise TooLarge(f"tilesize must be at most {MAX_TILE_SIZE}")
+    if any(abs(m) > MAX_TILE_MARGIN for m in _floats(q.getlist("buffer") + q.getlist("padding"))):
+        raise TooLarge(f"buffer and padding must be at most {MAX_TILE_MARGIN}")
+    if any(len(e) > MAX_EXPRESSION for e in q.getlist("expression") + q.getlist("assets")):
+        raise TooLarge(f"expressions and asset options are limited to {MAX_EXPRESSION} characters")
+    if len(q.getlist("assets")) > MAX_ASSETS:
+        raise TooLarge(f"at most {MAX_ASSETS} assets per request")
+    for bins in q.getlist("histogram_bins"):
+        counts = _ints(bins.split(","))
+        too_many = len(counts) == 1 and counts[0] > MAX_HISTOGRAM_BINS
+        if too_many or len(counts) > MAX_HISTOGRAM_BINS:
+            raise TooLarge(f"histogram_bins must be at most {MAX_HISTOGRAM_BINS}")
+    _check_zoom(request)
+
+
+def request_dependency():
+    """:func:`check_request` typed for FastAPI (this module's annotations are strings)."""
+    from starlette.requests import Request
+
+    def check(request):
+        check_request(request)
+
+    check.__annotations__ = {"request": Request, "return": None}
+    return check
+
+
+def _check_zoom(request: Any) -> None:
+    import morecantile
+
+    q, p = request.query_params, request.path_params
+    name = p.get("tileMatrixSetId") or "WebMercatorQuad"
+    try:
+        tms = morecantile.tms.get(str(name))
+    except Exception:  # noqa: BLE001 - an unknown id is FastAPI's 422 to answer
+        return
+    zooms = _ints([str(p["z"])] if "z" in p else []) + _ints(q.getlist("minzoom")
+                                                             + q.getlist("maxzoom"))
+    for z in zooms:
+        if not tms.minzoom <= z <= tms.maxzoom:
+            raise TooLarge(f"zoom must be between {tms.minzoom} and {tms.maxzoom} for {name}")
+    if "z" in p and zooms:
+        matrix = tms.matrix(zooms[0])
+        xy = _ints([str(p.get("x", 0)), str(p.get("y", 0))])
+        if len(xy) == 2 and not (0 <= xy[0] < matrix.matrixWidth
+                                 and 0 <= xy[1] < matrix.matrixHeight):
+            raise NoSuchTile(f"tile {xy[0]}/{xy[1]} does not exist at zoom {zooms[0]} of {name}")
+
+
+# --- readers ----------------------------------------------------------------------------------
+
+
+def _check_bands(count: int, indexes: Any, expression: str | None) -> None:
+    from rio_tiler.expression import parse_expression
+
+    wanted: list[int] = []
+    if expression:
+        wanted += list(parse_expression(expression))
+    elif indexes is not None:
+        wanted += [indexes] if isinstance(indexes, int) else list(indexes)
+    bad = [i for i in wanted if not 1 <= int(i) <= count]
+    if bad:
+        raise BadBand(f"band {bad[0]} does not exist: the dataset has bands 1 to {count}")
+
+
+def _capped(kwargs: dict) -> dict:
+    """`kwargs` of a read with no size given read at most MAX_IMAGE_SIZE pixels a side."""
+    width, height, max_size = (kwargs.get(k) for k in ("width", "height", "max_size"))
+    if any(s is not None and s > MAX_IMAGE_SIZE for s in (width, height, max_size)):
+        raise TooLarge(f"width, height and max_size must be at most {MAX_IMAGE_SIZE}")
+    if not width and not height and not max_size:
+        kwargs["max_size"] = MAX_IMAGE_SIZE
+    return kwargs
+
+
+def reader_classes(allowlist: Allowlist) -> tuple[type, type]:
+    """The (COG reader, STAC reader) classes for titiler's factories, bound to `allowlist`."""
+    import attr
+    import pystac
+    import rasterio
+    from rasterio.errors import RasterioIOError
+    from rio_tiler.io import Reader, STACReader
+
+    @attr.s
+    class GuardedReader(Reader):
+        """rio-tiler's Reader: checked href, GeoTIFF driver only, size and band checks."""
+
+        def __attrs_post_init__(self):
+            if self.dataset is None:
+                href = allowlist.check(self.input)
+                try:
+                    self.dataset = self._ctx_stack.enter_context(
+                        rasterio.open(href, driver=RASTER_DRIVER, sharing=False))
+                except RasterioIOError:
+                    raise UnreadableDataset(
+                        "the dataset could not be read: missing, unreachable, or not a GeoTIFF"
+                    ) from None
+            try:
+                super().__attrs_post_init__()
+            except BaseException:
+                self.close()
+                raise
+
+        def read(self, indexes=None, expression=None, **kwargs):
+            _check_bands(self.dataset.count, indexes, expression)
+            return super().read(indexes=indexes, expression=expression, **_capped(kwargs))
+
+        def part(self, bbox, *args, indexes=None, expression=None, **kwargs):
+            _check_bands(self.dataset.count, indexes, expression)
+            return super().part(bbox, *args, indexes=indexes, expression=expression,
+                                **_capped(kwargs))
+
+        def point(self, lon, lat, *args, indexes=None, expression=None, **kwargs):
+            _check_bands(self.dataset.count, indexes, expression)
+            return super().point(lon, lat, *args, indexes=indexes, expression=expression,
+                                 **kwargs)
+
+    @attr.s
+    class GuardedSTACReader(STACReader):
+        """rio-tiler's STACReader: item fetched by :func:`fetch_item`, every asset href checked."""
+
+        include_asset_types: set[str] = attr.ib(default=TIFF_MEDIA_TYPES)
+        reader: type = attr.ib(default=GuardedReader)
+
+        def __attrs_post_init__(self):
+            if self.item is None:
+                url = allowlist.check(self.input)
+                data = fetch_item(url, allowlist)
+                try:
+                    self.item = pystac.Item.from_dict(data, href=url, preserve_dict=True)
+                except Exception:  # noqa: BLE001 - any malformed item is the sender's fault
+                    raise UnreadableDataset("the url does not hold a valid STAC item") from None
+            super().__attrs_post_init__()
+            if len(self.assets) > MAX_ITEM_ASSETS:
+                raise TooLarge(f"the item lists more than {MAX_ITEM_ASSETS} raster assets")
+
+        def _get_asset_info(self, asset):
+            info = super()._get_asset_info(asset)
+            try:
+                info["url"] = allowlist.check(info["url"])
+            except ForbiddenURL:
+                raise ForbiddenURL(
+                    f"asset {info['name']!r} points outside the data this tile server reads "
+                    f"({allowlist.describe()})") from None
+            info["env"] = {}  # no GDAL options taken from the item (file:header_size)
+            return info
+
+    return GuardedReader, GuardedSTACReader
+
+
+def status_codes() -> dict[type[Exception], int]:
+    """Exceptions -> HTTP status, on top of titiler's defaults: the client's faults are 4xx."""
+    from rio_tiler import errors as rte
+
+    codes: dict[type[Exception], int] = {
+        cls: cls.status
+        for cls in (GuardError, ForbiddenURL, TooLarge, BadBand, NoSuchTile, UnreadableDataset,
+                    ItemNotFound, CatalogueUnavailable)
+    }
+    codes.update({
+        rte.PointOutsideBounds: 404, rte.InvalidBufferSize: 400, rte.InvalidBounds: 400,
+        rte.InvalidColorMapName: 400, rte.AssetAsBandError: 400, rte.MaxArraySizeError: 400,
+        rte.InvalidPointDataError: 400, rte.InvalidGeographicBounds: 400,
+        rte.EmptyMosaicError: 404, rte.NoAssetFoundError: 404, rte.MissingCRS: 400,
+    })
+    return codes
