@@ -14,7 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 from test_ades_api import GOOD, FakeExecutor
 
-from eopde.services.ades.app import create_app, public_bases
+from eopde.services.ades.app import create_app
+from eopde.services.ades.web import public_bases
 from eopde.services.ades.auth import Principal, hub_verifier
 from eopde.services.ades.store import JobStore, RetiredIdentity
 

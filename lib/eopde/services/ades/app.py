@@ -40,6 +40,7 @@ from .errors import (P1, LastResort, OGCError, bad_request, duplicated_process, 
 from .fetchpolicy import HREF_POLICY, check_inputs, platform_origins, policy_for
 from .inputs import check_execute
 from .steplogs import step_log_files
+from .web import load_json, public_bases
 from .store import (DuplicateProcess, JobRecord, JobStore, NoSuchProcess, ProcessRecord,
                     RetiredIdentity, utcnow)
 
@@ -63,7 +64,6 @@ PACKAGE_TYPES = ["application/cwl+yaml", "application/cwl", "application/cwl+jso
 TIME_FMT = "%Y-%m-%dT%H:%M:%SZ"
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 MAX_SKIP = 10 ** 9  # beyond any real list; larger values overflow the database's integers
-MAX_JSON_DEPTH = 64  # nesting of an execute body (inputs are shallow; deep ones are attacks)
 
 _DEPLOY_BODY = {"requestBody": {"required": True, "content": {
     "application/cwl+yaml": {"schema": {"type": "string"}},
@@ -84,43 +84,6 @@ def _fmt(t) -> str | None:
 
 def _json(content: Any, status: int = 200, headers: dict | None = None) -> JSONResponse:
     return JSONResponse(content, status_code=status, headers=headers)
-
-
-def _load_json(raw: bytes, what: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
-    """Parse a JSON body within limits (cwlload.loads_json: no recursion on hostile nesting);
-    400 when it is not JSON or nests deeper than ``max_depth``."""
-    from eopde.apppkg.cwlload import LoadError, loads_json
-
-    if not raw.strip():
-        return {}
-    try:
-        return loads_json(raw, what, max_depth=max_depth)
-    except UnicodeDecodeError as err:
-        raise bad_request(f"{what} is not UTF-8 text: {err}", "BadRequest") from None
-    except LoadError as err:
-        fix = f"; fix: {err.fix}" if getattr(err, "fix", None) else ""
-        raise bad_request(f"{err}{fix}", "BadRequest") from None
-
-
-def public_bases(env: dict, base_url: str | None = None) -> tuple[str, str | None]:
-    """(base of links for direct requests, base for requests through the hub's proxy)."""
-    direct = base_url or env.get("EOPDE_ADES_SELF_URL")
-    if not direct and env.get("EOPDE_ADES_URL"):
-        direct = env["EOPDE_ADES_URL"].split("/{user}", 1)[0]
-    if not direct:
-        from ..settings import PlatformSettings
-
-        direct = PlatformSettings().url("ades")
-    prefix = (env.get("EOPDE_ADES_PUBLIC_PATH") or "").rstrip("/")
-    proxied = env.get("EOPDE_ADES_PUBLIC_URL")
-    if not proxied and prefix:
-        hub = env.get("EOPDE_HUB_URL")
-        if not hub:
-            from ..settings import PlatformSettings
-
-            hub = PlatformSettings().url("hub")
-        proxied = hub.rstrip("/") + prefix
-    return direct.rstrip("/"), proxied.rstrip("/") if proxied else None
 
 
 def _app_dir(process: Any, images: Path) -> Path:
@@ -500,7 +463,7 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
         await authed(request, user)
         rec = get_process(user, process_id)
         raw = await read_body(request)
-        body = _load_json(raw, "the execute body")
+        body = load_json(raw, "the execute body")
         inputs, outputs = check_execute(body, rec.description)
         # refuse data inputs that name what this service must not fetch, before any job exists
         await run_in_threadpool(check_inputs, inputs, rec.description, policy_for(user, origins))
