@@ -87,7 +87,7 @@ def env(tmp_path):
     allowed = tmp_path / "packages"
     allowed.mkdir()
     app = create_app(store=store, executor=ex, verify_token=verifier, max_body=64 * 1024,
-                     href_dirs=[allowed])
+                     href_dirs=[allowed], base_url="http://testserver")
     with TestClient(app) as client:
         yield client, store, ex, tmp_path
 
@@ -233,6 +233,14 @@ def test_deploy_by_href_http_and_local(env):
     site.mkdir()
     (site / "water.cwl").write_text(WATER)
     with serve(site) as url:
+        # a loopback server is refused (SSRF guard) unless it is one of the platform's origins
+        refused = client.post("/alice/ogc-api/processes",
+                              json={"executionUnit": {"href": f"{url}/water.cwl"}},
+                              headers={**A, "Content-Type": "application/ogcapppkg+json"})
+        assert "not public" in assert_ogc_error(refused, 400)["detail"]
+        client = TestClient(create_app(store=store, executor=FakeExecutor(store, tmp),
+                                       verify_token=verifier, href_dirs=[tmp / "packages"],
+                                       fetch_origins=[url]))
         resp = client.post("/alice/ogc-api/processes",
                            json={"executionUnit": {"href": f"{url}/water.cwl#detect_water_body",
                                                    "type": "application/cwl"}},
@@ -645,7 +653,7 @@ def test_oidc_jwt_verifier(tmp_path):
 
     with serve(tmp_path) as url:
         verify = jwt_verifier(issuer, f"{url}/jwks.json", aud)
-        assert verify(token()) == "alice"
+        assert verify(token()).name == "alice"
         assert verify(token(exp=int(time.time()) - 3600)) is None
         assert verify(token(iss="https://evil.example.org")) is None
         assert verify(token(aud="someone-else")) is None

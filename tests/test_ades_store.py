@@ -211,3 +211,27 @@ def test_postgres_store_reconnects_after_losing_its_connection(pg_database, plat
         store.get_job(job.id)  # the statement that finds the connection gone fails...
     assert store.get_job(job.id).id == job.id  # ...and the next one connects again
     store.close()
+
+
+def test_claim_user_binds_a_name_to_one_account(url):
+    """A name re-created with another identity retires the old account's things, atomically,
+    and the old identity is refused afterwards (issue 8, item 15)."""
+    from eopde.services.ades.store import RetiredIdentity
+
+    store = JobStore(url)
+    store.add_process(_proc())
+    job = store.create_job("alice", "ndvi", {}, None, "async")
+    done = store.create_job("alice", "ndvi", {}, None, "async")
+    store.update_job(done.id, status="successful")
+    assert store.claim_user("alice", "hub:1") == []  # first account: keeps what is stored
+    assert store.claim_user("alice", "hub:1") == []
+    assert store.get_process("alice", "ndvi") is not None
+    assert store.claim_user("alice", "hub:2") == [job.id]  # re-created: the open job to stop
+    assert store.get_process("alice", "ndvi") is None
+    assert store.list_jobs("alice") == ([], 0)
+    assert store.get_job(job.id).user.startswith("alice/retired-")
+    with pytest.raises(RetiredIdentity):
+        store.claim_user("alice", "hub:1")
+    assert store.claim_user("alice", "hub:2") == []
+    store.add_process(_proc())  # the new account deploys the same id: no clash
+    store.close()

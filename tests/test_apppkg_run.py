@@ -222,7 +222,8 @@ def test_unreachable_item_is_a_clear_stage_in_error(tmp_path):
          "--stac-item", "http://127.0.0.1:9/items/x.json", "-o", str(tmp_path / "r")],
         capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
-    assert "stage-in failed: STAC item http://127.0.0.1:9/items/x.json: cannot fetch it" in proc.stderr
+    assert ("stage-in failed: input 'items': STAC item http://127.0.0.1:9/items/x.json: cannot "
+            "fetch it") in proc.stderr
     assert "Traceback" not in proc.stderr
 
 

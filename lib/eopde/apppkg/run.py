@@ -673,7 +673,8 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
                 app_dir: str | os.PathLike[str] | None = None,
                 env: Mapping[str, str] | None = None,
                 run_as: tuple[int, int] | None = None,
-                wrap: Callable[[list[str]], list[str]] | None = None) -> RunResult:
+                wrap: Callable[[list[str]], list[str]] | None = None,
+                url_policy: Any = None) -> RunResult:
     """Run ``package`` (a package folder or its CWL file) locally, like an ADES.
 
     ``params``: ``{input: value}`` (strings are converted to the input's CWL type);
@@ -689,13 +690,15 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
     app files (``APP_DIR_IN_IMAGE`` in the image) are on this host, for runs without a container;
     ``env`` is cwltool's whole environment (default: this process's); ``run_as`` ``(uid, gid)``
     runs cwltool as that account (the run folder is given to it first, umask 077): by
-    ``wrap(command)`` when given (a command that switches to the account itself), else directly.
+    ``wrap(command)`` when given (a command that switches to the account itself), else directly;
+    ``url_policy`` (a :class:`~eopde.services.urlguard.UrlPolicy`) limits what stage-in fetches
+    for a user (default: anything, as on one's own machine).
 
     Raises :class:`ParameterError` (bad inputs), :class:`RunError` (cannot start) and
     :class:`~eopde.apppkg.stagein.StageInError`; a run that starts returns a :class:`RunResult`
     whose ``status`` is "failed" when the tool fails or its result is not a valid STAC catalog.
     """
-    from .stagein import stage_items
+    from .stagein import StageInError, stage_items
 
     say = progress or (lambda message: None)
     t_start = time.monotonic()
@@ -726,17 +729,24 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
     for name, refs in targets.items():
         spec = workflow.input(name)
         assert spec is not None
-        if spec.kind == "Directory":
-            cats = stage_items(refs, run_dir / "stage-in" / name, assets=assets, progress=say,
-                               headers=headers, catalog_id=name)
-            job[name] = {"class": "Directory", "location": cats[0].folder.as_uri()}
-        elif spec.kind == "Directory[]":
-            cats = stage_items(refs, run_dir / "stage-in" / name, assets=assets, per_item=True,
-                               progress=say, headers=headers)
-            job[name] = [{"class": "Directory", "location": c.folder.as_uri()} for c in cats]
-        else:  # cloud-native: the item URLs as they are
+        if spec.kind not in ("Directory", "Directory[]"):  # cloud-native: the URLs as they are
             say(f"{name}: {len(refs)} STAC item URL(s) passed as {spec.kind} (no stage-in)")
             job[name] = refs[0] if spec.kind == "string" else list(refs)
+            continue
+        try:
+            if spec.kind == "Directory":
+                cats = stage_items(refs, run_dir / "stage-in" / name, assets=assets,
+                                   progress=say, headers=headers, catalog_id=name,
+                                   policy=url_policy)
+                job[name] = {"class": "Directory", "location": cats[0].folder.as_uri()}
+            else:
+                cats = stage_items(refs, run_dir / "stage-in" / name, assets=assets,
+                                   per_item=True, progress=say, headers=headers,
+                                   policy=url_policy)
+                job[name] = [{"class": "Directory", "location": c.folder.as_uri()}
+                             for c in cats]
+        except StageInError as err:  # say which input
+            raise StageInError(f"input {name!r}: {err}") from err
     timings["stage_in"] = time.monotonic() - t0
 
     # job file

@@ -18,6 +18,13 @@ Item and asset URLs may be HTTP(S), ``s3://bucket/key`` (read with boto3 using t
 ``EOPDE_S3_ENDPOINT`` for a non-AWS server such as the platform's local S3 storage; see
 :func:`s3_client`) or local paths.
 
+What may be fetched: a service staging in for a user (the ADES) passes a
+:class:`~eopde.services.urlguard.UrlPolicy`: then every item URL, every asset href and every
+redirect is checked (public http(s) hosts, the platform's own data server and catalogue, s3:// of
+the caller's own bucket; no local paths). Without one (``eopde run`` on the user's own machine)
+anything is fetched, except that an item fetched from a URL cannot make its assets local files:
+local assets are staged only from an item that is itself a local file the user gave.
+
 Asset hrefs in the written item JSON are relative to the item file. Assets left out by an
 ``assets`` selection are left out of the staged item too, so every asset of a staged catalog is a
 local file.
@@ -29,13 +36,19 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
+
+if TYPE_CHECKING:
+    from eopde.services.urlguard import UrlPolicy
 
 Progress = Callable[[str], None]
 
+#: The largest STAC item document read (bytes).
+MAX_ITEM_BYTES = 16 * 1024 * 1024
 #: Report a running download at most this often (seconds).
 PROGRESS_EVERY = 2.0
 CHUNK = 1 << 20
@@ -120,21 +133,60 @@ def _human(n: float) -> str:
     return f"{n:.1f} GB"  # pragma: no cover
 
 
-def _client(headers: dict[str, str] | None = None, timeout: float = 60.0):
+def _client(headers: dict[str, str] | None = None, timeout: float = 60.0,
+            policy: UrlPolicy | None = None):
     import httpx
 
+    if policy is not None:
+        from eopde.services.urlguard import guarded_client
+
+        return guarded_client(policy, timeout=timeout, headers=headers)
     return httpx.Client(follow_redirects=True, timeout=httpx.Timeout(timeout, connect=10.0),
                         headers=headers or {})
 
 
-def fetch_item(ref: str, *, client=None, s3=None) -> Any:
+@contextmanager
+def _get(client, url: str, policy: UrlPolicy | None, headers: dict[str, str] | None = None):
+    """A streamed GET; with a policy, each redirect is checked (see urlguard.open_guarded)."""
+    if policy is None:
+        with client.stream("GET", url, headers=headers) as response:
+            yield response
+        return
+    from eopde.services.urlguard import open_guarded
+
+    with open_guarded(client, url, policy, headers=headers) as response:
+        yield response
+
+
+def _refusal(what: str, err: Exception) -> StageInError:
+    """The error of a refused URL: the rule, never what is behind the URL."""
+    return StageInError(f"{what}: refused, {getattr(err, 'rule', err)}")
+
+
+def check_ref(ref: str, policy: UrlPolicy | None, what: str) -> None:
+    """Raise :class:`StageInError` when ``policy`` refuses ``ref`` (no policy: nothing to do)."""
+    if policy is None:
+        return
+    from eopde.services.urlguard import UrlRefused
+
+    try:
+        policy.check(ref)
+    except UrlRefused as err:
+        raise _refusal(what, err) from None
+
+
+def fetch_item(ref: str, *, client=None, s3=None, policy: UrlPolicy | None = None) -> Any:
     """A ``pystac.Item`` from an item URL (HTTP(S) or s3://) or a local JSON path, with every
-    asset href made absolute against where the item came from."""
+    asset href made absolute against where the item came from. ``policy``: what may be fetched
+    (see the module doc)."""
     import json
 
     import httpx
     import pystac
 
+    from eopde.services.urlguard import UrlRefused
+
+    check_ref(ref, policy, f"STAC item {ref}")
     try:
         if _is_s3(ref):
             bucket, key = split_s3(ref)
@@ -146,11 +198,12 @@ def fetch_item(ref: str, *, client=None, s3=None) -> Any:
             href = ref
         elif _is_url(ref):
             own = client is None
-            client = client or _client()
+            client = client or _client(policy=policy)
             try:
-                response = client.get(ref, headers={"Accept": "application/geo+json, application/json"})
-                response.raise_for_status()
-                data = response.json()
+                with _get(client, ref, policy, {"Accept": "application/geo+json, "
+                                                          "application/json"}) as response:
+                    response.raise_for_status()
+                    data = json.loads(_read_limited(response, MAX_ITEM_BYTES, ref))
             finally:
                 if own:
                     client.close()
@@ -161,6 +214,8 @@ def fetch_item(ref: str, *, client=None, s3=None) -> Any:
                 raise StageInError(f"STAC item {ref}: no such file")
             data = json.loads(path.read_text())
             href = str(path)
+    except UrlRefused as err:  # a redirect the policy refuses
+        raise _refusal(f"STAC item {ref}", err) from None
     except httpx.HTTPStatusError as err:
         raise StageInError(
             f"STAC item {ref}: HTTP {err.response.status_code} {err.response.reason_phrase}") from err
@@ -189,6 +244,16 @@ def fetch_item(ref: str, *, client=None, s3=None) -> Any:
     return item
 
 
+def _read_limited(response, limit: int, ref: str) -> bytes:
+    chunks, size = [], 0
+    for chunk in response.iter_bytes(CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise StageInError(f"STAC item {ref}: larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _filename(key: str, href: str, taken: set[str]) -> str:
     name = unquote(os.path.basename(urlparse(href).path)) or key
     name = name.replace(os.sep, "_")
@@ -206,10 +271,13 @@ def _filename(key: str, href: str, taken: set[str]) -> str:
 
 
 def _download(href: str, target: Path, *, client, progress: Progress | None, label: str,
-              s3=None) -> int:
+              s3=None, policy: UrlPolicy | None = None) -> int:
     """Stream one asset to ``target`` (through a temporary name); returns the byte count."""
     import httpx
 
+    from eopde.services.urlguard import UrlRefused
+
+    check_ref(href, policy, f"asset {label} ({href})")
     tmp = target.with_name(target.name + ".part")
     try:
         if _is_s3(href):
@@ -221,7 +289,7 @@ def _download(href: str, target: Path, *, client, progress: Progress | None, lab
                 raise StageInError(
                     f"asset {label} ({href}): cannot download it ({_s3_error(err)})") from err
         elif _is_url(href):
-            with client.stream("GET", href) as response:
+            with _get(client, href, policy) as response:
                 response.raise_for_status()
                 total = int(response.headers.get("content-length") or 0)
                 done, last = 0, time.monotonic()
@@ -238,6 +306,9 @@ def _download(href: str, target: Path, *, client, progress: Progress | None, lab
             source = Path(href[7:] if href.startswith("file://") else href)
             shutil.copyfile(source, tmp)
         os.replace(tmp, target)
+    except UrlRefused as err:  # a redirect the policy refuses
+        tmp.unlink(missing_ok=True)
+        raise _refusal(f"asset {label} ({href})", err) from None
     except httpx.HTTPStatusError as err:
         tmp.unlink(missing_ok=True)
         raise StageInError(
@@ -247,6 +318,16 @@ def _download(href: str, target: Path, *, client, progress: Progress | None, lab
         tmp.unlink(missing_ok=True)
         raise StageInError(f"asset {label} ({href}): cannot download it ({err})") from err
     return target.stat().st_size
+
+
+def _check_asset(href: str, ref: str, policy: UrlPolicy | None, label: str) -> None:
+    """Refuse an asset the policy refuses; without a policy, refuse a local asset of an item that
+    did not come from a local file (a remote item cannot make us copy this machine's files)."""
+    check_ref(href, policy, f"asset {label} ({href})")
+    if policy is None and not (_is_url(href) or _is_s3(href)) and (_is_url(ref) or _is_s3(ref)):
+        raise StageInError(f"asset {label} ({href}): refused, a local file named by an item "
+                           f"fetched from {ref}; only items that are local files may have "
+                           "local assets")
 
 
 def _select_assets(item, assets: Sequence[str] | None, ref: str) -> list[str]:
@@ -262,12 +343,14 @@ def _select_assets(item, assets: Sequence[str] | None, ref: str) -> list[str]:
 def stage_items(refs: Iterable[str], dest: str | os.PathLike[str], *,
                 assets: Sequence[str] | None = None, per_item: bool = False,
                 progress: Progress | None = None, headers: dict[str, str] | None = None,
-                catalog_id: str = "stage-in") -> list[StagedCatalog]:
+                catalog_id: str = "stage-in",
+                policy: UrlPolicy | None = None) -> list[StagedCatalog]:
     """Fetch the STAC items ``refs`` (http(s):// or s3:// URLs, or local paths) and their assets (all, or only the
     keys in ``assets``) into ``dest``; write self-contained STAC catalog(s) there.
 
     Returns one :class:`StagedCatalog` (``per_item=False``: the value of a ``Directory`` input) or
-    one per item (``per_item=True``: a ``Directory[]``). Raises :class:`StageInError`."""
+    one per item (``per_item=True``: a ``Directory[]``). ``policy``: what may be fetched (see the
+    module doc). Raises :class:`StageInError`."""
     import pystac
 
     refs = list(refs)
@@ -281,9 +364,11 @@ def stage_items(refs: Iterable[str], dest: str | os.PathLike[str], *,
     shared_items: list[StagedItem] = []
     seen: set[str] = set()
     s3 = _S3()
-    with _client(headers) as client:
+    for ref in refs:  # refuse before fetching anything
+        check_ref(ref, policy, f"STAC item {ref}")
+    with _client(headers, policy=policy) as client:
         for ref in refs:
-            item = fetch_item(ref, client=client, s3=s3)
+            item = fetch_item(ref, client=client, s3=s3, policy=policy)
             if item.id in seen:
                 raise StageInError(f"STAC item {item.id} is given twice ({ref})")
             seen.add(item.id)
@@ -291,6 +376,8 @@ def stage_items(refs: Iterable[str], dest: str | os.PathLike[str], *,
             for key in list(item.assets):
                 if key not in keys:
                     del item.assets[key]  # the staged catalog holds only local assets
+            for key in keys:  # refuse before writing anything of this item
+                _check_asset(item.assets[key].href, ref, policy, f"{item.id}/{key}")
             folder = dest / item.id
             folder.mkdir(parents=True, exist_ok=True)
             say(f"stage-in {item.id}: {len(keys)} asset(s) from {ref}")
@@ -301,7 +388,7 @@ def stage_items(refs: Iterable[str], dest: str | os.PathLike[str], *,
                 asset = item.assets[key]
                 target = folder / _filename(key, asset.href, taken)
                 size = _download(asset.href, target, client=client, progress=progress,
-                                 label=f"{item.id}/{key}", s3=s3)
+                                 label=f"{item.id}/{key}", s3=s3, policy=policy)
                 staged.assets[key] = target
                 staged.bytes += size
                 asset.href = str(target)

@@ -3,6 +3,11 @@
 `uvicorn eopde.services.ades.app:create_app --factory`. Every route lives under
 `/{user}/ogc-api/` and needs `Authorization: Bearer <token>` of that user (others get 404),
 except the OpenAPI document (`/{user}/ogc-api/api`, also `/openapi.json`) and `/healthz`.
+
+Links are built from configured bases, never from the request's Host header: direct requests get
+the service's own address (EOPDE_ADES_SELF_URL, else EOPDE_ADES_URL without `/{user}/ogc-api`,
+else the platform settings' ADES URL); requests through the hub's proxy (path under
+EOPDE_ADES_PUBLIC_PATH) get EOPDE_ADES_PUBLIC_URL, else EOPDE_HUB_URL + EOPDE_ADES_PUBLIC_PATH.
 """
 
 from __future__ import annotations
@@ -13,25 +18,31 @@ import os
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import quote
 
 from fastapi import FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.datastructures import URL
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import description as _desc
-from .auth import VerifierUnavailable, bearer_token, verifier_from_env
+from .auth import Principal, VerifierUnavailable, bearer_token, verifier_from_env
 from .deploy import ID_RE, read_package
 from .execution import DISMISS_DOC, EXECUTE_DOC, ServerTimingMiddleware, SyncWaits, wait_for_job
 from .execution import delete_results as _delete_results
 from .execution import executor_limits as _executor_limits
 from .execution import job_timeout as _job_timeout
-from .errors import (P1, OGCError, bad_request, duplicated_process, no_such_job, no_such_process,
-                     not_acceptable, not_found, result_not_ready, too_large, unauthorized)
+from .errors import (P1, LastResort, OGCError, bad_request, duplicated_process, no_such_job,
+                     no_such_process, not_acceptable, not_found, result_not_ready, too_large,
+                     unauthorized)
+from .fetchpolicy import HREF_POLICY, check_inputs, platform_origins, policy_for
 from .inputs import check_execute
 from .steplogs import step_log_files
-from .store import DuplicateProcess, JobRecord, JobStore, NoSuchProcess, ProcessRecord, utcnow
+from .web import load_json, public_bases
+from .store import (DuplicateProcess, JobRecord, JobStore, NoSuchProcess, ProcessRecord,
+                    RetiredIdentity, utcnow)
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +63,7 @@ PACKAGE_TYPES = ["application/cwl+yaml", "application/cwl", "application/cwl+jso
                  "application/ogcapppkg+json"]
 TIME_FMT = "%Y-%m-%dT%H:%M:%SZ"
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
+MAX_SKIP = 10 ** 9  # beyond any real list; larger values overflow the database's integers
 
 _DEPLOY_BODY = {"requestBody": {"required": True, "content": {
     "application/cwl+yaml": {"schema": {"type": "string"}},
@@ -88,13 +100,20 @@ def _app_dir(process: Any, images: Path) -> Path:
 def create_app(*, store: JobStore | None = None, executor: Any = None,
                verify_token: Callable[[str], str | None] | None = None,
                max_body: int | None = None, href_dirs: list[str | Path] | None = None,
-               sync_timeout: float | None = None, env: dict | None = None) -> FastAPI:
+               sync_timeout: float | None = None, env: dict | None = None,
+               base_url: str | None = None,
+               fetch_origins: list[str] | None = None) -> FastAPI:
     """The ADES app. Keyword overrides (tests): `store`, `executor` (anything with start /
-    submit / wait / dismiss / shutdown), `verify_token` (token -> user name or None),
+    submit / wait / dismiss / shutdown), `verify_token` (token -> Principal, user name or None),
     `max_body` (bytes), `href_dirs` (local folders an executionUnit href may point into),
-    `sync_timeout` (seconds a sync execution waits), `env` (instead of os.environ)."""
+    `sync_timeout` (seconds a sync execution waits), `env` (instead of os.environ), `base_url`
+    (links of direct requests), `fetch_origins` (the platform's own base URLs users may name,
+    instead of the data server and catalogue: see fetchpolicy)."""
     env = dict(os.environ if env is None else env)
     home = Path(env.get("EOPDE_HOME") or Path.home() / ".eopde")
+    origins = platform_origins(env) if fetch_origins is None else list(fetch_origins)
+    direct_base, proxied_base = public_bases(env, base_url)
+    proxy_prefix = (env.get("EOPDE_ADES_PUBLIC_PATH") or "").rstrip("/")
     if store is None:
         store = JobStore(env.get("EOPDE_ADES_DB_URL") or f"sqlite:///{home / 'ades' / 'ades.db'}")
     if executor is None:
@@ -112,6 +131,7 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
                                  workers=int(workers) if workers else None,
                                  storage=StageOutTarget.from_env(),
                                  app_dirs=lambda process: _app_dir(process, images),
+                                 url_policy=lambda user: policy_for(user, origins),
                                  **_executor_limits(env))
     if verify_token is None:
         verify_token = verifier_from_env(env)
@@ -168,14 +188,33 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
             err = OGCError(exc.status_code, P1 + "error", "Error", str(exc.detail))
         return await _ogc(request, err)
 
-    @app.exception_handler(Exception)
-    async def _bug(request: Request, exc: Exception):
-        log.exception("internal error on %s %s", request.method, request.url.path)
-        return _json({"type": P1 + "server-error", "title": "InternalServerError", "status": 500,
-                      "detail": f"internal error ({type(exc).__name__}); see the service log"},
-                     500)
+    @app.exception_handler(RecursionError)
+    async def _too_deep(request: Request, exc: RecursionError):
+        # only a document nested deeper than Python's stack gets here (YAML, JSON bodies)
+        return await _ogc(request, bad_request("the request body nests too deeply to be read; "
+                                               "send a flatter document", "BadRequest"))
+
+    # Exceptions nothing above handles: a 500 JSON, logged, without re-raising (Starlette's
+    # handler of `Exception` answers and then re-raises, and uvicorn then drops the connection).
+    app.add_middleware(LastResort)
 
     # ------------------------------------------------------------------ helpers
+    claimed: dict[str, str] = {}  # user -> identity already bound in the store
+
+    async def owner(name: str, identity: str | None) -> None:
+        """Bind the name to the account's identity (see JobStore.claim_user); stop what a
+        deleted account of the same name left running."""
+        if not identity or claimed.get(name) == identity:
+            return
+        try:
+            leftover = await run_in_threadpool(store.claim_user, name, identity)
+        except RetiredIdentity:
+            raise unauthorized("the account this token belongs to was deleted; log in "
+                               "again and get a fresh token") from None
+        claimed[name] = identity
+        for job_id in leftover:
+            await run_in_threadpool(executor.dismiss, job_id)
+
     async def authed(request: Request, user: str) -> str:
         token = bearer_token(request.headers.get("authorization"))
         if not token:
@@ -188,14 +227,20 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
         if not who:
             raise unauthorized("the bearer token is not valid (unknown, expired or not for "
                                "this service); get a fresh one")
-        if who != user:
+        name, identity = (who.name, who.identity) if isinstance(who, Principal) else (who, None)
+        if name != user:
             # never say whether another user's prefix exists
             raise not_found(f"nothing at {request.url.path}; your processes are under "
-                            f"/{who}/ogc-api/")
-        return who
+                            f"/{name}/ogc-api/")
+        await owner(name, identity)
+        return name
 
     def root(request: Request, user: str) -> str:
-        return str(request.base_url).rstrip("/") + f"/{user}/ogc-api"
+        """Base of this user's links: configured, never from the Host header."""
+        via_proxy = bool(proxy_prefix) and proxied_base is not None and \
+            request.scope.get("root_path", "").endswith(proxy_prefix)
+        base = proxied_base if via_proxy else direct_base
+        return f"{base}/{quote(user, safe='')}/ogc-api"
 
     async def read_body(request: Request) -> bytes:
         length = request.headers.get("content-length")
@@ -214,8 +259,16 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
         """The process record of the package a deploy or replace body carries (its id is the
         Workflow's: ``w`` when given)."""
         body = await read_body(request)
-        pkg = await run_in_threadpool(read_package, body, request.headers.get("content-type"),
-                                      w=w, max_bytes=max_body, href_dirs=href_paths)
+
+        def read() -> Any:  # in the worker thread: the href policy of this request
+            token = HREF_POLICY.set(policy_for(None, origins))
+            try:
+                return read_package(body, request.headers.get("content-type"), w=w,
+                                    max_bytes=max_body, href_dirs=href_paths)
+            finally:
+                HREF_POLICY.reset(token)
+
+        pkg = await run_in_threadpool(read)
         now = utcnow()
         rec = ProcessRecord(user=user, id=pkg.workflow_id, version=pkg.description.get("version"),
                             cwl_text=pkg.cwl_text, workflow_id=pkg.workflow_id,
@@ -323,7 +376,7 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
     @app.get(PREFIX + "/processes", tags=["Processes"], summary="List your processes")
     async def list_processes(request: Request, user: str,
                              limit: int = Query(1000, ge=1, le=10000),
-                             skip: int = Query(0, ge=0)):
+                             skip: int = Query(0, ge=0, le=MAX_SKIP)):
         await authed(request, user)
         base = root(request, user)
         recs, total = store.list_processes(user, limit, skip)
@@ -410,11 +463,10 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
         await authed(request, user)
         rec = get_process(user, process_id)
         raw = await read_body(request)
-        try:
-            body = json.loads(raw.decode("utf-8")) if raw.strip() else {}
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise bad_request(f"the execute body is not valid JSON: {err}", "BadRequest") from None
+        body = load_json(raw, "the execute body")
         inputs, outputs = check_execute(body, rec.description)
+        # refuse data inputs that name what this service must not fetch, before any job exists
+        await run_in_threadpool(check_inputs, inputs, rec.description, policy_for(user, origins))
         limit = _job_timeout(body, executor)
         prefer = (request.headers.get("prefer") or "").lower()
         is_async = "respond-async" in prefer or (mode or "").lower() == "async"
@@ -448,7 +500,8 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
     # ------------------------------------------------------------------ jobs
     @app.get(PREFIX + "/jobs", tags=["Jobs"], summary="List your jobs")
     async def list_jobs(request: Request, user: str,
-                        limit: int = Query(1000, ge=1, le=10000), skip: int = Query(0, ge=0),
+                        limit: int = Query(1000, ge=1, le=10000),
+                        skip: int = Query(0, ge=0, le=MAX_SKIP),
                         processID: list[str] | None = Query(None),
                         status: list[str] | None = Query(None),
                         type: str | None = Query(None)):
@@ -464,10 +517,12 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
         else:
             jobs, total = store.list_jobs(user, process_ids=pids or None,
                                           statuses=statuses or None, limit=limit, skip=skip)
-        links = [{"rel": "self", "type": "application/json", "href": str(request.url)}]
+        query = request.url.query
+        here = URL(f"{base}/jobs" + (f"?{query}" if query else ""))
+        links = [{"rel": "self", "type": "application/json", "href": str(here)}]
         if skip + len(jobs) < total:
             links.append({"rel": "next", "type": "application/json",
-                          "href": str(request.url.include_query_params(skip=skip + limit))})
+                          "href": str(here.include_query_params(skip=skip + limit))})
         return {"jobs": [status_info(base, j) for j in jobs], "links": links,
                 "numberTotal": total}
 

@@ -1,25 +1,48 @@
 """Who is asking: bearer tokens of the local ADES.
 
-A verifier is a callable `token -> username | None` (None: the token is not valid). Two real ones:
+A verifier is a callable `token -> Principal | str | None` (None: the token is not valid; a plain
+user name is accepted from test verifiers). A `Principal` is the user's name and an identity that
+changes when a user of that name is deleted and created again, so a new user never inherits the
+old one's processes and jobs (the store binds a name to an identity: see JobStore.claim_user).
+Two real ones:
 
 - `hub_verifier(api_url, service_token)`: the token is a JupyterHub API token; the hub says whose
-  (jupyterhub.services.auth.HubAuth, answers cached for a minute);
+  (`GET /hub/api/user` with that token). The identity is the hub user's creation time (asked with
+  the service token when the token may not read it). Answers are cached for `ttl` seconds
+  (EOPDE_ADES_TOKEN_CACHE_SECONDS, default 3): a revoked token, or a deleted user's, stops
+  working within that time;
 - `jwt_verifier(issuer, jwks_url, audience)`: an OIDC bearer JWT, signature checked against the
   issuer's JWKS (PyJWT's PyJWKClient), `exp`, `iss` and `aud` checked; the user name is
-  `preferred_username` (else `username`/`user_name`/`sub`).
+  `preferred_username` (else `username`/`user_name`/`sub`), the identity the issuer and `sub`.
 
 `verifier_from_env()` picks one from the service's environment. Tests pass their own callable.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import threading
+import time
+from dataclasses import dataclass
 from typing import Callable
-
-Verifier = Callable[[str], "str | None"]
+from urllib.parse import quote
 
 log = logging.getLogger(__name__)
+
+DEFAULT_TTL = 3.0
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a token belongs to: ``name`` (the URL's user) and ``identity`` (None: unknown)."""
+
+    name: str
+    identity: str | None = None
+
+
+Verifier = Callable[[str], "Principal | str | None"]
 
 
 class VerifierUnavailable(RuntimeError):
@@ -35,19 +58,90 @@ def bearer_token(header: str | None) -> str | None:
     return None
 
 
-def hub_verifier(api_url: str, service_token: str) -> Verifier:
-    from jupyterhub.services.auth import HubAuth
+class _TTLCache:
+    """A small thread-safe map whose entries expire after ``ttl`` seconds."""
 
-    auth = HubAuth(api_url=api_url, api_token=service_token, cache_max_age=60)
+    def __init__(self, ttl: float, size: int = 10000):
+        self.ttl, self.size = ttl, size
+        self._data: dict[str, tuple[float, object]] = {}
+        self._lock = threading.Lock()
 
-    def verify(token: str) -> str | None:
+    def get(self, key: str) -> tuple[bool, object]:
+        with self._lock:
+            hit = self._data.get(key)
+            if hit and hit[0] > time.monotonic():
+                return True, hit[1]
+            self._data.pop(key, None)
+            return False, None
+
+    def put(self, key: str, value: object) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._data) >= self.size:  # drop what expired, else everything
+                self._data = {k: v for k, v in self._data.items() if v[0] > now}
+                if len(self._data) >= self.size:
+                    self._data.clear()
+            self._data[key] = (now + self.ttl, value)
+
+
+def hub_verifier(api_url: str, service_token: str, *, ttl: float = DEFAULT_TTL,
+                 timeout: float = 10.0) -> Verifier:
+    """Tokens of the JupyterHub at ``api_url`` (``.../hub/api``); see the module doc."""
+    import httpx
+
+    api = api_url.rstrip("/")
+    client = httpx.Client(timeout=timeout, trust_env=False)
+    tokens, created = _TTLCache(ttl), _TTLCache(ttl)
+
+    def ask(path: str, token: str) -> dict | None:
         try:
-            model = auth.user_for_token(token, sync=True)
-        except Exception as err:  # hub down
-            raise VerifierUnavailable(f"cannot check the token with the hub: {err}") from err
-        if not model or model.get("kind", "user") != "user":
+            resp = client.get(f"{api}/{path}", headers={"Authorization": f"token {token}"})
+        except httpx.HTTPError as err:
+            raise VerifierUnavailable(f"cannot check the token with the hub "
+                                      f"({type(err).__name__})") from err
+        if resp.status_code in (401, 403, 404):
             return None
-        return model.get("name")
+        if resp.status_code != 200:
+            raise VerifierUnavailable(f"the hub answered {resp.status_code} to a token check")
+        return resp.json()
+
+    def creation_of(name: str) -> str | None:
+        hit, value = created.get(name)
+        if not hit:
+            model = ask(f"users/{quote(name, safe='')}", service_token) or {}
+            value = model.get("created")
+            if not value:  # a user the hub keeps no creation time for: no identity binding
+                log.warning("the hub gives no creation time for user %r", name)
+            created.put(name, value)
+        return str(value) if value else None
+
+    pending: dict[str, threading.Lock] = {}
+    pending_lock = threading.Lock()
+
+    def verify(token: str) -> Principal | None:
+        key = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+        hit, value = tokens.get(key)
+        if hit:
+            return value  # type: ignore[return-value]
+        # one hub request per token at a time: pollers sharing a token wait for its answer
+        with pending_lock:
+            lock = pending.setdefault(key, threading.Lock())
+        with lock:
+            hit, value = tokens.get(key)
+            if hit:
+                return value  # type: ignore[return-value]
+            try:
+                model = ask("user", token)
+                who = None
+                if model and model.get("kind", "user") == "user" and model.get("name"):
+                    name = model["name"]
+                    when = model.get("created") or creation_of(name)
+                    who = Principal(name, f"hub:{when}" if when else None)
+                tokens.put(key, who)
+            finally:
+                with pending_lock:
+                    pending.pop(key, None)
+        return who
 
     return verify
 
@@ -59,7 +153,7 @@ def jwt_verifier(issuer: str, jwks_url: str | None = None, audience: str | None 
     jwks_url = jwks_url or issuer.rstrip("/") + "/protocol/openid-connect/certs"
     client = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300, timeout=10)
 
-    def verify(token: str) -> str | None:
+    def verify(token: str) -> Principal | None:
         try:
             key = client.get_signing_key_from_jwt(token)
         except jwt.PyJWKClientConnectionError as err:
@@ -76,9 +170,11 @@ def jwt_verifier(issuer: str, jwks_url: str | None = None, audience: str | None 
         except jwt.PyJWTError as err:
             log.info("bearer JWT refused: %s", err)
             return None
+        sub = claims.get("sub")
+        identity = f"oidc:{issuer}#{sub}" if isinstance(sub, str) and sub else None
         for claim in ("preferred_username", "username", "user_name", "sub"):
             if isinstance(claims.get(claim), str) and claims[claim]:
-                return claims[claim]
+                return Principal(claims[claim], identity)
         return None
 
     return verify
@@ -97,7 +193,8 @@ def verifier_from_env(env: dict | None = None) -> Verifier:
         verifiers.append(jwt_verifier(issuer, env.get("EOPDE_ADES_OIDC_JWKS_URL"),
                                       env.get("EOPDE_ADES_OIDC_AUDIENCE")))
     if hub_api and service_token:
-        verifiers.append(hub_verifier(hub_api, service_token))
+        ttl = float(env.get("EOPDE_ADES_TOKEN_CACHE_SECONDS") or DEFAULT_TTL)
+        verifiers.append(hub_verifier(hub_api, service_token, ttl=ttl))
     if not verifiers:
         log.warning("no token verifier configured (EOPDE_HUB_API_URL/EOPDE_SERVICE_TOKEN or "
                     "EOPDE_ADES_OIDC_ISSUER): every request will be refused")
@@ -105,7 +202,7 @@ def verifier_from_env(env: dict | None = None) -> Verifier:
     if len(verifiers) == 1:
         return verifiers[0]
 
-    def chain(token: str) -> str | None:
+    def chain(token: str) -> Principal | str | None:
         looks_like_jwt = token.count(".") == 2
         ordered = verifiers if looks_like_jwt else verifiers[::-1]
         for verify in ordered:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,30 +72,49 @@ def _parse(text: str, what: str) -> dict:
 
 
 def _fetch(href: str, *, max_bytes: int, href_dirs: list[Path]) -> str:
+    """The CWL an executionUnit href points to. http(s) only through the URL guard (public hosts
+    and the platform's own data server and catalogue: see fetchpolicy); a local path only inside
+    folders the operator configured (EOPDE_ADES_HREF_DIRS, none by default)."""
+    import httpx
+
+    from eopde.services.urlguard import UrlRefused, guarded_client, open_guarded
+
+    from .fetchpolicy import href_policy
+
     parts = urlsplit(href)
-    if parts.scheme in ("http", "https"):
+    if parts.scheme.lower() in ("http", "https"):
+        policy = href_policy()
+        accept = {"Accept": "application/cwl+yaml, application/cwl, */*"}
         try:
-            req = urllib.request.Request(href, headers={"Accept": "application/cwl+yaml, "
-                                                        "application/cwl, */*"})
-            with urllib.request.urlopen(req, timeout=HREF_TIMEOUT) as resp:
-                data = resp.read(max_bytes + 1)
-        except (urllib.error.URLError, OSError, ValueError) as err:
-            raise bad_request(f"cannot fetch the execution unit from {href!r}: {err}; give an "
-                              "href this service can reach, or the CWL by value") from None
-        if len(data) > max_bytes:
-            raise too_large(max_bytes)
-        return _decode(data)
-    if parts.scheme in ("", "file"):
+            with guarded_client(policy, timeout=HREF_TIMEOUT) as client, \
+                    open_guarded(client, href, policy, headers=accept) as resp:
+                if resp.status_code >= 400:
+                    raise bad_request(f"cannot fetch the execution unit from {href!r}: HTTP "
+                                      f"{resp.status_code}; give an href this service can "
+                                      "reach, or the CWL by value")
+                data = bytearray()
+                for chunk in resp.iter_bytes(64 * 1024):
+                    data += chunk
+                    if len(data) > max_bytes:
+                        raise too_large(max_bytes)
+        except UrlRefused as err:
+            raise bad_request(f"the execution unit href is refused: {err}; give the CWL by "
+                              "value or a URL on a public host") from None
+        except httpx.HTTPError as err:
+            raise bad_request(f"cannot fetch the execution unit from {href!r} "
+                              f"({type(err).__name__}); give an href this service can reach, "
+                              "or the CWL by value") from None
+        return _decode(bytes(data))
+    if parts.scheme in ("", "file") and href_dirs:
         raw = unquote(parts.path) if parts.scheme == "file" else href.split("#", 1)[0]
         if "\x00" in raw or not raw.startswith("/"):
             raise bad_request(f"href {href!r} is neither an http(s) URL nor an absolute path")
         path = Path(os.path.realpath(raw))
         allowed = [Path(os.path.realpath(d)) for d in href_dirs]
-        if not any(path == d or d in path.parents for d in allowed):
-            raise bad_request(
-                f"href {href!r} is a local path outside the folders this service may read "
-                f"({', '.join(map(str, allowed)) or 'none configured'}); give an http(s) URL "
-                "or the CWL by value")
+        if not any(d in path.parents for d in allowed) or not path.is_file():
+            raise bad_request(f"href {href!r} is a local path outside the folders this service "
+                              "may read (or not a file); give an http(s) URL or the CWL by "
+                              "value")
         try:
             if path.stat().st_size > max_bytes:
                 raise too_large(max_bytes)
@@ -105,7 +122,11 @@ def _fetch(href: str, *, max_bytes: int, href_dirs: list[Path]) -> str:
         except OGCError:
             raise
         except (OSError, UnicodeDecodeError) as err:
-            raise bad_request(f"cannot read the execution unit {href!r}: {err}") from None
+            why = err.strerror if isinstance(err, OSError) else "not UTF-8 text"
+            raise bad_request(f"cannot read the execution unit {href!r}: {why}") from None
+    if parts.scheme in ("", "file"):
+        raise bad_request(f"href {href!r} is a local path: this service reads no local files "
+                          "for users; give an http(s) URL or the CWL by value")
     raise bad_request(f"unsupported href scheme {parts.scheme!r} in {href!r}; use http(s)")
 
 

@@ -126,7 +126,8 @@ class LocalExecutor:
                  kill_grace: float = 10.0,
                  app_dirs: Callable[[Any], Path | None] | None = None,
                  job_timeout: float = DEFAULT_TIMEOUT, max_timeout: float = DEFAULT_MAX_TIMEOUT,
-                 keep_work: float = 0.0, burst: int | None = None):
+                 keep_work: float = 0.0, burst: int | None = None,
+                 url_policy: Callable[[str], Any] | None = None):
         self.store = store
         self.work_dir = Path(work_dir).expanduser().resolve()
         self.workers = max(1, int(workers or os.cpu_count() or 1))
@@ -134,6 +135,7 @@ class LocalExecutor:
         self.storage = storage
         self.kill_grace = kill_grace
         self.app_dirs = app_dirs
+        self.url_policy = url_policy  # user -> what stage-in may fetch for them (urlguard)
         self.max_timeout = float(max_timeout)
         self.job_timeout = min(float(job_timeout), self.max_timeout)
         self.keep_work = float(keep_work)
@@ -473,7 +475,9 @@ class LocalExecutor:
             app_dir = box / "app"
 
         try:
-            result = self._run_tool(job_id, workflow, cwl, params, stac, box, app_dir, say)
+            policy = self.url_policy(job.user) if self.url_policy else None
+            result = self._run_tool(job_id, workflow, cwl, params, stac, box, app_dir, say,
+                                    policy)
         except _Dismissed:
             return
         except (ParameterError, StageInError, RunError) as err:
@@ -500,7 +504,7 @@ class LocalExecutor:
         self._stage_out(job, workflow, result, box, timings, t_start, say)
 
     def _run_tool(self, job_id: str, workflow, cwl: Path, params: dict, stac: dict, box: Path,
-                  app_dir: Path | None, say: Callable[[str], None]):
+                  app_dir: Path | None, say: Callable[[str], None], policy: Any = None):
         """run_package under the job's account, with the tool's environment; the sandbox is
         the service's again (and nothing of the account runs) when it returns."""
         from eopde.apppkg.run import run_package
@@ -547,7 +551,8 @@ class LocalExecutor:
                     log_path=self.work_dir / job_id / "job.log", new_session=True,
                     on_start=on_start, app_dir=app_dir, env=env,
                     run_as=(account.uid, account.gid) if account.isolated else None,
-                    wrap=jobuser.wrapper(account))
+                    wrap=jobuser.wrapper(account),
+                    url_policy=policy)
         finally:
             jobuser.take_back(box)
 

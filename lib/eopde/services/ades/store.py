@@ -14,6 +14,11 @@ placeholders, table names, column types and how values are encoded and decoded.
   `bigserial` column. A broken connection is replaced before the next statement.
 
 Records are plain dataclasses; datetimes come back timezone-aware, in UTC.
+
+Owners: a user name is bound to the identity of the account that first used it (the `owners`
+table, see :meth:`JobStore.claim_user`). When an account of the same name but another identity
+comes (the user was deleted and created again), the old account's processes and jobs are moved
+under a retired name no URL can reach (``<name>/retired-<id>``): the new user starts empty.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import json
 import sqlite3
 import threading
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,6 +48,14 @@ class NoSuchProcess(StoreError):
     def __init__(self, user: str, process_id: str):
         self.user, self.process_id = user, process_id
         super().__init__(f"no process {process_id!r} for user {user!r}")
+
+
+class RetiredIdentity(StoreError):
+    """An account whose name now belongs to a newer account (it was deleted, then re-created)."""
+
+    def __init__(self, user: str):
+        self.user = user
+        super().__init__(f"the account {user!r} this token belongs to no longer exists")
 
 
 class NoSuchJob(StoreError):
@@ -143,6 +157,11 @@ CREATE TABLE IF NOT EXISTS {jobs} (
     "message" TEXT NOT NULL, "progress" INTEGER NOT NULL, "created" {time} NOT NULL,
     "started" {time}, "finished" {time}, "updated" {time} NOT NULL, "results" {json},
     "log_path" TEXT, "pid" INTEGER{extra});
+CREATE TABLE IF NOT EXISTS {owners} (
+    "user" TEXT PRIMARY KEY, "identity" TEXT NOT NULL, "since" {time} NOT NULL);
+CREATE TABLE IF NOT EXISTS {retired} (
+    "user" TEXT NOT NULL, "identity" TEXT NOT NULL, "since" {time} NOT NULL,
+    PRIMARY KEY ("user", "identity"));
 CREATE INDEX IF NOT EXISTS jobs_user ON {jobs} ("user", "created");
 CREATE INDEX IF NOT EXISTS jobs_status ON {jobs} ("status");
 """
@@ -153,10 +172,17 @@ class _Dialect:
 
     processes = "processes"
     jobs = "jobs"
+    owners = "owners"
+    retired = "retired_owners"
     order = "rowid"  # a column giving insertion order, for ties on `created`
 
     def sql(self, text: str) -> str:
-        return text.format(processes=self.processes, jobs=self.jobs, order=self.order)
+        return text.format(processes=self.processes, jobs=self.jobs, owners=self.owners,
+                           retired=self.retired, order=self.order)
+
+    def atomic(self):
+        """A context in which the statements run form one transaction."""
+        raise NotImplementedError
 
     def rows(self, sql: str, args: Iterable[Any] = ()) -> list[dict]:
         raise NotImplementedError
@@ -196,7 +222,19 @@ class _SQLite(_Dialect):
             self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_TABLES.format(processes=self.processes, jobs=self.jobs,
-                                              json="TEXT", time="TEXT", extra=""))
+                                              owners=self.owners, retired=self.retired,
+                                              json="TEXT", time="TEXT",
+                                              extra=""))
+
+    @contextmanager
+    def atomic(self):
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def rows(self, sql, args=()):
         return [dict(r) for r in self._db.execute(self.sql(sql), list(args)).fetchall()]
@@ -215,6 +253,8 @@ class _Postgres(_Dialect):
     SCHEMA = "eopde_ades"
     processes = f"{SCHEMA}.processes"
     jobs = f"{SCHEMA}.jobs"
+    owners = f"{SCHEMA}.owners"
+    retired = f"{SCHEMA}.retired_owners"
     order = "seq"
 
     def __init__(self, url: str):
@@ -225,8 +265,10 @@ class _Postgres(_Dialect):
         self._psycopg, self._dict_row, self._Json = psycopg, dict_row, Json
         self._url = url
         self._db = self._connect()
-        tables = _TABLES.format(processes=self.processes, jobs=self.jobs, json="JSON",
-                                time="TIMESTAMPTZ", extra=', "seq" BIGSERIAL NOT NULL')
+        tables = _TABLES.format(processes=self.processes, jobs=self.jobs, owners=self.owners,
+                                retired=self.retired,
+                                json="JSON", time="TIMESTAMPTZ",
+                                extra=', "seq" BIGSERIAL NOT NULL')
         # One transaction, serialised between processes creating the tables at the same time.
         with self._db.transaction():
             self._db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.SCHEMA,))
@@ -247,6 +289,11 @@ class _Postgres(_Dialect):
 
     def sql(self, text):
         return super().sql(text).replace("?", "%s")
+
+    @contextmanager
+    def atomic(self):
+        with self._conn().transaction():
+            yield
 
     def rows(self, sql, args=()):
         return self._conn().execute(self.sql(sql), list(args)).fetchall()
@@ -314,6 +361,37 @@ class JobStore:
         for k in time_fields:
             row[k] = self._d.decode_time(row[k])
         return row
+
+    # ------------------------------------------------------------------ owners
+    def claim_user(self, user: str, identity: str) -> list[str]:
+        """Bind ``user`` to ``identity``. The first identity seen for a name owns what is stored
+        under it; another identity (the name was re-created) retires the old one's processes and
+        jobs (see the module doc). Returns the ids of retired jobs that had not ended. Raises
+        :class:`RetiredIdentity` for an identity that was retired (an old token of the old
+        account, still cached somewhere)."""
+        with self._lock, self._d.atomic():
+            rows = self._d.rows('SELECT "identity" FROM {owners} WHERE "user"=?', (user,))
+            now = self._d.encode_time(utcnow())
+            if not rows:
+                self._d.run('INSERT INTO {owners} ("user", "identity", "since") VALUES (?, ?, ?)',
+                            (user, identity, now))
+                return []
+            if rows[0]["identity"] == identity:
+                return []
+            if self._d.rows('SELECT "user" FROM {retired} WHERE "user"=? AND "identity"=?',
+                            (user, identity)):
+                raise RetiredIdentity(user)
+            self._d.run('INSERT INTO {retired} ("user", "identity", "since") VALUES (?, ?, ?)',
+                        (user, rows[0]["identity"], now))
+            retired = f"{user}/retired-{uuid.uuid4().hex[:12]}"
+            open_jobs = [r["id"] for r in self._d.rows(
+                'SELECT "id" FROM {jobs} WHERE "user"=? AND "status" IN (?, ?)',
+                (user, "accepted", "running"))]
+            for table in ("{processes}", "{jobs}"):
+                self._d.run(f'UPDATE {table} SET "user"=? WHERE "user"=?', (retired, user))
+            self._d.run('UPDATE {owners} SET "identity"=?, "since"=? WHERE "user"=?',
+                        (identity, now, user))
+            return open_jobs
 
     # ------------------------------------------------------------------ processes
     def _proc(self, row: dict) -> ProcessRecord:

@@ -1,0 +1,178 @@
+"""The URL guard of the platform's services (eopde.services.urlguard): no platform needed."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from contextlib import contextmanager
+
+import pytest
+
+from eopde.services.urlguard import (UrlPolicy, UrlRefused, address_problem, guarded_client,
+                                     open_guarded, origin_of)
+
+
+def fixed(*addresses: str):
+    return lambda host, port: list(addresses)
+
+
+PUBLIC = fixed("93.184.216.34")
+
+
+@pytest.mark.parametrize("address", [
+    "127.0.0.1", "127.8.9.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254",
+    "0.0.0.0", "224.0.0.1", "255.255.255.255", "100.64.0.1", "240.0.0.1", "::1", "::",
+    "fe80::1", "fc00::1", "ff02::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "2002:7f00:1::1",
+    "64:ff9b::a00:1", "2001:0:4136:e378:8000:63bf:80ff:fffe",
+])
+def test_non_public_addresses(address):
+    assert address_problem(address)
+
+
+@pytest.mark.parametrize("address", ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111",
+                                     "::ffff:8.8.8.8", "64:ff9b::808:808"])
+def test_public_addresses(address):
+    assert address_problem(address) is None
+
+
+def test_origin_of():
+    assert origin_of("HTTP://Example.ORG/x?y") == "http://example.org:80"
+    assert origin_of("https://[::1]:8443/") == "https://[::1]:8443"
+    assert origin_of("file:///etc/passwd") is None
+    assert origin_of("http://host:99999/") is None
+
+
+@pytest.mark.parametrize("url, rule", [
+    ("file:///etc/passwd", "scheme file:"),
+    ("FILE:/etc/passwd", "scheme file:"),
+    ("/etc/passwd", "local path"),
+    ("relative/item.json", "local path"),
+    ("/vsicurl/http://127.0.0.1:1/", "local path"),
+    ("ftp://example.org/x", "scheme ftp:"),
+    ("data:application/json,{}", "scheme data:"),
+    ("gopher://127.0.0.1:5432/", "scheme gopher:"),
+    ("http://127.0.0.1:5432/", "not public"),
+    ("http://2130706433/", "not public"),
+    ("http://[::ffff:127.0.0.1]:80/", "not public"),
+    ("http:///nohost", "without a valid host"),
+    ("http://a\nb/", "control characters"),
+    ("s3://user-alice/x.json", "your own bucket 'user-mallory'"),
+    ("s3://user-mallory/../user-alice/x", "'..' segments"),
+    ("s3://user-mallory/", "empty"),
+])
+def test_refused(url, rule):
+    policy = UrlPolicy.of(["http://127.0.0.1:8716/"], bucket="user-mallory")
+    with pytest.raises(UrlRefused) as err:
+        policy.check(url)
+    assert rule in err.value.rule
+    assert not policy.verdict(url).allowed
+
+
+def test_allowed():
+    policy = UrlPolicy.of(["http://127.0.0.1:8716/", "http://127.0.0.1:8713"],
+                          bucket="user-mallory", resolve=PUBLIC)
+    for url in ("http://127.0.0.1:8716/demo/B04.tif", "http://127.0.0.1:8713/collections/x",
+                "https://example.org/item.json", "s3://user-mallory/processing-results/j/x.json"):
+        policy.check(url)
+    # only the exact origin: another port or another name of the same host is refused
+    for url in ("http://127.0.0.1:8717/", "https://127.0.0.1:8716/", "http://localhost:8716/"):
+        with pytest.raises(UrlRefused):
+            UrlPolicy.of(["http://127.0.0.1:8716/"]).check(url)
+
+
+def test_every_address_must_be_public():
+    mixed = UrlPolicy(resolve=fixed("93.184.216.34", "127.0.0.1"))
+    with pytest.raises(UrlRefused, match="not public"):
+        mixed.check("https://rebind.example.org/")
+    gone = UrlPolicy(resolve=fixed())
+    with pytest.raises(UrlRefused, match="does not resolve"):
+        gone.check("https://nothing.example.org/")
+
+
+def test_no_bucket_no_s3():
+    with pytest.raises(UrlRefused, match="not fetched"):
+        UrlPolicy().check("s3://user-alice/x")
+
+
+def test_message_hides_credentials():
+    with pytest.raises(UrlRefused) as err:
+        UrlPolicy().check("http://bob:secret@127.0.0.1/")
+    assert "secret" not in str(err.value)
+
+
+# ------------------------------------------------------------------------------ HTTP side
+
+@contextmanager
+def server(routes: dict[str, tuple[int, dict[str, str], bytes]]):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            status, headers, body = routes.get(self.path, (404, {}, b"no"))
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_address[1]}"
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def fetch(url: str, policy: UrlPolicy) -> bytes:
+    with guarded_client(policy) as client, open_guarded(client, url, policy) as response:
+        return response.read()
+
+
+def test_allowed_origin_is_fetched_and_redirects_are_checked():
+    with server({}) as other, server({
+        "/ok": (200, {}, b"fine"),
+        "/hop": (302, {"Location": "/ok"}, b""),
+        "/out": (302, {"Location": f"{other}/secret"}, b""),
+        "/file": (302, {"Location": "file:///etc/passwd"}, b""),
+        "/loop": (302, {"Location": "/loop"}, b""),
+    }) as base:
+        policy = UrlPolicy.of([base])
+        assert fetch(f"{base}/ok", policy) == b"fine"
+        assert fetch(f"{base}/hop", policy) == b"fine"
+        with pytest.raises(UrlRefused, match="not public"):
+            fetch(f"{base}/out", policy)
+        with pytest.raises(UrlRefused, match="file:"):
+            fetch(f"{base}/file", policy)
+        with pytest.raises(UrlRefused, match="redirects"):
+            fetch(f"{base}/loop", policy)
+
+
+def test_rebinding_is_caught_at_connect_time():
+    """The name resolves to a public address when checked, to loopback when connecting."""
+    with server({"/": (200, {}, b"internal")}) as base:
+        port = int(base.rsplit(":", 1)[1])
+        answers = iter([["93.184.216.34"], ["127.0.0.1"]])
+        policy = UrlPolicy(resolve=lambda host, p: next(answers))
+        with pytest.raises(UrlRefused, match="not public"):
+            fetch(f"http://rebind.example.org:{port}/", policy)
+
+
+def test_connects_to_the_checked_address():
+    """The connection goes to the address the guard resolved, not to a second lookup."""
+    with server({"/": (200, {}, b"here")}) as base:
+        port = int(base.rsplit(":", 1)[1])
+        # a name no resolver knows, made public-looking for the check and allowed by origin
+        policy = UrlPolicy.of([f"http://127.0.0.1:{port}"])
+        assert fetch(f"http://127.0.0.1:{port}/", policy) == b"here"
+        with pytest.raises(UrlRefused):
+            fetch(f"http://localhost:{port}/", UrlPolicy())
+
+
+def test_unresolved_ok_for_checks_ahead():
+    policy = UrlPolicy(resolve=fixed())
+    policy.check("https://later.example.org/", unresolved_ok=True)
+    with pytest.raises(UrlRefused):
+        UrlPolicy(resolve=fixed("10.0.0.1")).check("https://x.example.org/", unresolved_ok=True)
