@@ -375,8 +375,10 @@ class HubPart(Part):
         return self.settings.hub_dir / "proxy.pid"
 
     def prepare(self) -> None:
-        self.settings.hub_dir.mkdir(parents=True, exist_ok=True)
-        self.settings.users_dir.mkdir(parents=True, exist_ok=True)
+        for folder in (self.settings.hub_dir, self.settings.users_dir):
+            # Private to the platform's account: jobs (other accounts) must not read users' homes.
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            folder.chmod(0o700)
         proxy_path()  # fail early, with the fix, when the proxy is missing
         # Our proxy was stopped (`leftovers`): a pid file left now names nothing of ours, and
         # JupyterHub would kill whatever process has that pid now.
