@@ -171,32 +171,18 @@ def _safe_name(name: str) -> str:
 
 
 def _fetch_to(href: str, path: Path, io: Any) -> None:
-    scheme = urlsplit(href).scheme
-    if scheme == "s3":
-        from eopde.apppkg.stagein import split_s3
+    from ..download import download
 
-        bucket, key = split_s3(href)
-        io.s3.download_file(bucket, key, str(path))
-    elif scheme in ("http", "https"):
-        import httpx
-
-        with httpx.stream("GET", href, timeout=60, follow_redirects=True) as response:
-            response.raise_for_status()
-            with open(path, "wb") as handle:
-                for chunk in response.iter_bytes():
-                    handle.write(chunk)
-    else:
+    if urlsplit(href).scheme not in ("s3", "http", "https"):
         raise ValueError(f"asset {href!r}: only s3:// and http(s):// results are downloaded")
+    download(href, path, s3=io.s3 if href.startswith("s3://") else None)
 
 
 def _s3_client():
-    """A boto3 S3 client from the environment: ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``
-    first, then what :func:`eopde.apppkg.stagein.s3_client` reads (``EOPDE_S3_ENDPOINT``,
-    ``AWS_*``)."""
-    from eopde.apppkg.stagein import s3_client
+    """A boto3 S3 client from the environment (:func:`eopde.download.s3_client_from_env`)."""
+    from ..download import s3_client_from_env
 
-    return s3_client(os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-                     or None)
+    return s3_client_from_env()
 
 
 def S3StacIO(client: Any = None, **kwargs: Any):

@@ -249,7 +249,8 @@ def _over(doc: Any, max_depth: int, max_nodes: int | None) -> str | None:
 # --------------------------------------------------------------------------- references
 
 
-def _line(container, key) -> int | None:
+def line_of(container, key) -> int | None:
+    """1-based line of `key` in a ruamel container, or None."""
     try:
         if isinstance(container, dict):
             return container.lc.key(key)[0] + 1
@@ -272,7 +273,7 @@ def find_references(doc: Any) -> list[Reference]:
             for key, value in node.items():
                 k = str(key)
                 here = f"{where}/{k}" if where else k
-                line = _line(node, key)
+                line = line_of(node, key)
                 if k in DIRECTIVES:
                     found.append(Reference(k, _target(value), where or "the document root", line))
                 elif k == "run" and isinstance(value, str) and not value.startswith("#"):

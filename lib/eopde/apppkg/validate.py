@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from .cwlload import line_of
+
 ERROR = "error"
 WARNING = "warning"
 
@@ -183,28 +185,19 @@ def _frag(ident: Any) -> str:
     return s.rsplit("#", 1)[1] if "#" in s else s
 
 
-def _line_of(container, key) -> int | None:
-    try:
-        if isinstance(container, dict):
-            return container.lc.key(key)[0] + 1
-        return container.lc.item(key)[0] + 1
-    except Exception:
-        return None
-
-
 def _entries(section, id_field: str = "id") -> Iterator[tuple[str, dict, int | None]]:
     """(id, spec, line) of `inputs`/`outputs`/`steps`/`in`, as a map or a list. A shorthand value
     (`x: string`, `x: step/out`) comes back as {"type"/"source": value} under `_value`."""
     if _is_map(section):
         for key, value in section.items():
             spec = value if _is_map(value) else {"_value": value}
-            yield _short(key), spec, _line_of(section, key)
+            yield _short(key), spec, line_of(section, key)
     elif isinstance(section, list):
         for i, value in enumerate(section):
             if _is_map(value):
-                yield _short(value.get(id_field, f"[{i}]")), value, _line_of(section, i)
+                yield _short(value.get(id_field, f"[{i}]")), value, line_of(section, i)
             elif isinstance(value, str):
-                yield _short(value), {}, _line_of(section, i)
+                yield _short(value), {}, line_of(section, i)
 
 
 def _type_of(spec: dict):
@@ -339,7 +332,7 @@ class _Checker:
                                          f"$schemas names {s}, which is not fetched (it only "
                                          "serves RDF checks of the s: metadata; it was skipped)",
                                          "$schemas", "drop $schemas, or keep it knowing that "
-                                         "offline validators skip it", _line_of(node, key))
+                                         "offline validators skip it", line_of(node, key))
                     elif isinstance(value, (dict, list)):
                         todo.append(value)
             elif isinstance(node, list):
@@ -351,7 +344,7 @@ class _Checker:
         if "$graph" in doc:
             if not isinstance(graph, list):
                 raise _Stop(Finding("cwl/invalid", ERROR, "$graph is not a list", "$graph",
-                                    "write $graph as a list of processes", _line_of(doc, "$graph")))
+                                    "write $graph as a list of processes", line_of(doc, "$graph")))
             for i, proc in enumerate(graph):
                 if not _is_map(proc):
                     continue
@@ -495,7 +488,7 @@ class _Checker:
         if version and re.fullmatch(r"v1\.[01](\.\d+)?(-dev\d+)?", version):
             self.add("eopde/cwl-version", WARNING,
                      f"cwlVersion {version} is older than v1.2 (tools upgrade it on load)",
-                     "cwlVersion", "write `cwlVersion: v1.2`", _line_of(doc, "cwlVersion"))
+                     "cwlVersion", "write `cwlVersion: v1.2`", line_of(doc, "cwlVersion"))
         graph = doc.get("$graph")
         if isinstance(graph, list):
             for i, proc in enumerate(graph):
@@ -508,7 +501,7 @@ class _Checker:
                              f"{', '.join(inner)} inside a $graph item (other validators cannot "
                              "load it)", self.where(pid, proc),
                              "keep cwlVersion, $namespaces and $schemas at the document root only",
-                             _line_of(graph, i))
+                             line_of(graph, i))
         if "$graph" not in doc and doc.get("class") == "Workflow":
             self.add("eopde/graph", WARNING,
                      "a single Workflow, not a $graph: the Best Practice packages the Workflow and "
@@ -591,7 +584,7 @@ class _Checker:
                      line)
         else:
             body, section, c, k = docker[0]
-            dline = _line_of(c, k)
+            dline = line_of(c, k)
             if section == "hints":
                 self.add("OGC-20-089/req-8", WARNING,
                          "DockerRequirement is only a hint; the Best Practice wants it under "
@@ -691,7 +684,7 @@ class _Checker:
                 self.add("OGC-20-089/req-9", WARNING,
                          f"the Workflow has {'an empty' if key in wf else 'no'} `{key}` (the "
                          f"process {what} in the ADES)", where,
-                         f"write a non-empty `{key}`", _line_of(wf, key) or line)
+                         f"write a non-empty `{key}`", line_of(wf, key) or line)
         for iid, spec, iline in _entries(wf.get("inputs")):
             iwhere = f"{where} > input {iid}"
             for key in ("label", "doc"):

@@ -10,7 +10,6 @@ For large rasters prefer tiles (`Map.add_preview`); this renders one picture of 
 from __future__ import annotations
 
 import base64
-import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,22 +28,11 @@ def local_copy(href: str) -> Iterator[str]:
     suffix = Path(parts.path).suffix or ".tif"
     with tempfile.TemporaryDirectory(prefix="eopde-overlay-") as folder:
         target = Path(folder) / f"raster{suffix}"
-        if parts.scheme == "s3":
-            import boto3
-
-            endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("EOPDE_S3_ENDPOINT")
-            s3 = boto3.client("s3", endpoint_url=endpoint)
-            s3.download_file(parts.netloc, parts.path.lstrip("/"), str(target))
-        elif parts.scheme in ("http", "https"):
-            import httpx
-
-            with httpx.stream("GET", href, timeout=60, follow_redirects=True) as response:
-                response.raise_for_status()
-                with open(target, "wb") as out:
-                    for chunk in response.iter_bytes():
-                        out.write(chunk)
-        else:
+        if parts.scheme not in ("s3", "http", "https"):
             raise ValueError(f"cannot read {href!r}: use a path, an s3:// or an http(s):// URL")
+        from ..download import download
+
+        download(href, target)
         yield str(target)
 
 
