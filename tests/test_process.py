@@ -100,3 +100,25 @@ def test_purge_deletes_the_state_folder_and_an_outside_cluster(tmp_path):
     assert not home.exists() and not outside.exists()
     assert set(removed) == {home, outside}
     assert platform.purge() == []
+
+
+def test_stale_postgres_lock_of_a_zombie_is_removed(tmp_path):
+    """A killed postmaster not yet reaped keeps its pid: its lock file must not block a restart."""
+    import subprocess
+
+    from eopde.services.parts import PostgresPart
+
+    zombie = subprocess.Popen(["true"])
+    time.sleep(0.3)  # exited, not waited for: a zombie
+    live = os.getpid()
+    part = PostgresPart.__new__(PostgresPart)
+    part._dir = tmp_path
+    (tmp_path / "data").mkdir()
+    lock = tmp_path / "data" / "postmaster.pid"
+    lock.write_text(f"{live}\n/data\n")
+    part._remove_stale_lock()
+    assert lock.exists()  # a live pid: PostgreSQL's own check decides
+    lock.write_text(f"{zombie.pid}\n/data\n")
+    part._remove_stale_lock()
+    assert not lock.exists()
+    zombie.wait()

@@ -126,6 +126,21 @@ class PostgresPart(Part):
         self._resolve()
         self._pg.init_cluster(self._bindir, self._dir, self.platform.secrets["postgres_password"],
                               self._user)
+        self._remove_stale_lock()
+
+    def _remove_stale_lock(self) -> None:
+        """After a crash, PostgreSQL's lock file may name a postmaster that is a zombie (its
+        parent has not reaped it yet): PostgreSQL takes that for a live server and refuses to
+        start. Only a lock whose pid is gone or a zombie is removed."""
+        from .process import pid_alive
+
+        lock = self._dir / "data" / "postmaster.pid"
+        try:
+            pid = int(lock.read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return
+        if not pid_alive(pid):
+            lock.unlink(missing_ok=True)
 
     def command(self) -> list[str]:
         self._resolve()
