@@ -220,8 +220,13 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
         if not token:
             raise unauthorized("this ADES needs `Authorization: Bearer <token>` (the platform "
                                "hub's API token, or an OIDC access token when configured)")
+        # A cached answer is read on the event loop: the most common case (pollers) costs no
+        # trip through the thread pool, which the store reads also queue for.
+        cached = getattr(verify_token, "cached", None)
+        hit, who = cached(token) if cached else (False, None)
         try:
-            who = await run_in_threadpool(verify_token, token)
+            if not hit:
+                who = await run_in_threadpool(verify_token, token)
         except VerifierUnavailable as err:
             raise OGCError(503, P1 + "service-unavailable", "ServiceUnavailable", str(err))
         if not who:
