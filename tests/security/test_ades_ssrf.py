@@ -188,10 +188,21 @@ def test_item_urls_into_the_machine_are_refused_up_front(platform, settings, mal
 
 # ------------------------------------------------------------------ asset hrefs: stage-in refuses
 
-def test_asset_hrefs_into_the_machine_fail_the_job(platform, settings, mallory, exfil, s3):
+@pytest.fixture
+def hostile_collection(settings, mallory):
+    """A collection of mallory's for her hostile items, deleted afterwards (later tests search
+    the whole catalogue)."""
+    cid = f"mallory-ssrf-{uuid.uuid4().hex[:8]}"
+    yield cid
+    with httpx.Client(headers=mallory.headers, timeout=30) as cat:
+        cat.delete(f"{settings.url('catalogue')}/collections/{cid}")
+
+
+def test_asset_hrefs_into_the_machine_fail_the_job(platform, settings, mallory, exfil, s3,
+                                                   hostile_collection):
     catalogue = settings.url("catalogue")
     home = platform.home
-    cid = f"mallory-ssrf-{uuid.uuid4().hex[:8]}"
+    cid = hostile_collection
     hrefs = {
         "passwd": "file:///etc/passwd",
         "secrets": f"file://{home}/secrets.json",

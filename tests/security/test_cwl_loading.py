@@ -45,6 +45,8 @@ def test_deploy_of_a_cwl_naming_a_server_file_is_refused(platform, mallory, cana
     path = _targets(platform)[target]
     problems = []
     with mallory.client() as client:
+        before = [p["id"] for p in client.get(mallory.ades("/processes")).json()["processes"]]
+        client.delete(mallory.ades("/processes/ndvi"))  # another test's ndvi: not an attack's
         for form, text in variants(path).items():
             r = client.post(mallory.ades("/processes"), content=text, headers=CWL_YAML)
             leaks = _leaks(r.text, canary)
@@ -62,6 +64,7 @@ def test_deploy_of_a_cwl_naming_a_server_file_is_refused(platform, mallory, cana
         listed = client.get(mallory.ades("/processes")).json()
     assert not problems, "\n".join(problems)
     assert "ndvi" not in [p["id"] for p in listed["processes"]]
+    assert [p["id"] for p in listed["processes"]] == [p for p in before if p != "ndvi"]
 
 
 def test_application_package_json_is_checked_too(platform, mallory, canary):
