@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import rasterio
 
 from eopde.services import tiles_guard as guard
 from eopde.services.tiles_guard import Allowlist, ForbiddenURL
@@ -109,8 +110,6 @@ def test_unsupported_prefix_is_a_configuration_error():
 
 # --- through the app ----------------------------------------------------------------------
 
-rasterio = pytest.importorskip("rasterio")
-pytest.importorskip("titiler.core")
 
 VRT = """<VRTDataset rasterXSize="64" rasterYSize="16">
   <SRS>EPSG:4326</SRS><GeoTransform>0,0.1,0,1.6,0,-0.1</GeoTransform>

@@ -22,25 +22,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from eopde.services.process import proc_cmdline, proc_environ
+
 pytestmark = pytest.mark.platform
-
-
-def proc_environ(pid: int) -> dict[str, str] | None:
-    """What any code running as the platform's account can read of a process's environment."""
-    try:
-        raw = Path(f"/proc/{pid}/environ").read_bytes()
-    except OSError:
-        return None
-    pairs = (entry.partition(b"=") for entry in raw.split(b"\0") if entry)
-    return {k.decode(errors="replace"): v.decode(errors="replace") for k, _, v in pairs}
-
-
-def proc_cmdline(pid: int) -> list[str] | None:
-    """What every account can read of a process's command line (`ps`)."""
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
-    except OSError:
-        return None
 
 
 def _secrets(platform) -> dict[str, str]:
