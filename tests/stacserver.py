@@ -37,3 +37,34 @@ def serve_demo_items(root: Path, count: int = 2) -> Iterator[dict]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+Route = tuple[int, dict[str, str], bytes]
+
+
+@contextmanager
+def serve_routes(routes: dict[str, Route],
+                 default: Route = (404, {}, b"no")) -> Iterator[str]:
+    """A loopback HTTP server answering GET `path` with `routes[path]` (status, headers, body),
+    else `default`; yields its base URL."""
+
+    class Handler(SimpleHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            status, headers, body = routes.get(self.path, default)
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()

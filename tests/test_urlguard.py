@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import http.server
-import threading
-from contextlib import contextmanager
 
 import pytest
+
+from stacserver import serve_routes
 
 from eopde.services.urlguard import (UrlPolicy, UrlRefused, address_problem, guarded_client,
                                      open_guarded, origin_of)
@@ -102,28 +101,7 @@ def test_message_hides_credentials():
 
 # ------------------------------------------------------------------------------ HTTP side
 
-@contextmanager
-def server(routes: dict[str, tuple[int, dict[str, str], bytes]]):
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            status, headers, body = routes.get(self.path, (404, {}, b"no"))
-            self.send_response(status)
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_address[1]}"
-    finally:
-        srv.shutdown()
-        srv.server_close()
+server = serve_routes
 
 
 def fetch(url: str, policy: UrlPolicy) -> bytes:

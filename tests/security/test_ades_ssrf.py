@@ -10,17 +10,16 @@ open and a closed port: no port scanner).
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 import time
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import nbformat
 import pytest
+
+from stacserver import serve_routes
 
 pytestmark = pytest.mark.platform
 
@@ -87,29 +86,10 @@ def monkeypatch_module():
     mp.undo()
 
 
-@contextmanager
 def hostile_server(body: dict):
     """A server on loopback that any user could start on the platform's machine."""
-    payload = json.dumps(body).encode()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_address[1]}"
-    finally:
-        srv.shutdown()
-        srv.server_close()
+    return serve_routes({}, default=(200, {"Content-Type": "application/json"},
+                                     json.dumps(body).encode()))
 
 
 def item(item_id: str, hrefs: dict[str, str]) -> dict:
