@@ -36,10 +36,15 @@ def saved(platform: str = "local") -> dict[str, str]:
 
 def save(platform: str, user: str, token: str) -> Path:
     """Save `user` and `token` for `platform` (file created 0600, other platforms kept)."""
-    path = credentials_file()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     data = _read()
     data[platform] = {"user": user, "token": token}
+    return _write(data)
+
+
+def _write(data: dict) -> Path:
+    """Write the whole file, readable by its owner only (also when it existed with wider modes)."""
+    path = credentials_file()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         json.dump(data, handle, indent=1)
@@ -52,10 +57,7 @@ def forget(platform: str) -> bool:
     data = _read()
     if data.pop(platform, None) is None:
         return False
-    path = credentials_file()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=1)
+    _write(data)
     return True
 
 

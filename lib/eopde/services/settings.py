@@ -56,6 +56,8 @@ RECORDED_FILE = "settings.json"
 class PlatformSettings(Configurable):
     """Where the local platform keeps its state and which ports it listens on."""
 
+    _recorded: dict | None = None  # settings.json of the state folder, read once
+
     home = Unicode(
         help="""State folder of the local platform (database cluster, object storage, demo data,
         logs, secrets). Environment: EOPDE_HOME. Default: `$XDG_STATE_HOME/eopde`, i.e.
@@ -125,14 +127,16 @@ class PlatformSettings(Configurable):
         return _env_int(PORT_ENV[part], self.base_port + _PORT_OFFSETS[part])
 
     def recorded(self) -> dict:
-        """What `eopde up` recorded in the state folder (`record()`), or {}."""
-        import json
+        """What `eopde up` recorded in the state folder (`record()`), or {}; read once."""
+        if self._recorded is None:
+            import json
 
-        try:
-            data = json.loads((Path(self.home) / RECORDED_FILE).read_text())
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
+            try:
+                data = json.loads((Path(self.home) / RECORDED_FILE).read_text())
+            except (OSError, ValueError):
+                data = {}
+            self._recorded = data if isinstance(data, dict) else {}
+        return self._recorded
 
     def record(self) -> None:
         """Write the ports in use to the state folder, for commands run without this
@@ -142,6 +146,7 @@ class PlatformSettings(Configurable):
         data = {"base_port": self.base_port,
                 "ports": {part: self.port(part) for part in PORT_ENV}}
         (Path(self.home) / RECORDED_FILE).write_text(json.dumps(data, indent=1))
+        self._recorded = data
 
     def url(self, part: str) -> str:
         """The loopback URL of an HTTP part."""
