@@ -120,3 +120,11 @@ def test_ports_recorded_by_up_are_found_without_the_environment(monkeypatch, tmp
                                                                                   19999)
     monkeypatch.setenv("EOPDE_BASE_PORT", "20000")  # an explicit setting still wins
     assert PlatformSettings().port("catalogue") == 20010
+
+
+def test_a_configured_block_wins_over_the_recorded_one(monkeypatch, tmp_path):
+    monkeypatch.setenv("EOPDE_HOME", str(tmp_path))
+    monkeypatch.delenv("EOPDE_BASE_PORT", raising=False)
+    PlatformSettings(base_port=19900).record()
+    assert PlatformSettings(base_port=30000).port("ades") == 30014
+    assert PlatformSettings().port("ades") == 19914

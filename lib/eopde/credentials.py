@@ -43,13 +43,11 @@ def save(platform: str, user: str, token: str) -> Path:
 
 def _write(data: dict) -> Path:
     """Write the whole file, readable by its owner only (also when it existed with wider modes)."""
+    from .paths import write_private
+
     path = credentials_file()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=1)
-    os.chmod(path, 0o600)
-    return path
+    return write_private(path, json.dumps(data, indent=1))
 
 
 def forget(platform: str) -> bool:

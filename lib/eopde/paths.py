@@ -18,3 +18,16 @@ def default_home() -> Path:
         return Path(explicit).expanduser().absolute()
     state = os.environ.get("XDG_STATE_HOME") or str(Path("~/.local/state").expanduser())
     return Path(state).expanduser().absolute() / "eopde"
+
+
+def write_private(path: str | os.PathLike, text: str) -> Path:
+    """Write `text` to `path` readable by its owner only (0600), atomically: a crash leaves the
+    old file or the new one, never a truncated one, and never a moment with wider modes."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a leftover tmp file keeps its modes through O_CREAT
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+    return path

@@ -13,6 +13,8 @@ import secrets as _secrets
 from collections.abc import Mapping
 from pathlib import Path
 
+from ..paths import write_private
+
 #: Every secret the platform uses, with how to make a fresh one.
 _GENERATORS = {
     "postgres_password": lambda: _secrets.token_urlsafe(18),
@@ -34,11 +36,7 @@ def load_secrets(path: Path, *, create: bool = True) -> dict[str, str]:
         for key in missing:
             data[key] = _GENERATORS[key]()
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1)
-        os.replace(tmp, path)
+        write_private(path, json.dumps(data, indent=1))
     return data
 
 
@@ -54,13 +52,7 @@ def write_secret_file(folder: Path, name: str, value: str) -> Path:
     """Write one secret to `folder`/`name` (folder 0700, file 0600); returns the path."""
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
-    path = folder / name
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(value)
-    os.replace(tmp, path)
-    return path
+    return write_private(folder / name, value)
 
 
 def read_secret(var: str, env: Mapping[str, str] | None = None) -> str | None:

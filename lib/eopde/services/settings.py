@@ -121,9 +121,10 @@ class PlatformSettings(Configurable):
         """The port of `part` (one of PORT_ENV's keys)."""
         if part == "hub":
             return self.hub_port
-        recorded = self.recorded().get("ports", {}).get(part)
-        if recorded and "EOPDE_BASE_PORT" not in os.environ:
-            return _env_int(PORT_ENV[part], recorded)
+        recorded = self.recorded()
+        # The recorded ports hold while the block is the recorded one (however it was set).
+        if recorded.get("base_port") == self.base_port and part in recorded.get("ports", {}):
+            return _env_int(PORT_ENV[part], recorded["ports"][part])
         return _env_int(PORT_ENV[part], self.base_port + _PORT_OFFSETS[part])
 
     def recorded(self) -> dict:
