@@ -22,3 +22,11 @@ def test_local_files_are_not_downloaded(tmp_path):
     with pytest.raises(ValueError, match="only s3:// and http"):
         _fetch_to("file:///etc/passwd", tmp_path / "x", io=None)
     assert not (tmp_path / "x").exists()
+
+
+def test_unique_names_never_overwrite():
+    from eopde.ades.results import _unique
+
+    taken: set[str] = set()
+    assert [_unique("data.tif", taken, prefix=k) for k in ("B04", "B08", "B08")] == \
+        ["data.tif", "B08-data.tif", "2-data.tif"]

@@ -27,22 +27,18 @@ def get_token() -> str | None:
         return token
     if os.environ.get("EOPDE_TOKEN_SOURCE") == "auth_state":
         return _auth_state_token()
-    token = os.environ.get("JUPYTERHUB_API_TOKEN")
-    if token:
-        return token
-    from .credentials import current_platform, saved
-
-    return saved(current_platform()).get("token") or None
+    return os.environ.get("JUPYTERHUB_API_TOKEN") or _saved_login().get("token") or None
 
 
 def get_user() -> str | None:
     """The user name for `{user}` URL parts: JUPYTERHUB_USER, else the `eopde login` user."""
-    user = os.environ.get("JUPYTERHUB_USER")
-    if user:
-        return user
+    return os.environ.get("JUPYTERHUB_USER") or _saved_login().get("user") or None
+
+
+def _saved_login() -> dict[str, str]:
     from .credentials import current_platform, saved
 
-    return saved(current_platform()).get("user") or None
+    return saved(current_platform())
 
 
 def _auth_state_token() -> str:

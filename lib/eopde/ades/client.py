@@ -65,10 +65,6 @@ class ProcessSummary:
 def _fill_user(url: str, user: str | None) -> str:
     if "{user}" in url:
         if not user:
-            from ..auth import get_user
-
-            user = get_user()
-        if not user:
             from ..config import ConfigError
 
             raise ConfigError(f"the ADES URL {url} has a {{user}} part: run `eopde login`, "

@@ -76,6 +76,8 @@ class JobResults:
     def __init__(self, doc: Any, client: "Client | None" = None):
         self.raw = doc
         self.client = client
+        self._io = S3StacIO()
+        self._catalog: Any = None
 
     def __repr__(self) -> str:
         return f"<JobResults form={self.form!r} catalog_url={self.catalog_url!r}>"
@@ -111,16 +113,18 @@ class JobResults:
         return out
 
     def catalog(self) -> "pystac.Catalog":
-        """The result catalog read with pystac (s3:// through boto3)."""
-        import pystac
+        """The result catalog read with pystac (s3:// through boto3); read once."""
+        if self._catalog is None:
+            import pystac
 
-        io = S3StacIO()
-        url = self.catalog_url
-        if url:
-            return pystac.read_file(url, stac_io=io)
-        if self.collection is not None:
-            return pystac.read_dict(self.collection, stac_io=io)
-        raise ValueError(f"no STAC catalog in these results: {str(self.raw)[:200]}")
+            url = self.catalog_url
+            if url:
+                self._catalog = pystac.read_file(url, stac_io=self._io)
+            elif self.collection is not None:
+                self._catalog = pystac.read_dict(self.collection, stac_io=self._io)
+            else:
+                raise ValueError(f"no STAC catalog in these results: {str(self.raw)[:200]}")
+        return self._catalog
 
     def items(self) -> list["pystac.Item"]:
         """Every item of the result catalog (recursively)."""
@@ -142,26 +146,35 @@ class JobResults:
             raise ValueError("the results are a single item, not a catalog")
         catalog = pystac.Catalog(id=source.id, description=source.description or "results",
                                  title=source.title)
-        io = S3StacIO()
+        folders: set[str] = set()
         for original in source.get_items(recursive=True):
             item = original.clone()
-            item.set_self_href(original.get_self_href())  # assets resolve against the source
-            for key, asset in item.assets.items():
-                asset.href = original.assets[key].get_absolute_href() or asset.href
-            catalog.add_item(item)
-        for item in catalog.get_items():
-            folder = target / _safe_name(item.id)
+            folder = target / _unique(_safe_name(item.id), folders)
             folder.mkdir(parents=True, exist_ok=True)
+            names: set[str] = set()
             for key, asset in item.assets.items():
-                href = asset.get_absolute_href() or asset.href
-                local = folder / _safe_name(Path(urlsplit(href).path).name or key)
-                _fetch_to(href, local, io)
+                href = original.assets[key].get_absolute_href() or asset.href
+                name = _safe_name(Path(urlsplit(href).path).name or key)
+                local = folder / _unique(name, names, prefix=_safe_name(key))
+                _fetch_to(href, local, self._io)
                 progress(f"{item.id}/{local.name}")
                 asset.href = str(local)
+            catalog.add_item(item)
         catalog.normalize_hrefs(str(target))
         catalog.make_all_asset_hrefs_relative()
         catalog.save(pystac.CatalogType.SELF_CONTAINED)
         return target / "catalog.json"
+
+
+def _unique(name: str, taken: set[str], prefix: str = "") -> str:
+    """`name`, or a variant of it not in `taken` (two assets named `data.tif` in different
+    folders of the source must not overwrite each other); the result is added to `taken`."""
+    candidate, n = name, 1
+    while candidate in taken:
+        candidate = f"{prefix}-{name}" if prefix and n == 1 else f"{n}-{name}"
+        n += 1
+    taken.add(candidate)
+    return candidate
 
 
 def _safe_name(name: str) -> str:
@@ -173,8 +186,6 @@ def _safe_name(name: str) -> str:
 def _fetch_to(href: str, path: Path, io: Any) -> None:
     from ..download import download
 
-    if urlsplit(href).scheme not in ("s3", "http", "https"):
-        raise ValueError(f"asset {href!r}: only s3:// and http(s):// results are downloaded")
     download(href, path, s3=io.s3 if href.startswith("s3://") else None)
 
 
