@@ -37,7 +37,7 @@ from .execution import job_timeout as _job_timeout
 from .errors import (P1, LastResort, OGCError, bad_request, duplicated_process, no_such_job,
                      no_such_process, not_acceptable, not_found, result_not_ready, too_large,
                      unauthorized)
-from .fetchpolicy import HREF_POLICY, check_inputs, platform_origins, policy_for
+from .fetchpolicy import check_inputs, platform_origins, policy_for
 from .inputs import check_execute
 from .steplogs import step_log_files
 from .web import load_json, public_bases
@@ -112,6 +112,7 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
     env = dict(os.environ if env is None else env)
     home = Path(env.get("EOPDE_HOME") or Path.home() / ".eopde")
     origins = platform_origins(env) if fetch_origins is None else list(fetch_origins)
+    href_policy = policy_for(None, origins)  # deploy by href: no bucket
     direct_base, proxied_base = public_bases(env, base_url)
     proxy_prefix = (env.get("EOPDE_ADES_PUBLIC_PATH") or "").rstrip("/")
     if store is None:
@@ -265,15 +266,9 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
         Workflow's: ``w`` when given)."""
         body = await read_body(request)
 
-        def read() -> Any:  # in the worker thread: the href policy of this request
-            token = HREF_POLICY.set(policy_for(None, origins))
-            try:
-                return read_package(body, request.headers.get("content-type"), w=w,
-                                    max_bytes=max_body, href_dirs=href_paths)
-            finally:
-                HREF_POLICY.reset(token)
-
-        pkg = await run_in_threadpool(read)
+        pkg = await run_in_threadpool(
+            lambda: read_package(body, request.headers.get("content-type"), w=w,
+                                 max_bytes=max_body, href_dirs=href_paths, policy=href_policy))
         now = utcnow()
         rec = ProcessRecord(user=user, id=pkg.workflow_id, version=pkg.description.get("version"),
                             cwl_text=pkg.cwl_text, workflow_id=pkg.workflow_id,

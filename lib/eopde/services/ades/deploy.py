@@ -14,12 +14,15 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from eopde.apppkg import cwlload as _cwlload
 
 from . import description as _desc
+
+if TYPE_CHECKING:  # pragma: no cover
+    from eopde.services.urlguard import UrlPolicy
 from .errors import P1, OGCError, bad_request, too_large, unsupported_media_type, workflow_not_found
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -71,19 +74,22 @@ def _parse(text: str, what: str) -> dict:
         raise bad_request(f"{err}; fix: {err.fix or 'see above'}.{hint}") from None
 
 
-def _fetch(href: str, *, max_bytes: int, href_dirs: list[Path]) -> str:
+def _fetch(href: str, *, max_bytes: int, href_dirs: list[Path],
+           policy: "UrlPolicy | None" = None) -> str:
     """The CWL an executionUnit href points to. http(s) only through the URL guard (public hosts
-    and the platform's own data server and catalogue: see fetchpolicy); a local path only inside
+    and the platform's own data server and catalogue: `policy`, default fetchpolicy's); a local
+    path only inside
     folders the operator configured (EOPDE_ADES_HREF_DIRS, none by default)."""
     import httpx
 
     from eopde.services.urlguard import UrlRefused, guarded_client, open_guarded
 
-    from .fetchpolicy import href_policy
-
     parts = urlsplit(href)
     if parts.scheme.lower() in ("http", "https"):
-        policy = href_policy()
+        if policy is None:
+            from .fetchpolicy import platform_origins, policy_for
+
+            policy = policy_for(None, platform_origins())
         accept = {"Accept": "application/cwl+yaml, application/cwl, */*"}
         try:
             with guarded_client(policy, timeout=HREF_TIMEOUT) as client, \
@@ -130,7 +136,8 @@ def _fetch(href: str, *, max_bytes: int, href_dirs: list[Path]) -> str:
     raise bad_request(f"unsupported href scheme {parts.scheme!r} in {href!r}; use http(s)")
 
 
-def _unit_text(unit: Any, *, max_bytes: int, href_dirs: list[Path]) -> tuple[str, str | None]:
+def _unit_text(unit: Any, *, max_bytes: int, href_dirs: list[Path],
+               policy: "UrlPolicy | None" = None) -> tuple[str, str | None]:
     """An executionUnit entry -> (CWL text, workflow id from an href fragment)."""
     if isinstance(unit, dict) and "unit" in unit and "value" not in unit:  # Weaver's form
         unit = {"value": unit["unit"]}
@@ -147,13 +154,14 @@ def _unit_text(unit: Any, *, max_bytes: int, href_dirs: list[Path]) -> tuple[str
     href = unit.get("href")
     if isinstance(href, str) and href:
         fragment = urlsplit(href).fragment or None
-        return _fetch(href, max_bytes=max_bytes, href_dirs=href_dirs), fragment
+        return _fetch(href, max_bytes=max_bytes, href_dirs=href_dirs, policy=policy), fragment
     raise bad_request("`executionUnit` has neither `value` nor `href`; give the CWL by value "
                       "or a URL to it")
 
 
 def cwl_text_of(body: bytes, content_type: str | None, *, max_bytes: int,
-                href_dirs: list[Path]) -> tuple[str, str | None]:
+                href_dirs: list[Path],
+                policy: "UrlPolicy | None" = None) -> tuple[str, str | None]:
     """The CWL text a deploy body carries, and a workflow id an href fragment names."""
     mt = media_type(content_type)
     if mt in CWL_TYPES:
@@ -179,17 +187,18 @@ def cwl_text_of(body: bytes, content_type: str | None, *, max_bytes: int,
             if not unit:
                 raise bad_request("`executionUnit` is an empty list")
             unit = unit[0]
-        return _unit_text(unit, max_bytes=max_bytes, href_dirs=href_dirs)
+        return _unit_text(unit, max_bytes=max_bytes, href_dirs=href_dirs, policy=policy)
     raise unsupported_media_type(mt, ACCEPTED)
 
 
 def read_package(body: bytes, content_type: str | None, *, w: str | None, max_bytes: int,
-                 href_dirs: list[Path]) -> Package:
+                 href_dirs: list[Path], policy: "UrlPolicy | None" = None) -> Package:
     from eopde.apppkg.validate import validate
 
     if w is not None:
         check_id(w, "workflow id (w)")
-    text, fragment = cwl_text_of(body, content_type, max_bytes=max_bytes, href_dirs=href_dirs)
+    text, fragment = cwl_text_of(body, content_type, max_bytes=max_bytes, href_dirs=href_dirs,
+                                 policy=policy)
     w = w or fragment
     if not text.strip():
         raise bad_request("the body is empty; send the application package's CWL")

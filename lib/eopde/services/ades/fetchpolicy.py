@@ -15,16 +15,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from contextvars import ContextVar
 from typing import Any
 
 from eopde.services.urlguard import UrlPolicy, UrlRefused
 
 from .errors import OGCError, P1
-
-#: The policy of deploy by href for the request being served (set by the app around the call).
-HREF_POLICY: ContextVar[UrlPolicy | None] = ContextVar("eopde_ades_href_policy", default=None)
-
 
 def platform_origins(env: Mapping[str, str] | None = None) -> list[str]:
     """The platform's own base URLs a user may name: data server, catalogue, extras."""
@@ -38,11 +33,6 @@ def policy_for(user: str | None, origins: list[str]) -> UrlPolicy:
     from eopde.hub.local import bucket_name
 
     return UrlPolicy.of(origins, bucket=bucket_name(user) if user else None)
-
-
-def href_policy() -> UrlPolicy:
-    """The policy of deploy by href: the app's, else one from this process's environment."""
-    return HREF_POLICY.get() or policy_for(None, platform_origins())
 
 
 def _is_uri_schema(schema: Any) -> bool:
