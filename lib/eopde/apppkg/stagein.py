@@ -120,8 +120,14 @@ class _S3:
         return self._client
 
 
+def s3_error_code(err: Exception) -> str:
+    """The S3 error code of a botocore error (``NoSuchKey``, ``404``...), or ""."""
+    response = getattr(err, "response", None)
+    return (response or {}).get("Error", {}).get("Code", "") if isinstance(response, dict) else ""
+
+
 def _s3_error(err: Exception) -> str:
-    code = getattr(err, "response", {}).get("Error", {}).get("Code") if hasattr(err, "response") else None
+    code = s3_error_code(err)
     return f"S3 error {code}" if code else f"{type(err).__name__}: {err}"
 
 

@@ -38,7 +38,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from eopde.ades.results import S3StacIO
-from eopde.apppkg.stagein import s3_client
+from eopde.apppkg.stagein import s3_client, s3_error_code
 
 RESULTS_PREFIX = "processing-results"
 _DOC_LINKS = ("root", "parent", "child", "item", "collection", "items")
@@ -77,7 +77,7 @@ def ensure_bucket(client, bucket: str) -> None:
     try:
         client.create_bucket(Bucket=bucket)
     except Exception as err:
-        code = getattr(err, "response", {}).get("Error", {}).get("Code", "")
+        code = s3_error_code(err)
         if code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
             raise StageOutError(f"cannot create the bucket {bucket} ({code or err})") from err
 
@@ -164,16 +164,14 @@ def _relhref(target: Path, base: Path) -> str:
 
 
 def upload_catalog(folder: str | os.PathLike[str], bucket: str, prefix: str, *, client,
-                   within: str | os.PathLike[str] | None = None,
-                   uploaded: list[str] | None = None) -> str:
+                   within: str | os.PathLike[str] | None = None) -> str:
     """Copy the result folder ``folder`` (holding catalog.json) to ``s3://bucket/prefix``
     (``prefix`` ends with ``/``), rewriting the STAC documents as the module says. Returns the
     ``s3://`` URL of the uploaded catalog.json.
 
     ``within``: the only folder files may be read from (default ``folder``). The data files go
     first, then the STAC documents, the root catalog.json last: a reader never finds a catalog
-    whose files are not all there. Every key written is appended to ``uploaded`` (so a caller
-    can delete them when a later step fails)."""
+    whose files are not all there."""
     folder = Path(folder).resolve()
     within = Path(within).resolve() if within else folder
     if not (folder / "catalog.json").is_file():
@@ -184,23 +182,19 @@ def upload_catalog(folder: str | os.PathLike[str], bucket: str, prefix: str, *, 
              and p.resolve().is_relative_to(folder)]  # nothing through a symlinked folder
     plain = [p for p in files if p not in docs]
     ordered = [p for p in files if p in docs and p != root] + [root]
-    uploaded = [] if uploaded is None else uploaded
     try:
         for path in plain:
             key = prefix + path.relative_to(folder).as_posix()
             kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
             client.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": kind})
-            uploaded.append(key)
         for path, rel_key in extra:
             client.upload_file(str(path), bucket, prefix + rel_key)
-            uploaded.append(prefix + rel_key)
         for path in ordered:
             key = prefix + path.relative_to(folder).as_posix()
             client.put_object(Bucket=bucket, Key=key, ContentType="application/json",
                               Body=json.dumps(docs[path], indent=1).encode())
-            uploaded.append(key)
     except Exception as err:
-        code = getattr(err, "response", {}).get("Error", {}).get("Code", "")
+        code = s3_error_code(err)
         raise StageOutError(f"cannot upload the results to s3://{bucket}/{prefix} "
                             f"({code or type(err).__name__})") from err
     return f"s3://{bucket}/{prefix}catalog.json"
@@ -219,7 +213,7 @@ def delete_prefix(client, bucket: str, prefix: str) -> int:
                                                              "Quiet": True})
                 count += len(keys[i:i + 1000])
     except Exception as err:
-        code = getattr(err, "response", {}).get("Error", {}).get("Code", "")
+        code = s3_error_code(err)
         if code in ("NoSuchBucket", "404"):
             return count
         raise StageOutError(f"cannot delete s3://{bucket}/{prefix} "
@@ -264,33 +258,21 @@ def stage_out(outputs: dict[str, Path], *, user: str, job_id: str,
     bucket, base = job_prefix(user, job_id, target)
     ensure_bucket(client, bucket)
     doc: dict[str, Any] = {}
-    uploaded: list[str] = []
     names = list(outputs)
     try:
         for name in names[1:] + names[:1]:  # the first (StacCatalogUri) last
             prefix = base if len(outputs) == 1 else f"{base}{name}/"
-            uri = upload_catalog(outputs[name], bucket, prefix, client=client, within=within,
-                                 uploaded=uploaded)
+            uri = upload_catalog(outputs[name], bucket, prefix, client=client, within=within)
             doc[name] = {"href": uri, "type": "application/json", "rel": "stac-catalog"}
     except StageOutError:
-        _undo(client, bucket, base, uploaded)
+        try:  # all or nothing: what was written under the job's prefix goes again
+            delete_prefix(client, bucket, base)
+        except StageOutError:
+            pass
         raise
     doc = {name: doc[name] for name in names}
     doc["StacCatalogUri"] = doc[names[0]]["href"]
     return doc
-
-
-def _undo(client, bucket: str, base: str, uploaded: list[str]) -> None:
-    """Delete what a failed stage-out wrote (and anything else under the job's prefix)."""
-    for key in reversed(uploaded):
-        try:
-            client.delete_object(Bucket=bucket, Key=key)
-        except Exception:
-            pass
-    try:
-        delete_prefix(client, bucket, base)
-    except StageOutError:
-        pass
 
 
 def read_catalog(uri: str, *, target: StageOutTarget | None = None, client=None):
