@@ -163,3 +163,20 @@ def test_hub_verifier_rechecks_after_ttl():
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_chained_verifier_answers_cached_hub_tokens_without_the_thread_pool():
+    from stacserver import serve_routes
+
+    from eopde.services.ades.auth import Principal, verifier_from_env
+
+    user = (200, {"Content-Type": "application/json"},
+            json.dumps({"kind": "user", "name": "alice", "created": "2026-01-01"}).encode())
+    with serve_routes({"/hub/api/user": user}) as hub:
+        verify = verifier_from_env({"EOPDE_HUB_API_URL": f"{hub}/hub/api",
+                                    "EOPDE_SERVICE_TOKEN": "svc",
+                                    "EOPDE_ADES_OIDC_ISSUER": "http://issuer.invalid"})
+        assert verify.cached("tok") == (False, None)
+        assert verify("tok") == Principal("alice", "hub:2026-01-01")
+    assert verify.cached("tok") == (True, Principal("alice", "hub:2026-01-01"))
+    assert verify.cached("a.b.c") == (False, None)  # JWTs go to the issuer first

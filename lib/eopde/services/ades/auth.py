@@ -84,6 +84,11 @@ class _TTLCache:
             self._data[key] = (now + self.ttl, value)
 
 
+def _token_key(token: str) -> str:
+    """What a token is cached under (never the token itself)."""
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
 def hub_verifier(api_url: str, service_token: str, *, ttl: float = DEFAULT_TTL,
                  timeout: float = 10.0) -> Verifier:
     """Tokens of the JupyterHub at ``api_url`` (``.../hub/api``); see the module doc."""
@@ -119,7 +124,7 @@ def hub_verifier(api_url: str, service_token: str, *, ttl: float = DEFAULT_TTL,
     pending_lock = threading.Lock()
 
     def verify(token: str) -> Principal | None:
-        key = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+        key = _token_key(token)
         hit, value = tokens.get(key)
         if hit:
             return value  # type: ignore[return-value]
@@ -145,7 +150,7 @@ def hub_verifier(api_url: str, service_token: str, *, ttl: float = DEFAULT_TTL,
 
     def cached(token: str) -> tuple[bool, Principal | None]:
         """(hit, answer) from the cache alone: no hub request, safe on the event loop."""
-        return tokens.get(hashlib.sha256(token.encode("utf-8", "replace")).hexdigest())
+        return tokens.get(_token_key(token))
 
     verify.cached = cached  # type: ignore[attr-defined]
     return verify
@@ -216,4 +221,13 @@ def verifier_from_env(env: dict | None = None) -> Verifier:
                 return user
         return None
 
+    def cached(token: str) -> tuple[bool, Principal | str | None]:
+        """A hub token the hub verifier has answered for lately (see hub_verifier)."""
+        hub = getattr(verifiers[-1], "cached", None)
+        if hub is None or token.count(".") == 2:
+            return False, None
+        hit, who = hub(token)
+        return (True, who) if hit and who else (False, None)
+
+    chain.cached = cached  # type: ignore[attr-defined]
     return chain
