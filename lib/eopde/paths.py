@@ -31,3 +31,15 @@ def write_private(path: str | os.PathLike, text: str) -> Path:
         handle.write(text)
     os.replace(tmp, path)
     return path
+
+
+def lchown_tree(path: str | os.PathLike, uid: int, gid: int,
+                folder_mode: int | None = None) -> None:
+    """Give `path` and everything under it to uid:gid — links themselves, never their targets —
+    and set `folder_mode` on its folders when given."""
+    for folder, dirs, files in os.walk(path):
+        os.lchown(folder, uid, gid)
+        if folder_mode is not None:
+            os.chmod(folder, folder_mode)
+        for name in dirs + files:
+            os.lchown(os.path.join(folder, name), uid, gid)

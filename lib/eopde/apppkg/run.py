@@ -785,10 +785,10 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
     account: dict[str, Any] = {}
     if run_as is not None:  # the service's unprivileged job account (see services/ades/jobuser)
+        from ..paths import lchown_tree
+
         uid, gid = run_as
-        for folder, dirs, files in os.walk(run_dir):
-            for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
-                os.lchown(name, uid, gid)
+        lchown_tree(run_dir, uid, gid)
         account = dict(umask=0o077)
         if wrap is None:
             account.update(user=uid, group=gid, extra_groups=[])

@@ -30,7 +30,6 @@ token, S3 keys or database passwords reach cwltool or the tool.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import logging
 import os
 import pwd
@@ -42,6 +41,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from eopde.paths import lchown_tree
+
+from ..process import instance_id, pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +106,7 @@ def sandbox_root(work_dir: Path) -> Path:
     ADES work folder), else the work folder itself."""
     if not isolating():
         return work_dir
-    digest = hashlib.sha256(str(work_dir.resolve()).encode()).hexdigest()[:16]
-    root = SANDBOX_ROOT / digest
+    root = SANDBOX_ROOT / instance_id(work_dir)
     for folder in open_runtime_paths():
         log.warning("made %s traversable (o+x) so that jobs' accounts can run this Python",
                     folder)
@@ -147,13 +149,8 @@ def protect_state_folder(home: Path) -> list[Path]:
 def chown_tree(path: Path, account: JobAccount) -> None:
     """Give ``path`` and everything under it to the account (symlinks themselves, never their
     targets); folders 0700."""
-    if not account.isolated:
-        return
-    for folder, dirs, files in os.walk(path):
-        os.lchown(folder, account.uid, account.gid)
-        os.chmod(folder, 0o700)
-        for name in dirs + files:
-            os.lchown(os.path.join(folder, name), account.uid, account.gid)
+    if account.isolated:
+        lchown_tree(path, account.uid, account.gid, folder_mode=0o700)
 
 
 def take_back(path: Path) -> None:
@@ -162,10 +159,7 @@ def take_back(path: Path) -> None:
     if not isolating() or not path.exists():
         return
     path.chmod(0o700)
-    for folder, dirs, files in os.walk(path):
-        os.lchown(folder, 0, 0)
-        for name in dirs + files:
-            os.lchown(os.path.join(folder, name), 0, 0)
+    lchown_tree(path, 0, 0)
 
 
 def runtime_paths() -> list[Path]:
@@ -253,12 +247,9 @@ def _ensure_account(name: str) -> tuple[int, int]:
 
 def _uid_of(pid: str) -> int | None:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("Uid:"):
-                return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return None
 
 
 def reap(uid: int) -> int:
@@ -266,7 +257,9 @@ def reap(uid: int) -> int:
     many were signalled."""
     killed = 0
     for _ in range(10):
-        found = [int(p) for p in os.listdir("/proc") if p.isdigit() and _uid_of(p) == uid]
+        # zombies are dead already (their parent reaps them): signalling them again only spins
+        found = [int(p) for p in os.listdir("/proc")
+                 if p.isdigit() and _uid_of(p) == uid and pid_alive(int(p))]
         if not found:
             break
         for pid in found:
