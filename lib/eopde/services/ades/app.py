@@ -41,14 +41,13 @@ from .fetchpolicy import check_inputs, platform_origins, policy_for
 from .inputs import check_execute
 from .steplogs import step_log_files
 from .web import load_json, public_bases
-from .store import (DuplicateProcess, JobRecord, JobStore, NoSuchProcess, ProcessRecord,
-                    RetiredIdentity, utcnow)
+from .store import (FINAL, DuplicateProcess, JobRecord, JobStore, NoSuchProcess,
+                    ProcessRecord, RetiredIdentity, utcnow)
 
 log = logging.getLogger(__name__)
 
 PREFIX = "/{user}/ogc-api"
 STATUSES = ("accepted", "running", "successful", "failed", "dismissed")
-FINAL = ("successful", "failed", "dismissed")
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/ogc-process-description",

@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import Request
 
 from .errors import P1, OGCError, bad_request
+from .store import FINAL
 
 EXECUTE_DOC = (
     "Without `Prefer: respond-async` the request waits for the job and answers its results "
@@ -64,7 +65,6 @@ class SyncWaits:
             self._by_user.pop(user, None)
 
 
-FINAL = ("successful", "failed", "dismissed")
 
 
 async def wait_for_job(request: Request, executor: Any, store: Any, job_id: str,

@@ -70,11 +70,10 @@ from . import jobuser
 from .fairshare import FairQueue
 from .stageout import StageOutError, StageOutTarget, delete_results, stage_out
 from .steplogs import write_step_logs
-from .store import utcnow
+from .store import FINAL, utcnow
 
 log = logging.getLogger(__name__)
 
-FINAL = ("successful", "failed", "dismissed")
 RESTART_MESSAGE = "the ADES service restarted while this job was running; run it again"
 REQUEUE_MESSAGE = "re-queued after a restart of the ADES service"
 DISMISS_MESSAGE = "dismissed: the job was stopped at the user's request"

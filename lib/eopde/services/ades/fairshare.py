@@ -30,7 +30,7 @@ class FairQueue:
 
     def remove(self, job_id: str) -> bool:
         """Drop a queued job; False if it was not queued."""
-        for user, jobs in self._pending.items():
+        for jobs in self._pending.values():
             for entry in jobs:
                 if entry[1] == job_id:
                     jobs.remove(entry)
@@ -43,9 +43,6 @@ class FairQueue:
     @property
     def running(self) -> int:
         return sum(self._running.values())
-
-    def queued(self) -> int:
-        return sum(len(q) for q in self._pending.values())
 
     def share(self) -> int:
         active = {u for u, q in self._pending.items() if q} | {

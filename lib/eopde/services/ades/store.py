@@ -64,6 +64,10 @@ class NoSuchJob(StoreError):
         super().__init__(f"no job {job_id!r}")
 
 
+#: Job statuses after which nothing changes.
+FINAL = ("successful", "failed", "dismissed")
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(microsecond=0)
 
