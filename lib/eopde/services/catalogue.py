@@ -21,12 +21,10 @@ from .catalogue_input import (
     ErrorsAsJson,
     RequestGuard,
     install_error_handlers,
-    is_search,
+    is_write,
     send_json,
 )
 
-#: Methods that change the catalogue. POST /search is a read and stays open.
-_WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 #: Seconds a token's owner is remembered: a revoked token, or a deleted user's, is refused at
 #: most this long after. Each miss costs one request to the hub (a few ms on loopback).
 TOKEN_CACHE_SECONDS = 5
@@ -44,7 +42,7 @@ class HubTokenMiddleware:
                             cache_max_age=TOKEN_CACHE_SECONDS)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not self._is_write(scope):
+        if scope["type"] != "http" or not is_write(scope):
             await self.app(scope, receive, send)
             return
         token = _bearer(scope)
@@ -75,10 +73,6 @@ class HubTokenMiddleware:
             return
         scope.setdefault("state", {})["user"] = user.get("name")
         await self.app(scope, receive, send)
-
-    @staticmethod
-    def _is_write(scope: dict) -> bool:
-        return scope["method"] in _WRITE_METHODS and not is_search(scope)
 
 
 def _bearer(scope: dict) -> str | None:

@@ -43,11 +43,14 @@ def is_search(scope: dict) -> bool:
     return scope["method"] == "POST" and scope["path"].rstrip("/") == "/search"
 
 
+def is_write(scope: dict) -> bool:
+    """A request that changes the catalogue (every body method but POST /search)."""
+    return scope["method"] in _BODY_METHODS and not is_search(scope)
+
+
 def body_limit(scope: dict) -> int:
     """The largest body accepted for this request."""
-    if scope["method"] in _BODY_METHODS and not is_search(scope):
-        return MAX_WRITE_BODY
-    return MAX_SEARCH_BODY
+    return MAX_WRITE_BODY if is_write(scope) else MAX_SEARCH_BODY
 
 
 def check_text(raw: bytes, what: str) -> None:

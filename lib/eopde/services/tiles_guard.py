@@ -68,11 +68,11 @@ class ForbiddenURL(GuardError):
 
 
 class TooLarge(GuardError):
-    status = 400
+    pass
 
 
 class BadBand(GuardError):
-    status = 400
+    pass
 
 
 class NoSuchTile(GuardError):
@@ -444,11 +444,9 @@ def status_codes() -> dict[type[Exception], int]:
     """Exceptions -> HTTP status, on top of titiler's defaults: the client's faults are 4xx."""
     from rio_tiler import errors as rte
 
+    # every GuardError kind answers its own status: a new one cannot be forgotten here
     codes: dict[type[Exception], int] = {
-        cls: cls.status
-        for cls in (GuardError, ForbiddenURL, TooLarge, BadBand, NoSuchTile, UnreadableDataset,
-                    ItemNotFound, CatalogueUnavailable)
-    }
+        cls: cls.status for cls in (GuardError, *GuardError.__subclasses__())}
     codes.update({
         rte.PointOutsideBounds: 404, rte.InvalidBufferSize: 400, rte.InvalidBounds: 400,
         rte.InvalidColorMapName: 400, rte.AssetAsBandError: 400, rte.MaxArraySizeError: 400,
