@@ -87,7 +87,7 @@ def address_problem(address: str | Address) -> str | None:
     """Why ``address`` is not a public one (None: it is)."""
     ip = ipaddress.ip_address(address) if isinstance(address, str) else address
     if isinstance(ip, ipaddress.IPv6Address):
-        embedded = ip.ipv4_mapped or (ip.sixtofour if ip.sixtofour else None)
+        embedded = ip.ipv4_mapped or ip.sixtofour
         if embedded is None and ip.teredo:
             embedded = ip.teredo[1]
         if embedded is None and ip in _NAT64:
