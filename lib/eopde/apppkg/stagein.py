@@ -278,12 +278,13 @@ def _filename(key: str, href: str, taken: set[str]) -> str:
 
 def _download(href: str, target: Path, *, client, progress: Progress | None, label: str,
               s3=None, policy: UrlPolicy | None = None) -> int:
-    """Stream one asset to ``target`` (through a temporary name); returns the byte count."""
+    """Stream one asset to ``target`` (through a temporary name); returns the byte count. The
+    href was checked by the caller (:func:`_check_asset`); redirects and the address connected
+    to are checked by the client (``policy``)."""
     import httpx
 
     from eopde.services.urlguard import UrlRefused
 
-    check_ref(href, policy, f"asset {label} ({href})")
     tmp = target.with_name(target.name + ".part")
     try:
         if _is_s3(href):
