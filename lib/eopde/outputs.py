@@ -337,7 +337,6 @@ def _parse_datetime(value) -> _dt.datetime:
 NOT_RESULTS = {"catalog.json", "parameters.yaml", "__pycache__", ".ipynb_checkpoints"}
 #: Where an item with no located raster and no located input is placed: the whole Earth.
 WORLD_BBOX = [-180.0, -90.0, 180.0, 90.0]
-_RASTERS = (".tif", ".tiff", ".nc", ".jp2", ".img", ".vrt")
 
 
 def catalog_from_folder(folder: str | os.PathLike = ".", *,
@@ -375,7 +374,7 @@ def catalog_from_folder(folder: str | os.PathLike = ".", *,
     proj_of: dict[Path, dict] = {}
     dates: list[_dt.datetime] = []
     for path in files:
-        if path.is_file() and path.suffix.lower() in _RASTERS:
+        if path.is_file() and _is_raster(path):
             located = _raster_place_and_time(path)
             if located is None:
                 continue
@@ -413,7 +412,7 @@ def catalog_from_folder(folder: str | os.PathLike = ".", *,
     keys: set[str] = set()
     for path in files:
         key = _asset_key(path, out, keys)
-        media = ZARR_MEDIA_TYPE if path.is_dir() else _media_type(path)
+        media = _media_type(path)  # a Zarr folder by its .zarr suffix
         roles = ["overview"] if path.suffix.lower() in (".png", ".jpg", ".jpeg") else ["data"]
         item.add_asset(key, pystac.Asset(href=str(path), media_type=media, roles=roles,
                                          extra_fields=proj_of.get(path, {})))
@@ -432,7 +431,6 @@ def catalog_from_folder(folder: str | os.PathLike = ".", *,
     return cat_path
 
 
-ZARR_MEDIA_TYPE = MEDIA_TYPES[".zarr"]
 
 
 def _result_files(out: Path, skip: set[Path]) -> list[Path]:
@@ -459,7 +457,7 @@ def _result_files(out: Path, skip: set[Path]) -> list[Path]:
 
 def _asset_key(path: Path, out: Path, taken: set[str]) -> str:
     rel = path.relative_to(out)
-    key = path.stem if path.suffix else path.name
+    key = path.stem
     if key in taken or key == "notebook":
         key = rel.as_posix()
     n = 2
