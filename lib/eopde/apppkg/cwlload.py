@@ -273,18 +273,18 @@ def find_references(doc: Any) -> list[Reference]:
             for key, value in node.items():
                 k = str(key)
                 here = f"{where}/{k}" if where else k
-                line = line_of(node, key)
                 if k in DIRECTIVES:
-                    found.append(Reference(k, _target(value), where or "the document root", line))
+                    found.append(Reference(k, _target(value), where or "the document root",
+                                           line_of(node, key)))
                 elif k == "run" and isinstance(value, str) and not value.startswith("#"):
-                    found.append(Reference(k, value, here, line))
+                    found.append(Reference(k, value, here, line_of(node, key)))
                 elif k == "$schemas":
                     for s in value if isinstance(value, list) else [value]:
                         if not (isinstance(s, str) and _REMOTE.match(s)):
-                            found.append(Reference(k, _target(s), here, line))
+                            found.append(Reference(k, _target(s), here, line_of(node, key)))
                 elif literal and k in ("location", "path") and not (
                         isinstance(value, str) and _REMOTE.match(value)):
-                    found.append(Reference("location", _target(value), here, line))
+                    found.append(Reference("location", _target(value), here, line_of(node, key)))
                 if isinstance(value, (dict, list)):
                     todo.append((value, here))
         elif isinstance(node, list):
