@@ -16,18 +16,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import rasterio
+from fastapi.testclient import TestClient
+from morecantile import tms as tms_registry
+from rasterio.errors import NotGeoreferencedWarning
+from rasterio.io import MemoryFile
+from rasterio.transform import from_origin
+from rasterio.warp import transform as warp_transform
+from rasterio.warp import transform_bounds
 
-rasterio = pytest.importorskip("rasterio")
-pytest.importorskip("titiler.core")
-from fastapi.testclient import TestClient  # noqa: E402
-from morecantile import tms as tms_registry  # noqa: E402
-from rasterio.errors import NotGeoreferencedWarning  # noqa: E402
-from rasterio.io import MemoryFile  # noqa: E402
-from rasterio.transform import from_origin  # noqa: E402
-from rasterio.warp import transform as warp_transform  # noqa: E402
-from rasterio.warp import transform_bounds  # noqa: E402
-
-from eopde.services import tiles  # noqa: E402
+from eopde.services import tiles
 
 SIZE = 512
 RES = 10.0

@@ -196,11 +196,11 @@ def test_asset_hrefs_into_the_machine_fail_the_job(platform, settings, mallory, 
             "license": "proprietary", "links": [],
             "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]},
                        "temporal": {"interval": [["2025-01-01T00:00:00Z", None]]}}})
-        assert created.status_code in (200, 201), created.text
+        assert created.status_code == 201, created.text
         for name, href in hrefs.items():
             resp = cat.post(f"{catalogue}/collections/{cid}/items",
                             json={**item(f"evil-{name}", {"data": href}), "collection": cid})
-            assert resp.status_code in (200, 201), resp.text
+            assert resp.status_code == 201, resp.text
     jobs = {}
     with mallory.client() as client:
         for name in hrefs:
@@ -255,5 +255,4 @@ def test_deploy_by_href_is_no_file_reader_or_port_scanner(platform, settings, ma
         assert "refused" in detail and "not public" in detail, detail
     # an open port and a closed one get the same answer, apart from the URL itself
     shapes = {d.replace(h, "URL") for h, d in details.items() if h.startswith("http")}
-    shapes = {s.split("127.0.0.1:")[0] for s in shapes}
     assert len(shapes) == 1, details

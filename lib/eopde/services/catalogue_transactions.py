@@ -2,8 +2,9 @@
 
 stac-fastapi-pgstac's transaction clients write whatever they are given. These subclasses check,
 before every write, that the request's user (set by `HubTokenMiddleware`) owns the collection
-being written, reading the owner from the database on the write connection; they stamp the owner
-on new collections and keep it on replacements and patches.
+being written, reading the owner from the database (the writer's pool, a connection of its own:
+the check and the write are two statements, not one transaction); they stamp the owner on new
+collections and keep it on replacements and patches.
 """
 
 from __future__ import annotations
