@@ -37,7 +37,7 @@ def lchown_tree(path: str | os.PathLike, uid: int, gid: int,
                 folder_mode: int | None = None) -> None:
     """Give `path` and everything under it to uid:gid — links themselves, never their targets —
     and set `folder_mode` on its folders when given."""
-    for folder, dirs, files in os.walk(path):
+    for folder, dirs, files in os.walk(os.fspath(path)):
         os.lchown(folder, uid, gid)
         if folder_mode is not None:
             os.chmod(folder, folder_mode)

@@ -56,7 +56,7 @@ _PY_NAMES = {"string": "str", "int": "int", "long": "int", "double": "float", "b
 
 
 #: Python type names of JSON values, for messages.
-_JSON_PY = {dict: "dict", list: "list"}
+_JSON_PY: dict[type, str] = {dict: "dict", list: "list"}
 
 
 class NotebookParametersError(ValueError):
@@ -294,7 +294,8 @@ def _assignments(node: ast.stmt, warn) -> list[tuple[str, ast.expr | None, ast.e
                  "input; give it a default to make it one, e.g. "
                  f"`{ast.unparse(node.target)}: {ast.unparse(node.annotation)} = ...`.")
             return []
-        targets, annotation, value = [node.target], node.annotation, node.value
+        targets: list[ast.expr] = [node.target]
+        annotation, value = node.annotation, node.value
     elif isinstance(node, ast.Assign):
         targets, annotation, value = list(node.targets), None, node.value
     elif isinstance(node, ast.AugAssign):
@@ -396,7 +397,7 @@ def _typed(name: str, annotation: ast.expr | None,
             spec = _from_annotation(ann)
         except _Untypable as err:
             notes.append(f"{err} The type comes from the value instead.")
-    if spec is not None:
+    if spec is not None and annotation is not None:
         kind, array, optional, symbols, eo = spec
         if kind == "json":
             if value is None:
@@ -550,19 +551,19 @@ def _from_value(name: str, value, notes: list[str]) -> Parameter | None:
         if kinds <= {"int", "long", "double"}:
             kind = "double" if "double" in kinds else ("long" if "long" in kinds else "int")
         elif len(kinds) == 1 and None not in kinds:
-            kind = kinds.pop()
+            kind = str(kinds.pop())
         else:  # nested lists, dicts, None or mixed items: JSON keeps them as they are
             return _json_param(name, value, False, notes)
         default = [float(v) for v in value] if kind == "double" else list(value)
         return Parameter(name, kind, default=default, array=True)
-    kind = _scalar_kind(value)
-    if kind is None:
+    scalar = _scalar_kind(value)
+    if scalar is None:
         if isinstance(value, (set, frozenset)):
             return _json_param(name, value, False, notes)
         notes.append(f"`{name}` is a {type(value).__name__}, which a run cannot pass, so it "
                      "stays in the notebook and is not an input.")
         return None
-    return Parameter(name, kind, default=value)
+    return Parameter(name, scalar, default=value)
 
 
 def _check_value(param: Parameter, value, annotation: ast.expr):

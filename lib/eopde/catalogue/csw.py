@@ -624,7 +624,7 @@ def item_from_iso(md: Any) -> pystac.Item | None:
             props["eo:cloud_cover"] = float(cloud)
             break
     item = new_item(md.identifier, bbox, start, end, props, md.parentidentifier)
-    online = []
+    online: list[Any] = []  # OWSLib's CI_OnlineResource objects
     distribution = getattr(md, "distribution", None)
     if distribution is not None:
         online.extend(distribution.online or [])

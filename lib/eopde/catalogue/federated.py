@@ -44,6 +44,11 @@ class _Source:
     backend: CatalogueBackend | None = None
 
 
+def _fixed(backend: CatalogueBackend) -> Callable[[], CatalogueBackend]:
+    """An opener for a backend that is already open."""
+    return lambda: backend
+
+
 def _sources(entries: Sequence[CatalogueLike] | Mapping[str, CatalogueLike],
              token: str | None) -> list[_Source]:
     from .stac import _default_name, open_catalogue, token_for
@@ -63,7 +68,7 @@ def _sources(entries: Sequence[CatalogueLike] | Mapping[str, CatalogueLike],
             sources.append(_Source(label, url, opener))
         elif isinstance(entry, CatalogueBackend):
             # a {name: backend} mapping renames it for this search's tags
-            sources.append(_Source(name or entry.name, entry.url, lambda b=entry: b))
+            sources.append(_Source(name or entry.name, entry.url, _fixed(entry)))
         else:
             raise SearchParameterError(
                 f"url entries must be catalogue URLs, Catalogues or catalogue backends, not "

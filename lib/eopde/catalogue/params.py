@@ -596,7 +596,7 @@ def normalize_cloud_cover(value: CloudCoverLike) -> tuple[float | None, float | 
         low, high = value
     else:
         low, high = None, value
-    bounds = []
+    bounds: list[float | None] = []
     for name, v in (("minimum", low), ("maximum", high)):
         if v is None:
             bounds.append(None)

@@ -289,8 +289,10 @@ class Catalogue:
                     return {}
                 href = self.client._collections_href()
                 found: dict[str, dict[str, Any]] = {}
+                stac_io = self.client._stac_io
+                assert stac_io is not None  # set by Client.open
                 try:
-                    for page in self.client._stac_io.get_pages(href):
+                    for page in stac_io.get_pages(href):
                         for c in page.get("collections", []):
                             found[c["id"]] = c
                 except APIError as err:

@@ -29,6 +29,7 @@ async def _check(request: Request, collection_id: str) -> dict[str, Any]:
     async with request.app.state.get_connection(request, "w") as conn:
         stored = await ownership.stored_collection(conn, collection_id)
     ownership.check_write(request_user(request), collection_id, stored)
+    assert stored is not None  # check_write refuses a missing collection
     return stored
 
 
@@ -62,7 +63,9 @@ class _ItemChecks:
 
     def _validate_item(self, request: Request, item: Any, collection_id: str,
                        expected_item_id: str | None = None) -> None:
-        super()._validate_item(request, item, collection_id, expected_item_id)
+        # a mixin: the next class in the MRO (a pgstac transactions client) has the method
+        super()._validate_item(  # type: ignore[misc]
+            request, item, collection_id, expected_item_id)
         check_geometry(item.get("geometry"))
 
 

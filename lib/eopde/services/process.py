@@ -151,7 +151,8 @@ def proc_cmdline(pid: int) -> list[str] | None:
 def belongs_to(pid: int, instance: str) -> bool:
     """True if `pid` runs, and its environment says it belongs to the platform `instance`."""
     env = proc_environ(pid)
-    return bool(env) and env.get(INSTANCE_ENV) == instance and pid_alive(pid)
+    return bool(env) and env is not None and env.get(INSTANCE_ENV) == instance \
+        and pid_alive(pid)
 
 
 def instance_processes(instance: str) -> list[int]:

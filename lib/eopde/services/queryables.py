@@ -104,9 +104,10 @@ def register_queryables(dsn: str, collection: str | None = None,
         changed = {n: d for n, d in wanted.items() if current.get(n) != d}
         if not changed:
             return
-        has_upsert = conn.execute(
+        row = conn.execute(
             "SELECT to_regprocedure('pgstac.upsert_queryables(jsonb,text[],text[],boolean)')"
-        ).fetchone()[0]
+        ).fetchone()
+        has_upsert = row is not None and row[0] is not None
         if has_upsert:  # pgstac >= 0.10
             conn.execute("SELECT pgstac.upsert_queryables(%s::jsonb, %s::text[], NULL, false)",
                          (json.dumps({"properties": changed}), [collection]))

@@ -445,8 +445,8 @@ def status_codes() -> dict[type[Exception], int]:
     from rio_tiler import errors as rte
 
     # every GuardError kind answers its own status: a new one cannot be forgotten here
-    codes: dict[type[Exception], int] = {
-        cls: cls.status for cls in (GuardError, *GuardError.__subclasses__())}
+    kinds: list[type[GuardError]] = [GuardError, *GuardError.__subclasses__()]
+    codes: dict[type[Exception], int] = {cls: cls.status for cls in kinds}
     codes.update({
         rte.PointOutsideBounds: 404, rte.InvalidBufferSize: 400, rte.InvalidBounds: 400,
         rte.InvalidColorMapName: 400, rte.AssetAsBandError: 400, rte.MaxArraySizeError: 400,

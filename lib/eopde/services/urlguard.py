@@ -53,7 +53,7 @@ class Verdict:
 def resolve_all(host: str, port: int) -> list[str]:
     """Every address ``host`` resolves to (TCP), in the resolver's order."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def _shown(url: str, limit: int = 200) -> str:

@@ -26,7 +26,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable, Mapping
 from urllib.parse import quote
 
 log = logging.getLogger(__name__)
@@ -150,7 +150,8 @@ def hub_verifier(api_url: str, service_token: str, *, ttl: float = DEFAULT_TTL,
 
     def cached(token: str) -> tuple[bool, Principal | None]:
         """(hit, answer) from the cache alone: no hub request, safe on the event loop."""
-        return tokens.get(_token_key(token))
+        hit, value = tokens.get(_token_key(token))
+        return hit, value if isinstance(value, Principal) else None
 
     verify.cached = cached  # type: ignore[attr-defined]
     return verify
@@ -171,7 +172,7 @@ def jwt_verifier(issuer: str, jwks_url: str | None = None, audience: str | None 
         except jwt.PyJWTError as err:
             log.info("bearer JWT refused: %s", err)
             return None
-        options = {"require": ["exp", "iss"], "verify_aud": bool(audience)}
+        options: Any = {"require": ["exp", "iss"], "verify_aud": bool(audience)}
         try:
             claims = jwt.decode(token, key.key, algorithms=["RS256", "RS384", "RS512", "ES256",
                                                             "ES384", "PS256"],
@@ -190,7 +191,7 @@ def jwt_verifier(issuer: str, jwks_url: str | None = None, audience: str | None 
     return verify
 
 
-def verifier_from_env(env: dict | None = None) -> Verifier:
+def verifier_from_env(env: Mapping[str, str] | None = None) -> Verifier:
     """OIDC when EOPDE_ADES_OIDC_ISSUER is set, else the hub (EOPDE_HUB_API_URL +
     EOPDE_SERVICE_TOKEN). With neither, every token is refused (never open by default)."""
     env = os.environ if env is None else env

@@ -149,7 +149,7 @@ def protect_state_folder(home: Path) -> list[Path]:
 def chown_tree(path: Path, account: JobAccount) -> None:
     """Give ``path`` and everything under it to the account (symlinks themselves, never their
     targets); folders 0700."""
-    if account.isolated:
+    if account.uid is not None and account.gid is not None:  # isolated
         lchown_tree(path, account.uid, account.gid, folder_mode=0o700)
 
 
