@@ -350,6 +350,8 @@ def _default(value: Any) -> Any:
         return value.get("location") or value.get("path")
     if isinstance(value, list):
         return [_default(v) for v in value]
+    if isinstance(value, dict):  # a record: its fields as they are
+        return {str(k): _default(v) for k, v in value.items()}
     return _jsonable(value)
 
 

@@ -170,7 +170,6 @@ def read_result_catalog(executor: Any, job: Any, href: str) -> dict:
     with ``self``/``root`` links set to ``href`` and relative links made absolute, so a client
     can follow them. Only the job's own results are read."""
     import json
-    import posixpath
 
     from .stageout import StageOutTarget, job_prefix
 
@@ -184,25 +183,39 @@ def read_result_catalog(executor: Any, job: Any, href: str) -> dict:
     try:
         obj = target.client().get_object(Bucket=bucket, Key=href[len(f"s3://{bucket}/"):])
         body = obj["Body"].read(RAW_LIMIT + 1)
-        if len(body) > RAW_LIMIT:
-            raise ValueError("larger than the raw response limit")
-        catalog = json.loads(body)
+        catalog = json.loads(body) if len(body) <= RAW_LIMIT else None
     except Exception as err:  # S3 down, the results deleted: say so, no server detail
         raise OGCError(503, P1 + "service-unavailable", "ServiceUnavailable",
                        f"the result catalog of job {job.id!r} cannot be read now "
                        f"({type(err).__name__}); its href is in the results document "
                        "(`response: document`)", headers={"Retry-After": "10"}) from None
+    if not isinstance(catalog, dict):
+        raise OGCError(406, P1 + "not-acceptable", "NotAcceptable",
+                       f"the result catalog of job {job.id!r} is not a JSON object of at most "
+                       f"{RAW_LIMIT // 2**20} MiB: read it from its href (`response: document`)")
+    catalog["links"] = _absolute_links(catalog.get("links"), href, head)
+    return catalog
+
+
+def _absolute_links(links: Any, href: str, head: str) -> list[dict]:
+    """The catalog's links for a client that has only ``href``: root/self set to it, relative
+    links resolved against it; a relative link leaving the job's results (``head``) is dropped."""
+    import posixpath
+
     base = posixpath.dirname(href[len("s3://"):])
-    links = [dict(link) for link in catalog.get("links") or [] if isinstance(link, dict)
-             and link.get("rel") not in ("self", "root")]
-    for link in links:
+    kind = "application/json"
+    out = [{"rel": "root", "href": href, "type": kind}, {"rel": "self", "href": href, "type": kind}]
+    for link in links if isinstance(links, list) else []:
+        if not isinstance(link, dict) or link.get("rel") in ("self", "root"):
+            continue
+        link = dict(link)
         ref = link.get("href")
         if isinstance(ref, str) and "://" not in ref and not ref.startswith("/"):
             link["href"] = "s3://" + posixpath.normpath(posixpath.join(base, ref))
-    kind = "application/json"
-    catalog["links"] = [{"rel": "root", "href": href, "type": kind},
-                        {"rel": "self", "href": href, "type": kind}] + links
-    return catalog
+            if not link["href"].startswith(head):
+                continue
+        out.append(link)
+    return out
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
