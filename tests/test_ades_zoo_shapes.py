@@ -220,6 +220,12 @@ def test_a_failed_job_says_what_failed_and_its_results_say_so(shapes, platform):
         job.results()
     assert results_info.value.message == f"job {job.id} failed: {message}"
     assert "failing on purpose" in job.logs()  # the log has the tool's words
+    # a synchronous execute that fails: the client raises JobFailed with the same message
+    with pytest.raises(JobFailed) as sync_info:
+        shapes.execute("shapes", {"label": "y", "fail": True}, mode="sync")
+    sync_job = sync_info.value.job_id
+    assert sync_info.value.message == (f"job '{sync_job}' failed: {message}; its log is at "
+                                       f"{shapes.url}/jobs/{sync_job}/logs")
 
 
 def test_dismissed_jobs_leave_the_list(shapes):

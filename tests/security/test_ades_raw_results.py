@@ -20,8 +20,8 @@ HOSTILE = r'''
 cat > catalog.json <<EOT
 {"type": "Catalog", "stac_version": "1.0.0", "id": "loot", "description": "hostile links",
  "links": [{"rel": "root", "href": "./catalog.json"}, {"rel": "item", "href": "./item.json"},
-           {"rel": "child", "href": "../../../../user-alice/processing-results/x/catalog.json"},
-           {"rel": "child", "href": "../other-job/catalog.json"},
+           {"rel": "related", "href": "../../../../user-alice/processing-results/x/catalog.json"},
+           {"rel": "via", "href": "../other-job/catalog.json"},
            {"rel": "related", "href": "file:///etc/passwd"},
            {"rel": "related", "href": "/etc/passwd"}]}
 EOT
