@@ -720,9 +720,10 @@ def test_wait_raises_job_failed_with_message_and_logs(server, ades):
     logs = job.logs()
     assert "==> Tool log convert.log <==" in logs and "log of broken-" in logs
     assert "==> Job pod log <==" in logs and "job.log" in logs
-    with pytest.raises(ResultNotReady) as info:
+    # ZOO answers "result-not-ready" for a failed job: the client says what happened instead
+    with pytest.raises(JobFailed) as again:
         job.results()
-    assert info.value.status == 404
+    assert again.value.message == err.message and again.value.log_links == err.log_links
 
 
 def test_wait_times_out(server, ades):

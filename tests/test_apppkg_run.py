@@ -167,9 +167,11 @@ def test_eopde_run_end_to_end(stac_server, tmp_path):
          "--assets", "B04,B08", "--output", str(out), "--json"],
         capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert NO_ENGINE_MESSAGE in proc.stdout
-    assert "step run: completed success" in proc.stdout
-    result = json.loads(proc.stdout[proc.stdout.index("\n{") + 1:])
+    # --json: stdout is the JSON document alone (a pipe into jq works); the rest is on stderr
+    result = json.loads(proc.stdout)
+    assert proc.stdout.lstrip().startswith("{")
+    assert NO_ENGINE_MESSAGE in proc.stderr
+    assert "step run: completed success" in proc.stderr and "Run successful" in proc.stderr
     assert result["status"] == "successful"
 
     results = out / "outputs" / "results"

@@ -297,12 +297,15 @@ class Client:
 
     def execute(self, process_id: str, inputs: Mapping[str, Any] | None = None,
                 outputs: Mapping[str, Any] | Iterable[str] | None = None,
-                mode: str = "async", *, subscriber: Mapping[str, str] | None = None) -> Job:
+                mode: str = "async", *, subscriber: Mapping[str, str] | None = None,
+                response: str | None = None) -> Job:
         """Execute a process. Input values may be pystac Items, ItemCollections or search
         results (sent as the items' self-href URLs, as EOEPCA expects for STAC inputs).
 
         ``mode="async"`` (``Prefer: respond-async``) returns the Job at once; ``"sync"`` waits
         for the server and returns a Job that is already finished with its results.
+        ``response="raw"`` asks for the one output's value itself (the local ADES and ZOO give
+        the result STAC catalog) instead of the results document.
         """
         if mode not in ("async", "sync"):
             raise ValueError(f"mode must be 'async' or 'sync', not {mode!r}")
@@ -313,22 +316,27 @@ class Client:
                 {name: {"transmissionMode": "reference"} for name in outputs}
         if subscriber:
             body["subscriber"] = dict(subscriber)
+        if response is not None:  # "document" or "raw" (OGC API - Processes 1.0)
+            body["response"] = response
         headers = {"Content-Type": "application/json"}
         if mode == "async":
             headers["Prefer"] = "respond-async"
-        response = self.request("POST", f"processes/{quote(process_id, safe='')}/execution",
-                                content=json.dumps(body), headers=headers)
-        location = response.headers.get("location")
-        doc = response.json() if response.content else None
+        try:
+            answer = self.request("POST", f"processes/{quote(process_id, safe='')}/execution",
+                                    content=json.dumps(body), headers=headers)
+        except ProcessesError as err:  # a synchronous job that failed: say it as the job's end
+            raise _sync_failure(err) from None
+        location = answer.headers.get("location")
+        doc = answer.json() if answer.content else None
         is_status = isinstance(doc, dict) and "status" in doc and ("jobID" in doc or "id" in doc) \
             and doc.get("type") not in ("Collection", "Catalog", "Feature")
         job_id = _id_from(location, "jobs") or (str(doc.get("jobID") or doc.get("id"))
                                                 if is_status else "")
-        if mode == "async" or (response.status_code == 201 and is_status):
+        if mode == "async" or (answer.status_code == 201 and is_status):
             if not job_id:
                 raise ProcessesError("the server accepted the job but gave no Location and no "
-                                     "jobID", status=response.status_code,
-                                     url=str(response.request.url), body=doc)
+                                     "jobID", status=answer.status_code,
+                                     url=str(answer.request.url), body=doc)
             return Job(self, job_id, doc if is_status else {"status": "accepted",
                                                             "processID": process_id})
         done = JobStatus.from_dict({"jobID": job_id, "processID": process_id,
@@ -471,3 +479,17 @@ def to_input_value(value: Any, name: str = "") -> Any:
     if hasattr(value, "__iter__"):
         return [to_input_value(v, name) for v in value]
     raise TypeError(f"input {name!r}: cannot send a {type(value).__name__} to an ADES")
+
+
+def _sync_failure(err: ProcessesError) -> Exception:
+    """A synchronous execute answered with the job's failure (the local ADES's ``job-failed``
+    / ``job-dismissed`` exceptions, which name the jobID) -> JobFailed / JobDismissed."""
+    from .errors import JobDismissed, JobFailed
+
+    code = (err.type or "").rstrip("/").rsplit("/", 1)[-1].lower()
+    job_id = err.body.get("jobID") if isinstance(err.body, dict) else None
+    if code == "job-failed":
+        return JobFailed(err.detail, job_id=job_id)
+    if code == "job-dismissed":
+        return JobDismissed(err.detail, job_id=job_id)
+    return err

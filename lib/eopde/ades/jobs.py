@@ -151,12 +151,38 @@ class Job:
 
     def results(self) -> "JobResults":
         """The job's results (``GET /jobs/{id}/results``): a JobResults that knows where the
-        result STAC catalog is. ResultNotReady if the job has not succeeded."""
+        result STAC catalog is. JobFailed / JobDismissed (with the server's message and the log
+        links) when the job failed or was dismissed; ResultNotReady while it runs."""
         from .results import JobResults
 
         if self._results_doc is None:
-            self._results_doc = self.client._json("GET", self._path("/results"))
+            try:
+                self._results_doc = self.client._json("GET", self._path("/results"))
+            except ProcessesError as err:
+                raise self._outcome_error(err) from None
         return JobResults(self._results_doc, client=self.client)
+
+    def _outcome_error(self, err: ProcessesError) -> Exception:
+        """``err`` (the answer to GET results) as JobFailed / JobDismissed when the job failed
+        or was dismissed: the local ADES says so in the exception type, other servers answer
+        "not ready" or 500, so their status decides."""
+        code = (err.type or "").rstrip("/").rsplit("/", 1)[-1].lower()
+        status = None
+        if code in ("job-failed", "job-dismissed") or err.status in (404, 410, 500):
+            try:
+                status = self.status()
+            except ProcessesError:
+                status = None
+        state = status.status if status else {"job-failed": "failed",
+                                              "job-dismissed": "dismissed"}.get(code)
+        links = status.log_links if status else []
+        if state == "failed":
+            message = (status.message if status else None) or err.detail
+            return JobFailed(f"job {self.id} failed: {message}", job_id=self.id, status=status,
+                             log_links=links)
+        if state == "dismissed":
+            return JobDismissed(f"job {self.id} was dismissed", job_id=self.id, status=status)
+        return err
 
     def logs(self) -> str:
         """The job's logs as text: every ``rel: related`` text/plain link of the status (EOEPCA's

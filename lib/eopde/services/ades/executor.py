@@ -68,6 +68,7 @@ from typing import Any
 from ..process import group_alive, stop_group
 from . import jobuser
 from .fairshare import FairQueue
+from .execution import failure_message, scrub
 from .stageout import StageOutError, StageOutTarget, delete_results, stage_out
 from .steplogs import write_step_logs
 from .store import FINAL, utcnow
@@ -371,7 +372,7 @@ class LocalExecutor:
         except Exception:  # never lose a job: whatever broke ends it failed
             log.exception("job %s", job_id)
             self._finish(job_id, "failed", "internal error of the ADES executor: "
-                         + traceback.format_exc(limit=3).strip().splitlines()[-1])
+                         + scrub(traceback.format_exc(limit=3).strip().splitlines()[-1]))
         finally:
             with self._lock:
                 self._procs.pop(job_id, None)
@@ -496,10 +497,8 @@ class LocalExecutor:
                                 f"{limit:g} s and was stopped (ask for up to "
                                 f"{self.max_timeout:g} s with the execute body's \"timeout\")")
         timings = dict(result.timings)
-        if not result.ok:
-            tail = result.log_tail or ""
-            return self._finish(job_id, "failed", result.message + (
-                f"\n--- log tail ---\n{tail}" if tail else ""))
+        if not result.ok:  # what failed, without paths or log lines (the log links have them)
+            return self._finish(job_id, "failed", failure_message(result, log_path))
         self._stage_out(job, workflow, result, box, timings, t_start, say)
 
     def _run_tool(self, job_id: str, workflow, cwl: Path, params: dict, stac: dict, box: Path,
