@@ -7,23 +7,6 @@ s:author:
     s:name: Hal Sub
 $graph:
   - class: Workflow
-    id: preprocess
-    label: Preprocess
-    doc: Sub-workflow that calibrates one scene (not the entry point)
-    inputs:
-      scene:
-        type: Directory
-    outputs:
-      - id: calibrated
-        type: Directory
-        outputSource: calibrate/out
-    steps:
-      calibrate:
-        run: "#calibrate-tool"
-        in:
-          scene: scene
-        out: [out]
-  - class: Workflow
     id: change-detection
     label: Change detection
     doc: Change between two scenes after calibration
@@ -56,6 +39,23 @@ $graph:
         in:
           before: pre_before/calibrated
           after: pre_after/calibrated
+        out: [out]
+  - class: Workflow
+    id: preprocess
+    label: Preprocess
+    doc: "Sub-workflow that calibrates one scene (listed second, not the entry point)"
+    inputs:
+      scene:
+        type: Directory
+    outputs:
+      - id: calibrated
+        type: Directory
+        outputSource: calibrate/out
+    steps:
+      calibrate:
+        run: "#calibrate-tool"
+        in:
+          scene: scene
         out: [out]
   - class: CommandLineTool
     id: calibrate-tool
