@@ -31,7 +31,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
+
+if TYPE_CHECKING:
+    from .cwlmodel import Package
 
 ERROR = "error"
 WARNING = "warning"
@@ -97,10 +100,11 @@ class _Stop(Exception):
 # --------------------------------------------------------------------------- public API
 
 
-def validate(source: str | Path | dict | bytes, *, strict: bool = False,
+def validate(source: "str | Path | dict | bytes | Package", *, strict: bool = False,
              workflow_id: str | None = None, check_cwl: bool = True,
              target: str = "eopde") -> ValidationReport:
-    """Validate a package folder, a CWL file, CWL text or a CWL document already parsed.
+    """Validate a package folder, a CWL file, CWL text, a CWL document already parsed or a
+    `cwlmodel.Package` (loaded by `load_package`: not parsed again).
 
     `workflow_id` picks the entry Workflow (like `file.cwl#id` / the ADES `w=`); without it,
     the first Workflow (ZOO-Project-DRU's rule, see `cwlmodel`). `check_cwl=False` skips
@@ -108,6 +112,7 @@ def validate(source: str | Path | dict | bytes, *, strict: bool = False,
     Never raises on bad input: every problem is a finding."""
     import time
 
+    from .cwlmodel import Package
     from .validate_checks import Checker
 
     if target not in TARGETS:
@@ -117,11 +122,15 @@ def validate(source: str | Path | dict | bytes, *, strict: bool = False,
     entry = None
     label = "<document>"
     try:
-        path, text, label = _read_source(source)
+        if isinstance(source, Package):
+            path, text, label = None, source.text, "<document>"
+        else:
+            path, text, label = _read_source(source)
     except _Stop as stop:
         findings.append(stop.finding)
     else:
         checker = Checker(text, path, label, workflow_id, check_cwl, target)
+        checker.preloaded = source if isinstance(source, Package) and source.text else None
         try:
             checker.run()
         except _Stop as stop:

@@ -36,6 +36,7 @@ class Checker(ProcessRules):
         self.processes: dict[str, dict] = {}  # fragment id -> process (top level of $graph)
         self.entry_id: str | None = None
         self.references: list = []  # cwlload.Reference
+        self.preloaded: Package | None = None  # already parsed by cwlmodel.load_package
 
     def add(self, rule, severity, message, where="document", fix="", line=None, source=""):
         if line and "line" not in where:
@@ -62,7 +63,8 @@ class Checker(ProcessRules):
         from .cwlload import LoadError, load_yaml
 
         try:  # limits (size, depth, aliases) first: see cwlload
-            doc = load_yaml(self.text, "the CWL", roundtrip=True)
+            doc = self.preloaded.doc if self.preloaded is not None else \
+                load_yaml(self.text, "the CWL", roundtrip=True)
         except LoadError as err:
             raise _Stop(Finding(err.rule, ERROR, trim(err.message), err.where,
                                 err.fix or "fix the YAML syntax", err.line))
@@ -109,7 +111,7 @@ class Checker(ProcessRules):
         from .cwlmodel import package_of
 
         try:
-            self.pkg = package_of(self.doc, self.text)
+            self.pkg = self.preloaded or package_of(self.doc, self.text)
         except LoadError as err:
             raise _Stop(Finding(err.rule, ERROR, err.message, err.where, err.fix, err.line))
         for i, proc in enumerate(self.pkg.processes):
