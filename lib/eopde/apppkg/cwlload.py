@@ -174,8 +174,10 @@ def _one_line(err: BaseException, limit: int = 300) -> str:
 
 def load_yaml(text: str | bytes, what: str = "the document", *, roundtrip: bool = False,
               max_bytes: int = MAX_BYTES) -> Any:
-    """Parse user YAML (or JSON) within the limits: plain Python objects (PyYAML's safe loader),
-    or with `roundtrip=True` ruamel.yaml's round-trip tree (line numbers, comments kept)."""
+    """Parse user YAML (or JSON) within the limits with ruamel.yaml, the library cwltool reads
+    CWL with (YAML 1.2: `yes`/`on` are strings, as cwltool reads them): plain Python objects
+    (its safe loader), or with `roundtrip=True` its round-trip tree (line numbers kept). The
+    limits are checked first by a libyaml event scan (`scan_yaml`), before any tree is built."""
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -189,20 +191,13 @@ def load_yaml(text: str | bytes, what: str = "the document", *, roundtrip: bool 
             if err.rule != "cwl/yaml":
                 raise  # too deep / too large: YAML would be no better
     scan_yaml(text, what)
-    if roundtrip:
-        from ruamel.yaml import YAML
-        from ruamel.yaml.error import YAMLError
-
-        try:
-            return YAML(typ="rt", pure=True).load(text)
-        except (YAMLError, ValueError) as err:  # the pre-scan passed: rare (YAML 1.2 details)
-            raise LoadError(f"{what} is not valid YAML: {_one_line(err)}",
-                            fix="fix the YAML syntax") from None
-    import yaml
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
 
     try:
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (yaml.YAMLError, ValueError) as err:
+        return YAML(typ="rt" if roundtrip else "safe", pure=True).load(text)
+    except (YAMLError, ValueError) as err:  # the pre-scan passed: rare (YAML 1.2 details,
+        # a duplicate key)
         raise LoadError(f"{what} is not valid YAML: {_one_line(err)}",
                         fix="fix the YAML syntax") from None
 
