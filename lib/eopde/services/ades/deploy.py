@@ -224,7 +224,7 @@ def read_package(body: bytes, content_type: str | None, *, w: str | None, max_by
                        "invalid-application-package", "InvalidApplicationPackage",
                        f"the CWL is not a valid application package: {summary}",
                        extra={"findings": [f.to_dict() for f in report.findings]})
-    process_id = w or _desc._frag(report.entry)
+    process_id = w or report.entry or ""  # the whole id: "../x" must be refused, not cut
     check_id(process_id, "process id (the Workflow's id)")
     entry = workflows.get(process_id)
     raw_id = str((entry.raw.get("id") if entry is not None else None) or process_id)
