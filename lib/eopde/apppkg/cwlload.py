@@ -247,9 +247,8 @@ def _over(doc: Any, max_depth: int, max_nodes: int | None) -> str | None:
 def line_of(container, key) -> int | None:
     """1-based line of `key` in a ruamel container, or None."""
     try:
-        if isinstance(container, dict):
-            return container.lc.key(key)[0] + 1
-        return container.lc.item(key)[0] + 1
+        lc = getattr(container, "lc")  # only ruamel's round-trip containers have it
+        return (lc.key(key) if isinstance(container, dict) else lc.item(key))[0] + 1
     except Exception:
         return None
 
