@@ -142,10 +142,14 @@ PAPERMILL_NB = {
 
 def test_packages_written_by_eopde_package_pass_strict(tmp_path):
     """`eopde package` with its defaults (as a user runs it), then `eopde validate --strict`."""
+    from test_apppkg_papermill import IDIOMS, WATER, write_notebook  # papermill-shaped
+
     papermill = tmp_path / "zonal.ipynb"
     papermill.write_text(json.dumps(PAPERMILL_NB))
     notebooks = [REPO / "notebooks" / "apps" / "ndvi.ipynb",
-                 REPO / "tests" / "data" / "run_package" / "app.ipynb", papermill]
+                 REPO / "tests" / "data" / "run_package" / "app.ipynb", papermill,
+                 write_notebook(tmp_path / "water_mask.ipynb", WATER),
+                 write_notebook(tmp_path / "idioms.ipynb", IDIOMS)]
     for nb in notebooks:
         out = tmp_path / nb.stem
         made = subprocess.run([str(BIN / "eopde"), "package", str(nb), "-o", str(out)],
