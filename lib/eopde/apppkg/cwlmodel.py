@@ -420,8 +420,9 @@ class Package:
         raise EntryPointError(f"no Workflow in the document (found: {kinds})")
 
     def images(self) -> list[str]:
-        """The `dockerPull` images of the tools, in document order, each once."""
-        return list(dict.fromkeys(t.docker_pull for t in self.tools if t.docker_pull))
+        """The `dockerPull` images of the processes (tools, and Workflows whose steps inherit
+        one), in document order, each once."""
+        return list(dict.fromkeys(p.docker_pull for p in self.all_processes() if p.docker_pull))
 
     def plain(self) -> dict:
         """The whole document as plain JSON."""
