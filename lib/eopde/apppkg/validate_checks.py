@@ -302,9 +302,10 @@ class Checker(ProcessRules):
         if missing:
             self.add("eopde/metadata", ADVICE,
                      "incomplete schema.org SoftwareApplication metadata, missing: "
-                     + ", ".join(missing), fix="add them at the document root (with `eopde package`: --author "
-                     "'Given Family <email>', --affiliation, --publisher, --license, "
-                     "--code-repository)",
+                     + ", ".join(missing),
+                     fix="add them at the document root (with `eopde package`: --author "
+                         "'Given Family <email>', --affiliation, --publisher, --license, "
+                         "--code-repository)",
                      source=TRANSPILER_MATE)
         authors = get("author")
         if authors is not None:

@@ -99,7 +99,8 @@ class ProcessRules:
             self.add("OGC-20-089/req-8", ERROR,
                      "CommandLineTool without a container: no DockerRequirement in requirements "
                      "or hints, so an ADES has no image to run", where,
-                     "add `requirements: {DockerRequirement: {dockerPull: registry/image@sha256:...}}`",
+                     "add `requirements: {DockerRequirement: {dockerPull: "
+                     "registry/image@sha256:...}}`",
                      line)
             return
         req = docker[0]
