@@ -433,9 +433,9 @@ def _deploy_body(source: Any, media: str) -> tuple[bytes, str, Any]:
         raise InvalidInput(f"the CWL cannot be read: {err}", title="invalid CWL") from None
     if media == "cwl":
         return text.encode(), CWL_YAML, pkg
-    body = {"executionUnit": {"value": text, "mediaType": CWL_YAML,
-                              "format": {"mediaType": CWL_YAML}}}
-    return json.dumps(body).encode(), OGCAPPPKG, pkg
+    unit: dict[str, Any] = {"value": text, "mediaType": CWL_YAML,
+                            "format": {"mediaType": CWL_YAML}}
+    return json.dumps({"executionUnit": unit}).encode(), OGCAPPPKG, pkg
 
 
 def _item_href(item: Any) -> str:

@@ -181,7 +181,7 @@ def load_workflow(package: str | os.PathLike[str], workflow_id: str | None = Non
     from .cwlload import LoadError
     from .cwlmodel import EntryPointError, load_package_file, plain
 
-    cwl = find_cwl(package)
+    cwl = find_cwl(Path(package))
     try:
         pkg = load_package_file(cwl)
     except LoadError as err:  # names the file, not its folder (the ADES's job path)
