@@ -205,9 +205,6 @@ def parse_type(t: Any, depth: int = 0) -> ParamType:
 # --------------------------------------------------------------------------- parts
 
 
-_MISSING = object()
-
-
 @dataclass
 class Param:
     """An input or output of a process."""
