@@ -160,3 +160,20 @@ def test_packages_written_by_eopde_package_pass_strict(tmp_path):
         report = json.loads(done.stdout)
         assert done.returncode == 0 and report["valid"] is True, (nb.name, report)
         assert {f["severity"] for f in report["findings"]} <= {"advice"}, (nb.name, report)
+
+
+def test_a_sub_workflow_listed_first_is_the_entry_point_with_a_warning():
+    """ZOO-Project-DRU deploys the first Workflow: say so when that one is a sub-workflow."""
+    from eopde.apppkg.cwlmodel import load_package
+
+    pkg = load_package((PUBLISHED / "two-workflows.cwl").read_text())
+    graph = pkg.doc["$graph"]
+    graph.insert(0, graph.pop(1))  # preprocess first
+    report = validate(pkg.plain())
+    assert report.entry == "preprocess"
+    [f] = [f for f in report.findings if f.rule == "eopde/entry-point"]
+    assert f.severity == "warning" and "a step of change-detection runs it" in f.message
+    assert f.fix == ("put change-detection first in the $graph, or deploy and validate with "
+                     "w=change-detection / -w change-detection")
+    fixed = validate(pkg.plain(), workflow_id="change-detection")
+    assert fixed.entry == "change-detection" and "eopde/entry-point" not in fixed.rules()
