@@ -147,10 +147,12 @@ def test_no_container_copy_rewrites_app_dir_and_docker(tmp_path):
     text = (tmp_path / "x.cwl").read_text()
     assert moved == ["app"]
     assert runmod.APP_DIR_IN_IMAGE not in text and f"{PACKAGE.resolve()}/app.ipynb" in text
-    doc = runmod._load_yaml(tmp_path / "x.cwl")
-    tool = doc["$graph"][1]
-    assert "DockerRequirement" not in tool["requirements"]
-    assert tool["hints"][0]["class"] == "DockerRequirement"
+    from eopde.apppkg.cwlmodel import load_package_file
+
+    tool = load_package_file(tmp_path / "x.cwl").process("#app")
+    assert tool is not None and tool.cls == "CommandLineTool"
+    [docker] = [r for r in tool.requirements if r.cls == "DockerRequirement"]
+    assert docker.hint and docker.body["dockerPull"]
 
 
 # --------------------------------------------------------------------------- end to end

@@ -387,19 +387,29 @@ def _id_from(location: str | None, collection: str) -> str | None:
 
 
 def _workflow_id(cwl: Any) -> str | None:
-    """The id of the one Workflow of a CWL document (dict), for 409 -> replace."""
-    if not isinstance(cwl, dict):
+    """The id of the entry Workflow of a CWL document (a `cwlmodel.Package`), by eopde's one
+    rule (ZOO-Project-DRU's: the first Workflow), for 409 -> replace."""
+    from ..apppkg.cwlmodel import EntryPointError, Package
+
+    if not isinstance(cwl, Package):
         return None
-    nodes = cwl.get("$graph") if isinstance(cwl.get("$graph"), list) else [cwl]
-    workflows = [n for n in nodes if isinstance(n, dict) and n.get("class") == "Workflow"]
-    if len(workflows) == 1 and workflows[0].get("id"):
-        return str(workflows[0]["id"]).lstrip("#")
-    return None
+    try:
+        return cwl.entry().id or None
+    except EntryPointError:
+        return None
 
 
 def _deploy_body(source: Any, media: str) -> tuple[bytes, str, Any]:
-    """(body, content type, CWL as a dict or None) for a deploy or replace."""
+    """(body, content type, the CWL's `cwlmodel.Package` or None) for a deploy or replace.
+
+    The CWL is read as cwltool reads it (ruamel.yaml, YAML 1.2) within cwlload's limits, but
+    references (`$import` of eoap schemas...) are left to the ADES: the client reads nothing
+    they name. A dict is written with PyYAML's safe dumper, which quotes what YAML 1.1 would
+    read otherwise (`yes`, `on`...), so ZOO-Project-DRU (PyYAML) and cwltool read the same."""
     import yaml
+
+    from ..apppkg.cwlload import LoadError, load_yaml
+    from ..apppkg.cwlmodel import package_of
 
     if media not in ("cwl", "ogcapppkg"):
         raise ValueError(f"media must be 'cwl' or 'ogcapppkg', not {media!r}")
@@ -424,18 +434,16 @@ def _deploy_body(source: Any, media: str) -> tuple[bytes, str, Any]:
     else:
         raise TypeError(f"cannot deploy a {type(source).__name__}: give a package folder, a .cwl "
                         "path, CWL text, a CWL dict or an http(s) URL")
-    if cwl is None:
-        try:
-            cwl = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise InvalidInput(f"the CWL is not valid YAML: {err}", title="invalid CWL") from None
-        if not isinstance(cwl, dict):
-            raise InvalidInput("the CWL is not a YAML mapping", title="invalid CWL")
+    try:
+        pkg = package_of(load_yaml(text, "the CWL", roundtrip=True) if cwl is None else cwl,
+                         text)
+    except LoadError as err:
+        raise InvalidInput(f"the CWL cannot be read: {err}", title="invalid CWL") from None
     if media == "cwl":
-        return text.encode(), CWL_YAML, cwl
-    body = {"executionUnit": {"value": text, "mediaType": CWL_YAML,
-                              "format": {"mediaType": CWL_YAML}}}
-    return json.dumps(body).encode(), OGCAPPPKG, cwl
+        return text.encode(), CWL_YAML, pkg
+    unit: dict[str, Any] = {"value": text, "mediaType": CWL_YAML,
+                            "format": {"mediaType": CWL_YAML}}
+    return json.dumps({"executionUnit": unit}).encode(), OGCAPPPKG, pkg
 
 
 def _item_href(item: Any) -> str:

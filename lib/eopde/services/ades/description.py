@@ -99,25 +99,15 @@ def workflows(doc: dict) -> dict[str, dict]:
 
 
 def find_workflow(doc: dict, workflow_id: str | None) -> dict:
-    wfs = workflows(doc)
-    if not wfs:
-        raise DescriptionError("the document has no Workflow")
-    if workflow_id:
-        if workflow_id not in wfs:
-            raise DescriptionError(f"no Workflow {workflow_id!r}; the Workflows are: "
-                                   + ", ".join(sorted(wfs)))
-        return wfs[workflow_id]
-    if len(wfs) == 1:
-        return next(iter(wfs.values()))
-    used = set()
-    for proc in processes(doc):
-        for _, step in _entries(proc.get("steps")):
-            if isinstance(step.get("run"), str):
-                used.add(_frag(step["run"]))
-    top = [k for k in wfs if k not in used]
-    if len(top) == 1:
-        return wfs[top[0]]
-    raise DescriptionError("several Workflows: " + ", ".join(sorted(wfs)) + "; pick one with w=")
+    """The entry Workflow by eopde's one rule (`eopde.apppkg.cwlmodel`, ZOO-Project-DRU's): the
+    Workflow `workflow_id`, else the first Workflow of the document."""
+    from eopde.apppkg.cwlload import LoadError
+    from eopde.apppkg.cwlmodel import EntryPointError, package_of
+
+    try:
+        return package_of(doc).entry(workflow_id).raw
+    except (EntryPointError, LoadError) as err:
+        raise DescriptionError(str(err)) from None
 
 
 def _entries(section: Any, id_field: str = "id") -> list[tuple[str, dict]]:

@@ -550,7 +550,7 @@ class LocalExecutor:
                     on_start=on_start, app_dir=app_dir, env=env,
                     run_as=(account.uid, account.gid) if account.isolated else None,
                     wrap=jobuser.wrapper(account),
-                    url_policy=policy)
+                    url_policy=policy, workflow=workflow)
         finally:
             jobuser.take_back(box)
 
@@ -599,16 +599,6 @@ def _split_inputs(workflow, inputs: dict) -> tuple[dict[str, Any], dict[str, lis
 
 
 def _count_steps(workflow) -> int:
-    """Steps of the entry Workflow (1 for a lone CommandLineTool)."""
-    from eopde.apppkg.run import _load_yaml
-
-    try:
-        doc = _load_yaml(workflow.cwl)
-        procs = doc.get("$graph", [doc])
-        for p in procs:
-            if str(p.get("id", "")).lstrip("#").split("/")[-1] == workflow.id or len(procs) == 1:
-                steps = p.get("steps") or {}
-                return len(steps) or 1
-    except Exception:
-        pass
-    return 1
+    """Steps of the entry Workflow (1 for a lone CommandLineTool), as load_workflow read them
+    (the CWL is not parsed again)."""
+    return getattr(workflow, "steps", 0) or 1
