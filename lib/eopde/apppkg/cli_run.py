@@ -17,7 +17,8 @@ def add_parser(subparsers) -> None:
         "the executed notebook.")
     p.add_argument("package", help="package folder or CWL file")
     p.add_argument("-w", "--workflow", metavar="WORKFLOW_ID",
-                   help="entry point in the $graph (default: its one Workflow)")
+                   help="entry point in the $graph (default: its first Workflow, the one "
+                   "ZOO-Project-DRU picks)")
     p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                    help="input value, converted to the input's CWL type; repeat for arrays "
                    "(or give a,b,c); --param list shows the inputs")
