@@ -3,7 +3,9 @@
 `check_execute(body, description)` -> (inputs, outputs) or raises a 400 `OGCError` naming the
 input and what it should be: unknown inputs, missing required ones, values of the wrong JSON
 type (integer/number/string/boolean/object/array, enums, records), too many values.
-Qualified values (`{"value": ...}`, `{"href": ...}`) are accepted where a value is.
+Qualified values (`{"value": ...}`, `{"href": ...}`) are accepted where a value is. A single
+value given for an array input is taken as an array of that one value (ZOO-Project-DRU describes
+arrays with maxOccurs 999 and takes one value too): the inputs returned hold the array.
 """
 
 from __future__ import annotations
@@ -93,6 +95,19 @@ def _unwrap(value: Any, schema: dict) -> Any:
     return value
 
 
+def _one_for_many(value: Any, schema: dict) -> bool:
+    """Whether ``value`` is one item where the schema wants an array of such items (an
+    ``{"href": url}`` is one item of an array of URLs, e.g. a Directory[] input)."""
+    alts = [schema, *(schema.get("anyOf") or schema.get("oneOf") or [])]
+    if isinstance(value, dict) and isinstance(value.get("href"), str):
+        return any(isinstance(s, dict) and s.get("type") == "array" and isinstance(
+            s.get("items"), dict) and s["items"].get("format") == "uri" for s in alts)
+    if isinstance(value, list) or _problem(value, schema) is None:
+        return False
+    return any(isinstance(s, dict) and s.get("type") == "array"
+               and _problem(value, s.get("items") or {}) is None for s in alts)
+
+
 def check_execute(body: Any, description: dict) -> tuple[dict, dict | None]:
     if not isinstance(body, dict):
         raise _err("InvalidParameterValue", "the execute body must be a JSON object like "
@@ -116,12 +131,15 @@ def check_execute(body: Any, description: dict) -> tuple[dict, dict | None]:
         if (inputs.get(iid) is None) and int(spec.get("minOccurs", 1) or 0) >= 1:
             raise _err("MissingParameterValue",
                        f"input {iid!r} is required ({_expect(spec)}); add it to `inputs`")
-    for iid, raw in inputs.items():
+    inputs = dict(inputs)
+    for iid, raw in list(inputs.items()):
         if raw is None:
             continue
         spec = declared[iid]
         schema = spec.get("schema") or {}
         raw = _unwrap(raw, schema)  # {"value": [...]} qualifies the whole array too
+        if _one_for_many(raw, schema):
+            raw = inputs[iid] = [raw]  # the fetch guard then sees each item, as for an array
         many = spec.get("maxOccurs", 1) not in (1, "1", None)
         values = raw if (many and isinstance(raw, list) and schema.get("type") != "array") \
             else [raw]
