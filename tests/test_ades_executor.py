@@ -491,3 +491,30 @@ def test_stage_out_keeps_users_that_normalise_alike_apart(tmp_path, s3):
         keys = [o["Key"] for o in s3["client"].list_objects_v2(
             Bucket=buckets[user], Prefix="processing-results/n")["Contents"]]
         assert keys == [f"processing-results/n{n}/catalog.json"]
+
+
+def test_directory_array_output_stages_out_an_array_of_catalogs(store, tmp_path, s3,
+                                                                stac_server):
+    """A Directory[] output (one catalog per scene of a scattered step): each catalog goes under
+    <job>/<output>/<index>/ and the output's result is the array of their links."""
+    cwl = (HERE / "data" / "directory_array_run" / "scene-masks.cwl").read_text()
+    _deploy(store, "alice", "scene-masks", cwl, "scene-masks")
+    ex = _executor(store, tmp_path, s3)
+    try:
+        job = store.create_job("alice", "scene-masks", {
+            "scenes": stac_server["urls"][:2], "threshold": {"value": 0.3}}, None, "async")
+        ex.submit(job.id)
+        done = ex.wait(job.id, timeout=180)
+    finally:
+        ex.shutdown()
+    assert done.status == "successful", (done.message, Path(done.log_path).read_text()[-3000:])
+    base = f"s3://user-alice/processing-results/{job.id}/masks"
+    links = [{"href": f"{base}/{i}/catalog.json", "type": "application/json",
+              "rel": "stac-catalog"} for i in (0, 1)]
+    assert done.results == {"masks": links, "StacCatalogUri": f"{base}/0/catalog.json"}
+    assert done.message.startswith("2 item(s) staged out")
+    for i, link in enumerate(links):
+        items = list(read_catalog(link["href"], client=s3["client"]).get_items(recursive=True))
+        assert [it.id for it in items] == [f"{stac_server['items'][i]['id']}-mask"]
+        assert items[0].properties["mask:threshold"] == 0.3
+        assert items[0].assets["mask"].href == f"{base}/{i}/mask/mask.txt"

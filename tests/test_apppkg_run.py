@@ -238,3 +238,34 @@ def test_cli_parameter_error_lists_inputs(tmp_path):
     assert proc.returncode == 2
     assert "expects one of fast, exact, got 'slow'" in proc.stderr
     assert "Inputs of test-app:" in proc.stderr and "Processing mode" in proc.stderr
+
+
+# --------------------------------------------------------------------------- Directory[] outputs
+
+DIRECTORY_ARRAY = Path(__file__).parent / "data" / "directory_array_run"
+
+
+def test_eopde_run_directory_array_output(stac_server, tmp_path):
+    """A Workflow whose output is Directory[] (a scattered step, one catalog per scene) runs;
+    each catalog is checked and kept in outputs/<output>/<index>/."""
+    import pystac
+
+    out = tmp_path / "run"
+    urls = stac_server["urls"][:2]
+    proc = subprocess.run(
+        [str(EOPDE), "run", str(DIRECTORY_ARRAY), "--stac-item", urls[0], "--stac-item", urls[1],
+         "--assets", "B04", "--param", "threshold=0.25", "--output", str(out), "--json"],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["status"] == "successful" and result["problems"] == []
+    masks = result["outputs"]["masks"]
+    assert [m["path"] for m in masks] == [str(out / "outputs" / "masks" / str(i)) for i in (0, 1)]
+    want = [f"{item['id']}-mask" for item in stac_server["items"][:2]]
+    for folder, item_id in zip(masks, want):
+        items = list(pystac.Catalog.from_file(f"{folder['path']}/catalog.json").get_items())
+        assert [i.id for i in items] == [item_id]
+        assert items[0].properties["mask:threshold"] == 0.25
+    assert result["catalog"] == str(out / "outputs" / "masks" / "0" / "catalog.json")
+    assert [i["id"] for i in result["items"]] == want  # the items of every catalog of the output
+    assert "job mask_2: completed success" in proc.stderr  # progress of the second scattered job

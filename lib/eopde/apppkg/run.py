@@ -286,10 +286,13 @@ def _check_results(result: RunResult, stdout: str, outputs_dir: Path) -> None:
     if not result_dirs:
         problems.append("the Workflow has no Directory output: results must be a Directory "
                         "(or Directory[]) holding a STAC catalog.json (OGC 20-089 stage-out)")
+    first = result_dirs[0][0].split("[")[0] if result_dirs else ""
     for name, folder in result_dirs:
         cat, items, probs = check_catalog(folder)
         if result.catalog is None and cat is not None:
-            result.catalog, result.items = cat, items
+            result.catalog = cat
+        if name.split("[")[0] == first:  # the items of the first output (all its catalogs)
+            result.items += items
         problems += [f"output {name}: {p}" for p in probs]
     result.timings["stage_out"] = time.monotonic() - t0
     result.problems = problems

@@ -558,11 +558,9 @@ class LocalExecutor:
                    say: Callable[[str], None]) -> None:
         job_id = job.id
         self._update(job_id, progress=P_STAGE_OUT, message="staging out the results", pid=None)
-        folders = {}
-        for name in workflow.outputs:
-            value = result.outputs.get(name)
-            if isinstance(value, dict) and value.get("class") == "Directory":
-                folders[name] = Path(value["path"])
+        from eopde.apppkg.runoutputs import output_folders
+
+        folders = output_folders(result.outputs, workflow.outputs)  # Directory[]: a list
         t0 = time.monotonic()
         try:
             results = stage_out(folders, user=job.user, job_id=job_id, target=self.storage,

@@ -4,7 +4,9 @@
 Where: bucket ``user-<name>`` (:func:`eopde.hub.local.bucket_name`, created when missing), prefix
 ``processing-results/<job-id>/`` (EOEPCA's ``processing-results/<jobId>``). With several
 ``Directory`` outputs, each goes under ``processing-results/<job-id>/<output-id>/`` and the first
-is the ``StacCatalogUri``.
+is the ``StacCatalogUri``. A ``Directory[]`` output is a list of result folders: each goes under
+``processing-results/<job-id>/<output-id>/<index>/`` and the output's result is the array of
+their catalogs, ``[{"href": ...}, ...]`` (as the process description says).
 
 What is uploaded: every file of the result folder, at the same relative path (so the executed
 notebook and any side file travel too), with the STAC documents (catalog.json and every child
@@ -237,11 +239,12 @@ def delete_results(user: str, job_id: str, *, target: StageOutTarget | None = No
     return delete_prefix(client or target.client(), bucket, prefix)
 
 
-def stage_out(outputs: dict[str, Path], *, user: str, job_id: str,
+def stage_out(outputs: dict[str, Path | list[Path]], *, user: str, job_id: str,
               target: StageOutTarget | None = None, client=None,
               within: Path | None = None) -> dict[str, Any]:
-    """Upload each result folder of ``outputs`` (``{output-id: folder}``, in the CWL's order) to the
-    user's bucket; returns the results document of the contract::
+    """Upload each result folder of ``outputs`` (``{output-id: folder}``, in the CWL's order; a
+    ``Directory[]`` output: a list of folders) to the user's bucket; returns the results
+    document of the contract (a ``Directory[]`` output: a list of such links)::
 
         {"<output-id>": {"href": "s3://<bucket>/processing-results/<job>/catalog.json",
                          "type": "application/json", "rel": "stac-catalog"},
@@ -261,9 +264,14 @@ def stage_out(outputs: dict[str, Path], *, user: str, job_id: str,
     names = list(outputs)
     try:
         for name in names[1:] + names[:1]:  # the first (StacCatalogUri) last
+            folders = outputs[name]
+            if isinstance(folders, list):  # Directory[]: one catalog per folder
+                doc[name] = [_link(upload_catalog(f, bucket, f"{base}{name}/{i}/", client=client,
+                                                  within=within)) for i, f in enumerate(folders)]
+                continue
             prefix = base if len(outputs) == 1 else f"{base}{name}/"
-            uri = upload_catalog(outputs[name], bucket, prefix, client=client, within=within)
-            doc[name] = {"href": uri, "type": "application/json", "rel": "stac-catalog"}
+            uri = upload_catalog(folders, bucket, prefix, client=client, within=within)
+            doc[name] = _link(uri)
     except StageOutError:
         try:  # all or nothing: what was written under the job's prefix goes again
             delete_prefix(client, bucket, base)
@@ -271,8 +279,16 @@ def stage_out(outputs: dict[str, Path], *, user: str, job_id: str,
             pass
         raise
     doc = {name: doc[name] for name in names}
-    doc["StacCatalogUri"] = doc[names[0]]["href"]
+    first = [v for name in names for v in (doc[name] if isinstance(doc[name], list)
+                                            else [doc[name]])]
+    if not first:
+        raise StageOutError("the job's Directory[] outputs hold no result folder")
+    doc["StacCatalogUri"] = first[0]["href"]
     return doc
+
+
+def _link(uri: str) -> dict[str, str]:
+    return {"href": uri, "type": "application/json", "rel": "stac-catalog"}
 
 
 def read_catalog(uri: str, *, target: StageOutTarget | None = None, client=None):
