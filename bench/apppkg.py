@@ -17,6 +17,8 @@ overhead. Then prints:
    the scene parameter pointing to a staged folder made once beforehand; medians of N runs each,
    interleaved, the ratio eopde-run / papermill, and the breakdown of `RunResult.timings`
    (stage_in, cwltool, tool, stage_out; "tool" is the papermill job inside cwltool).
+   `run_package` runs in this (warm) process, as in a notebook; `eopde run` (the CLI, a new
+   process each time: Python, imports and cwltool's schemas cold) is timed too.
 
 No container engine is used (cwltool --no-container): the tool runs in this venv, like the
 baseline. Timing figures are printed, never asserted.
@@ -157,6 +159,17 @@ def papermill_run(notebook: Path, params_file: Path, out: Path) -> None:
         raise SystemExit(f"papermill baseline failed:\n{result.stdout}\n{result.stderr[-3000:]}")
 
 
+def cli_run(package: Path, item_url: str, assets: list[str], out: Path) -> None:
+    """`eopde run` as a user types it: a new process, cold (imports, cwltool's schemas)."""
+    cmd = [str(BIN / "eopde"), "run", str(package), "--stac-item", item_url, "--assets",
+           ",".join(assets), "--no-container", "--output", str(out)]
+    for name, value in PARAM_VALUES.items():
+        cmd += ["--param", f"{name}={value}"]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"eopde run failed:\n{result.stdout}\n{result.stderr[-3000:]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="runs of eopde run and of papermill")
@@ -234,7 +247,7 @@ def main() -> None:
             params_file = tmp / "parameters.yaml"
             params_file.write_text(json.dumps({"scene": str(staged), **PARAM_VALUES}))
 
-            eopde_times, pm_times, breakdowns = [], [], []
+            eopde_times, pm_times, cli_times, breakdowns = [], [], [], []
             for i in range(args.runs):
                 began = time.perf_counter()
                 result = run_package(pkg.directory, PARAM_VALUES, [item_url], assets=assets,
@@ -249,6 +262,10 @@ def main() -> None:
                 began = time.perf_counter()
                 papermill_run(notebook, params_file, tmp / f"papermill-{i}")
                 pm_times.append(time.perf_counter() - began)
+
+                began = time.perf_counter()
+                cli_run(pkg.directory, item_url, assets, tmp / f"cli-{i}")
+                cli_times.append(time.perf_counter() - began)
         finally:
             server.shutdown()
 
@@ -260,6 +277,11 @@ def main() -> None:
               + ", ".join(f"{t:.2f}" for t in eopde_times))
         print(f"  ratio eopde / papermill {ours_run / pm_run:6.2f}   "
               f"(overhead {ours_run - pm_run:+.2f} s)")
+        cli = statistics.median(cli_times)
+        print(f"  {'eopde run (CLI, cold)':<22} {cli:7.2f}   runs: "
+              + ", ".join(f"{t:.2f}" for t in cli_times))
+        print(f"  ratio eopde run CLI / papermill {cli / pm_run:6.2f}   "
+              f"(overhead {cli - pm_run:+.2f} s)")
         print("  eopde breakdown (RunResult.timings, median s):")
         for key in ("stage_in", "cwltool", "tool", "stage_out"):
             values = [b[key] for b in breakdowns if key in b]

@@ -9,6 +9,7 @@
                                     document with APP_DIR_IN_IMAGE replaced by the package folder
     <run>/run.log                   cwltool's full log (and the tool's stderr)
     <run>/outputs/<output-id>/      the results (catalog.json, items, executed notebook)
+    <run>/outputs/<output-id>/<i>/  each result folder of a Directory[] output
 
 Without a container engine the tool runs in this Python environment (``cwltool --no-container``),
 with this environment's ``bin`` first on PATH, so `papermill` and the kernel are the ones installed
