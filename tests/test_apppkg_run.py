@@ -269,3 +269,26 @@ def test_eopde_run_directory_array_output(stac_server, tmp_path):
     assert result["catalog"] == str(out / "outputs" / "masks" / "0" / "catalog.json")
     assert [i["id"] for i in result["items"]] == want  # the items of every catalog of the output
     assert "job mask_2: completed success" in proc.stderr  # progress of the second scattered job
+
+
+def test_cwltool_runs_in_process_unless_a_subprocess_is_needed(stac_server, tmp_path):
+    """By default cwltool runs in this process; with a time limit (or while another in-process run
+    holds cwltool) in a subprocess; the results are the same."""
+    from eopde.apppkg import cwlexec
+
+    url = stac_server["urls"][0]
+    want = [f"{stac_server['items'][0]['id']}-mask"]
+
+    def run(out: str, **kw) -> str:
+        result = run_package(DIRECTORY_ARRAY, {"threshold": 0.5}, [url], assets=["B04"],
+                             output=tmp_path / out, engine="none", **kw)
+        assert result.ok, result.message + result.log_tail
+        assert [i["id"] for i in result.items] == want
+        assert result.timings["tool"] > 0
+        return result.log.read_text().splitlines()[0]
+
+    assert run("default").startswith("$ cwltool (in this process) --disable-color")
+    assert run("timeout", timeout=300).startswith(f"$ {sys.executable} -m cwltool")
+    with cwlexec._IN_PROCESS:  # another run holds cwltool in this process
+        assert run("busy").startswith(f"$ {sys.executable} -m cwltool")
+    assert run("again").startswith("$ cwltool (in this process)")

@@ -205,39 +205,35 @@ def run_subprocess(cmd: list[str], log: TextIO, progress: LogProgress, *, env: M
 
 
 class _LogHandler(logging.Handler):
-    def __init__(self, log: TextIO, progress: LogProgress):
+    """cwltool's log records, into the run's log and through the progress parser."""
+
+    def __init__(self, sink: Callable[[str], None]):
         super().__init__()
-        self.log = log
-        self.progress = progress
+        self.sink = sink
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            text = self.format(record)
-            self.log.write(text + "\n")
-            self.log.flush()  # the tool writes to the same file (its stderr) in between
-            for line in text.splitlines():
-                self.progress.line(line)
+            for line in self.format(record).splitlines():
+                self.sink(line + "\n")
         except Exception:  # never let logging break the run
             self.handleError(record)
 
 
 class _KeepOpen:
-    """A file for a child's stdout/stderr that ``close()`` leaves open."""
+    """The write end of the tools' stdout/stderr pipe, for cwltool, which closes a job's
+    streams after each job (the next job needs it open)."""
 
-    def __init__(self, file: TextIO):
-        self._file = file
+    def __init__(self, fd: int):
+        self.fd = fd
 
     def fileno(self) -> int:
-        return self._file.fileno()
-
-    def flush(self) -> None:
-        self._file.flush()
+        return self.fd
 
     def close(self) -> None:
-        self._file.flush()
+        pass
 
 
-def preload(cwl_versions: tuple[str, ...] = ("v1.2",)) -> threading.Thread:
+def preload(cwl_versions: tuple[str, ...] = ("v1.0", "v1.2")) -> threading.Thread:
     """Import cwltool and load its CWL schemas in a thread (about half of cwltool's start-up),
     e.g. while the inputs are staged in; join it before :func:`run_in_process`. Once loaded,
     they stay loaded: the next in-process run starts at once."""
@@ -255,17 +251,41 @@ def preload(cwl_versions: tuple[str, ...] = ("v1.2",)) -> threading.Thread:
     return thread
 
 
+def _keep_schemas() -> None:
+    """cwltool's schema hook: the standard schemas, already loaded, stay as they are."""
+
+
 def run_in_process(args: list[str], log: TextIO, progress: LogProgress,
                    path_first: str) -> tuple[int, str] | None:
     """Run cwltool in this process through its API (no new interpreter, no second import, its
-    schemas loaded once per process): its log and the tool's stdout/stderr go to ``log``.
-    ``path_first`` goes first on PATH while it runs (cwltool gives the tool this process's
-    PATH). Returns (exit status, output object as JSON text), or None when another in-process run
-    holds cwltool (the caller runs a subprocess then)."""
+    schemas loaded once per process). Its log lines and the tools' stdout/stderr (through a pipe,
+    as a subprocess's stderr) go to ``log`` and through ``progress``. ``path_first`` goes first on
+    PATH while it runs (cwltool gives the tool this process's PATH). Returns (exit status, output
+    object as JSON text), or None when another in-process run holds cwltool (the caller runs a
+    subprocess then)."""
     if not _IN_PROCESS.acquire(blocking=False):
         return None
     old_path = os.environ.get("PATH")
-    handler = _LogHandler(log, progress)
+    lock = threading.Lock()
+
+    def sink(line: str) -> None:
+        with lock:
+            log.write(line)
+            log.flush()
+        progress.line(line)
+
+    sink("$ cwltool (in this process) " + " ".join(args) + "\n")
+    handler = _LogHandler(sink)
+    read_fd, write_fd = os.pipe()
+    os.set_inheritable(write_fd, False)  # only the tools get it, as their stdout/stderr
+
+    def pump() -> None:
+        with open(read_fd, errors="replace") as tools:
+            for line in tools:
+                sink(line)
+
+    reader = threading.Thread(target=pump, name="cwltool-tools-output", daemon=True)
+    reader.start()
     try:
         from cwltool.argparser import arg_parser
         from cwltool.context import RuntimeContext
@@ -273,19 +293,22 @@ def run_in_process(args: list[str], log: TextIO, progress: LogProgress,
 
         parsed = arg_parser().parse_args(args)
         context = RuntimeContext(vars(parsed))
-        # the tool's streams: into the log, as in a subprocess (cwltool closes them after each
-        # job: the log must stay open for the next one)
-        context.default_stdout = context.default_stderr = _KeepOpen(log)  # type: ignore[assignment]
+        context.default_stdout = context.default_stderr = _KeepOpen(write_fd)  # type: ignore
         if (old_path or "").split(os.pathsep)[0] != path_first:
             os.environ["PATH"] = path_first + os.pathsep + (old_path or "")
         out = io.StringIO()
         try:
-            rc = main(args=parsed, runtimeContext=context, stdout=out, logger_handler=handler)
+            # custom_schema_callback: by default main() drops the loaded schemas (to load the
+            # standard ones again); ours are the standard ones (no --enable-ext): keep them
+            rc = main(args=parsed, runtimeContext=context, stdout=out, logger_handler=handler,
+                      custom_schema_callback=_keep_schemas)
         except Exception as err:  # cwltool's own failure: the run fails, saying so in its log
-            log.write(f"ERROR cwltool failed: {type(err).__name__}: {err}\n")
+            sink(f"ERROR cwltool failed: {type(err).__name__}: {err}\n")
             rc = 1
         return rc, out.getvalue()
     finally:
+        os.close(write_fd)  # the tools have ended: the reader sees the end of their output
+        reader.join()
         if old_path is None:
             os.environ.pop("PATH", None)
         else:
@@ -294,7 +317,6 @@ def run_in_process(args: list[str], log: TextIO, progress: LogProgress,
             logger = logging.getLogger(name)
             if handler in logger.handlers:
                 logger.removeHandler(handler)
-        log.flush()
         _IN_PROCESS.release()
 
 

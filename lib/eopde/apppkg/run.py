@@ -130,7 +130,8 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
     run_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
 
-    cwl_versions = tuple(v for v in ("v1.2", getattr(workflow.package, "cwl_version", ""))
+    # cwltool loads the schema of the document's version, and v1.0's for every Process
+    cwl_versions = tuple(v for v in ("v1.0", getattr(workflow.package, "cwl_version", "v1.2"))
                          if v in ("v1.0", "v1.1", "v1.2"))
     in_process = (in_process if in_process is not None else
                   timeout is None and not new_session and on_start is None and env is None
@@ -166,8 +167,6 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
         if in_process:
             if warming is not None:
                 warming.join()
-            log.write("$ cwltool (in this process) " + " ".join(args) + "\n")
-            log.flush()
             ran = run_in_process(args, log, watch, python_bin())
         if ran is None:
             ran = _cwltool_subprocess(args, log, watch, run_dir, env=env, run_as=run_as,
