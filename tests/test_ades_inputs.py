@@ -48,7 +48,8 @@ $graph:
     outputs:
       out: {type: Directory, outputBinding: {glob: .}}
 """
-SCENE = "https://earth-search.example.org/v1/collections/sentinel-2-l2a/items/S2A_10TFK_20250801_0_L2A"
+SCENE = ("https://earth-search.example.org/v1/collections/sentinel-2-l2a/items/"
+         "S2A_10TFK_20250801_0_L2A")
 
 
 @pytest.fixture(scope="module")
