@@ -64,7 +64,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         assets = [a.strip() for a in args.assets.split(",") if a.strip()] if args.assets else None
         result = run_package(args.package, params, items, output=args.output, engine=engine,
                              workflow_id=args.workflow, assets=assets, progress=say,
-                             timeout=args.timeout)
+                             timeout=args.timeout, workflow=workflow)  # read once
     except ParameterError as err:
         print(f"eopde run: {err.reason}", file=sys.stderr)
         if err.listing:
