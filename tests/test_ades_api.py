@@ -554,6 +554,45 @@ def test_execute_raw_needs_one_output(env):
     assert store.get_job(ok.json()["jobID"]).response == "raw"
 
 
+def test_one_value_for_an_array_input_and_directory_array_results(env):
+    """One value for an array input is a one-item array (as ZOO takes it); a loopback URL given
+    alone is refused like one in an array; a Directory[] output's results are an array of
+    catalog links (what LocalExecutor keeps), in the document and raw."""
+    client, store, ex, _ = env
+    ex.auto = False
+    assert deploy(client, TWO_OUTPUTS).status_code == 201
+    before = snapshot(store)
+    bad = client.post("/alice/ogc-api/processes/water-mask/execution", headers=A,
+                      json={"inputs": {"scenes": "http://127.0.0.1:8080/items/1"}})
+    assert "input 'scenes'" in assert_ogc_error(bad, 400, "invalid-parameter-value")["detail"]
+    assert snapshot(store) == before
+    resp = client.post("/alice/ogc-api/processes/water-mask/execution",
+                       headers={**A, "Prefer": "respond-async"},
+                       json={"inputs": {"scenes": "https://example.org/items/1",
+                                        "bands": {"value": "B08"}}})
+    assert resp.status_code == 201, resp.text
+    job_id = resp.json()["jobID"]
+    assert store.get_job(job_id).inputs == {"scenes": ["https://example.org/items/1"],
+                                            "bands": ["B08"]}
+    base = f"s3://user-alice/processing-results/{job_id}"
+    masks = [{"href": f"{base}/masks/{i}/catalog.json", "type": "application/json",
+              "rel": "stac-catalog"} for i in (0, 1)]
+    catalog = {"href": f"{base}/catalog/catalog.json", "type": "application/json",
+               "rel": "stac-catalog"}
+    store.update_job(job_id, status="successful", progress=100, message="done",
+                     finished=utcnow(), results={"masks": masks, "catalog": catalog,
+                                                 "StacCatalogUri": masks[0]["href"]})
+    results = client.get(f"/alice/ogc-api/jobs/{job_id}/results", headers=A)
+    assert results.json() == {"masks": masks, "catalog": catalog}
+    raw = client.post("/alice/ogc-api/processes/water-mask/execution",
+                      headers={**A, "Prefer": "respond-async"},
+                      json={"inputs": {"scenes": ["https://example.org/items/2"]},
+                            "response": "raw", "outputs": {"masks": {}}}).json()["jobID"]
+    store.update_job(raw, status="successful", progress=100, message="done", finished=utcnow(),
+                     results={"masks": masks, "StacCatalogUri": masks[0]["href"]})
+    assert client.get(f"/alice/ogc-api/jobs/{raw}/results", headers=A).json() == masks
+
+
 # ---------------------------------------------------------------------- isolation and auth
 
 def test_users_are_isolated(env):
