@@ -1,0 +1,165 @@
+"""The packaging wizard in a real browser, in the JupyterLab a user gets through the hub of the
+local platform: open the NDVI tutorial notebook, open the wizard from the notebook's toolbar, go
+through steps 1-4; a bad parameter type shows the library's message on that field. Screenshots
+of each step are kept in test-artifacts/wizard-*.png."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+
+from browser import browser_page, hub_login, open_notebook
+from conftest import ARTIFACTS
+
+pytestmark = pytest.mark.platform
+
+REPO = Path(__file__).resolve().parent.parent
+BUILT = REPO / "lib" / "eopde" / "labextension"
+SERVER_SWITCH = REPO / "jupyter-config" / "jupyter_server_config.d" / "eopde.json"
+NOTEBOOK = "tutorials/apps/ndvi.ipynb"
+USER = "demo"
+
+
+@pytest.fixture(scope="module")
+def wizard_user(platform) -> str:
+    """The demo user, whose JupyterLab loads this checkout's build of the extension.
+
+    Installed into the user's own Jupyter folders (~/.local/share/jupyter/labextensions and
+    ~/.jupyter/jupyter_server_config.d), which come before the venv's: the test exercises the
+    build of these sources whatever the venv holds. Their server is stopped first so that it
+    starts again with the server extension."""
+    assert (BUILT / "package.json").is_file(), "the extension is not built: run `make`"
+    token = platform.eopde("token", USER).stdout.strip()
+    with httpx.Client(base_url=platform.hub_url, timeout=60,
+                      headers={"Authorization": f"token {token}"}) as hub:
+        stopped = hub.delete(f"/hub/api/users/{USER}/server")
+        assert stopped.status_code in (202, 204, 400), stopped.text  # 400: not running
+        for _ in range(60):
+            if not hub.get(f"/hub/api/users/{USER}").json().get("servers"):
+                break
+            import time
+
+            time.sleep(1)
+    home = platform.settings().users_dir / USER
+    labext = home / ".local" / "share" / "jupyter" / "labextensions" / "eopde"
+    shutil.rmtree(labext, ignore_errors=True)
+    shutil.copytree(BUILT, labext)
+    switch = home / ".jupyter" / "jupyter_server_config.d" / "eopde.json"
+    switch.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(SERVER_SWITCH, switch)
+    return USER
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"wizard-{name}.png"))
+
+
+def next_step(wizard) -> None:
+    wizard.get_by_role("button", name="Next").click()
+
+
+def test_wizard_steps_1_to_4_on_the_ndvi_notebook(platform, wizard_user):
+    eopde_calls: list[tuple[str, str, int]] = []
+    with browser_page(ARTIFACTS, "wizard-last") as page:
+        page.on("response", lambda r: eopde_calls.append((r.request.method, r.url, r.status))
+                if "/eopde/" in r.url and "/extensions/eopde/" not in r.url else None)
+        hub_login(page, platform.hub_url, wizard_user, platform.secrets["demo_password"])
+        open_notebook(page, platform.hub_url, wizard_user, NOTEBOOK)
+
+        # the command is in the palette and the file browser's menu; the toolbar button opens it
+        assert page.evaluate("() => window.jupyterapp.commands.hasCommand('eopde:open-wizard')")
+        page.locator(".jp-NotebookPanel-toolbar .eopde-ToolbarButton").click()
+        wizard = page.locator(".eopde-Wizard")
+        wizard.locator(".eopde-Parameter").first.wait_for(timeout=60_000)
+
+        # 1. Parameters: the three of the notebook, the scene marked as an EO input
+        names = wizard.locator(".eopde-Parameter legend code").all_inner_texts()
+        assert names == ["scene", "cloud_mask", "nodata"]
+        scene = wizard.locator("[data-parameter=scene]")
+        assert scene.locator(".eopde-eo").inner_text() == "EO input: STAC item"
+        assert wizard.locator("[data-parameter=nodata] .eopde-where").inner_text() == \
+            "cell 1, line 5"
+        unlabelled = page.evaluate("""() => [...document.querySelectorAll(
+            '.eopde-Wizard input, .eopde-Wizard textarea')].filter(e => !e.labels.length)
+            .map(e => e.id)""")
+        assert unlabelled == []
+        shot(page, "1-parameters")
+
+        # a bad type: the library's message, on the field, with the cell and the line
+        wizard.get_by_label("Type of nodata").fill("integr")
+        error = wizard.locator("[data-field='parameters.nodata.type'] .eopde-field-error")
+        error.wait_for(timeout=30_000)
+        text = error.inner_text()
+        assert text.startswith("cell 1, line 5 `nodata: integr = -9999.0")
+        assert "the annotation `integr` is not a parameter type" in text
+        assert wizard.get_by_label("Type of nodata").get_attribute("aria-invalid") == "true"
+        shot(page, "1-bad-type")
+        wizard.get_by_label("Type of nodata").fill("")
+        error.wait_for(state="detached", timeout=30_000)
+
+        # 2. Metadata (reached by keyboard)
+        wizard.get_by_role("button", name="Next").focus()
+        page.keyboard.press("Enter")
+        wizard.get_by_label("Application id").fill("ndvi-s2")
+        wizard.get_by_label("Version").fill("1.0.0")
+        wizard.get_by_label('Author ("Given Family <email>")').fill(
+            "Ada Lovelace <ada@example.org>")
+        wizard.get_by_label("Affiliation").fill("Analytical Engines Ltd")
+        wizard.get_by_label("Keywords (comma-separated)").fill("NDVI, Sentinel-2")
+        shot(page, "2-metadata")
+
+        # 3. Runtime
+        next_step(wizard)
+        wizard.get_by_label("CPU cores").fill("2")
+        wizard.get_by_label("RAM (MiB)").fill("4096")
+        shot(page, "3-runtime")
+
+        # 4. Review: CWL and process description side by side, findings inline
+        next_step(wizard)
+        cwl = wizard.locator(".eopde-cwl")
+        cwl.wait_for(timeout=60_000)
+        cwl_text = cwl.inner_text()
+        assert "id: ndvi-s2\n" in cwl_text
+        assert re.search(r"coresMin: 2\n\s+coresMax: 2\n\s+ramMin: 4096", cwl_text)
+        process = json.loads(wizard.locator(".eopde-process").inner_text())
+        assert process["id"] == "ndvi-s2"
+        assert process["keywords"] == ["NDVI", "Sentinel-2"]
+        assert sorted(process["inputs"]) == ["cloud_mask", "nodata", "scene"]
+        assert wizard.locator(".eopde-valid").inner_text() == \
+            "Valid: ndvi-s2 1.0.0, image localhost/eopde/ndvi-s2:1.0.0."
+        rules = wizard.locator(".eopde-finding").all_inner_texts()
+        assert all(re.search(r"\[[a-z0-9/:-]+\]", r) for r in rules)
+        disabled = wizard.locator(".eopde-Wizard-steps button[disabled]").all_inner_texts()
+        assert [d.split(". ")[1] for d in disabled] == [
+            "Test run (not yet available)", "Deploy (not yet available)",
+            "Execute (not yet available)", "Monitor (not yet available)",
+            "Publish (not yet available)"]
+        shot(page, "4-review")
+
+        # a field changed elsewhere: the review is generated again
+        wizard.get_by_role("button", name="2. Metadata").click()
+        wizard.get_by_label("Version").fill("1.1.0")
+        wizard.get_by_role("button", name="4. Review").click()
+        page.wait_for_function("""() => (document.querySelector('.eopde-cwl') || {})
+            .innerText?.includes('s:softwareVersion: 1.1.0')""", timeout=60_000)
+
+        # the choices are in the notebook's metadata, under the one key `eopde`
+        kept = page.evaluate("""() => window.jupyterapp.shell.widgets('main')
+            .find(w => w.context && w.context.path.endsWith('ndvi.ipynb'))
+            .model.getMetadata('eopde')""")
+        assert kept["step"] == 3
+        assert kept["metadata"]["id"] == "ndvi-s2" and kept["metadata"]["version"] == "1.1.0"
+        assert kept["runtime"] == {"image": "", "cores": "2", "ram": "4096"}
+        assert kept["parameters"]["nodata"]["type"] == ""
+
+    # every call went through the hub's proxy, under the user's prefix, and none failed
+    prefix = f"{platform.hub_url}/user/{wizard_user}/eopde/"
+    assert eopde_calls and all(url.startswith(prefix) for _, url, _ in eopde_calls)
+    assert {(m, url[len(prefix):].split("?")[0]) for m, url, _ in eopde_calls} == {
+        ("GET", "version"), ("POST", "parameters"), ("POST", "package")}
+    assert [c for c in eopde_calls if c[2] != 200] == []
