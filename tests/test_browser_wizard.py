@@ -157,9 +157,44 @@ def test_wizard_steps_1_to_4_on_the_ndvi_notebook(platform, wizard_user):
         assert kept["runtime"] == {"image": "", "cores": "2", "ram": "4096"}
         assert kept["parameters"]["nodata"]["type"] == ""
 
+        # closed and opened again from the file browser's menu: it resumes where it was
+        page.evaluate("""() => window.jupyterapp.shell.widgets('main')
+            .find(w => w.node.querySelector('.eopde-Wizard')).dispose()""")
+        page.locator(".jp-DirListing-item[data-file-type=notebook]",
+                     has_text="ndvi.ipynb").click(button="right")
+        page.locator(".lm-Menu-item", has_text="Package as an Application").click()
+        wizard.locator(".eopde-cwl").wait_for(timeout=60_000)
+        assert wizard.locator("#eopde-step-title").inner_text() == "4. Review"
+        assert "s:softwareVersion: 1.1.0" in wizard.locator(".eopde-cwl").inner_text()
+        shot(page, "5-resumed")
+
     # every call went through the hub's proxy, under the user's prefix, and none failed
     prefix = f"{platform.hub_url}/user/{wizard_user}/eopde/"
     assert eopde_calls and all(url.startswith(prefix) for _, url, _ in eopde_calls)
     assert {(m, url[len(prefix):].split("?")[0]) for m, url, _ in eopde_calls} == {
         ("GET", "version"), ("POST", "parameters"), ("POST", "package")}
     assert [c for c in eopde_calls if c[2] != 200] == []
+
+
+@pytest.mark.parametrize("answer, message", [
+    ({"status": 200, "body": '{"version": "0.0.9", "api": 1}'},
+     "The eopde JupyterLab extension (0.1.0) and the eopde server extension (0.0.9) differ"),
+    ({"status": 404, "body": "Not Found"},
+     "The eopde server extension is not running in this Jupyter server"),
+])
+def test_a_server_extension_of_another_version_gives_one_clear_message(platform, wizard_user,
+                                                                       answer, message):
+    """What a front end talking to another server extension shows (the server's answer is
+    replaced in the browser: both versions cannot be installed at once)."""
+    name = "version-mismatch" if answer["status"] == 200 else "server-extension-missing"
+    with browser_page(ARTIFACTS, f"wizard-{name}") as page:
+        page.route("**/eopde/version*", lambda route: route.fulfill(
+            status=answer["status"], content_type="application/json", body=answer["body"]))
+        hub_login(page, platform.hub_url, wizard_user, platform.secrets["demo_password"])
+        open_notebook(page, platform.hub_url, wizard_user, NOTEBOOK)
+        page.locator(".jp-NotebookPanel-toolbar .eopde-ToolbarButton").click()
+        blocked = page.locator(".eopde-Wizard-blocked")
+        blocked.wait_for(timeout=30_000)
+        assert blocked.get_attribute("role") == "alert"
+        assert blocked.inner_text().startswith(message)
+        assert page.locator(".eopde-Wizard .eopde-Parameter, .eopde-Wizard input").count() == 0
