@@ -7,51 +7,23 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-from pathlib import Path
 
-import httpx
 import pytest
 
 from browser import browser_page, hub_login, open_notebook
 from conftest import ARTIFACTS
+from extension_install import install_for_user
 
 pytestmark = pytest.mark.platform
 
-REPO = Path(__file__).resolve().parent.parent
-BUILT = REPO / "lib" / "eopde" / "labextension"
-SERVER_SWITCH = REPO / "jupyter-config" / "jupyter_server_config.d" / "eopde.json"
 NOTEBOOK = "tutorials/apps/ndvi.ipynb"
 USER = "demo"
 
 
 @pytest.fixture(scope="module")
 def wizard_user(platform) -> str:
-    """The demo user, whose JupyterLab loads this checkout's build of the extension.
-
-    Installed into the user's own Jupyter folders (~/.local/share/jupyter/labextensions and
-    ~/.jupyter/jupyter_server_config.d), which come before the venv's: the test exercises the
-    build of these sources whatever the venv holds. Their server is stopped first so that it
-    starts again with the server extension."""
-    assert (BUILT / "package.json").is_file(), "the extension is not built: run `make`"
-    token = platform.eopde("token", USER).stdout.strip()
-    with httpx.Client(base_url=platform.hub_url, timeout=60,
-                      headers={"Authorization": f"token {token}"}) as hub:
-        stopped = hub.delete(f"/hub/api/users/{USER}/server")
-        assert stopped.status_code in (202, 204, 400), stopped.text  # 400: not running
-        for _ in range(60):
-            if not hub.get(f"/hub/api/users/{USER}").json().get("servers"):
-                break
-            import time
-
-            time.sleep(1)
-    home = platform.settings().users_dir / USER
-    labext = home / ".local" / "share" / "jupyter" / "labextensions" / "eopde"
-    shutil.rmtree(labext, ignore_errors=True)
-    shutil.copytree(BUILT, labext)
-    switch = home / ".jupyter" / "jupyter_server_config.d" / "eopde.json"
-    switch.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(SERVER_SWITCH, switch)
+    """The demo user, whose JupyterLab loads this checkout's build of the extension."""
+    install_for_user(platform, USER, platform.eopde("token", USER).stdout.strip())
     return USER
 
 
