@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+from collections.abc import Iterator
 
 import pytest
 
 from browser import browser_page, hub_login, open_notebook
 from conftest import ARTIFACTS
-from extension_install import install_for_user
+from extension_install import REPO, install_for_user
 
 pytestmark = pytest.mark.platform
 
@@ -21,10 +23,13 @@ USER = "demo"
 
 
 @pytest.fixture(scope="module")
-def wizard_user(platform) -> str:
-    """The demo user, whose JupyterLab loads this checkout's build of the extension."""
+def wizard_user(platform) -> Iterator[str]:
+    """The demo user, whose JupyterLab loads this checkout's build of the extension. Their
+    copy of the NDVI notebook (which the test changes) is put back afterwards."""
     install_for_user(platform, USER, platform.eopde("token", USER).stdout.strip())
-    return USER
+    yield USER
+    shutil.copyfile(REPO / "notebooks" / "apps" / "ndvi.ipynb",
+                    platform.settings().users_dir / USER / NOTEBOOK)
 
 
 def shot(page, name: str) -> None:
@@ -129,16 +134,31 @@ def test_wizard_steps_1_to_4_on_the_ndvi_notebook(platform, wizard_user):
         assert kept["runtime"] == {"image": "", "cores": "2", "ram": "4096"}
         assert kept["parameters"]["nodata"]["type"] == ""
 
-        # closed and opened again from the file browser's menu: it resumes where it was
-        page.evaluate("""() => window.jupyterapp.shell.widgets('main')
-            .find(w => w.node.querySelector('.eopde-Wizard')).dispose()""")
+        # closed; the parameters cell gains a parameter; opened again from the file browser's
+        # menu: it resumes where it was and says the cell changed
+        page.evaluate("""async () => {
+            const shell = window.jupyterapp.shell;
+            shell.widgets('main').find(w => w.node.querySelector('.eopde-Wizard')).dispose();
+            const panel = shell.widgets('main').find(
+                w => w.context && w.context.path.endsWith('ndvi.ipynb'));
+            const cell = panel.model.cells.get(1).sharedModel;
+            cell.setSource(cell.getSource() + '\\nbuffer_m: int = 30  # Buffer, in metres');
+            await panel.context.save();
+        }""")
         page.locator(".jp-DirListing-item[data-file-type=notebook]",
                      has_text="ndvi.ipynb").click(button="right")
         page.locator(".lm-Menu-item", has_text="Package as an Application").click()
         wizard.locator(".eopde-cwl").wait_for(timeout=60_000)
         assert wizard.locator("#eopde-step-title").inner_text() == "4. Review"
+        notice = wizard.locator(".eopde-notice")
+        assert notice.inner_text().startswith(
+            "The notebook’s parameters cell changed since you last used the wizard.")
+        page.wait_for_function("""() => (document.querySelector('.eopde-cwl') || {})
+            .innerText?.includes('buffer_m:')""", timeout=60_000)
         assert "s:softwareVersion: 1.1.0" in wizard.locator(".eopde-cwl").inner_text()
         shot(page, "5-resumed")
+        notice.get_by_role("button", name="Detect again without my edits").click()
+        notice.wait_for(state="detached", timeout=30_000)
 
     # every call went through the hub's proxy, under the user's prefix, and none failed
     prefix = f"{platform.hub_url}/user/{wizard_user}/eopde/"
