@@ -29,7 +29,8 @@ def test_type_only_keeps_the_comment_and_the_lines():
     assert out.splitlines()[7] == "cloud_max: float = 20  # Maximum cloud cover, in percent"
     assert len(out.splitlines()) == len(CELL.splitlines())
     p = parse_parameters_source(out)["cloud_max"]
-    assert (p.kind, p.default, p.label, p.line) == ("double", 20.0, "Maximum cloud cover, in percent", 8)
+    assert (p.kind, p.default, p.label, p.line) == (
+        "double", 20.0, "Maximum cloud cover, in percent", 8)
 
 
 def test_label_and_doc_replace_the_comment_lines_above_with_blank_lines():
