@@ -7,7 +7,8 @@ of the extension (labextension + server extension), one with both switched off. 
 fresh browser context (no cache, as a first visit) that opens the notebook and waits until
 its cells are shown (`cells`) and its kernel is idle (`idle`); the session is shut down between
 runs so that every run starts a kernel. Runs alternate between the two servers. Prints the
-medians and the ratio with/without (issue 12 aims at <= 1.1). Ports: EOPDE_BENCH_LAB_PORT
+medians and the ratio with/without (issue 12 aims at <= 1.1), and the time from a click on the
+notebook's Package button to the detected parameters shown. Ports: EOPDE_BENCH_LAB_PORT
 (default 19760) and the next one. Needs `make` (the build) and Debian's chromium.
 """
 
@@ -83,7 +84,8 @@ def shut_sessions(port: int) -> None:
         httpx.delete(f"{base}/{session['id']}", params={"token": TOKEN}, timeout=30)
 
 
-def one_load(browser, port: int, notebook: str, expect_extension: bool) -> tuple[float, float]:
+def one_load(browser, port: int, notebook: str,
+             expect_extension: bool) -> tuple[float, float, float | None]:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     began = time.monotonic()
@@ -93,10 +95,16 @@ def one_load(browser, port: int, notebook: str, expect_extension: bool) -> tuple
     wait_kernel_idle(page, timeout=120)
     idle = time.monotonic() - began
     has_button = page.locator(".eopde-ToolbarButton").count() > 0
-    context.close()
     if has_button != expect_extension:
         raise SystemExit(f"port {port}: the extension was {'not ' * expect_extension}loaded")
-    return cells, idle
+    wizard = None
+    if expect_extension:  # click on Package -> the detected parameters shown
+        began = time.monotonic()
+        page.locator(".eopde-ToolbarButton").first.click()
+        page.wait_for_selector(".eopde-Wizard .eopde-Parameter", timeout=60_000)
+        wizard = time.monotonic() - began
+    context.close()
+    return cells, idle, wizard
 
 
 def main() -> None:
@@ -112,7 +120,7 @@ def main() -> None:
     shutil.copyfile(REPO / "notebooks" / "apps" / "ndvi.ipynb", root / "ndvi.ipynb")
     servers = {True: (port, tmp / "with"), False: (port + 1, tmp / "without")}
     procs = [start_lab(p, root, state, flag) for flag, (p, state) in servers.items()]
-    times: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
+    times: dict[bool, list[tuple[float, float, float | None]]] = {True: [], False: []}
     from playwright.sync_api import sync_playwright
 
     try:
@@ -133,15 +141,16 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
     def med(flag: bool, i: int) -> float:
-        return statistics.median(t[i] for t in times[flag])
+        return statistics.median(t[i] or 0.0 for t in times[flag])
 
     print(f"JupyterLab load, {args.runs} runs each, fresh browser context, median:")
     for i, what in ((0, "cells shown"), (1, "kernel idle")):
         with_, without = med(True, i), med(False, i)
         print(f"  {what:12s} with eopde {with_:.2f} s, without {without:.2f} s, "
               f"ratio {with_ / without:.3f}")
-    print("  all (with):    " + ", ".join(f"{c:.2f}/{k:.2f}" for c, k in times[True]))
-    print("  all (without): " + ", ".join(f"{c:.2f}/{k:.2f}" for c, k in times[False]))
+    print(f"  wizard open to parameters shown: median {med(True, 2):.2f} s")
+    print("  all (with):    " + ", ".join(f"{c:.2f}/{k:.2f}" for c, k, _ in times[True]))
+    print("  all (without): " + ", ".join(f"{c:.2f}/{k:.2f}" for c, k, _ in times[False]))
 
 
 if __name__ == "__main__":
