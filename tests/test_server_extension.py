@@ -271,3 +271,20 @@ async def test_routes_need_a_login(jp_fetch, jp_serverapp):
     with pytest.raises(HTTPClientError) as err:
         await jp_fetch("eopde", "version", headers={"Authorization": "token wrong"})
     assert err.value.code == 403
+
+
+async def test_the_code_repository_comes_from_the_notebooks_git_checkout(jp_fetch, notebook,
+                                                                        jp_root_dir):
+    import subprocess
+
+    apps = jp_root_dir / "apps"
+    subprocess.run(["git", "init", "-q", str(apps)], check=True)
+    subprocess.run(["git", "-C", str(apps), "remote", "add", "origin",
+                    "git@git.example.org:eo/burnt-area.git"], check=True)
+    _, body = await post(jp_fetch, "package", {"path": notebook, "metadata": META})
+    assert yaml.safe_load(body["cwl"])["s:codeRepository"] == \
+        "https://git.example.org/eo/burnt-area.git"
+    assert not any("code repository" in w for w in body["warnings"])
+    given = {**META, "codeRepository": "https://example.org/other"}
+    _, body = await post(jp_fetch, "package", {"path": notebook, "metadata": given})
+    assert yaml.safe_load(body["cwl"])["s:codeRepository"] == "https://example.org/other"

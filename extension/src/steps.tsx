@@ -62,7 +62,8 @@ const META_FIELDS: [keyof IMetadata, string, string, boolean][] = [
   ['author', 'Author ("Given Family <email>")', 'your git user.name and email', false],
   ['affiliation', 'Affiliation', 'the author’s organisation', false],
   ['license', 'License (SPDX id or URL)', 'Apache-2.0', false],
-  ['keywords', 'Keywords (comma-separated)', 'earth observation, …', false]
+  ['keywords', 'Keywords (comma-separated)', 'earth observation, …', false],
+  ['codeRepository', 'Code repository (URL)', 'the git remote origin of the notebook’s folder', false]
 ];
 
 export function MetadataStep(props: {

@@ -67,6 +67,7 @@ export interface IMetadata {
   affiliation: string;
   license: string;
   keywords: string;
+  codeRepository: string;
 }
 
 export interface IRuntime {
@@ -96,7 +97,8 @@ export const EMPTY_STATE: IWizardState = {
     author: '',
     affiliation: '',
     license: 'Apache-2.0',
-    keywords: ''
+    keywords: '',
+    codeRepository: ''
   },
   runtime: { image: '', cores: '1', ram: '2048' }
 };

@@ -124,7 +124,8 @@ def detect(notebook: Path, api_path: str, body: Mapping[str, Any]) -> dict[str, 
 _META_TEXT = {  # request field -> (make_package keyword, limit)
     "id": ("app_id", 100), "label": ("title", 300), "description": ("description", 4000),
     "version": ("version", 50), "author": ("author", 300), "affiliation": ("affiliation", 300),
-    "license": ("license", 300), "image": ("image", 500),
+    "license": ("license", 300), "codeRepository": ("code_repository", 500),
+    "image": ("image", 500),
 }
 MAX_CORES = 256
 MAX_RAM = 4 * 1024 * 1024  # MiB
@@ -180,6 +181,8 @@ def package(notebook: Path, api_path: str, body: Mapping[str, Any]) -> dict[str,
         src.parent.mkdir()
         nbformat.write(nb, str(src))
         hide = {tmp: "", str(notebook.parent): ""}
+        if "code_repository" not in options:  # the copy is outside the notebook's git checkout
+            options["code_repository"] = _repository_of(notebook.parent)
         try:
             pkg = make_package(src, Path(tmp, "package"), **options)
         except NotebookParametersError as err:
@@ -196,6 +199,21 @@ def package(notebook: Path, api_path: str, body: Mapping[str, Any]) -> dict[str,
         }
     result.update(check(cwl_text), cwl=cwl_text)
     return result
+
+
+def _repository_of(folder: Path) -> str:
+    """The public URL of the git remote `origin` of `folder`, as `eopde package` finds it
+    there ("" when none: the package then says that s:codeRepository is missing)."""
+    import subprocess
+
+    from eopde.apppkg.package import public_repository_url
+
+    try:
+        out = subprocess.run(["git", "remote", "get-url", "origin"], cwd=folder,
+                             capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return (public_repository_url(out.stdout.strip()) or "") if out.returncode == 0 else ""
 
 
 def _field_of(message: str) -> str:
