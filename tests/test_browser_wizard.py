@@ -23,13 +23,20 @@ USER = "demo"
 
 
 @pytest.fixture(scope="module")
-def wizard_user(platform) -> Iterator[str]:
-    """The demo user, whose JupyterLab loads this checkout's build of the extension. Their
-    copy of the NDVI notebook (which the test changes) is put back afterwards."""
+def installed(platform) -> None:
+    """This checkout's build of the extension, in the demo user's JupyterLab."""
     install_for_user(platform, USER, platform.eopde("token", USER).stdout.strip())
+
+
+@pytest.fixture
+def wizard_user(platform, installed) -> Iterator[str]:
+    """The demo user with the NDVI tutorial as it is shipped (the tests change their copy: its
+    parameters cell and the wizard's choices in its metadata); put back afterwards too."""
+    copy = platform.settings().users_dir / USER / NOTEBOOK
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(REPO / "notebooks" / "apps" / "ndvi.ipynb", copy)
     yield USER
-    shutil.copyfile(REPO / "notebooks" / "apps" / "ndvi.ipynb",
-                    platform.settings().users_dir / USER / NOTEBOOK)
+    shutil.copyfile(REPO / "notebooks" / "apps" / "ndvi.ipynb", copy)
 
 
 def shot(page, name: str) -> None:
@@ -190,3 +197,25 @@ def test_a_server_extension_of_another_version_gives_one_clear_message(platform,
         assert blocked.get_attribute("role") == "alert"
         assert blocked.inner_text().startswith(message)
         assert page.locator(".eopde-Wizard .eopde-Parameter, .eopde-Wizard input").count() == 0
+
+
+def test_the_toolbar_button_follows_its_setting(platform, wizard_user):
+    """showToolbarButton off: no button on notebooks; the command palette still opens it."""
+    save = "raw => window.jupyterapp.serviceManager.settings.save('eopde:plugin', raw)"
+    with browser_page(ARTIFACTS, "wizard-no-toolbar-button") as page:
+        hub_login(page, platform.hub_url, wizard_user, platform.secrets["demo_password"])
+        open_notebook(page, platform.hub_url, wizard_user, NOTEBOOK)
+        assert page.locator(".jp-NotebookPanel-toolbar .eopde-ToolbarButton").is_visible()
+        page.evaluate(save, '{"showToolbarButton": false}')
+        try:
+            open_notebook(page, platform.hub_url, wizard_user, NOTEBOOK)
+            button = page.locator(".jp-NotebookPanel-toolbar .eopde-ToolbarButton")
+            assert button.count() == 1 and not button.is_visible()
+            page.evaluate("""() => window.jupyterapp.commands.execute(
+                'apputils:activate-command-palette')""")
+            search = page.locator(".lm-CommandPalette-input")
+            search.fill("Package Notebook as an OGC")
+            search.press("Enter")
+            page.locator(".eopde-Wizard .eopde-Parameter").first.wait_for(timeout=60_000)
+        finally:
+            page.evaluate(save, "{}")

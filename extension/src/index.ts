@@ -71,6 +71,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
       widget.disposed.connect(() => wizards.delete(key));
       app.shell.add(widget, 'main', { mode: 'tab-after', ref: panel.id });
       app.shell.activateById(widget.id);
+      // the command palette gives the focus back to the notebook as it closes, which
+      // activates the notebook again: activate the wizard once more after that
+      setTimeout(() => {
+        if (!widget.isDisposed) {
+          app.shell.activateById(widget.id);
+        }
+      }, 100);
       return widget;
     };
 
