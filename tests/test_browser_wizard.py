@@ -89,7 +89,7 @@ def test_wizard_steps_1_to_4_on_the_ndvi_notebook(platform, wizard_user):
         # 2. Metadata (reached by keyboard)
         wizard.get_by_role("button", name="Next").focus()
         page.keyboard.press("Enter")
-        wizard.get_by_label("Application id").fill("ndvi-s2")
+        wizard.get_by_label("Application id").fill("NDVI S2")
         wizard.get_by_label("Version").fill("1.0.0")
         wizard.get_by_label('Author ("Given Family <email>")').fill(
             "Ada Lovelace <ada@example.org>")
@@ -103,8 +103,20 @@ def test_wizard_steps_1_to_4_on_the_ndvi_notebook(platform, wizard_user):
         wizard.get_by_label("RAM (MiB)").fill("4096")
         shot(page, "3-runtime")
 
-        # 4. Review: CWL and process description side by side, findings inline
+        # 4. Review: the library refuses the id; the way back leads to the field
         next_step(wizard)
+        refused = wizard.locator(".eopde-Review-errors li")
+        refused.wait_for(timeout=60_000)
+        assert refused.inner_text().startswith("application id 'NDVI S2': use lowercase letters")
+        refused.get_by_role("button", name="Fix it in step 2").click()
+        id_error = wizard.locator("[data-field='metadata.id'] .eopde-field-error")
+        assert id_error.inner_text().startswith("application id 'NDVI S2'")
+        shot(page, "2-metadata-refused-id")
+        wizard.get_by_label("Application id").fill("ndvi-s2")
+        assert id_error.count() == 0
+        wizard.get_by_role("button", name="4. Review").click()
+
+        # CWL and process description side by side, findings inline
         cwl = wizard.locator(".eopde-cwl")
         cwl.wait_for(timeout=60_000)
         cwl_text = cwl.inner_text()
@@ -167,12 +179,14 @@ def test_wizard_steps_1_to_4_on_the_ndvi_notebook(platform, wizard_user):
         notice.get_by_role("button", name="Detect again without my edits").click()
         notice.wait_for(state="detached", timeout=30_000)
 
-    # every call went through the hub's proxy, under the user's prefix, and none failed
+    # every call went through the hub's proxy, under the user's prefix
     prefix = f"{platform.hub_url}/user/{wizard_user}/eopde/"
     assert eopde_calls and all(url.startswith(prefix) for _, url, _ in eopde_calls)
     assert {(m, url[len(prefix):].split("?")[0]) for m, url, _ in eopde_calls} == {
         ("GET", "version"), ("POST", "parameters"), ("POST", "package")}
-    assert [c for c in eopde_calls if c[2] != 200] == []
+    refused = [(m, url[len(prefix):].split("?")[0], status)
+               for m, url, status in eopde_calls if status != 200]
+    assert refused == [("POST", "package", 422)]  # the id "NDVI S2"
 
 
 @pytest.mark.parametrize("answer, message", [

@@ -145,7 +145,7 @@ export function ReviewStep(props: {
   const errors = Object.entries(props.errors);
   if (errors.length) {
     return (
-      <div className="eopde-error" role="alert">
+      <div className="eopde-error eopde-Review-errors" role="alert">
         <p>The package cannot be generated yet:</p>
         <ul>
           {errors.map(([field, message]) => {

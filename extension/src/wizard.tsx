@@ -96,7 +96,7 @@ function Wizard(props: IWizardOptions): JSX.Element {
   const [packaged, setPackaged] = useState<IPackaged | null>(null);
   const [busy, setBusy] = useState('');
   const [fieldErrors, setFieldErrors] = useState<{ [field: string]: string }>({});
-  const [error, setError] = useState('');
+  const [error, setError] = useState<{ message: string; field?: string } | null>(null);
   const started = useRef(false);
 
   const keep = (next: IWizardState) => {
@@ -116,6 +116,7 @@ function Wizard(props: IWizardOptions): JSX.Element {
       });
       setDetected(found);
       setFieldErrors(errs => dropPrefix(errs, 'parameters'));
+      setError(e => (e && (e.field ?? '').startsWith('parameters') ? null : e));
       return found;
     } catch (e) {
       showError(e);
@@ -130,7 +131,7 @@ function Wizard(props: IWizardOptions): JSX.Element {
     if (err.field) {
       setFieldErrors(errs => ({ ...errs, [err.field as string]: err.message }));
     }
-    setError(err.message);
+    setError({ message: err.message, field: err.field });
   };
 
   /** Open: handshake, save unsaved edits (the server reads the file), detect. */
@@ -195,7 +196,7 @@ function Wizard(props: IWizardOptions): JSX.Element {
 
   const generate = async () => {
     setBusy('Generating the application package…');
-    setError('');
+    setError(null);
     try {
       const result = await post<IPackaged>('package', packageBody(path, state));
       setPackaged(result);
@@ -218,12 +219,16 @@ function Wizard(props: IWizardOptions): JSX.Element {
     }
     keep({ ...state, parameters: { ...state.parameters, [name]: edit } });
   };
-  const setMeta = (key: keyof IMetadata, value: string) =>
+  const setMeta = (key: keyof IMetadata, value: string) => {
+    setFieldErrors(errs => dropPrefix(errs, `metadata.${key}`));
     keep({ ...state, metadata: { ...state.metadata, [key]: value } });
-  const setRuntime = (key: keyof IRuntime, value: string) =>
+  };
+  const setRuntime = (key: keyof IRuntime, value: string) => {
+    setFieldErrors(errs => dropPrefix(errs, `runtime.${key}`));
     keep({ ...state, runtime: { ...state.runtime, [key]: value } });
+  };
   const goTo = (step: number) => {
-    setError('');
+    setError(null);
     keep({ ...state, step });
   };
 
@@ -272,9 +277,9 @@ function Wizard(props: IWizardOptions): JSX.Element {
             </button>
           </div>
         )}
-        {error && !Object.keys(fieldErrors).length && (
+        {error && !shownOnStep(error.field, state.step) && (
           <div className="eopde-error" role="alert">
-            {error}
+            {error.message}
           </div>
         )}
         {state.step === 0 && (
@@ -326,6 +331,16 @@ function Wizard(props: IWizardOptions): JSX.Element {
       </main>
     </div>
   );
+}
+
+/** Whether the current step shows an error of `field` next to that field (the Review lists
+ * every field's error). */
+function shownOnStep(field: string | undefined, step: number): boolean {
+  if (!field) {
+    return false;
+  }
+  const prefixes = ['parameters.', 'metadata.', 'runtime.'];
+  return step === 3 || (step < 3 && field.startsWith(prefixes[step]));
 }
 
 /** The edits without empty fields (an emptied field means "as detected"). */
