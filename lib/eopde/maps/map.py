@@ -25,7 +25,7 @@ import ipywidgets
 
 from .footprints import INDEX_PROPERTY, bbox_polygon, group_by_date, items_bounds
 from .items import ItemLike, ItemsLike, as_items, item_bbox, item_date, item_id
-from .layers import SELECTED_STYLE, FootprintsLayer, preview_layer
+from .layers import SELECTED_STYLE, FootprintsLayer, basemap_layer, preview_layer
 from .timeslider import MAX_PREVIEWS, TimeSlider
 from .view import DEFAULT_SIZE, fit_view
 
@@ -72,7 +72,10 @@ class Map(ipyleaflet.Map):
     date ("true_color", "ndvi", a band such as "B08", or None for footprints only).
     draw: add the Geoman draw control (polygon, rectangle) whose last shape is the AOI.
     time_slider: None = when the items have more than one date (or a preview is asked for).
-    basemap: an ipyleaflet basemap/TileLayer, None for OpenStreetMap, False for none (offline).
+    basemap: None for the platform's offline basemap (coastlines, borders, places, from the tile
+    server; OpenStreetMap when no tile server is configured), an ipyleaflet basemap/TileLayer,
+    or False for none.
+    coverage: a collection id (or ids) whose coverage is shown at once (see `show_coverage`).
     Other keyword arguments go to ipyleaflet.Map (center, zoom, layout...).
     """
 
@@ -87,12 +90,15 @@ class Map(ipyleaflet.Map):
         time_slider: bool | None = None,
         max_previews: int = MAX_PREVIEWS,
         basemap: Any = None,
+        coverage: str | Sequence[str] | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("scroll_wheel_zoom", True)
         kwargs.setdefault("prefer_canvas", True)  # thousands of footprints draw fast on a canvas
         kwargs.setdefault("center", (45.0, 10.0))
         kwargs.setdefault("zoom", 4)
+        if basemap is None:
+            basemap = basemap_layer()
         if basemap is False:
             kwargs["layers"] = ()
         elif basemap is not None:
@@ -117,6 +123,8 @@ class Map(ipyleaflet.Map):
         self._select_callbacks: list[Callable[[ItemLike], Any]] = []
         self._pinned = False
         self._tree: Any = None  # shapely STRtree of the footprints, built at the first hover
+        #: Coverage layers added by `show_coverage`, by collection id.
+        self.coverage: dict[str, ipyleaflet.GeoJSON] = {}
 
         self.draw_control: ipyleaflet.GeomanDrawControl | None = None
         if draw:
@@ -142,6 +150,8 @@ class Map(ipyleaflet.Map):
             self.add(self.details_control)
         if items is not None:
             self.show(items, preview=preview, time_slider=time_slider)
+        for collection in [coverage] if isinstance(coverage, str) else coverage or []:
+            self.show_coverage(collection)
 
     # ------------------------------------------------------------------ area of interest
 
@@ -209,6 +219,29 @@ class Map(ipyleaflet.Map):
                     self.remove(self._aoi_layer)
                     self._aoi_layer = None
                 self._set_aoi(_geometry(shape))
+
+    # ------------------------------------------------------------------ coverage
+
+    def show_coverage(self, collection: str, *, catalogue: Any = None,
+                      zoom: bool = False) -> ipyleaflet.GeoJSON:
+        """Outline where ``collection`` has data (the union of its items' footprints, or its
+        extent when it has too many items; see `eopde.maps.coverage`) so you know where to
+        draw an AOI. catalogue: a URL or `Catalogue` (default: the platform's)."""
+        from .coverage import coverage_layer
+
+        layer = coverage_layer(collection, catalogue=catalogue)
+        if collection in self.coverage:
+            self.substitute(self.coverage[collection], layer)
+        else:
+            self.add(layer)
+        self.coverage[collection] = layer
+        if zoom:
+            from .footprints import items_bounds
+
+            bounds = items_bounds(layer.data)
+            if bounds is not None:
+                self.zoom_to(bounds)
+        return layer
 
     # ------------------------------------------------------------------ items
 
