@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from eopde.services.ades.steplogs import split_step_logs, step_log_files, write_step_logs
 
 LOG = """INFO [workflow ] start
@@ -46,3 +48,24 @@ def test_unsafe_job_names_stay_in_the_folder(tmp_path):
     log.write_text("INFO [job ../../evil] x\nINFO [job ../../evil] completed success\n")
     [path] = write_step_logs(log)
     assert path.parent == tmp_path / "steps"
+
+
+def test_progress_follows_steps_and_notebook_cells(tmp_path):
+    from eopde.services.ades.steplogs import ToolProgress, notebook_cells
+
+    # One step, papermill runs 4 cells: each started cell means the ones before it are done.
+    one = ToolProgress(1, 20, 90, cells=4)
+    assert [one.cell_started(n) for n in (1, 2, 3, 4)] == [20, 37, 55, 72]
+    assert one.step_done() == 90
+    # Two steps, cells unknown: within a step each cell goes halfway to the step's end.
+    two = ToolProgress(2, 20, 90)
+    assert [two.cell_started(n) for n in (1, 2, 3)] == [20, 37, 46]
+    assert two.step_done() == 55
+    assert two.cell_started(2) == 72  # the second step's cells, from its start
+    assert two.step_done() == 90 and two.step_done() == 90  # never past the end
+    # Cells come from the one notebook of the app folder, plus papermill's parameters cell.
+    (tmp_path / "app.ipynb").write_text(json.dumps({"cells": [{}, {}, {}], "nbformat": 4}))
+    assert notebook_cells(tmp_path) == 4
+    (tmp_path / "other.ipynb").write_text("{}")
+    assert notebook_cells(tmp_path) is None  # which one runs is not known
+    assert notebook_cells(None) is None
