@@ -590,3 +590,31 @@ def test_coverage_of_a_large_collection_is_its_extent(demo_items):
     assert feature["properties"]["source"] == "extent"
     assert feature["geometry"]["type"] == "MultiPolygon"
     assert len(feature["geometry"]["coordinates"]) == 2  # the parts, not the overall box
+
+
+def test_previews_with_a_colormap_get_a_legend(demo_items):
+    from eopde.maps import Map
+
+    m = Map(demo_items, time_slider=False, basemap=False)
+    m.add_preview(0, "true_color", name="rgb")
+    assert m.legend_control is None  # no colormap, no legend
+    m.add_preview(0, "ndvi", name="NDVI")
+    (legend,) = m.legend_control.widget.children
+    assert "NDVI" in legend.value and "<span>-1</span><span>0</span><span>1</span>" in legend.value
+    m.add_preview(0, "SCL", name="classes")  # class colours: a table of classes, not a ramp
+    assert list(m.legends) == ["NDVI"]
+    m.clear_previews()
+    assert m.legends == {} and m.legend_control.widget.children == ()
+
+
+def test_hover_card_follows_the_time_slider(demo_items):
+    from eopde.maps import show_items
+
+    m = show_items(demo_items)
+    spring = next(f for f in m.footprints.data["features"] if f["id"] == TRASIMENO_SPRING)
+    m.footprints._handle_mouse_events(None, {
+        "event": "mouseover", "feature": spring, "properties": spring["properties"],
+        "coordinates": centroid(demo_items[0])}, [])
+    assert TRASIMENO_SPRING in m.details.value
+    m.time_slider.value = "2025-07-15"
+    assert TRASIMENO_SUMMER in m.details.value and TRASIMENO_SPRING not in m.details.value

@@ -26,6 +26,7 @@ import ipywidgets
 from .footprints import INDEX_PROPERTY, bbox_polygon, group_by_date, items_bounds
 from .items import ItemLike, ItemsLike, as_items, item_bbox, item_date, item_id
 from .layers import SELECTED_STYLE, FootprintsLayer, basemap_layer, preview_layer
+from .legend import legend_of_url
 from .timeslider import MAX_PREVIEWS, TimeSlider
 from .view import DEFAULT_SIZE, fit_view
 
@@ -123,6 +124,10 @@ class Map(ipyleaflet.Map):
         self._select_callbacks: list[Callable[[ItemLike], Any]] = []
         self._pinned = False
         self._tree: Any = None  # shapely STRtree of the footprints, built at the first hover
+        self._last_hover: dict[str, Any] | None = None  # the last hover event (coordinates)
+        #: Legends of colormapped layers (`add_legend`), by title, in one control.
+        self.legends: dict[str, ipywidgets.HTML] = {}
+        self.legend_control: ipyleaflet.WidgetControl | None = None
         #: Coverage layers added by `show_coverage`, by collection id.
         self.coverage: dict[str, ipyleaflet.GeoJSON] = {}
 
@@ -334,7 +339,17 @@ class Map(ipyleaflet.Map):
     def _on_hover(self, feature: Mapping[str, Any] | None = None, **event: Any) -> None:
         if self.details is None or self._pinned:
             return
+        self._last_hover = dict(event)
         picked, count = self._pick(feature, event)
+        if picked:
+            self.details.value = details_html(picked.get("properties") or {}, overlapping=count)
+
+    def refresh_details(self) -> None:
+        """Show again the details of what is under the pointer's last position: after the time
+        slider moves, the footprint of the new date (the card was left on the old one)."""
+        if self.details is None or self._pinned or self._last_hover is None:
+            return
+        picked, count = self._pick(None, self._last_hover)
         if picked:
             self.details.value = details_html(picked.get("properties") or {}, overlapping=count)
 
@@ -397,6 +412,9 @@ class Map(ipyleaflet.Map):
 
         layer = raster_overlay(href, **options)
         self.add(layer)
+        colormap_name = options.get("colormap_name", "viridis")
+        if colormap_name:
+            self.add_legend(layer.name, colormap_name, layer.value_range)
         if zoom:
             (south, west), (north, east) = layer.bounds
             self.zoom_to((west, south, east, north))
@@ -418,14 +436,34 @@ class Map(ipyleaflet.Map):
         layer = preview_layer(resolved, preset, name=name, opacity=opacity, **params)
         self.add(layer)
         self.previews.append(layer)
+        if (legend := legend_of_url(layer.url)) is not None:
+            self.add_legend(layer.name, *legend)
         return layer
+
+    def add_legend(self, title: str, colormap_name: str, value_range: tuple[float, float],
+                   ) -> ipywidgets.HTML:
+        """Show a colour bar of ``colormap_name`` from ``value_range[0]`` to ``[1]`` (bottom
+        right; one per title: a second call with the same title replaces the first)."""
+        from .legend import legend_html
+
+        widget = ipywidgets.HTML(legend_html(title, colormap_name, value_range))
+        self.legends[title] = widget
+        if self.legend_control is None:
+            self.legend_control = ipyleaflet.WidgetControl(
+                widget=ipywidgets.VBox(), position="bottomright")
+            self.add(self.legend_control)
+        self.legend_control.widget.children = tuple(self.legends.values())
+        return widget
 
     def clear_previews(self) -> None:
         """Remove the previews added with `add_preview`."""
         for layer in self.previews:
             if layer.model_id in self._layer_ids:
                 self.remove(layer)
+            self.legends.pop(layer.name, None)
         self.previews = []
+        if self.legend_control is not None:
+            self.legend_control.widget.children = tuple(self.legends.values())
 
     # ------------------------------------------------------------------ view
 

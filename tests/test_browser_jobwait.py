@@ -1,0 +1,67 @@
+"""In a real browser: while tutorial 03's `job.wait()` runs, JupyterLab says the kernel is busy,
+the progress bar follows the tool's own progress (the notebook's cells), and its text is not cut
+at the cell's edge."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from browser import browser_page, cell_errors, hub_login, open_notebook
+from conftest import ARTIFACTS
+
+pytestmark = pytest.mark.platform
+
+# The kernel's status, whether the cell calling job.wait() runs (the cell before it has run,
+# it has not) and the progress text under the bar with whether it overflows its box.
+_STATE = """() => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    const cells = panel.content.model.cells;
+    let wait = -1;
+    for (let i = 0; i < cells.length; i++) {
+        if (cells.get(i).sharedModel.getSource().includes('job.wait(')) wait = i;
+    }
+    let before = null;
+    for (let i = wait - 1; i >= 0; i--) {
+        if (cells.get(i).type === 'code') { before = cells.get(i); break; }
+    }
+    const waiting = !!(before && before.executionCount) && !cells.get(wait).executionCount;
+    const label = panel.content.widgets[wait].node.querySelector('.widget-html-content div');
+    return {
+        kernel: panel.sessionContext.session.kernel.status,
+        waiting, done: !!cells.get(wait).executionCount,
+        text: label ? label.textContent : null,
+        cut: label ? label.scrollWidth > label.clientWidth + 1 : null,
+    };
+}"""
+
+
+def test_job_wait_keeps_the_kernel_busy_and_progress_moves(platform):
+    samples = []
+    with browser_page(ARTIFACTS, "03-job-wait") as page:
+        hub_login(page, platform.hub_url, "demo", platform.secrets["demo_password"])
+        open_notebook(page, platform.hub_url, "demo", "tutorials/03-deploy-and-execute.ipynb")
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        deadline = time.monotonic() + 420
+        while time.monotonic() < deadline:
+            state = page.evaluate(_STATE)
+            if state["waiting"]:
+                samples.append(state)
+            if state["done"]:
+                break
+            page.wait_for_timeout(250)
+        errors = cell_errors(page)
+
+    assert not errors, errors
+    assert len(samples) > 8, f"job.wait() ran too briefly to watch: {samples}"
+    # Idle for two samples in a row (0.5 s) is not the gap between two cells: it is the bug.
+    idle_runs = [i for i in range(1, len(samples))
+                 if samples[i]["kernel"] == samples[i - 1]["kernel"] == "idle"]
+    assert not idle_runs, [s["kernel"] for s in samples]
+    texts = [s["text"] for s in samples if s["text"]]
+    percents = {int(m.group(1)) for t in texts if (m := re.search(r"running (\d+)%", t))}
+    assert percents & set(range(21, 90)), texts  # between "tool started" and "tool done"
+    assert any("notebook cell" in t for t in texts), texts
+    assert not any(s["cut"] for s in samples if s["text"]), texts
