@@ -23,14 +23,17 @@ _STATE = """() => {
     for (let i = 0; i < cells.length; i++) {
         if (cells.get(i).sharedModel.getSource().includes('job.wait(')) wait = i;
     }
+    const kernel = panel.sessionContext.session.kernel.status;
+    if (wait < 0) return {kernel, waiting: false, done: false, text: null, cut: null};
     let before = null;
     for (let i = wait - 1; i >= 0; i--) {
         if (cells.get(i).type === 'code') { before = cells.get(i); break; }
     }
     const waiting = !!(before && before.executionCount) && !cells.get(wait).executionCount;
-    const label = panel.content.widgets[wait].node.querySelector('.widget-html-content div');
+    const widget = panel.content.widgets[wait];
+    const label = widget ? widget.node.querySelector('.widget-html-content div') : null;
     return {
-        kernel: panel.sessionContext.session.kernel.status,
+        kernel,
         waiting, done: !!cells.get(wait).executionCount,
         text: label ? label.textContent : null,
         cut: label ? label.scrollWidth > label.clientWidth + 1 : null,

@@ -103,10 +103,13 @@ def test_tiles_outside_the_grid_are_404_json(client, path):
     assert "0 <= z <= 18" in resp.json()["detail"]
 
 
-def test_non_integer_tile_is_422_json(client):
-    resp = client.get("/basemap/a/0/0.png")
-    assert resp.status_code == 422
+@pytest.mark.parametrize("path", ["/basemap/a/0/0.png", "/basemap/1/0.5/0.png",
+                                  "/basemap/1/%C2%B2/0.png", "/basemap/99999999999/0/0.png"])
+def test_non_integer_tile_is_400_json(client, path):
+    resp = client.get(path)
+    assert resp.status_code == 400
     assert resp.headers["content-type"] == "application/json"
+    assert resp.json()["detail"].startswith("z, x and y must be whole numbers")
 
 
 def test_query_parameters_name_nothing(client):

@@ -300,15 +300,22 @@ def router() -> Any:
 
     api = APIRouter()
 
+    usage = f"basemap tiles are /basemap/{{z}}/{{x}}/{{y}}.png with 0 <= z <= {MAX_ZOOM}"
+
     @api.get("/basemap/{z}/{x}/{y}.png", response_class=Response,
              responses={200: {"content": {"image/png": {}}}})
-    def basemap_tile(z: int, x: int, y: int) -> Response:
+    def basemap_tile(z: str, x: str, y: str) -> Response:
         """An offline basemap tile (WebMercatorQuad): coastlines, lakes, borders, places."""
+        # Parsed here rather than by FastAPI, whose 422 detail is a list (errors are one text).
+        numbers = [int(v) if v.isascii() and v.lstrip("-").isdigit() and len(v) < 8 else None
+                   for v in (z, x, y)]
+        if None in numbers:
+            return JSONResponse({"detail": f"z, x and y must be whole numbers: {usage}"},
+                                status_code=400)
         try:
-            body = render_tile(z, x, y)
+            body = render_tile(*numbers)  # type: ignore[arg-type]
         except TileOutOfRange as exc:
-            return JSONResponse({"detail": f"{exc}: basemap tiles are /basemap/{{z}}/{{x}}/{{y}}"
-                                           f".png with 0 <= z <= {MAX_ZOOM}"}, status_code=404)
+            return JSONResponse({"detail": f"{exc}: {usage}"}, status_code=404)
         return Response(body, media_type="image/png",
                         headers={"Cache-Control": "public, max-age=86400"})
 
