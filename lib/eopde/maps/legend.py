@@ -27,7 +27,7 @@ def gradient_css(colormap_name: str, stops: int = STOPS) -> str:
     colours = cmap.get(colormap_name)
     parts = []
     for k in range(stops):
-        r, g, b, a = tuple(colours[round(k * 255 / (stops - 1))])[:4]
+        r, g, b, a = (int(v) for v in tuple(colours[round(k * 255 / (stops - 1))])[:4])
         parts.append(f"rgba({r},{g},{b},{a / 255:.2f}) {k * 100 / (stops - 1):.1f}%")
     return "linear-gradient(to right, " + ", ".join(parts) + ")"
 
