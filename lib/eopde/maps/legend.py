@@ -24,10 +24,10 @@ def gradient_css(colormap_name: str, stops: int = STOPS) -> str:
     KeyError-like InvalidColorMapName for an unknown name."""
     from rio_tiler.colormap import cmap
 
-    colours = cmap.get(colormap_name)
+    colours: Any = cmap.get(colormap_name)  # {0..255: (r, g, b, a)}
     parts = []
     for k in range(stops):
-        r, g, b, a = (int(v) for v in tuple(colours[round(k * 255 / (stops - 1))])[:4])
+        r, g, b, a = colours[round(k * 255 / (stops - 1))]
         parts.append(f"rgba({r},{g},{b},{a / 255:.2f}) {k * 100 / (stops - 1):.1f}%")
     return "linear-gradient(to right, " + ", ".join(parts) + ")"
 
