@@ -75,9 +75,12 @@ def notebook_cells(app_dir: str | Path | None) -> int | None:
 
 class ToolProgress:
     """Percent done of a cwltool run between ``start`` and ``end``, from what the tool says:
-    each completed step of the workflow moves it on by its share, and inside a step the cells
-    papermill starts move it within that share (by their count when known, else halfway to the
-    step's end at each cell, so it moves without ever reaching it)."""
+    each completed step of the workflow moves it on by its share; within a step, the tool's
+    command starting takes it to a tenth of the share, and the cells papermill starts move it
+    from a fifth to nine tenths (by their count when known, else halfway there at each cell,
+    never reaching it); what runs after the last cell (eopde.outputs) fills the rest."""
+
+    TOOL_STARTED, FIRST_CELL, LAST_CELL = 0.1, 0.2, 0.9
 
     def __init__(self, steps: int, start: int, end: int, cells: int | None = None) -> None:
         self.steps = max(1, steps)
@@ -95,11 +98,17 @@ class ToolProgress:
         self.within = 0.0
         return self._percent()
 
+    def tool_started(self) -> int:
+        """The step's command line started (the tool's own start-up comes next)."""
+        self.within = max(self.within, self.TOOL_STARTED)
+        return self._percent()
+
     def cell_started(self, number: int) -> int:
         """Cell ``number`` (from 1) started: the cells before it are done."""
         if self.cells:
-            within = min(number - 1, self.cells) / self.cells
+            share = min(number - 1, self.cells) / self.cells
         else:
-            within = 1.0 - 0.5 ** (number - 1)
-        self.within = max(self.within, min(within, 0.99))
+            share = 1.0 - 0.5 ** (number - 1)
+        within = self.FIRST_CELL + (self.LAST_CELL - self.FIRST_CELL) * share
+        self.within = max(self.within, within)
         return self._percent()
