@@ -114,15 +114,17 @@ def create_app() -> FastAPI:
         description="TiTiler for the eopde local platform: COGs and STAC items.",
     )
 
+    supported_tms = guard.shared_tms()  # no deep copy of a TileMatrixSet per request
     # router_prefix must match the include_router prefix so that tilejson's url_for works.
-    cog = TilerFactory(reader=cog_reader, router_prefix="/cog")
+    cog = TilerFactory(reader=cog_reader, router_prefix="/cog", supported_tms=supported_tms)
     app.include_router(cog.router, prefix="/cog", tags=["Cloud Optimized GeoTIFF"],
                        dependencies=checked)
 
-    stac = MultiBaseTilerFactory(reader=stac_reader, router_prefix="/stac")
+    stac = MultiBaseTilerFactory(reader=stac_reader, router_prefix="/stac",
+                                 supported_tms=supported_tms)
     app.include_router(stac.router, prefix="/stac", tags=["STAC item"], dependencies=checked)
 
-    app.include_router(TMSFactory().router, tags=["Tiling schemes"])
+    app.include_router(TMSFactory(supported_tms=supported_tms).router, tags=["Tiling schemes"])
     app.include_router(AlgorithmFactory().router, tags=["Algorithms"])
     app.include_router(ColorMapFactory().router, tags=["Colormaps"])
 
