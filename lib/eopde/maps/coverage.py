@@ -17,8 +17,9 @@ __all__ = ["COVERAGE_STYLE", "coverage_geojson", "coverage_layer"]
 COVERAGE_STYLE: dict[str, Any] = {
     "color": "#1b9e77", "weight": 2, "opacity": 0.9, "fillColor": "#1b9e77", "fillOpacity": 0.12,
 }  # fmt: skip
-#: Items fetched at most to draw a union; beyond that the collection's extent is shown.
-MAX_ITEMS = 2000
+#: Items fetched at most to draw a union (two pages); beyond that the collection's extent.
+MAX_ITEMS = 500
+PAGE_SIZE = 250
 #: Simplification of the union, in degrees (~100 m): footprints are far larger.
 TOLERANCE = 0.001
 _WHOLE_WORLD = (-180.0, -90.0, 180.0, 90.0)
@@ -57,7 +58,8 @@ def coverage_geojson(collection: str, *, catalogue: Any = None,
     from .footprints import bbox_polygon
     from .items import item_bbox, item_geometry
 
-    found = list(search(url=catalogue, collections=[collection], max_items=max_items + 1))
+    found = list(search(url=catalogue, collections=[collection], max_items=max_items + 1,
+                        limit=min(max_items + 1, PAGE_SIZE)))
     if len(found) <= max_items:
         shapes = []
         for item in found:
