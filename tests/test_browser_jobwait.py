@@ -23,7 +23,8 @@ _STATE = """() => {
         const c = cells.get(i);
         if (c.type === 'code' && c.sharedModel.getSource().includes('job.wait(') && wait < 0) wait = i;
     }
-    const kernel = panel.sessionContext.session.kernel.status;
+    const session = panel.sessionContext.session;
+    const kernel = session && session.kernel ? session.kernel.status : 'none';
     if (wait < 0) return {kernel, waiting: false, done: false, text: null, cut: null};
     let before = null;
     for (let i = wait - 1; i >= 0; i--) {
