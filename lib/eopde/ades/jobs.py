@@ -298,7 +298,10 @@ class _TerminalProgress(_Progress):
 
 
 class _WidgetProgress(_Progress):
-    """An ipywidgets IntProgress bar and a label, shown in the notebook cell's output."""
+    """An ipywidgets IntProgress bar and, under it, the status text, shown in the cell's output.
+
+    The text is HTML that wraps within the cell's width (a Label beside the bar was cut at the
+    cell's edge)."""
 
     STYLES = {"successful": "success", "failed": "danger", "dismissed": "warning"}
 
@@ -307,12 +310,20 @@ class _WidgetProgress(_Progress):
         from IPython.display import display
 
         self.bar = widgets.IntProgress(value=0, min=0, max=100, description="",
-                                       bar_style="info")
-        self.label = widgets.Label(value=f"job {job.id}: waiting")
+                                       bar_style="info", layout=widgets.Layout(width="100%"))
+        self.label = widgets.HTML(layout=widgets.Layout(width="100%"))
         self.job = job
-        display(widgets.HBox([self.bar, self.label]))
+        self._say(f"job {job.id}: waiting")
+        display(widgets.VBox([self.bar, self.label],
+                             layout=widgets.Layout(width="100%", max_width="60em")))
+
+    def _say(self, text: str) -> None:
+        import html
+
+        self.label.value = (f"<div style='white-space:normal;overflow-wrap:anywhere;"
+                            f"line-height:1.3'>{html.escape(text)}</div>")
 
     def update(self, status: JobStatus) -> None:
         self.bar.value = _percent(status, self.bar.value)
         self.bar.bar_style = self.STYLES.get(status.status, "info")
-        self.label.value = f"job {self.job.id}: {_describe(status)}"
+        self._say(f"job {self.job.id}: {_describe(status)}")

@@ -546,6 +546,8 @@ def check_catalog(folder: str | os.PathLike[str]) -> tuple[Path | None, list[dic
 
 _PROGRESS_RE = re.compile(r"\[(workflow|step|job) ?([^\]]*)\] (start|completed (\w+))$")
 _JOB_CMD_RE = re.compile(r"\[job ([^\]]+)\] .*\$ ")
+#: papermill --log-output (the packaged tool's command) before each cell, numbered from 1.
+_CELL_RE = re.compile(r"^Executing Cell (\d+)-*\s*$")
 
 
 def write_no_container_copy(cwl: Path, target: Path, app_dir: Path | None = None) -> list[str]:
@@ -798,6 +800,8 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
                     name = job_cmd.group(1)
                     step_start[f"job {name}"] = now
                     say(f"job {name}: running the tool")
+                elif cell := _CELL_RE.match(line):  # the tool's own progress: papermill cells
+                    say(f"notebook cell {int(cell.group(1))}: started")
 
         reader = threading.Thread(target=pump, daemon=True)
         reader.start()
