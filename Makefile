@@ -56,7 +56,7 @@ $(VENV)/share/jupyter/kernels/eopde/kernel.json: kernels/eopde/kernel.json $(VEN
 	@echo "eopde: kernel 'EO Python (eopde)' installed"
 
 # JupyterLab defaults for the platform's users (no news feed prompt: the demo runs offline).
-$(VENV)/share/jupyter/lab/settings/overrides.json: hub_config/lab-overrides.json $(VENV)/.installed
+$(VENV)/share/jupyter/lab/settings/overrides.json: hub_config/lab-settings/overrides.json $(VENV)/.installed
 	@mkdir -p $(dir $@)
 	@cp $< $@
 

@@ -27,6 +27,7 @@ DATA = Path(__file__).parent / "data" / "cwl"
 GOOD = (DATA / "good.cwl").read_text()
 WATER = (DATA / "water-bodies.cwl").read_text()
 UNION = (DATA / "union-array.cwl").read_text()
+TWO_OUTPUTS = (Path(__file__).parent / "data" / "published" / "directory-array.cwl").read_text()
 TOKENS = {"tok-alice": "alice", "tok-bob": "bob"}
 A = {"Authorization": "Bearer tok-alice"}
 B = {"Authorization": "Bearer tok-bob"}
@@ -62,11 +63,15 @@ class FakeExecutor:
         job = self.store.get_job(job_id)
         href = f"s3://{bucket_name(job.user)}/processing-results/{job_id}/catalog.json"
         now = utcnow()
+        first = next(iter(self.store.get_process(job.user, job.process_id).description["outputs"]))
         self.store.update_job(job_id, status="successful", progress=100, message="done",
-                              started=now, finished=now, results={
-                                  "results": {"href": href, "type": "application/json",
-                                              "rel": "stac-catalog"},
+                              started=now, finished=now, results={  # as LocalExecutor keeps them
+                                  first: {"href": href, "type": "application/json",
+                                          "rel": "stac-catalog"},
                                   "StacCatalogUri": href})
+
+    def fail(self, job_id, message="the tool failed: step calc exited with code 3"):
+        self.store.update_job(job_id, status="failed", message=message, finished=utcnow())
 
     def wait(self, job_id, timeout=None):
         return self.store.get_job(job_id)
@@ -199,17 +204,19 @@ def test_describe_arrays_enums_records(env):
     assert deploy(client, WATER).status_code == 201
     assert deploy(client, UNION).status_code == 201
     water = client.get("/alice/ogc-api/processes/water-bodies", headers=A).json()["inputs"]
-    assert water["stac_items"]["schema"] == {"type": "string", "format": "uri"}
-    assert (water["stac_items"]["minOccurs"], water["stac_items"]["maxOccurs"]) == (1, "unbounded")
-    assert water["bands"]["schema"]["default"] == ["green", "nir"]
-    assert water["bands"]["minOccurs"] == 0 and water["bands"]["maxOccurs"] == "unbounded"
+    assert water["stac_items"]["schema"] == {"type": "array",
+                                             "items": {"type": "string", "format": "uri"}}
+    assert (water["stac_items"]["minOccurs"], water["stac_items"]["maxOccurs"]) == (1, 1)
+    assert water["bands"]["schema"] == {"type": "array", "items": {"type": "string"},
+                                        "default": ["green", "nir"]}
+    assert water["bands"]["minOccurs"] == 0 and water["bands"]["maxOccurs"] == 1
     assert water["epsg"]["schema"] == {"type": "string", "default": "EPSG:4326"}
     mosaic = client.get("/alice/ogc-api/processes/mosaic", headers=A).json()["inputs"]
     assert mosaic["resampling"]["schema"] == {"type": "string",
                                               "enum": ["nearest", "bilinear", "cubic"]}
     assert mosaic["window"]["schema"]["properties"]["size"]["type"] == "integer"
-    assert mosaic["window"]["minOccurs"] == 0
-    assert mosaic["scenes"]["maxOccurs"] == "unbounded" and mosaic["scenes"]["minOccurs"] == 0
+    assert mosaic["window"]["minOccurs"] == 0 and mosaic["window"]["schema"]["nullable"] is True
+    assert mosaic["scenes"]["maxOccurs"] == 1 and mosaic["scenes"]["minOccurs"] == 0
 
 
 @pytest.mark.parametrize("unit", [
@@ -385,7 +392,11 @@ def test_execute_async_status_logs_results(env):
     assert links["related"]["type"] == "text/plain"
     assert links["related"]["href"].endswith(f"/jobs/{job_id}/logs")
     results = client.get(f"/alice/ogc-api/jobs/{job_id}/results", headers=A).json()
-    assert results["StacCatalogUri"].startswith("s3://user-alice/processing-results/")
+    # only the declared outputs: the stored StacCatalogUri is no output of ndvi
+    assert results == {"results": {
+        "href": f"s3://user-alice/processing-results/{job_id}/catalog.json",
+        "type": "application/json", "rel": "stac-catalog"}}
+    assert store.get_job(job_id).response == "document"
 
 
 def test_execute_sync_returns_results(env):
@@ -396,8 +407,10 @@ def test_execute_sync_returns_results(env):
                                         "stac_items": ["https://e/items/1", "https://e/items/2"],
                                         "bands": {"value": ["green", "nir"]}}})
     assert resp.status_code == 200, resp.text
-    assert resp.json()["results"]["rel"] == "stac-catalog"
     job = store.list_jobs("alice")[0][0]
+    assert resp.json() == {"stac_catalog": {
+        "href": f"s3://user-alice/processing-results/{job.id}/catalog.json",
+        "type": "application/json", "rel": "stac-catalog"}}
     assert job.mode == "sync" and job.inputs["stac_items"] == ["https://e/items/1",
                                                                "https://e/items/2"]
 
@@ -479,9 +492,66 @@ def test_jobs_list_filters_and_dismiss(env):
     assert gone.json()["status"] == "dismissed" and gone.json()["jobID"] == j2
     assert any(link["rel"] == "parent" for link in gone.json()["links"])
     assert client.get(f"/alice/ogc-api/jobs/{j2}", headers=A).json()["status"] == "dismissed"
-    assert_ogc_error(client.get(f"/alice/ogc-api/jobs/{j2}/results", headers=A), 404,
-                     "result-not-ready")
+    detail = assert_ogc_error(client.get(f"/alice/ogc-api/jobs/{j2}/results", headers=A), 410,
+                              "job-dismissed")["detail"]
+    assert detail.startswith(f"job '{j2}' was dismissed")
+    # a dismissed job leaves the list (as ZOO removes it); asked for by status, it is there
+    after = client.get("/alice/ogc-api/jobs", headers=A).json()
+    assert {j["jobID"] for j in after["jobs"]} == {j1, j3} and after["numberTotal"] == 2
+    asked = client.get("/alice/ogc-api/jobs", headers=A, params={"status": "dismissed"}).json()
+    assert [j["jobID"] for j in asked["jobs"]] == [j2]
     assert_ogc_error(client.get("/alice/ogc-api/jobs/0000-nope", headers=A), 404, "no-such-job")
+
+
+def test_results_of_a_failed_job_answer_the_failure(env):
+    client, store, ex, _ = env
+    ex.auto = False
+    assert deploy(client).status_code == 201
+    job_id = client.post("/alice/ogc-api/processes/ndvi/execution",
+                         json={"inputs": {"scene": "https://x/1"}},
+                         headers={**A, "Prefer": "respond-async"}).json()["jobID"]
+    ex.fail(job_id)
+    body = assert_ogc_error(client.get(f"/alice/ogc-api/jobs/{job_id}/results", headers=A),
+                            500, "job-failed")
+    assert body == {"type": "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/"
+                            "job-failed", "title": "JobFailed", "status": 500, "jobID": job_id,
+                    "detail": f"job '{job_id}' failed: the tool failed: step calc exited with "
+                              f"code 3; its log is at http://testserver/alice/ogc-api/jobs/"
+                              f"{job_id}/logs"}
+
+
+@pytest.mark.parametrize("body, word", [
+    ({"response": "fancy"}, "`response` is \"document\""),
+    ({"response": ["raw"]}, "`response` is \"document\""),
+])
+def test_execute_bad_response_is_400(env, body, word):
+    client, store, ex, _ = env
+    assert deploy(client).status_code == 201
+    before = snapshot(store)
+    resp = client.post("/alice/ogc-api/processes/ndvi/execution", headers=A,
+                       json={"inputs": {"scene": "https://x/1"}, **body})
+    assert word in assert_ogc_error(resp, 400)["detail"]
+    assert snapshot(store) == before and ex.submitted == []
+
+
+def test_execute_raw_needs_one_output(env):
+    client, store, ex, _ = env
+    assert deploy(client, TWO_OUTPUTS).status_code == 201
+    before = snapshot(store)
+    scenes = {"scenes": ["https://example.org/items/1"]}
+    resp = client.post("/alice/ogc-api/processes/water-mask/execution", headers=A,
+                       json={"inputs": scenes, "response": "raw"})
+    detail = assert_ogc_error(resp, 400)["detail"]
+    assert detail == ("`response: raw` answers one output's value and this request asks for 2 "
+                      "(['masks', 'catalog']): name one in `outputs`, e.g. {\"outputs\": "
+                      "{\"masks\": {}}}, or use `response: document`")
+    assert snapshot(store) == before
+    ex.auto = False
+    ok = client.post("/alice/ogc-api/processes/water-mask/execution",
+                     headers={**A, "Prefer": "respond-async"},
+                     json={"inputs": scenes, "response": "raw", "outputs": {"catalog": {}}})
+    assert ok.status_code == 201, ok.text
+    assert store.get_job(ok.json()["jobID"]).response == "raw"
 
 
 # ---------------------------------------------------------------------- isolation and auth

@@ -720,9 +720,10 @@ def test_wait_raises_job_failed_with_message_and_logs(server, ades):
     logs = job.logs()
     assert "==> Tool log convert.log <==" in logs and "log of broken-" in logs
     assert "==> Job pod log <==" in logs and "job.log" in logs
-    with pytest.raises(ResultNotReady) as info:
+    # ZOO answers "result-not-ready" for a failed job: the client says what happened instead
+    with pytest.raises(JobFailed) as again:
         job.results()
-    assert info.value.status == 404
+    assert again.value.message == err.message and again.value.log_links == err.log_links
 
 
 def test_wait_times_out(server, ades):
@@ -1008,8 +1009,12 @@ def test_wait_in_a_notebook_uses_an_ipywidgets_bar(server, ades, monkeypatch):
     bar, label = box.children
     assert type(bar).__name__ == "IntProgress" and bar.value == 100
     assert bar.bar_style == "success"
-    assert label.value == \
-        f"job {job.id}: successful 100% - ZOO-Kernel successfully run your service!"
+    # The text is under the bar, full width, and wraps instead of being cut at the cell edge.
+    assert type(box).__name__ == "VBox" and type(label).__name__ == "HTML"
+    assert label.value == (
+        "<div style='white-space:normal;overflow-wrap:anywhere;line-height:1.3'>"
+        f"job {job.id}: successful 100% - ZOO-Kernel successfully run your service!</div>")
+    assert bar.layout.width == label.layout.width == "100%"
 
 
 def test_in_notebook_is_false_outside_a_kernel():

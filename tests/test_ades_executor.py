@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -189,6 +190,10 @@ def test_job_end_to_end_notebook_package(store, tmp_path, s3, stac_server):
     progresses = [p for _, p in seen]
     assert progresses == sorted(progresses)  # never goes back
     assert {10, 20, 95} & set(progresses)
+    # The tool's own progress: its command starting (27) and papermill's 4 cells (3 + injected
+    # parameters: 34, 46, 58, 70 as each starts) move it on, not 20 until the step ends.
+    assert set(progresses) & {34, 46, 58, 70}, progresses
+    assert "Executing Cell 4" in Path(done.log_path).read_text()
     uri = f"s3://user-alice/processing-results/{job.id}/catalog.json"
     assert done.results["StacCatalogUri"] == uri
     assert done.results["results"] == {"href": uri, "type": "application/json",
@@ -227,8 +232,10 @@ def test_failing_tool_ends_failed_with_reason(store, tmp_path, s3, stac_server):
     finally:
         ex.shutdown()
     assert done.status == "failed"
-    assert "the run failed" in done.message
-    assert "failing on purpose" in done.message  # the log tail carries the tool's error
+    # what failed (the step and its exit code), no server path, no log lines: the log has them
+    assert re.fullmatch(r"the tool failed: step [\w-]+ exited with code [1-9]\d*; the step's "
+                        r"log is linked from the job status", done.message), done.message
+    assert "failing on purpose" in Path(done.log_path).read_text()
     assert done.results is None and done.finished is not None and done.pid is None
 
 

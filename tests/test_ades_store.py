@@ -235,3 +235,40 @@ def test_claim_user_binds_a_name_to_one_account(url):
     assert store.claim_user("alice", "hub:2") == []
     store.add_process(_proc())  # the new account deploys the same id: no clash
     store.close()
+
+
+def test_response_kept_and_dismissed_jobs_leave_the_list(url):
+    store = JobStore(url)
+    raw = store.create_job("alice", "ndvi", {}, None, "sync", "raw")
+    doc = store.create_job("alice", "ndvi", {}, None, "async")
+    store.update_job(doc.id, status="dismissed")
+    again = JobStore(url)
+    assert again.get_job(raw.id).response == "raw" and again.get_job(doc.id).response == "document"
+    jobs, total = again.list_jobs("alice")
+    assert [j.id for j in jobs] == [raw.id] and total == 1
+    jobs, total = again.list_jobs("alice", statuses=iter(["dismissed"]))
+    assert [j.id for j in jobs] == [doc.id] and total == 1
+    store.close()
+    again.close()
+
+
+def test_a_database_from_before_response_gains_the_column(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.execute('CREATE TABLE jobs ("id" TEXT PRIMARY KEY, "user" TEXT NOT NULL, '
+               '"process_id" TEXT NOT NULL, "inputs" TEXT NOT NULL, "outputs" TEXT, '
+               '"mode" TEXT NOT NULL, "status" TEXT NOT NULL, "message" TEXT NOT NULL, '
+               '"progress" INTEGER NOT NULL, "created" TEXT NOT NULL, "started" TEXT, '
+               '"finished" TEXT, "updated" TEXT NOT NULL, "results" TEXT, "log_path" TEXT, '
+               '"pid" INTEGER)')
+    now = utcnow().isoformat()
+    db.execute("INSERT INTO jobs VALUES ('j1', 'alice', 'p', '{}', NULL, 'async', 'successful', "
+               "'done', 100, ?, NULL, NULL, ?, NULL, NULL, NULL)", (now, now))
+    db.commit()
+    db.close()
+    store = JobStore(f"sqlite:///{path}")
+    assert store.get_job("j1").response == "document"
+    assert store.create_job("alice", "p", {}, None, "sync", "raw").response == "raw"
+    store.close()

@@ -147,10 +147,12 @@ def test_no_container_copy_rewrites_app_dir_and_docker(tmp_path):
     text = (tmp_path / "x.cwl").read_text()
     assert moved == ["app"]
     assert runmod.APP_DIR_IN_IMAGE not in text and f"{PACKAGE.resolve()}/app.ipynb" in text
-    doc = runmod._load_yaml(tmp_path / "x.cwl")
-    tool = doc["$graph"][1]
-    assert "DockerRequirement" not in tool["requirements"]
-    assert tool["hints"][0]["class"] == "DockerRequirement"
+    from eopde.apppkg.cwlmodel import load_package_file
+
+    tool = load_package_file(tmp_path / "x.cwl").process("#app")
+    assert tool is not None and tool.cls == "CommandLineTool"
+    [docker] = [r for r in tool.requirements if r.cls == "DockerRequirement"]
+    assert docker.hint and docker.body["dockerPull"]
 
 
 # --------------------------------------------------------------------------- end to end
@@ -167,9 +169,11 @@ def test_eopde_run_end_to_end(stac_server, tmp_path):
          "--assets", "B04,B08", "--output", str(out), "--json"],
         capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert NO_ENGINE_MESSAGE in proc.stdout
-    assert "step run: completed success" in proc.stdout
-    result = json.loads(proc.stdout[proc.stdout.index("\n{") + 1:])
+    # --json: stdout is the JSON document alone (a pipe into jq works); the rest is on stderr
+    result = json.loads(proc.stdout)
+    assert proc.stdout.lstrip().startswith("{")
+    assert NO_ENGINE_MESSAGE in proc.stderr
+    assert "step run: completed success" in proc.stderr and "Run successful" in proc.stderr
     assert result["status"] == "successful"
 
     results = out / "outputs" / "results"

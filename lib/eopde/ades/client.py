@@ -297,12 +297,15 @@ class Client:
 
     def execute(self, process_id: str, inputs: Mapping[str, Any] | None = None,
                 outputs: Mapping[str, Any] | Iterable[str] | None = None,
-                mode: str = "async", *, subscriber: Mapping[str, str] | None = None) -> Job:
+                mode: str = "async", *, subscriber: Mapping[str, str] | None = None,
+                response: str | None = None) -> Job:
         """Execute a process. Input values may be pystac Items, ItemCollections or search
         results (sent as the items' self-href URLs, as EOEPCA expects for STAC inputs).
 
         ``mode="async"`` (``Prefer: respond-async``) returns the Job at once; ``"sync"`` waits
         for the server and returns a Job that is already finished with its results.
+        ``response="raw"`` asks for the one output's value itself (the local ADES and ZOO give
+        the result STAC catalog) instead of the results document.
         """
         if mode not in ("async", "sync"):
             raise ValueError(f"mode must be 'async' or 'sync', not {mode!r}")
@@ -313,22 +316,27 @@ class Client:
                 {name: {"transmissionMode": "reference"} for name in outputs}
         if subscriber:
             body["subscriber"] = dict(subscriber)
+        if response is not None:  # "document" or "raw" (OGC API - Processes 1.0)
+            body["response"] = response
         headers = {"Content-Type": "application/json"}
         if mode == "async":
             headers["Prefer"] = "respond-async"
-        response = self.request("POST", f"processes/{quote(process_id, safe='')}/execution",
-                                content=json.dumps(body), headers=headers)
-        location = response.headers.get("location")
-        doc = response.json() if response.content else None
+        try:
+            answer = self.request("POST", f"processes/{quote(process_id, safe='')}/execution",
+                                    content=json.dumps(body), headers=headers)
+        except ProcessesError as err:  # a synchronous job that failed: say it as the job's end
+            raise _sync_failure(err) from None
+        location = answer.headers.get("location")
+        doc = answer.json() if answer.content else None
         is_status = isinstance(doc, dict) and "status" in doc and ("jobID" in doc or "id" in doc) \
             and doc.get("type") not in ("Collection", "Catalog", "Feature")
-        job_id = _id_from(location, "jobs") or (str(doc.get("jobID") or doc.get("id"))
-                                                if is_status else "")
-        if mode == "async" or (response.status_code == 201 and is_status):
+        job_id = _id_from(location, "jobs") or (
+            str(doc.get("jobID") or doc.get("id")) if is_status and doc is not None else "")
+        if mode == "async" or (answer.status_code == 201 and is_status):
             if not job_id:
                 raise ProcessesError("the server accepted the job but gave no Location and no "
-                                     "jobID", status=response.status_code,
-                                     url=str(response.request.url), body=doc)
+                                     "jobID", status=answer.status_code,
+                                     url=str(answer.request.url), body=doc)
             return Job(self, job_id, doc if is_status else {"status": "accepted",
                                                             "processID": process_id})
         done = JobStatus.from_dict({"jobID": job_id, "processID": process_id,
@@ -379,19 +387,29 @@ def _id_from(location: str | None, collection: str) -> str | None:
 
 
 def _workflow_id(cwl: Any) -> str | None:
-    """The id of the one Workflow of a CWL document (dict), for 409 -> replace."""
-    if not isinstance(cwl, dict):
+    """The id of the entry Workflow of a CWL document (a `cwlmodel.Package`), by eopde's one
+    rule (ZOO-Project-DRU's: the first Workflow), for 409 -> replace."""
+    from ..apppkg.cwlmodel import EntryPointError, Package
+
+    if not isinstance(cwl, Package):
         return None
-    nodes = cwl.get("$graph") if isinstance(cwl.get("$graph"), list) else [cwl]
-    workflows = [n for n in nodes if isinstance(n, dict) and n.get("class") == "Workflow"]
-    if len(workflows) == 1 and workflows[0].get("id"):
-        return str(workflows[0]["id"]).lstrip("#")
-    return None
+    try:
+        return cwl.entry().id or None
+    except EntryPointError:
+        return None
 
 
 def _deploy_body(source: Any, media: str) -> tuple[bytes, str, Any]:
-    """(body, content type, CWL as a dict or None) for a deploy or replace."""
+    """(body, content type, the CWL's `cwlmodel.Package` or None) for a deploy or replace.
+
+    The CWL is read as cwltool reads it (ruamel.yaml, YAML 1.2) within cwlload's limits, but
+    references (`$import` of eoap schemas...) are left to the ADES: the client reads nothing
+    they name. A dict is written with PyYAML's safe dumper, which quotes what YAML 1.1 would
+    read otherwise (`yes`, `on`...), so ZOO-Project-DRU (PyYAML) and cwltool read the same."""
     import yaml
+
+    from ..apppkg.cwlload import LoadError, load_yaml
+    from ..apppkg.cwlmodel import package_of
 
     if media not in ("cwl", "ogcapppkg"):
         raise ValueError(f"media must be 'cwl' or 'ogcapppkg', not {media!r}")
@@ -416,18 +434,16 @@ def _deploy_body(source: Any, media: str) -> tuple[bytes, str, Any]:
     else:
         raise TypeError(f"cannot deploy a {type(source).__name__}: give a package folder, a .cwl "
                         "path, CWL text, a CWL dict or an http(s) URL")
-    if cwl is None:
-        try:
-            cwl = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise InvalidInput(f"the CWL is not valid YAML: {err}", title="invalid CWL") from None
-        if not isinstance(cwl, dict):
-            raise InvalidInput("the CWL is not a YAML mapping", title="invalid CWL")
+    try:
+        pkg = package_of(load_yaml(text, "the CWL", roundtrip=True) if cwl is None else cwl,
+                         text)
+    except LoadError as err:
+        raise InvalidInput(f"the CWL cannot be read: {err}", title="invalid CWL") from None
     if media == "cwl":
-        return text.encode(), CWL_YAML, cwl
-    body = {"executionUnit": {"value": text, "mediaType": CWL_YAML,
-                              "format": {"mediaType": CWL_YAML}}}
-    return json.dumps(body).encode(), OGCAPPPKG, cwl
+        return text.encode(), CWL_YAML, pkg
+    unit: dict[str, Any] = {"value": text, "mediaType": CWL_YAML,
+                            "format": {"mediaType": CWL_YAML}}
+    return json.dumps({"executionUnit": unit}).encode(), OGCAPPPKG, pkg
 
 
 def _item_href(item: Any) -> str:
@@ -471,3 +487,17 @@ def to_input_value(value: Any, name: str = "") -> Any:
     if hasattr(value, "__iter__"):
         return [to_input_value(v, name) for v in value]
     raise TypeError(f"input {name!r}: cannot send a {type(value).__name__} to an ADES")
+
+
+def _sync_failure(err: ProcessesError) -> Exception:
+    """A synchronous execute answered with the job's failure (the local ADES's ``job-failed``
+    / ``job-dismissed`` exceptions, which name the jobID) -> JobFailed / JobDismissed."""
+    from .errors import JobDismissed, JobFailed
+
+    code = (err.type or "").rstrip("/").rsplit("/", 1)[-1].lower()
+    job_id = err.body.get("jobID") if isinstance(err.body, dict) else None
+    if code == "job-failed":
+        return JobFailed(err.detail, job_id=job_id)
+    if code == "job-dismissed":
+        return JobDismissed(err.detail, job_id=job_id)
+    return err

@@ -151,12 +151,38 @@ class Job:
 
     def results(self) -> "JobResults":
         """The job's results (``GET /jobs/{id}/results``): a JobResults that knows where the
-        result STAC catalog is. ResultNotReady if the job has not succeeded."""
+        result STAC catalog is. JobFailed / JobDismissed (with the server's message and the log
+        links) when the job failed or was dismissed; ResultNotReady while it runs."""
         from .results import JobResults
 
         if self._results_doc is None:
-            self._results_doc = self.client._json("GET", self._path("/results"))
+            try:
+                self._results_doc = self.client._json("GET", self._path("/results"))
+            except ProcessesError as err:
+                raise self._outcome_error(err) from None
         return JobResults(self._results_doc, client=self.client)
+
+    def _outcome_error(self, err: ProcessesError) -> Exception:
+        """``err`` (the answer to GET results) as JobFailed / JobDismissed when the job failed
+        or was dismissed: the local ADES says so in the exception type, other servers answer
+        "not ready" or 500, so their status decides."""
+        code = (err.type or "").rstrip("/").rsplit("/", 1)[-1].lower()
+        status = None
+        if code in ("job-failed", "job-dismissed") or err.status in (404, 410, 500):
+            try:
+                status = self.status()
+            except ProcessesError:
+                status = None
+        state = status.status if status else {"job-failed": "failed",
+                                              "job-dismissed": "dismissed"}.get(code)
+        links = status.log_links if status else []
+        if state == "failed":
+            message = (status.message if status else None) or err.detail
+            return JobFailed(f"job {self.id} failed: {message}", job_id=self.id, status=status,
+                             log_links=links)
+        if state == "dismissed":
+            return JobDismissed(f"job {self.id} was dismissed", job_id=self.id, status=status)
+        return err
 
     def logs(self) -> str:
         """The job's logs as text: every ``rel: related`` text/plain link of the status (EOEPCA's
@@ -272,7 +298,10 @@ class _TerminalProgress(_Progress):
 
 
 class _WidgetProgress(_Progress):
-    """An ipywidgets IntProgress bar and a label, shown in the notebook cell's output."""
+    """An ipywidgets IntProgress bar and, under it, the status text, shown in the cell's output.
+
+    The text is HTML that wraps within the cell's width (a Label beside the bar was cut at the
+    cell's edge)."""
 
     STYLES = {"successful": "success", "failed": "danger", "dismissed": "warning"}
 
@@ -281,12 +310,20 @@ class _WidgetProgress(_Progress):
         from IPython.display import display
 
         self.bar = widgets.IntProgress(value=0, min=0, max=100, description="",
-                                       bar_style="info")
-        self.label = widgets.Label(value=f"job {job.id}: waiting")
+                                       bar_style="info", layout=widgets.Layout(width="100%"))
+        self.label = widgets.HTML(layout=widgets.Layout(width="100%"))
         self.job = job
-        display(widgets.HBox([self.bar, self.label]))
+        self._say(f"job {job.id}: waiting")
+        display(widgets.VBox([self.bar, self.label],
+                             layout=widgets.Layout(width="100%", max_width="60em")))
+
+    def _say(self, text: str) -> None:
+        import html
+
+        self.label.value = (f"<div style='white-space:normal;overflow-wrap:anywhere;"
+                            f"line-height:1.3'>{html.escape(text)}</div>")
 
     def update(self, status: JobStatus) -> None:
         self.bar.value = _percent(status, self.bar.value)
         self.bar.bar_style = self.STYLES.get(status.status, "info")
-        self.label.value = f"job {self.job.id}: {_describe(status)}"
+        self._say(f"job {self.job.id}: {_describe(status)}")

@@ -35,7 +35,8 @@ def add_parser(subparsers) -> None:
                        choices=("docker", "podman", "singularity", "apptainer"),
                        help="container engine (default: the first that works, else none)")
     p.add_argument("--timeout", type=float, help="stop cwltool after this many seconds")
-    p.add_argument("--json", action="store_true", help="print the result as JSON at the end")
+    p.add_argument("--json", action="store_true",
+                   help="print only the result as JSON on stdout (progress goes to stderr)")
     p.set_defaults(func=cmd_run)
 
 
@@ -45,8 +46,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                       parse_stac_item_args, run_package)
     from .stagein import StageInError
 
+    # with --json, stdout is the JSON document alone: everything else goes to stderr
+    human = sys.stderr if args.json else sys.stdout
+
     def say(message: str) -> None:
-        print(message, flush=True)
+        print(message, file=human, flush=True)
 
     try:
         workflow = load_workflow(args.package, args.workflow)
@@ -74,20 +78,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     t = result.timings
     if result.ok:
-        print(f"Run successful in {result.seconds:.1f} s (stage-in {t.get('stage_in', 0):.1f} s, "
-              f"cwltool {t.get('cwltool', 0):.1f} s of which the tool {t.get('tool', 0):.1f} s)")
-        print(f"  catalog:  {result.catalog}")
+        say(f"Run successful in {result.seconds:.1f} s (stage-in {t.get('stage_in', 0):.1f} s, "
+            f"cwltool {t.get('cwltool', 0):.1f} s of which the tool {t.get('tool', 0):.1f} s)")
+        say(f"  catalog:  {result.catalog}")
         for item in result.items:
-            print(f"  item {item['id']} ({item['datetime']}): {', '.join(item['assets'])}")
+            say(f"  item {item['id']} ({item['datetime']}): {', '.join(item['assets'])}")
     else:
         print(f"Run FAILED after {result.seconds:.1f} s: {result.message}", file=sys.stderr)
         if result.log_tail:
             print("--- last lines of the log ---", file=sys.stderr)
             print(result.log_tail, file=sys.stderr)
     if result.notebook:
-        print(f"  executed notebook: {result.notebook}")
-    print(f"  log:      {result.log}")
-    print(f"  run folder: {result.run_dir}")
+        say(f"  executed notebook: {result.notebook}")
+    say(f"  log:      {result.log}")
+    say(f"  run folder: {result.run_dir}")
     if args.json:
         print(json.dumps(result.to_json(), indent=1))
     return 0 if result.ok else 1

@@ -174,8 +174,10 @@ def _one_line(err: BaseException, limit: int = 300) -> str:
 
 def load_yaml(text: str | bytes, what: str = "the document", *, roundtrip: bool = False,
               max_bytes: int = MAX_BYTES) -> Any:
-    """Parse user YAML (or JSON) within the limits: plain Python objects (PyYAML's safe loader),
-    or with `roundtrip=True` ruamel.yaml's round-trip tree (line numbers, comments kept)."""
+    """Parse user YAML (or JSON) within the limits with ruamel.yaml, the library cwltool reads
+    CWL with (YAML 1.2: `yes`/`on` are strings, as cwltool reads them): plain Python objects
+    (its safe loader), or with `roundtrip=True` its round-trip tree (line numbers kept). The
+    limits are checked first by a libyaml event scan (`scan_yaml`), before any tree is built."""
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -189,20 +191,13 @@ def load_yaml(text: str | bytes, what: str = "the document", *, roundtrip: bool 
             if err.rule != "cwl/yaml":
                 raise  # too deep / too large: YAML would be no better
     scan_yaml(text, what)
-    if roundtrip:
-        from ruamel.yaml import YAML
-        from ruamel.yaml.error import YAMLError
-
-        try:
-            return YAML(typ="rt", pure=True).load(text)
-        except (YAMLError, ValueError) as err:  # the pre-scan passed: rare (YAML 1.2 details)
-            raise LoadError(f"{what} is not valid YAML: {_one_line(err)}",
-                            fix="fix the YAML syntax") from None
-    import yaml
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
 
     try:
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (yaml.YAMLError, ValueError) as err:
+        return YAML(typ="rt" if roundtrip else "safe", pure=True).load(text)
+    except (YAMLError, ValueError) as err:  # the pre-scan passed: rare (YAML 1.2 details,
+        # a duplicate key)
         raise LoadError(f"{what} is not valid YAML: {_one_line(err)}",
                         fix="fix the YAML syntax") from None
 
@@ -252,9 +247,8 @@ def _over(doc: Any, max_depth: int, max_nodes: int | None) -> str | None:
 def line_of(container, key) -> int | None:
     """1-based line of `key` in a ruamel container, or None."""
     try:
-        if isinstance(container, dict):
-            return container.lc.key(key)[0] + 1
-        return container.lc.item(key)[0] + 1
+        lc = getattr(container, "lc")  # only ruamel's round-trip containers have it
+        return (lc.key(key) if isinstance(container, dict) else lc.item(key))[0] + 1
     except Exception:
         return None
 

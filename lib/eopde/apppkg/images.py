@@ -74,16 +74,9 @@ def resolve(image: str, root: Path | None = None) -> Path:
 
 
 def docker_pull(cwl_text: str) -> str | None:
-    """The first `dockerPull` of a CWL document (its app image)."""
-    from .cwlload import load_yaml
-    from .validate import requirement_entries
+    """The first `dockerPull` of a CWL document's tools (its app image), from the model
+    (`cwlmodel.load_package`: cwlload's limits; nothing the document names is read)."""
+    from .cwlmodel import load_package
 
-    doc = load_yaml(cwl_text, "the CWL")  # size, depth and alias limits
-    processes = doc.get("$graph", [doc]) if isinstance(doc, dict) else []
-    for process in processes:
-        if not isinstance(process, dict):
-            continue
-        for cls, body, *_ in requirement_entries(process):
-            if cls == "DockerRequirement" and body.get("dockerPull"):
-                return str(body["dockerPull"])
-    return None
+    images = load_package(cwl_text).images()
+    return images[0] if images else None

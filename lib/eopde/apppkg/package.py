@@ -346,6 +346,20 @@ def _dump(doc: dict) -> str:
     return yaml.dump(doc, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=100)
 
 
+def _dump_checked(doc: dict) -> str:
+    """The CWL text, read back through `cwlmodel` (cwlload's loader, ruamel, YAML 1.2 as cwltool
+    reads it) to make sure it says what was built (PyYAML writes YAML 1.1: a value it left
+    unquoted would read otherwise) and has the entry point it was built with."""
+    from .cwlmodel import load_package
+
+    text = _dump(doc)
+    model = load_package(text)
+    if model.plain() != json.loads(json.dumps(doc)) or model.entry().id != doc["$graph"][0]["id"]:
+        raise ValueError("internal error: the CWL written does not read back as built; report "
+                         "this notebook to the eopde maintainers")
+    return text
+
+
 def dockerfile_text(notebook_name: str, python: str, vendored: bool) -> str:
     base = DEFAULT_BASE_IMAGE.format(py=python)
     lines = [
@@ -508,7 +522,7 @@ def make_package(notebook: str | Path, output: str | Path, *,
     nb_dest = out / notebook_name
     if nb_dest.resolve() != src.resolve():
         _copy_notebook(src, nb, nb_dest)
-    cwl_path.write_text(_dump(cwl))
+    cwl_path.write_text(_dump_checked(cwl))
     req_path = out / "requirements.txt"
     req_path.write_text(reqs.text())
     vendor = out / VENDOR_DIR

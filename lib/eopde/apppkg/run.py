@@ -104,6 +104,8 @@ class Workflow:
     outputs: list[str]
     label: str = ""
     doc: str = ""
+    steps: int = 0  #: steps of the entry Workflow (0 for a lone CommandLineTool)
+    package: Any = None  #: the cwlmodel.Package it was read from
 
     def input(self, name: str) -> InputSpec | None:
         return next((i for i in self.inputs if i.name == name), None)
@@ -171,70 +173,31 @@ def _type_str(t: Any) -> str:
     return str(t)
 
 
-def _entries(section: Any) -> list[tuple[str, Any]]:
-    """(id, body) of a CWL inputs/outputs section given as a list or a map."""
-    out = []
-    if isinstance(section, Mapping):
-        for key, body in section.items():
-            out.append((_short(str(key)), body if isinstance(body, Mapping) else {"type": body}))
-    elif isinstance(section, list):
-        for body in section:
-            if isinstance(body, Mapping) and "id" in body:
-                out.append((_short(str(body["id"])), body))
-    return out
-
-
-def _load_yaml(path: Path) -> Any:
-    """The CWL document at ``path``, through cwlload: size, depth and alias limits, and refused
-    (LoadError) when it names anything outside itself ($include, $import, run: other.cwl...)."""
-    from .cwlload import MAX_BYTES, load_cwl
-
-    with open(path, "rb") as f:
-        data = f.read(MAX_BYTES + 1)
-    return load_cwl(data, path.name)
-
-
 def load_workflow(package: str | os.PathLike[str], workflow_id: str | None = None) -> Workflow:
-    """The entry Workflow of a package folder or CWL file: ``workflow_id`` (with or without
-    ``#``), else the only Workflow of the document (a lone CommandLineTool is accepted too)."""
+    """The entry point of a package folder or CWL file, by `cwlmodel`'s rule (the one deploy and
+    describe use): the Workflow ``workflow_id`` (with or without ``#``), else the first Workflow
+    of the document; a lone CommandLineTool is run too (cwltool runs it). The document is read
+    once, through cwlload's guarded loader (limits; nothing it names is read)."""
     from .cwlload import LoadError
+    from .cwlmodel import EntryPointError, load_package_file, plain
 
-    cwl = find_cwl(package)
+    cwl = find_cwl(Path(package))
     try:
-        doc = _load_yaml(cwl)
+        pkg = load_package_file(cwl)
     except LoadError as err:  # names the file, not its folder (the ADES's job path)
         raise RunError(str(err)) from None
-    except Exception as err:
-        raise RunError(f"{cwl}: not a readable YAML/JSON document ({err})") from err
-    if not isinstance(doc, Mapping):
-        raise RunError(f"{cwl}: not a CWL document")
-    processes = doc.get("$graph") if "$graph" in doc else [doc]
-    processes = [p for p in processes or [] if isinstance(p, Mapping)]
-    if workflow_id:
-        wanted = workflow_id.lstrip("#")
-        chosen = [p for p in processes if _short(str(p.get("id", ""))) == wanted]
-        if not chosen:
-            ids = ", ".join(_short(str(p.get("id", "?"))) for p in processes)
-            raise RunError(f"{cwl}: no process with id {wanted!r}; it has {ids}")
-    else:
-        chosen = [p for p in processes if p.get("class") == "Workflow"] or (
-            processes if len(processes) == 1 else [])
-        if len(chosen) != 1:
-            ids = ", ".join(f"{_short(str(p.get('id', '?')))} ({p.get('class')})" for p in processes)
-            raise RunError(
-                f"{cwl}: cannot tell the entry point among {ids}; choose one with -w WORKFLOW_ID")
-    proc = chosen[0]
-    pid = _short(str(proc.get("id", ""))) if proc.get("id") else ""
-    inputs = []
-    for name, body in _entries(proc.get("inputs")):
-        inputs.append(InputSpec(
-            name=name, type=_norm_type(body.get("type")), label=str(body.get("label") or ""),
-            doc=" ".join(str(body.get("doc") or "").split()),
-            default=body["default"] if "default" in body and body["default"] is not None
-            else _MISSING))
-    outputs = [name for name, _ in _entries(proc.get("outputs"))]
-    return Workflow(cwl=cwl, id=pid, inputs=inputs, outputs=outputs,
-                    label=str(proc.get("label") or ""), doc=str(proc.get("doc") or ""))
+    except OSError as err:
+        raise RunError(f"{cwl.name}: cannot be read ({err.strerror})") from None
+    try:
+        proc = pkg.entry(workflow_id, allow_tool=True)
+    except EntryPointError as err:
+        raise RunError(f"{cwl}: {err}; choose one with -w WORKFLOW_ID") from None
+    inputs = [InputSpec(name=p.id, type=_norm_type(plain((p.raw or {}).get("type"))),
+                        label=p.label, doc=" ".join(p.doc.split()),
+                        default=p.default if p.has_default else _MISSING)
+              for p in proc.inputs]
+    return Workflow(cwl=cwl, id=proc.id, inputs=inputs, outputs=[o.id for o in proc.outputs],
+                    label=proc.label, doc=proc.doc, steps=len(proc.steps), package=pkg)
 
 
 # --------------------------------------------------------------------------- parameter conversion
@@ -583,6 +546,8 @@ def check_catalog(folder: str | os.PathLike[str]) -> tuple[Path | None, list[dic
 
 _PROGRESS_RE = re.compile(r"\[(workflow|step|job) ?([^\]]*)\] (start|completed (\w+))$")
 _JOB_CMD_RE = re.compile(r"\[job ([^\]]+)\] .*\$ ")
+#: papermill --log-output (the packaged tool's command) before each cell, numbered from 1.
+_CELL_RE = re.compile(r"^Executing Cell (\d+)-*\s*$")
 
 
 def write_no_container_copy(cwl: Path, target: Path, app_dir: Path | None = None) -> list[str]:
@@ -595,27 +560,24 @@ def write_no_container_copy(cwl: Path, target: Path, app_dir: Path | None = None
 
     from ruamel.yaml import YAML
 
-    from .cwlload import scan_yaml
-    from .validate import requirement_entries
+    from .cwlload import load_cwl
+    from .cwlmodel import requirement_list
 
     text = cwl.read_text().replace(APP_DIR_IN_IMAGE, str(Path(app_dir or cwl.parent).resolve()))
-    scan_yaml(text, cwl.name)  # limits (the document was checked by load_workflow already)
+    doc = load_cwl(text, cwl.name, roundtrip=True)  # the guarded loader, as load_workflow
     yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
     yaml.width = 4096
-    doc = yaml.load(text)
     moved: list[str] = []
-    processes = doc.get("$graph", [doc]) if isinstance(doc, Mapping) else []
+    processes = doc.get("$graph", [doc])
     for proc in processes:
         if not isinstance(proc, dict):
             continue
-        found = [(body, container, key) for cls, body, _, container, key
-                 in requirement_entries(proc, hints=False) if cls == "DockerRequirement"]
+        found = [r for r in requirement_list(proc) if r.cls == "DockerRequirement" and not r.hint]
         if not found:
             continue
-        for _, container, key in reversed(found):  # list indexes: pop from the end
-            container.pop(key)
-        docker = {"class": "DockerRequirement", **found[-1][0]}
+        for r in reversed(found):  # list indexes: pop from the end
+            r.container.pop(r.key)
+        docker = {"class": "DockerRequirement", **found[-1].body}
         hints = proc.get("hints")
         if hints is None:
             proc["hints"] = [docker]
@@ -674,6 +636,7 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
                 env: Mapping[str, str] | None = None,
                 run_as: tuple[int, int] | None = None,
                 wrap: Callable[[list[str]], list[str]] | None = None,
+                workflow: Workflow | None = None,
                 url_policy: Any = None) -> RunResult:
     """Run ``package`` (a package folder or its CWL file) locally, like an ADES.
 
@@ -693,6 +656,8 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
     ``wrap(command)`` when given (a command that switches to the account itself), else directly;
     ``url_policy`` (a :class:`~eopde.services.urlguard.UrlPolicy`) limits what stage-in fetches
     for a user (default: anything, as on one's own machine).
+    ``workflow``: the package's entry point already read by :func:`load_workflow` (the
+    executor reads it once to check the inputs; the CWL is then not parsed again).
 
     Raises :class:`ParameterError` (bad inputs), :class:`RunError` (cannot start) and
     :class:`~eopde.apppkg.stagein.StageInError`; a run that starts returns a :class:`RunResult`
@@ -702,7 +667,9 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
 
     say = progress or (lambda message: None)
     t_start = time.monotonic()
-    workflow = load_workflow(package, workflow_id)
+    if workflow is None or workflow.cwl != find_cwl(Path(package)) or (
+            workflow_id and workflow.id != workflow_id.lstrip("#")):
+        workflow = load_workflow(package, workflow_id)
 
     # inputs first (cheap checks before any download)
     job = convert_params(workflow, dict(params or {}))
@@ -833,6 +800,8 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
                     name = job_cmd.group(1)
                     step_start[f"job {name}"] = now
                     say(f"job {name}: running the tool")
+                elif cell := _CELL_RE.match(line):  # the tool's own progress: papermill cells
+                    say(f"notebook cell {int(cell.group(1))}: started")
 
         reader = threading.Thread(target=pump, daemon=True)
         reader.start()

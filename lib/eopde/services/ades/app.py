@@ -32,11 +32,12 @@ from .auth import Principal, VerifierUnavailable, bearer_token, verifier_from_en
 from .deploy import ID_RE, read_package
 from .execution import DISMISS_DOC, EXECUTE_DOC, ServerTimingMiddleware, SyncWaits, wait_for_job
 from .execution import delete_results as _delete_results
+from .execution import raw_value, response_mode, results_document
 from .execution import executor_limits as _executor_limits
 from .execution import job_timeout as _job_timeout
-from .errors import (P1, LastResort, OGCError, bad_request, duplicated_process, no_such_job,
-                     no_such_process, not_acceptable, not_found, result_not_ready, too_large,
-                     unauthorized)
+from .errors import (P1, LastResort, OGCError, bad_request, duplicated_process, job_failed,
+                     no_such_job, no_such_process, not_acceptable, not_found, result_not_ready,
+                     too_large, unauthorized)
 from .fetchpolicy import check_inputs, platform_origins, policy_for
 from .inputs import check_execute
 from .steplogs import step_log_files
@@ -73,6 +74,8 @@ _DEPLOY_BODY = {"requestBody": {"required": True, "content": {
 _EXECUTE_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
     "type": "object", "properties": {"inputs": {"type": "object"},
                                      "outputs": {"type": "object"},
+                                     "response": {"type": "string", "enum": ["document", "raw"],
+                                                  "default": "document"},
                                      "timeout": {"type": "number", "exclusiveMinimum": 0,
                                                  "description": "the job's time limit (s)"}}}}}}}
 
@@ -464,6 +467,7 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
         raw = await read_body(request)
         body = load_json(raw, "the execute body")
         inputs, outputs = check_execute(body, rec.description)
+        response = response_mode(body, rec.description, outputs)
         # refuse data inputs that name what this service must not fetch, before any job exists
         await run_in_threadpool(check_inputs, inputs, rec.description, policy_for(user, origins))
         limit = _job_timeout(body, executor)
@@ -473,7 +477,7 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
             waits.take(user)  # 429/503 beyond the bounds, before any job exists
         try:
             job = store.create_job(user, process_id, inputs, outputs,
-                                   "async" if is_async else "sync")
+                                   "async" if is_async else "sync", response)
             executor.submit(job.id, **({} if limit is None else {"timeout": limit}))
             base = root(request, user)
             location = f"{base}/jobs/{job.id}"
@@ -488,13 +492,19 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
             await run_in_threadpool(executor.dismiss, location.rsplit("/", 1)[1])
             return Response(status_code=499)  # nginx's "client closed request"; never sent
         if job.status == "successful":
-            return _json(job.results or {}, 200, {"Location": location})
+            return _json(await job_results(job, rec), 200, {"Location": location})
         if job.status in ("failed", "dismissed"):
-            return _json({"type": P1 + "job-failed", "title": "JobFailed", "status": 500,
-                          "detail": f"job {job.id} {job.status}: {job.message}; its log is at "
-                                    f"{location}/logs", "jobID": job.id}, 500,
-                         {"Location": location})
+            err = job_failed(job.id, job.status, job.message, f"{location}/logs")
+            return _json(err.to_dict(), err.status, {"Location": location, **err.headers})
         return _json(status_info(base, job), 201, {"Location": location})
+
+    async def job_results(job: JobRecord, rec: ProcessRecord | None) -> Any:
+        """What the results of a successful job are, in the response the execute asked for."""
+        description = rec.description if rec is not None else {
+            "outputs": {k: {} for k in job.results or {} if k != "StacCatalogUri"}}
+        if job.response == "raw":
+            return await run_in_threadpool(raw_value, job, description, executor)
+        return results_document(job, description)
 
     # ------------------------------------------------------------------ jobs
     @app.get(PREFIX + "/jobs", tags=["Jobs"], summary="List your jobs")
@@ -553,13 +563,12 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
     async def results(request: Request, user: str, job_id: str):
         await authed(request, user)
         job = get_job(user, job_id)
+        if job.status in ("failed", "dismissed"):  # the failure itself, not "not ready"
+            raise job_failed(job.id, job.status, job.message,
+                             f"{root(request, user)}/jobs/{job.id}/logs")
         if job.status != "successful":
-            err = result_not_ready(job.id, job.status)
-            if job.status in ("failed", "dismissed"):
-                err.detail = (f"job {job.id!r} is {job.status} ({job.message}): it has no "
-                              f"results; read its log at GET /jobs/{job.id}/logs")
-            raise err
-        return job.results or {}
+            raise result_not_ready(job.id, job.status)
+        return await job_results(job, store.get_process(user, job.process_id))
 
     @app.get(PREFIX + "/jobs/{job_id}/logs/{step}", tags=["Jobs"],
              summary="Log of one CWL step of a finished job (text)",

@@ -22,6 +22,7 @@ from eopde.apppkg import cwlload as _cwlload
 from . import description as _desc
 
 if TYPE_CHECKING:  # pragma: no cover
+    from eopde.apppkg.cwlmodel import Package as CwlPackage
     from eopde.services.urlguard import UrlPolicy
 from .errors import P1, OGCError, bad_request, too_large, unsupported_media_type, workflow_not_found
 
@@ -61,10 +62,13 @@ def _decode(body: bytes) -> str:
         raise bad_request(f"the body is not UTF-8 text ({err}); send the CWL as UTF-8") from None
 
 
-def _parse(text: str, what: str) -> dict:
-    """The CWL document, parsed within limits; refused (400) when it refers outside itself."""
+def _parse(text: str, what: str) -> "CwlPackage":
+    """The CWL document, parsed once into the model (cwlmodel, through cwlload: limits);
+    refused (400) when it refers outside itself."""
+    from eopde.apppkg.cwlmodel import load_package
+
     try:
-        return _cwlload.load_cwl(text, what)
+        return load_package(text, what)
     except _cwlload.LoadError as err:
         if err.rule == "eopde/too-large":
             raise OGCError(413, P1 + "payload-too-large", "PayloadTooLarge",
@@ -202,17 +206,16 @@ def read_package(body: bytes, content_type: str | None, *, w: str | None, max_by
     w = w or fragment
     if not text.strip():
         raise bad_request("the body is empty; send the application package's CWL")
-    doc = _parse(text, "the execution unit")
-    if "cwlVersion" not in doc:
+    pkg = _parse(text, "the execution unit")
+    if "cwlVersion" not in pkg.doc:
         raise bad_request("the document has no `cwlVersion`: it is not CWL; send the "
                           "application package's CWL")
-    workflows = _desc.workflows(doc)
+    workflows = {wf.id: wf for wf in pkg.workflows}
     if w is not None and w not in workflows:
         raise workflow_not_found(
             f"no Workflow {w!r} in the package; its Workflows are: "
             + (", ".join(sorted(workflows)) or "none") + " (pick one with w=)")
-    # a trailing newline keeps validate() from taking a one-line body for a file path
-    report = validate(text if text.endswith("\n") else text + "\n", workflow_id=w)
+    report = validate(pkg, workflow_id=w)  # the model: not parsed again
     if not report.valid:
         errors = [f.to_dict() for f in report.errors]
         summary = "; ".join(f"{e['message']} (fix: {e['fix']})" if e["fix"] else e["message"]
@@ -221,13 +224,14 @@ def read_package(body: bytes, content_type: str | None, *, w: str | None, max_by
                        "invalid-application-package", "InvalidApplicationPackage",
                        f"the CWL is not a valid application package: {summary}",
                        extra={"findings": [f.to_dict() for f in report.findings]})
-    process_id = w or _desc._frag(report.entry)
+    process_id = w or report.entry or ""  # the whole id: "../x" must be refused, not cut
     check_id(process_id, "process id (the Workflow's id)")
-    raw_id = str(workflows.get(process_id, {}).get("id") or process_id)
+    entry = workflows.get(process_id)
+    raw_id = str((entry.raw.get("id") if entry is not None else None) or process_id)
     raw_id = raw_id.lstrip("#").rsplit("#", 1)[-1]
     check_id(raw_id, "process id (the Workflow's id)")
     try:
-        description = _desc.describe(doc, process_id)
+        description = _desc.describe(pkg.plain(), process_id)
     except (_desc.DescriptionError, TypeError, ValueError) as err:
         raise bad_request(f"cannot describe the package's Workflow {process_id!r}: "
                           f"{err}") from None

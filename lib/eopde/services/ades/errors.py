@@ -54,6 +54,19 @@ def result_not_ready(job_id: str, status: str) -> OGCError:
                     f"poll GET /jobs/{job_id} until its status is 'successful'")
 
 
+def job_failed(job_id: str, status: str, message: str, log_href: str) -> OGCError:
+    """The answer for the results of a job that failed (500, as OGC API - Processes 1.0 lists
+    exceptions instead of results) or was dismissed (410: its results were deleted). The
+    detail is the job's message (what failed, no server paths); the log is at ``log_href``."""
+    if status == "dismissed":
+        return OGCError(410, P1 + "job-dismissed", "JobDismissed",
+                        f"job {job_id!r} was dismissed: it has no results ({message}); "
+                        f"its log is at {log_href}", extra={"jobID": job_id})
+    return OGCError(500, P1 + "job-failed", "JobFailed",
+                    f"job {job_id!r} failed: {message}; its log is at {log_href}",
+                    extra={"jobID": job_id})
+
+
 def duplicated_process(process_id: str, location: str) -> OGCError:
     return OGCError(409, P2 + "duplicated-process", "DuplicatedProcess",
                     f"a process {process_id!r} is already deployed; replace it with "

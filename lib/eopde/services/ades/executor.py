@@ -68,8 +68,9 @@ from typing import Any
 from ..process import group_alive, stop_group
 from . import jobuser
 from .fairshare import FairQueue
+from .execution import failure_message, scrub
 from .stageout import StageOutError, StageOutTarget, delete_results, stage_out
-from .steplogs import write_step_logs
+from .steplogs import ToolProgress, notebook_cells, write_step_logs
 from .store import FINAL, utcnow
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,8 @@ DEFAULT_MAX_TIMEOUT = 6 * 3600.0  #: the most a job may ask for (EOPDE_ADES_JOB_
 
 P_ACCEPTED, P_STAGE_IN, P_RUN, P_RUN_END, P_STAGE_OUT, P_DONE = 0, 10, 20, 90, 95, 100
 _STEP_DONE = re.compile(r"^(step|job) (\S+): completed")
+_CELL_STARTED = re.compile(r"^notebook cell (\d+): started$")
+_TOOL_STARTED = re.compile(r"^job \S+: running the tool$")
 
 
 def _unwrap(value: Any) -> Any:
@@ -371,7 +374,7 @@ class LocalExecutor:
         except Exception:  # never lose a job: whatever broke ends it failed
             log.exception("job %s", job_id)
             self._finish(job_id, "failed", "internal error of the ADES executor: "
-                         + traceback.format_exc(limit=3).strip().splitlines()[-1])
+                         + scrub(traceback.format_exc(limit=3).strip().splitlines()[-1]))
         finally:
             with self._lock:
                 self._procs.pop(job_id, None)
@@ -496,10 +499,8 @@ class LocalExecutor:
                                 f"{limit:g} s and was stopped (ask for up to "
                                 f"{self.max_timeout:g} s with the execute body's \"timeout\")")
         timings = dict(result.timings)
-        if not result.ok:
-            tail = result.log_tail or ""
-            return self._finish(job_id, "failed", result.message + (
-                f"\n--- log tail ---\n{tail}" if tail else ""))
+        if not result.ok:  # what failed, without paths or log lines (the log links have them)
+            return self._finish(job_id, "failed", failure_message(result, log_path))
         self._stage_out(job, workflow, result, box, timings, t_start, say)
 
     def _run_tool(self, job_id: str, workflow, cwl: Path, params: dict, stac: dict, box: Path,
@@ -509,19 +510,24 @@ class LocalExecutor:
         from eopde.apppkg.run import run_package
 
         n_steps = max(1, _count_steps(workflow))
-        done_steps = 0
+        done = ToolProgress(n_steps, P_RUN, P_RUN_END, cells=notebook_cells(app_dir))
 
         def progress(line: str) -> None:
-            nonlocal done_steps
+            if cell := _CELL_STARTED.match(line):  # papermill's cells (see run_package)
+                number = int(cell.group(1))  # (already in the log, as papermill wrote it)
+                self._update(job_id, False, progress=done.cell_started(number),
+                             message=f"running the tool: notebook cell {number}"
+                                     + (f" of {done.cells}" if done.cells else ""))
+                return
             say(line)
             if line.startswith("cwltool: running"):
                 self._update(job_id, False, progress=P_RUN, message="running the tool")
+            elif _TOOL_STARTED.match(line):
+                self._update(job_id, False, progress=done.tool_started())
             elif _STEP_DONE.match(line) and not line.startswith(f"step {workflow.id}:"):
                 m = _STEP_DONE.match(line)
                 if m.group(1) == "step" or n_steps == 1:
-                    done_steps += 1
-                    p = P_RUN + (P_RUN_END - P_RUN) * min(done_steps, n_steps) // n_steps
-                    self._update(job_id, False, progress=p)
+                    self._update(job_id, False, progress=done.step_done())
 
         def on_start(proc: subprocess.Popen) -> None:
             with self._lock:
@@ -551,7 +557,7 @@ class LocalExecutor:
                     on_start=on_start, app_dir=app_dir, env=env,
                     run_as=(account.uid, account.gid) if account.isolated else None,
                     wrap=jobuser.wrapper(account),
-                    url_policy=policy)
+                    url_policy=policy, workflow=workflow)
         finally:
             jobuser.take_back(box)
 
@@ -600,16 +606,6 @@ def _split_inputs(workflow, inputs: dict) -> tuple[dict[str, Any], dict[str, lis
 
 
 def _count_steps(workflow) -> int:
-    """Steps of the entry Workflow (1 for a lone CommandLineTool)."""
-    from eopde.apppkg.run import _load_yaml
-
-    try:
-        doc = _load_yaml(workflow.cwl)
-        procs = doc.get("$graph", [doc])
-        for p in procs:
-            if str(p.get("id", "")).lstrip("#").split("/")[-1] == workflow.id or len(procs) == 1:
-                steps = p.get("steps") or {}
-                return len(steps) or 1
-    except Exception:
-        pass
-    return 1
+    """Steps of the entry Workflow (1 for a lone CommandLineTool), as load_workflow read them
+    (the CWL is not parsed again)."""
+    return getattr(workflow, "steps", 0) or 1

@@ -40,7 +40,8 @@ def _is_uri_schema(schema: Any) -> bool:
         return False
     if schema.get("format") == "uri":
         return True
-    alts = (schema.get("oneOf") or []) + (schema.get("anyOf") or [])
+    # arrays of URLs (`{"type": "array", "items": {"format": "uri"}}`, how Directory[] is described)
+    alts = (schema.get("oneOf") or []) + (schema.get("anyOf") or []) + [schema.get("items")]
     return any(_is_uri_schema(s) for s in alts if isinstance(s, dict))
 
 

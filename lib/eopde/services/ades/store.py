@@ -102,6 +102,7 @@ class JobRecord:
     results: dict | None
     log_path: str | None
     pid: int | None
+    response: str = "document"  # the execute body's `response`: "document" or "raw"
 
 
 _JSON_PROC = {"description"}
@@ -160,7 +161,7 @@ CREATE TABLE IF NOT EXISTS {jobs} (
     "inputs" {json} NOT NULL, "outputs" {json}, "mode" TEXT NOT NULL, "status" TEXT NOT NULL,
     "message" TEXT NOT NULL, "progress" INTEGER NOT NULL, "created" {time} NOT NULL,
     "started" {time}, "finished" {time}, "updated" {time} NOT NULL, "results" {json},
-    "log_path" TEXT, "pid" INTEGER{extra});
+    "log_path" TEXT, "pid" INTEGER, "response" TEXT NOT NULL DEFAULT 'document'{extra});
 CREATE TABLE IF NOT EXISTS {owners} (
     "user" TEXT PRIMARY KEY, "identity" TEXT NOT NULL, "since" {time} NOT NULL);
 CREATE TABLE IF NOT EXISTS {retired} (
@@ -229,6 +230,10 @@ class _SQLite(_Dialect):
                                               owners=self.owners, retired=self.retired,
                                               json="TEXT", time="TEXT",
                                               extra=""))
+        columns = {r[1] for r in self._db.execute(f"PRAGMA table_info({self.jobs})")}
+        if "response" not in columns:  # a database from before `response` was kept
+            self._db.execute(f"ALTER TABLE {self.jobs} ADD COLUMN \"response\" TEXT NOT NULL "
+                             "DEFAULT 'document'")
 
     @contextmanager
     def atomic(self):
@@ -279,6 +284,8 @@ class _Postgres(_Dialect):
             self._db.execute(f"CREATE SCHEMA IF NOT EXISTS {self.SCHEMA}")
             for statement in filter(str.strip, tables.split(";")):
                 self._db.execute(statement)
+            self._db.execute(f'ALTER TABLE {self.jobs} ADD COLUMN IF NOT EXISTS "response" '
+                             "TEXT NOT NULL DEFAULT 'document'")
 
     def _connect(self):
         try:
@@ -452,13 +459,13 @@ class JobStore:
         return JobRecord(**self._decode(row, _JSON_JOB, _TIME_JOB))
 
     def create_job(self, user: str, process_id: str, inputs: dict, outputs: dict | None,
-                   mode: str) -> JobRecord:
+                   mode: str, response: str = "document") -> JobRecord:
         now = utcnow()
         job = JobRecord(id=str(uuid.uuid4()), user=user, process_id=process_id,
                         inputs=inputs, outputs=outputs, mode=mode, status="accepted",
                         message="job accepted, waiting for a worker", progress=0,
                         created=now, started=None, finished=None, updated=now,
-                        results=None, log_path=None, pid=None)
+                        results=None, log_path=None, pid=None, response=response)
         values = [self._encode(n, getattr(job, n), _JSON_JOB, _TIME_JOB) for n in _JOB_FIELDS]
         with self._lock:
             self._d.run(f"INSERT INTO {{jobs}} ({_JOB_COLS}) "
@@ -476,7 +483,13 @@ class JobStore:
     def list_jobs(self, user: str, *, process_ids: Iterable[str] | None = None,
                   statuses: Iterable[str] | None = None, limit: int = 1000,
                   skip: int = 0) -> tuple[list[JobRecord], int]:
+        """A user's jobs, newest first. Dismissed jobs leave the list (as ZOO removes them)
+        unless ``statuses`` names "dismissed"."""
         where, args = ['"user"=?'], [user]
+        statuses = list(statuses or [])
+        if not statuses or "dismissed" not in statuses:
+            where.append('"status"<>?')
+            args.append("dismissed")
         for column, values in (("process_id", process_ids), ("status", statuses)):
             if values:
                 values = list(values)
@@ -504,7 +517,10 @@ class JobStore:
                                 [*args, job_id])
             if count == 0:
                 raise NoSuchJob(job_id)
-            return self.get_job(job_id)
+            job = self.get_job(job_id)
+        if job is None:  # removed between the two statements
+            raise NoSuchJob(job_id)
+        return job
 
     def jobs_with_status(self, statuses: Iterable[str]) -> list[JobRecord]:
         statuses = list(statuses)
