@@ -229,7 +229,8 @@ def test_the_toolbar_button_follows_its_setting(platform, wizard_user):
                 'apputils:activate-command-palette')""")
             search = page.locator(".lm-CommandPalette-input")
             search.fill("Package Notebook as an OGC")
-            search.press("Enter")
+            page.locator(".lm-CommandPalette-item",
+                         has_text="Package Notebook as an OGC Application").click()
             page.locator(".eopde-Wizard .eopde-Parameter").first.wait_for(timeout=60_000)
         finally:
             page.evaluate(save, "{}")

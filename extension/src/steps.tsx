@@ -184,6 +184,7 @@ export function ReviewStep(props: {
                 <strong>{f.severity}</strong> [{f.rule}] {f.message}
                 <div>where: {f.where}</div>
                 {f.fix && <div>fix: {f.fix}</div>}
+                {f.source && <div>source: {f.source}</div>}
               </li>
             ))}
           </ul>

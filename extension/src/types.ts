@@ -37,6 +37,8 @@ export interface IFinding {
   message: string;
   where: string;
   fix: string;
+  /** whose rule an advice is (eoap-validator, transpiler-mate...) */
+  source?: string;
 }
 
 export interface IPackaged {
