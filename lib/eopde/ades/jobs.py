@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from .errors import JobDismissed, JobFailed, JobTimeout, NoSuchJob, ProcessesError
 
@@ -103,11 +103,12 @@ class Job:
 
     def status(self) -> JobStatus:
         """A fresh status document."""
-        if self._results_doc is not None and not self.id:
+        if self._results_doc is not None and not self.id and self._status is not None:
             return self._status  # a synchronous execution: nothing to ask the server
         doc = self.client._json("GET", self._path())
-        self._status = JobStatus.from_dict(doc, self.id)
-        return self._status
+        status = JobStatus.from_dict(doc, self.id)
+        self._status = status
+        return status
 
     def wait(self, timeout: float | None = None, interval: float = 1.0, progress: bool = True,
              *, max_interval: float = 10.0, backoff: float = 1.5) -> JobStatus:
@@ -268,9 +269,9 @@ class _TerminalProgress(_Progress):
 
     WIDTH = 20
 
-    def __init__(self, job: Job, stream: Callable | None = None):
+    def __init__(self, job: Job, stream: TextIO | None = None):
         self.job = job
-        self.stream = stream or sys.stderr
+        self.stream: TextIO = stream or sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.last = ""
         self.written = False

@@ -50,7 +50,8 @@ def _geometry(value: AOILike) -> Geometry | None:
         value = value.__geo_interface__
     if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 4 \
             and all(isinstance(v, (int, float)) for v in value):
-        return bbox_polygon(tuple(float(v) for v in value))
+        west, south, east, north = (float(v) for v in value)
+        return bbox_polygon((west, south, east, north))
     if not isinstance(value, Mapping):
         raise TypeError(
             f"aoi must be a GeoJSON geometry or Feature, a (west, south, east, north) tuple or an "
@@ -493,10 +494,10 @@ class Map(ipyleaflet.Map):
             bounds = items_bounds(target)
         if bounds is None:
             return None
-        center, zoom = fit_view(bounds, self._pixel_size())  # type: ignore[arg-type]
+        center, zoom = fit_view(bounds, self._pixel_size())
         self.center = list(center)
         self.zoom = zoom
-        return bounds  # type: ignore[return-value]
+        return bounds
 
     fit = zoom_to
 

@@ -316,7 +316,7 @@ def router() -> Any:
             return JSONResponse({"detail": f"z, x and y must be whole numbers: {usage}"},
                                 status_code=400)
         try:
-            body = render_tile(*numbers)  # type: ignore[arg-type]
+            body = render_tile(*numbers)
         except TileOutOfRange as exc:
             return JSONResponse({"detail": f"{exc}: {usage}"}, status_code=404)
         return Response(body, media_type="image/png",
