@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from eopde.apppkg.validate import validate
-from eopde.services.ades.description import DescriptionError, describe, summary
+from eopde.apppkg.describe import DescriptionError, describe, summary
 
 DATA = Path(__file__).parent / "data" / "cwl"
 SAMPLES = sorted(DATA.glob("*.cwl")) + sorted(DATA.glob("*.yaml"))

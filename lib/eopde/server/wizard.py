@@ -241,11 +241,9 @@ def check(cwl_text: Any) -> dict[str, Any]:
 
 
 def describe(cwl_text: str) -> dict[str, Any] | None:
-    """The OGC API - Processes description the platform's ADES derives from the CWL.
-
-    The one place outside eopde.services that imports it: the derivation is pure (it reads the
-    YAML tree) and must be the ADES's own, not a second copy; it belongs in eopde.apppkg."""
-    from eopde.services.ades.description import describe as ades_describe
+    """The OGC API - Processes description the platform's ADES derives from the CWL (the same
+    function: eopde.apppkg.describe)."""
+    from eopde.apppkg.describe import describe as ades_describe
 
     try:
         return ades_describe(cwl_text)

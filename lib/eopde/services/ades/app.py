@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.datastructures import URL
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import description as _desc
+from ...apppkg import describe as _desc
 from .auth import Principal, Verifier, VerifierUnavailable, bearer_token, verifier_from_env
 from .deploy import ID_RE, read_package
 from .execution import DISMISS_DOC, EXECUTE_DOC, ServerTimingMiddleware, SyncWaits, wait_for_job
