@@ -26,7 +26,8 @@ down:
 status:
 	$(BIN)/eopde status
 
-install: system-packages $(VENV)/.installed hub_config/node_modules/.installed $(VENV)/share/jupyter/kernels/eopde/kernel.json $(VENV)/share/jupyter/lab/settings/overrides.json
+install: system-packages $(VENV)/.installed hub_config/node_modules/.installed $(VENV)/share/jupyter/kernels/eopde/kernel.json $(VENV)/share/jupyter/lab/settings/overrides.json \
+  $(VENV)/share/jupyter/labextensions/eopde/package.json $(VENV)/etc/jupyter/jupyter_server_config.d/eopde.json
 
 system-packages:
 	@scripts/install-system-packages.sh
@@ -55,7 +56,34 @@ $(VENV)/share/jupyter/kernels/eopde/kernel.json: kernels/eopde/kernel.json $(VEN
 	@echo "eopde: kernel 'EO Python (eopde)' installed"
 
 # JupyterLab defaults for the platform's users (no news feed prompt: the demo runs offline).
-$(VENV)/share/jupyter/lab/settings/overrides.json: hub_config/lab-overrides.json $(VENV)/.installed
+$(VENV)/share/jupyter/lab/settings/overrides.json: hub_config/lab-settings/overrides.json $(VENV)/.installed
+	@mkdir -p $(dir $@)
+	@cp $< $@
+
+# The JupyterLab extension (extension/), built offline: npm ci from the committed lock, then
+# JupyterLab's builder against the installed JupyterLab's own core metadata (`jupyter labextension
+# build` would look it up online). The wheel ships the result (pyproject.toml shared-data).
+EXT_SOURCES := $(wildcard extension/src/*.ts extension/src/*.tsx extension/schema/*.json extension/style/*)
+EXT_BUILT := lib/eopde/labextension/package.json
+
+extension/node_modules/.installed: extension/package-lock.json
+	@echo "eopde: installing npm packages of extension/"
+	@cd extension && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(EXT_BUILT): extension/node_modules/.installed extension/package.json extension/tsconfig.json $(EXT_SOURCES) $(VENV)/.installed
+	@echo "eopde: building the JupyterLab extension"
+	@cd extension && node_modules/.bin/tsc && node node_modules/@jupyterlab/builder/lib/build-labextension.js \
+	  --core-path "$$($(abspath $(BIN))/python -c 'import jupyterlab, os; print(os.path.join(os.path.dirname(jupyterlab.__file__), "staging"))')" . > build.log 2>&1 \
+	  || (cat build.log; exit 1)
+	@touch $@
+
+# Installed into the venv as a wheel would: the labextension and the server extension's switch.
+$(VENV)/share/jupyter/labextensions/eopde/package.json: $(EXT_BUILT)
+	@rm -rf $(dir $@) && mkdir -p $(dir $@) && cp -r lib/eopde/labextension/. $(dir $@)
+	@echo "eopde: JupyterLab extension installed"
+
+$(VENV)/etc/jupyter/jupyter_server_config.d/eopde.json: jupyter-config/jupyter_server_config.d/eopde.json $(VENV)/.installed
 	@mkdir -p $(dir $@)
 	@cp $< $@
 

@@ -52,9 +52,16 @@ def hub_login(page, hub_url: str, username: str, password: str) -> None:
 
 
 def open_notebook(page, hub_url: str, username: str, path: str) -> None:
-    """Open a notebook in the user's JupyterLab and wait for its kernel to be idle."""
+    """Open a notebook in the user's JupyterLab and wait until it is the current tab and its
+    kernel is idle (a workspace left by an earlier test restores other notebooks, whose cells
+    and idle kernel would otherwise be taken for this one's)."""
     page.goto(f"{hub_url}/user/{username}/lab/tree/{path}")
-    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=90_000)
+    page.wait_for_function(
+        """(path) => {
+            const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+            return !!(panel && panel.context && panel.context.path === path
+                      && panel.content && panel.content.widgets.length);
+        }""", arg=path, timeout=90_000)
     wait_kernel_idle(page, timeout=90)
 
 

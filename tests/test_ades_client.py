@@ -1009,8 +1009,12 @@ def test_wait_in_a_notebook_uses_an_ipywidgets_bar(server, ades, monkeypatch):
     bar, label = box.children
     assert type(bar).__name__ == "IntProgress" and bar.value == 100
     assert bar.bar_style == "success"
-    assert label.value == \
-        f"job {job.id}: successful 100% - ZOO-Kernel successfully run your service!"
+    # The text is under the bar, full width, and wraps instead of being cut at the cell edge.
+    assert type(box).__name__ == "VBox" and type(label).__name__ == "HTML"
+    assert label.value == (
+        "<div style='white-space:normal;overflow-wrap:anywhere;line-height:1.3'>"
+        f"job {job.id}: successful 100% - ZOO-Kernel successfully run your service!</div>")
+    assert bar.layout.width == label.layout.width == "100%"
 
 
 def test_in_notebook_is_false_outside_a_kernel():

@@ -190,6 +190,10 @@ def test_job_end_to_end_notebook_package(store, tmp_path, s3, stac_server):
     progresses = [p for _, p in seen]
     assert progresses == sorted(progresses)  # never goes back
     assert {10, 20, 95} & set(progresses)
+    # The tool's own progress: its command starting (27) and papermill's 4 cells (3 + injected
+    # parameters: 34, 46, 58, 70 as each starts) move it on, not 20 until the step ends.
+    assert set(progresses) & {34, 46, 58, 70}, progresses
+    assert "Executing Cell 4" in Path(done.log_path).read_text()
     uri = f"s3://user-alice/processing-results/{job.id}/catalog.json"
     assert done.results["StacCatalogUri"] == uri
     assert done.results["results"] == {"href": uri, "type": "application/json",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from eopde.services.ades.description import describe
+from eopde.apppkg.describe import describe
 from eopde.services.ades.errors import OGCError
 from eopde.services.ades.fetchpolicy import check_inputs, policy_for
 from eopde.services.ades.inputs import check_execute

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from eopde.services.ades.steplogs import split_step_logs, step_log_files, write_step_logs
 
 LOG = """INFO [workflow ] start
@@ -46,3 +48,27 @@ def test_unsafe_job_names_stay_in_the_folder(tmp_path):
     log.write_text("INFO [job ../../evil] x\nINFO [job ../../evil] completed success\n")
     [path] = write_step_logs(log)
     assert path.parent == tmp_path / "steps"
+
+
+def test_progress_follows_steps_and_notebook_cells(tmp_path):
+    from eopde.services.ades.steplogs import ToolProgress, notebook_cells
+
+    # One step, papermill runs 4 cells: the command starting, then each started cell (the ones
+    # before it are done) move it on; what follows the last cell takes it to the step's end.
+    one = ToolProgress(1, 20, 90, cells=4)
+    assert one.tool_started() == 27
+    assert [one.cell_started(n) for n in (1, 2, 3, 4)] == [34, 46, 58, 70]
+    assert one.step_done() == 90
+    # Two steps, cells unknown: within a step each cell goes halfway to the last cell's share.
+    two = ToolProgress(2, 20, 90)
+    assert two.tool_started() == 23
+    assert [two.cell_started(n) for n in (1, 2, 3)] == [27, 39, 45]
+    assert two.step_done() == 55
+    assert two.cell_started(2) == 74  # the second step's cells, from its start
+    assert two.step_done() == 90 and two.step_done() == 90  # never past the end
+    # Cells come from the one notebook of the app folder, plus papermill's parameters cell.
+    (tmp_path / "app.ipynb").write_text(json.dumps({"cells": [{}, {}, {}], "nbformat": 4}))
+    assert notebook_cells(tmp_path) == 4
+    (tmp_path / "other.ipynb").write_text("{}")
+    assert notebook_cells(tmp_path) is None  # which one runs is not known
+    assert notebook_cells(None) is None

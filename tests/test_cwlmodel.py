@@ -202,7 +202,7 @@ def test_every_reader_picks_the_same_entry_point(name, tmp_path):
     from eopde.ades.client import _deploy_body, _workflow_id
     from eopde.apppkg.run import load_workflow
     from eopde.apppkg.validate import validate
-    from eopde.services.ades.description import DescriptionError, find_workflow
+    from eopde.apppkg.describe import DescriptionError, find_workflow
 
     path = PUBLISHED / name
     expected = ENTRY[name]

@@ -135,3 +135,22 @@ def test_tutorials_copied_without_overwriting(tmp_path, monkeypatch):
         "02-b.ipynb", "apps/app.ipynb"]
     assert (home / "tutorials" / "01-a.ipynb").read_text() == "user's edits"
     assert not (home / "tutorials" / "README.md").exists()
+
+
+def test_users_jupyterlab_is_offline_and_keeps_widget_messages_on_the_main_shell(settings):
+    """The Extension Manager never offers PyPI; the settings folder is the checkout's, whose
+    overrides turn the news feed off and keep comms off kernel subshells (their busy/idle
+    messages made the status bar say "Idle" while `job.wait()` ran)."""
+    import json
+    from pathlib import Path
+
+    c = Config()
+    configure(c, settings)
+    args = c.Spawner.args
+    assert "--LabApp.extension_manager=readonly" in args
+    (folder,) = [a.split("=", 1)[1] for a in args if a.startswith("--LabApp.app_settings_dir=")]
+    assert Path(folder) == Path(__file__).resolve().parent.parent / "hub_config" / "lab-settings"
+    overrides = json.loads((Path(folder) / "overrides.json").read_text())
+    assert overrides["@jupyterlab/apputils-extension:kernels-settings"] == {
+        "commsOverSubshells": "disabled"}
+    assert overrides["@jupyterlab/apputils-extension:notification"]["checkForUpdates"] is False

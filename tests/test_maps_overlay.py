@@ -90,6 +90,19 @@ def test_map_add_raster_adds_the_overlay_and_zooms(ndvi_tif):
     (south, west), (north, east) = layer.bounds
     lat, lon = m.center
     assert south <= lat <= north and west <= lon <= east
+    # A colormapped raster gets its legend: the colormap's ends and the value range.
+    from rio_tiler.colormap import cmap
+
+    (legend,) = m.legend_control.widget.children
+    assert m.legends == {"ndvi": legend}
+    low, high = cmap.get("rdylgn")[0], cmap.get("rdylgn")[255]
+    assert f"rgba({low[0]},{low[1]},{low[2]},1.00) 0.0%" in legend.value
+    assert f"rgba({high[0]},{high[1]},{high[2]},1.00) 100.0%" in legend.value
+    assert "<span>-1</span><span>0</span><span>1</span>" in legend.value
+    # Without rescale the legend says the band's own range (the -1 corner is nodata).
+    m.add_raster(str(ndvi_tif), colormap_name="viridis", name="auto")
+    assert "<span>-0.999</span><span>0.0005</span><span>1</span>" in m.legends["auto"].value
+    assert len(m.legend_control.widget.children) == 2
 
 
 def test_preview_of_a_raster_without_overviews_warns_nothing(tmp_path, recwarn):

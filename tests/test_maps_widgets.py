@@ -514,8 +514,107 @@ def test_import_eopde_maps_does_not_import_ipyleaflet():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_basemap_can_be_left_out_for_offline_use():
+def test_the_default_basemap_is_the_platforms_offline_one(monkeypatch):
     from eopde.maps import Map
 
     assert Map(basemap=False).layers == ()
+    (base,) = Map().layers
+    assert base.name == "basemap (offline)"
+    assert base.url == "/services/tiles/basemap/{z}/{x}/{y}.png"
+    assert base.base is True
+    # Without a tile server the map falls back to OpenStreetMap.
+    for var in ("EOPDE_TILES_URL", "EOPDE_TILES_PUBLIC_PATH"):
+        monkeypatch.delenv(var)
     assert [layer.name for layer in Map().layers] == ["OpenStreetMap.Mapnik"]
+
+
+# --------------------------------------------------------------------------- coverage
+
+
+class _Backend:
+    """A catalogue backend over the demo items (our own interface, in place of a STAC API)."""
+
+    name = "demo"
+    url = "http://127.0.0.1:8701"
+
+    def __init__(self, items, extent=None):
+        self.items, self.extent = items, extent
+
+    def search_items(self, params):
+        import pystac
+
+        found = [pystac.Item.from_dict(i) for i in self.items
+                 if not params.collections or i["collection"] in params.collections]
+        return iter(found[: params.max_items])
+
+    def collections(self):
+        import pystac
+
+        extent = pystac.Extent(pystac.SpatialExtent(self.extent),
+                               pystac.TemporalExtent([[None, None]]))
+        return [pystac.Collection("sentinel-2-l2a", "demo", extent)]
+
+
+def test_coverage_is_the_union_of_the_collections_footprints(demo_items):
+    import shapely
+
+    from eopde.maps import Map
+    from eopde.maps.coverage import coverage_geojson
+
+    data = coverage_geojson("sentinel-2-l2a", catalogue=_Backend(demo_items))
+    (feature,) = data["features"]
+    assert feature["properties"] == {"collection": "sentinel-2-l2a", "source": "items",
+                                     "items": 6}
+    shape = shapely.geometry.shape(feature["geometry"])
+    # Two places (Trasimeno, Flevoland), three dates each over one footprint: two polygons.
+    assert shape.geom_type == "MultiPolygon" and len(shape.geoms) == 2
+    for item in demo_items:
+        footprint = shapely.geometry.shape(item["geometry"])
+        assert shape.buffer(0.002).contains(footprint)
+    assert shape.area < 1.01 * shapely.unary_union(
+        [shapely.geometry.shape(i["geometry"]) for i in demo_items]).area
+    m = Map(basemap=False, coverage=None)
+    layer = m.show_coverage("sentinel-2-l2a", catalogue=_Backend(demo_items), zoom=True)
+    assert layer in m.layers and m.coverage == {"sentinel-2-l2a": layer}
+    assert layer.name == "coverage: sentinel-2-l2a"
+    assert 43.0 < m.center[0] < 53.0  # between Umbria and Flevoland
+
+
+def test_coverage_of_a_large_collection_is_its_extent(demo_items):
+    from eopde.maps.coverage import coverage_geojson
+
+    boxes = [[11.0, 42.0, 13.0, 53.0], [11.0, 42.0, 13.0, 44.0], [5.0, 52.0, 6.0, 53.0]]
+    data = coverage_geojson("sentinel-2-l2a", catalogue=_Backend(demo_items, boxes),
+                            max_items=5)
+    (feature,) = data["features"]
+    assert feature["properties"]["source"] == "extent"
+    assert feature["geometry"]["type"] == "MultiPolygon"
+    assert len(feature["geometry"]["coordinates"]) == 2  # the parts, not the overall box
+
+
+def test_previews_with_a_colormap_get_a_legend(demo_items):
+    from eopde.maps import Map
+
+    m = Map(demo_items, time_slider=False, basemap=False)
+    m.add_preview(0, "true_color", name="rgb")
+    assert m.legend_control is None  # no colormap, no legend
+    m.add_preview(0, "ndvi", name="NDVI")
+    (legend,) = m.legend_control.widget.children
+    assert "NDVI" in legend.value and "<span>-1</span><span>0</span><span>1</span>" in legend.value
+    m.add_preview(0, "SCL", name="classes")  # class colours: a table of classes, not a ramp
+    assert list(m.legends) == ["NDVI"]
+    m.clear_previews()
+    assert m.legends == {} and m.legend_control.widget.children == ()
+
+
+def test_hover_card_follows_the_time_slider(demo_items):
+    from eopde.maps import show_items
+
+    m = show_items(demo_items)
+    spring = next(f for f in m.footprints.data["features"] if f["id"] == TRASIMENO_SPRING)
+    m.footprints._handle_mouse_events(None, {
+        "event": "mouseover", "feature": spring, "properties": spring["properties"],
+        "coordinates": centroid(demo_items[0])}, [])
+    assert TRASIMENO_SPRING in m.details.value
+    m.time_slider.value = "2025-07-15"
+    assert TRASIMENO_SUMMER in m.details.value and TRASIMENO_SPRING not in m.details.value

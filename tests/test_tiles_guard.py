@@ -273,3 +273,100 @@ def test_items_with_too_many_assets_are_refused(client, data):
     body["assets"] = {f"a{i}": dict(asset) for i in range(guard.MAX_ITEM_ASSETS + 1)}
     Path(url).write_text(json.dumps(body))
     refused(client.get("/stac/assets", params={"url": url}), 400)
+
+
+# --------------------------------------------------------------------------- open datasets
+
+
+def test_open_datasets_are_kept_per_thread_for_seconds(monkeypatch):
+    import threading
+
+    class Dataset:
+        closed = False
+
+        def close(self):
+            self.closed = True
+
+    opened: list[str] = []
+
+    def opener(href):
+        opened.append(href)
+        return Dataset()
+
+    now = [100.0]
+    monkeypatch.setattr(guard.time, "monotonic", lambda: now[0])
+    cache = guard._OpenDatasets()
+    first = cache.get("/d/a.tif", opener)
+    assert cache.get("/d/a.tif", opener) is first and opened == ["/d/a.tif"]
+    now[0] += guard.DATASET_CACHE_SECONDS  # opened that long ago: opened again, old one closed
+    second = cache.get("/d/a.tif", opener)
+    assert second is not first and first.closed and opened == ["/d/a.tif"] * 2
+    for n in range(guard.DATASETS_PER_THREAD):  # at most this many open: the oldest goes
+        now[0] += 0.01
+        cache.get(f"/d/{n}.tif", opener)
+    assert second.closed and len(cache.entries) == guard.DATASETS_PER_THREAD
+    other: list = []
+    thread = threading.Thread(target=lambda: other.append(cache.get("/d/0.tif", opener)))
+    thread.start()
+    thread.join()
+    assert other[0] is not cache.entries["/d/0.tif"][1]  # another thread: its own dataset
+
+
+@pytest.fixture
+def served(data, monkeypatch):
+    """The tile server under uvicorn in this process (its worker threads live on, as in the
+    platform; TestClient starts new threads per request), and a count of rasters opened."""
+    import socket
+    import threading
+
+    import httpx
+    import uvicorn
+
+    from eopde.services import tiles
+
+    monkeypatch.setenv(tiles.ALLOWED_URLS_ENV, f"{data}/")
+    opened: list[str] = []
+    real_open = rasterio.open
+    monkeypatch.setattr(rasterio, "open", lambda href, *a, **k: opened.append(str(href))
+                        or real_open(href, *a, **k))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(tiles.create_app(), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        yield client, opened
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_a_replaced_cog_is_rendered_anew_within_seconds(served, data):
+    from rasterio.transform import from_origin
+
+    client, opened = served
+    path = data / "replaced.tif"
+    profile = {"driver": "COG", "width": 256, "height": 256, "count": 1, "dtype": "uint16",
+               "crs": "EPSG:32633", "transform": from_origin(500_000, 5_500_000, 10, 10)}
+
+    def write(value):
+        with rasterio.open(path, "w", **profile) as dst:
+            dst.write(np.full((256, 256), value, dtype="uint16"), 1)
+
+    def point():
+        resp = client.get("/cog/point/15.0035,49.6326", params={"url": str(path)})
+        assert resp.status_code == 200, resp.text
+        return resp.json()["values"]
+
+    write(100)
+    opened.clear()
+    assert [point(), point(), point()] == [[100]] * 3
+    assert opened == [str(path)]  # kept open for the next requests
+    write(200)
+    time.sleep(guard.DATASET_CACHE_SECONDS + 0.2)
+    assert point() == [200]  # but not longer than DATASET_CACHE_SECONDS
+    # A forbidden href is refused before any cache is looked at.
+    assert client.get("/cog/point/15.0,49.6", params={"url": "/etc/passwd"}).status_code == 403

@@ -288,7 +288,7 @@ def _footprint(path: Path) -> tuple[dict, list[float], dict]:
                                    "`crs=`), or give `geometry=` and `bbox=` to save()")
             west, south, east, north = transform_bounds(ds.crs, "EPSG:4326", *ds.bounds,
                                                         densify_pts=21)
-            proj = {"proj:shape": [ds.height, ds.width],
+            proj: dict[str, Any] = {"proj:shape": [ds.height, ds.width],
                     "proj:transform": list(ds.transform)[:6]}
             epsg = ds.crs.to_epsg()
             if epsg:
@@ -378,11 +378,11 @@ def catalog_from_folder(folder: str | os.PathLike = ".", *,
             located = _raster_place_and_time(path)
             if located is None:
                 continue
-            bbox, proj, when = located
+            bbox, proj, seen = located
             if bbox is not None:
                 footprints.append((bbox, proj))
                 proj_of[path] = proj
-            dates.extend(when)
+            dates.extend(seen)
     if footprints:
         bbox = _union([b for b, _ in footprints])
     else:
@@ -484,7 +484,7 @@ def _raster_place_and_time(path: Path):
                 located = ds.crs is not None and not ds.transform.is_identity
     except Exception:  # not a raster GDAL reads (e.g. NetCDF without geo-referencing)
         return None
-    bbox, proj = None, {}
+    bbox, proj = None, dict[str, Any]()
     if located:
         try:
             _, bbox, proj = _footprint(path)

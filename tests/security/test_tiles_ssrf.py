@@ -279,3 +279,18 @@ def test_too_many_assets_is_400(platform, anonymous, demo_item):
     resp = anonymous.get(f"{TILES}/stac/info",
                          params=[("url", item_url)] + [("assets", "B04")] * 50)
     assert_refused(resp, 400)
+
+
+def test_basemap_reads_nothing_a_request_names(platform, anonymous, canary):
+    """The offline basemap takes z/x/y only: parameters naming files change nothing, tiles
+    outside the grid and other paths are 4xx JSON."""
+    plain = anonymous.get(f"{TILES}/basemap/3/4/2.png")
+    assert plain.status_code == 200 and plain.headers["content-type"] == "image/png"
+    for params in ({"url": "file:///etc/passwd"}, {"path": "/etc/passwd"},
+                   {"url": "/vsicurl/http://127.0.0.1:22/"}):
+        resp = anonymous.get(f"{TILES}/basemap/3/4/2.png", params=params)
+        assert resp.status_code == 200 and resp.content == plain.content
+    for path, status in (("/basemap/19/0/0.png", 404), ("/basemap/3/9/0.png", 404),
+                         ("/basemap/..%2f..%2fetc/passwd", 404),
+                         ("/basemap/3/4/2.png%00.tif", 404), ("/basemap/a/b/c.png", 400)):
+        assert_refused(anonymous.get(f"{TILES}{path}"), status, canary)

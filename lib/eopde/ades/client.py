@@ -330,8 +330,8 @@ class Client:
         doc = answer.json() if answer.content else None
         is_status = isinstance(doc, dict) and "status" in doc and ("jobID" in doc or "id" in doc) \
             and doc.get("type") not in ("Collection", "Catalog", "Feature")
-        job_id = _id_from(location, "jobs") or (str(doc.get("jobID") or doc.get("id"))
-                                                if is_status else "")
+        job_id = _id_from(location, "jobs") or (
+            str(doc.get("jobID") or doc.get("id")) if is_status and doc is not None else "")
         if mode == "async" or (answer.status_code == 201 and is_status):
             if not job_id:
                 raise ProcessesError("the server accepted the job but gave no Location and no "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from .errors import JobDismissed, JobFailed, JobTimeout, NoSuchJob, ProcessesError
 
@@ -103,11 +103,12 @@ class Job:
 
     def status(self) -> JobStatus:
         """A fresh status document."""
-        if self._results_doc is not None and not self.id:
+        if self._results_doc is not None and not self.id and self._status is not None:
             return self._status  # a synchronous execution: nothing to ask the server
         doc = self.client._json("GET", self._path())
-        self._status = JobStatus.from_dict(doc, self.id)
-        return self._status
+        status = JobStatus.from_dict(doc, self.id)
+        self._status = status
+        return status
 
     def wait(self, timeout: float | None = None, interval: float = 1.0, progress: bool = True,
              *, max_interval: float = 10.0, backoff: float = 1.5) -> JobStatus:
@@ -268,9 +269,9 @@ class _TerminalProgress(_Progress):
 
     WIDTH = 20
 
-    def __init__(self, job: Job, stream: Callable | None = None):
+    def __init__(self, job: Job, stream: TextIO | None = None):
         self.job = job
-        self.stream = stream or sys.stderr
+        self.stream: TextIO = stream or sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.last = ""
         self.written = False
@@ -298,7 +299,10 @@ class _TerminalProgress(_Progress):
 
 
 class _WidgetProgress(_Progress):
-    """An ipywidgets IntProgress bar and a label, shown in the notebook cell's output."""
+    """An ipywidgets IntProgress bar and, under it, the status text, shown in the cell's output.
+
+    The text is HTML that wraps within the cell's width (a Label beside the bar was cut at the
+    cell's edge)."""
 
     STYLES = {"successful": "success", "failed": "danger", "dismissed": "warning"}
 
@@ -307,12 +311,20 @@ class _WidgetProgress(_Progress):
         from IPython.display import display
 
         self.bar = widgets.IntProgress(value=0, min=0, max=100, description="",
-                                       bar_style="info")
-        self.label = widgets.Label(value=f"job {job.id}: waiting")
+                                       bar_style="info", layout=widgets.Layout(width="100%"))
+        self.label = widgets.HTML(layout=widgets.Layout(width="100%"))
         self.job = job
-        display(widgets.HBox([self.bar, self.label]))
+        self._say(f"job {job.id}: waiting")
+        display(widgets.VBox([self.bar, self.label],
+                             layout=widgets.Layout(width="100%", max_width="60em")))
+
+    def _say(self, text: str) -> None:
+        import html
+
+        self.label.value = (f"<div style='white-space:normal;overflow-wrap:anywhere;"
+                            f"line-height:1.3'>{html.escape(text)}</div>")
 
     def update(self, status: JobStatus) -> None:
         self.bar.value = _percent(status, self.bar.value)
         self.bar.bar_style = self.STYLES.get(status.status, "info")
-        self.label.value = f"job {self.job.id}: {_describe(status)}"
+        self._say(f"job {self.job.id}: {_describe(status)}")

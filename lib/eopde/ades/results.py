@@ -128,7 +128,7 @@ class JobResults:
 
     def items(self) -> list["pystac.Item"]:
         """Every item of the result catalog (recursively)."""
-        catalog = self.catalog()
+        catalog: Any = self.catalog()
         if hasattr(catalog, "get_items"):
             return list(catalog.get_items(recursive=True))
         return [catalog]

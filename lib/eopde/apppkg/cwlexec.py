@@ -104,6 +104,8 @@ def write_no_container_copy(cwl: Path, target: Path, app_dir: Path | None = None
 
 _PROGRESS_RE = re.compile(r"\[(workflow|step|job) ?([^\]]*)\] (start|completed (\w+))$")
 _JOB_CMD_RE = re.compile(r"\[job ([^\]]+)\] .*\$ ")
+#: papermill --log-output (the packaged tool's command) before each cell, numbered from 1.
+_CELL_RE = re.compile(r"^Executing Cell (\d+)-*\s*$")
 #: One cwltool at a time runs in this process (its logger is process-wide); others get a
 #: subprocess.
 _IN_PROCESS = threading.Lock()
@@ -153,6 +155,8 @@ class LogProgress:
             name = job_cmd.group(1)
             self._start[f"job {name}"] = now
             self.say(f"job {name}: running the tool")
+        elif cell := _CELL_RE.match(line):  # the tool's own progress: papermill cells
+            self.say(f"notebook cell {int(cell.group(1))}: started")
 
 
 def run_subprocess(cmd: list[str], log: TextIO, progress: LogProgress, *, env: Mapping[str, str],

@@ -341,7 +341,7 @@ class CSWCatalogue:
         if self._v3:
             from owslib import fes2 as fes
         else:
-            from owslib import fes  # type: ignore[no-redef]
+            from owslib import fes
         iso = self._schema == "iso"
         parts: list[Any] = []
         or_groups = 0
@@ -417,7 +417,7 @@ class CSWCatalogue:
         if self._v3:
             from owslib import fes2 as fes
         else:
-            from owslib import fes  # type: ignore[no-redef]
+            from owslib import fes
         props = []
         for field in sortby:
             order = "DESC" if field.startswith("-") else "ASC"

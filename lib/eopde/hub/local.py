@@ -114,7 +114,14 @@ def configure(c, settings: PlatformSettings | None = None) -> None:
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         # window.jupyterapp, as Galata uses it: browser tests drive JupyterLab's commands.
         "--LabApp.expose_app_in_browser=True",
+        # The Extension Manager lists what is installed but never offers to fetch from PyPI:
+        # the demo runs offline, and users' servers share the platform's environment.
+        "--LabApp.extension_manager=readonly",
     ]
+    if (settings_dir := lab_settings_dir()) is not None:
+        # The checkout's JupyterLab defaults (hub_config/lab-settings/overrides.json), read
+        # where they are kept rather than from a copy in the environment that can go stale.
+        args.append(f"--LabApp.app_settings_dir={settings_dir}")
     if os.geteuid() == 0:
         args.append("--allow-root")
     c.Spawner.args = args
@@ -166,6 +173,18 @@ def pre_spawn_hook(spawner) -> None:
         ensure_bucket(bucket_name(spawner.user.name))
     except Exception as err:  # storage down must not stop the user from working
         spawner.log.warning("could not create the S3 bucket of %s: %s", spawner.user.name, err)
+
+
+def lab_settings_dir() -> Path | None:
+    """The checkout's JupyterLab settings folder (overrides.json: no news feed or update check
+    offline; widget messages not on kernel subshells, whose busy/idle messages made the status
+    bar say "Idle" while a cell still ran); None outside a checkout (``make`` then installed the
+    same file into the environment)."""
+    from ..services.parts import repo_root
+
+    root = repo_root()
+    folder = root / "hub_config" / "lab-settings" if root else None
+    return folder if folder is not None and (folder / "overrides.json").is_file() else None
 
 
 def tutorials_dir() -> Path | None:

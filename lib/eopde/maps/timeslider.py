@@ -116,6 +116,7 @@ class TimeSlider:
 
     def _on_change(self, change: dict[str, Any]) -> None:
         self._show(change["new"])
+        self.map.refresh_details()  # the hover card follows the date
 
     def hide_layer(self) -> None:
         """Take the date's layer off the map (the slider puts it back when moved)."""

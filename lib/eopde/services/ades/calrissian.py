@@ -165,7 +165,8 @@ class CalrissianBackend:
             extra_args.append("--keep-pods")
 
         namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": meta(ns, False)}
-        sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(n["sa"])}
+        sa: dict[str, Any] = {"apiVersion": "v1", "kind": "ServiceAccount",
+                              "metadata": meta(n["sa"])}
         if self.image_pull_secrets:
             sa["imagePullSecrets"] = [{"name": s} for s in self.image_pull_secrets]
         role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",

@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 from eopde.apppkg import cwlload as _cwlload
 
-from . import description as _desc
+from ...apppkg import describe as _desc
 
 if TYPE_CHECKING:  # pragma: no cover
     from eopde.apppkg.cwlmodel import Package as CwlPackage

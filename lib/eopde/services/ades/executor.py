@@ -70,7 +70,7 @@ from . import jobuser
 from .fairshare import FairQueue
 from .execution import failure_message, scrub
 from .stageout import StageOutError, StageOutTarget, delete_results, stage_out
-from .steplogs import write_step_logs
+from .steplogs import ToolProgress, notebook_cells, write_step_logs
 from .store import FINAL, utcnow
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,8 @@ DEFAULT_MAX_TIMEOUT = 6 * 3600.0  #: the most a job may ask for (EOPDE_ADES_JOB_
 
 P_ACCEPTED, P_STAGE_IN, P_RUN, P_RUN_END, P_STAGE_OUT, P_DONE = 0, 10, 20, 90, 95, 100
 _STEP_DONE = re.compile(r"^(step|job) (\S+): completed")
+_CELL_STARTED = re.compile(r"^notebook cell (\d+): started$")
+_TOOL_STARTED = re.compile(r"^job \S+: running the tool$")
 
 
 def _unwrap(value: Any) -> Any:
@@ -508,19 +510,24 @@ class LocalExecutor:
         from eopde.apppkg.run import run_package
 
         n_steps = max(1, _count_steps(workflow))
-        done_steps = 0
+        done = ToolProgress(n_steps, P_RUN, P_RUN_END, cells=notebook_cells(app_dir))
 
         def progress(line: str) -> None:
-            nonlocal done_steps
+            if cell := _CELL_STARTED.match(line):  # papermill's cells (see run_package)
+                number = int(cell.group(1))  # (already in the log, as papermill wrote it)
+                self._update(job_id, False, progress=done.cell_started(number),
+                             message=f"running the tool: notebook cell {number}"
+                                     + (f" of {done.cells}" if done.cells else ""))
+                return
             say(line)
             if line.startswith("cwltool: running"):
                 self._update(job_id, False, progress=P_RUN, message="running the tool")
+            elif _TOOL_STARTED.match(line):
+                self._update(job_id, False, progress=done.tool_started())
             elif _STEP_DONE.match(line) and not line.startswith(f"step {workflow.id}:"):
                 m = _STEP_DONE.match(line)
                 if m.group(1) == "step" or n_steps == 1:
-                    done_steps += 1
-                    p = P_RUN + (P_RUN_END - P_RUN) * min(done_steps, n_steps) // n_steps
-                    self._update(job_id, False, progress=p)
+                    self._update(job_id, False, progress=done.step_done())
 
         def on_start(proc: subprocess.Popen) -> None:
             with self._lock:

@@ -517,7 +517,10 @@ class JobStore:
                                 [*args, job_id])
             if count == 0:
                 raise NoSuchJob(job_id)
-            return self.get_job(job_id)
+            job = self.get_job(job_id)
+        if job is None:  # removed between the two statements
+            raise NoSuchJob(job_id)
+        return job
 
     def jobs_with_status(self, statuses: Iterable[str]) -> list[JobRecord]:
         statuses = list(statuses)

@@ -1,0 +1,148 @@
+import {
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import {
+  ICommandPalette,
+  IToolbarWidgetRegistry,
+  MainAreaWidget,
+  ToolbarButton
+} from '@jupyterlab/apputils';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { Widget } from '@lumino/widgets';
+
+import { WizardWidget } from './wizard';
+
+const PLUGIN_ID = 'eopde:plugin';
+const OPEN = 'eopde:open-wizard';
+
+interface ISettings {
+  defaultAdes: string;
+  defaultImage: string;
+  showToolbarButton: boolean;
+}
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description: 'eopde: the notebook to OGC application package wizard',
+  autoStart: true,
+  requires: [INotebookTracker],
+  optional: [
+    ICommandPalette,
+    IDefaultFileBrowser,
+    ISettingRegistry,
+    IToolbarWidgetRegistry
+  ],
+  activate: (
+    app: JupyterFrontEnd,
+    notebooks: INotebookTracker,
+    palette: ICommandPalette | null,
+    browser: IDefaultFileBrowser | null,
+    registry: ISettingRegistry | null,
+    toolbars: IToolbarWidgetRegistry | null
+  ) => {
+    const settings: ISettings = {
+      defaultAdes: '',
+      defaultImage: '',
+      showToolbarButton: true
+    };
+    const buttons = new Set<Widget>();
+    const wizards = new Map<string, MainAreaWidget<WizardWidget>>();
+
+    const open = async (panel: NotebookPanel) => {
+      await panel.context.ready;
+      const key = panel.context.path;
+      const existing = wizards.get(key);
+      if (existing && !existing.isDisposed) {
+        app.shell.activateById(existing.id);
+        return existing;
+      }
+      const content = new WizardWidget({
+        panel,
+        defaultImage: settings.defaultImage
+      });
+      const widget = new MainAreaWidget({ content });
+      widget.id = content.id;
+      widget.title.label = content.title.label;
+      widget.title.closable = true;
+      wizards.set(key, widget);
+      widget.disposed.connect(() => wizards.delete(key));
+      app.shell.add(widget, 'main', { mode: 'tab-after', ref: panel.id });
+      app.shell.activateById(widget.id);
+      // the command palette gives the focus back to the notebook as it closes, which
+      // activates the notebook again: activate the wizard once more after that
+      setTimeout(() => {
+        if (!widget.isDisposed) {
+          app.shell.activateById(widget.id);
+        }
+      }, 100);
+      return widget;
+    };
+
+    app.commands.addCommand(OPEN, {
+      label: args =>
+        args.path || args.fromBrowser
+          ? 'Package as an Application…'
+          : 'Package Notebook as an OGC Application…',
+      caption: 'Turn this notebook into an OGC EO Application Package (CWL)',
+      isEnabled: args =>
+        !!args.path || !!args.fromBrowser || notebooks.currentWidget !== null,
+      execute: async args => {
+        let path = args.path as string | undefined;
+        if (!path && args.fromBrowser && browser) {
+          const item = browser.selectedItems().next();
+          path = item && !item.done ? item.value.path : undefined;
+        }
+        let panel: NotebookPanel | null = notebooks.currentWidget;
+        if (path) {
+          panel = (await app.commands.execute('docmanager:open', {
+            path,
+            factory: 'Notebook'
+          })) as NotebookPanel;
+        }
+        if (panel) {
+          return open(panel);
+        }
+      }
+    });
+    // the file browser's context menu (schema/plugin.json) passes no path: read the selection
+    app.contextMenu.addItem({
+      command: OPEN,
+      args: { fromBrowser: true },
+      selector: '.jp-DirListing-item[data-file-type="notebook"]',
+      rank: 20
+    });
+    palette?.addItem({ command: OPEN, category: 'Notebook Operations' });
+
+    toolbars?.addFactory<NotebookPanel>('Notebook', 'eopde-package', panel => {
+      const button = new ToolbarButton({
+        label: 'Package',
+        tooltip: 'Package this notebook as an OGC application (eopde)',
+        onClick: () => void open(panel)
+      });
+      button.addClass('eopde-ToolbarButton');
+      button.setHidden(!settings.showToolbarButton);
+      buttons.add(button);
+      button.disposed.connect(() => buttons.delete(button));
+      return button;
+    });
+
+    if (registry) {
+      void registry.load(PLUGIN_ID).then(loaded => {
+        const apply = () => {
+          const c = loaded.composite as any;
+          settings.defaultAdes = String(c.defaultAdes ?? '');
+          settings.defaultImage = String(c.defaultImage ?? '');
+          settings.showToolbarButton = c.showToolbarButton !== false;
+          buttons.forEach(b => b.setHidden(!settings.showToolbarButton));
+        };
+        apply();
+        loaded.changed.connect(apply);
+      });
+    }
+  }
+};
+
+export default plugin;

@@ -1,0 +1,388 @@
+import { ReactWidget } from '@jupyterlab/apputils';
+import { NotebookPanel } from '@jupyterlab/notebook';
+import React, { useEffect, useRef, useState } from 'react';
+
+import { checkServer, post, RequestError } from './api';
+import { ParametersStep } from './parameters';
+import {
+  IDetected,
+  IEdit,
+  IMetadata,
+  IPackaged,
+  IRuntime,
+  IWizardState,
+  readState
+} from './types';
+import { MetadataStep, ReviewStep, RuntimeStep } from './steps';
+
+export const STEPS = [
+  'Parameters',
+  'Metadata',
+  'Runtime',
+  'Review',
+  'Test run',
+  'Deploy',
+  'Execute',
+  'Monitor',
+  'Publish'
+];
+/** Steps 5-9 come in a later version: shown, not offered. */
+export const AVAILABLE = 4;
+const DEBOUNCE_MS = 500;
+
+export interface IWizardOptions {
+  panel: NotebookPanel;
+  defaultImage: string;
+}
+
+/** The packaging wizard of one notebook, in the main area. */
+export class WizardWidget extends ReactWidget {
+  constructor(private options: IWizardOptions) {
+    super();
+    this.addClass('eopde-Wizard');
+    this.id = `eopde-wizard-${Private.id++}`;
+    this.title.label = `Package ${options.panel.context.localPath.split('/').pop()}`;
+    this.title.closable = true;
+    options.panel.disposed.connect(() => this.dispose());
+  }
+
+  render(): JSX.Element {
+    return <Wizard {...this.options} />;
+  }
+}
+
+namespace Private {
+  export let id = 0;
+}
+
+/** Request body fields from the wizard state (only what the user set). */
+export function packageBody(path: string, state: IWizardState): any {
+  const meta: any = {};
+  for (const [key, value] of Object.entries(state.metadata)) {
+    if (key === 'keywords') {
+      const words = (value as string)
+        .split(',')
+        .map(w => w.trim())
+        .filter(w => w);
+      if (words.length) {
+        meta.keywords = words;
+      }
+    } else if ((value as string).trim()) {
+      meta[key] = (value as string).trim();
+    }
+  }
+  const runtime: any = {};
+  if (state.runtime.image.trim()) {
+    runtime.image = state.runtime.image.trim();
+  }
+  for (const key of ['cores', 'ram'] as const) {
+    const text = state.runtime[key].trim();
+    if (text) {
+      runtime[key] = /^\d+$/.test(text) ? Number(text) : text;
+    }
+  }
+  return { path, parameters: cleanEdits(state.parameters), metadata: meta, runtime };
+}
+
+function Wizard(props: IWizardOptions): JSX.Element {
+  const { panel } = props;
+  const path = panel.context.path;
+  const [blocked, setBlocked] = useState<string | null>(null);
+  const [state, setState] = useState<IWizardState>(() =>
+    readState(panel.model?.getMetadata('eopde'))
+  );
+  const [detected, setDetected] = useState<IDetected | null>(null);
+  const [changedNotice, setChangedNotice] = useState(false);
+  const [packaged, setPackaged] = useState<IPackaged | null>(null);
+  const [busy, setBusy] = useState('');
+  const [fieldErrors, setFieldErrors] = useState<{ [field: string]: string }>({});
+  const [error, setError] = useState<{ message: string; field?: string } | null>(null);
+  const started = useRef(false);
+
+  const keep = (next: IWizardState) => {
+    setState(next);
+    const model = panel.model;
+    if (model && JSON.stringify(model.getMetadata('eopde')) !== JSON.stringify(next)) {
+      model.setMetadata('eopde', next as any);
+    }
+  };
+
+  const detect = async (edits: { [name: string]: IEdit }) => {
+    setBusy('Reading the parameters cell…');
+    try {
+      const found = await post<IDetected>('parameters', {
+        path,
+        parameters: cleanEdits(edits)
+      });
+      setDetected(found);
+      setFieldErrors(errs => dropPrefix(errs, 'parameters'));
+      setError(e => (e && (e.field ?? '').startsWith('parameters') ? null : e));
+      return found;
+    } catch (e) {
+      showError(e);
+      return null;
+    } finally {
+      setBusy('');
+    }
+  };
+
+  const showError = (e: unknown) => {
+    const err = e as RequestError;
+    if (err.field) {
+      setFieldErrors(errs => ({ ...errs, [err.field as string]: err.message }));
+    }
+    setError({ message: err.message, field: err.field });
+  };
+
+  /** Open: handshake, save unsaved edits (the server reads the file), detect. */
+  const start = async (dropEdits: boolean) => {
+    const problem = await checkServer();
+    if (problem) {
+      setBlocked(problem);
+      return;
+    }
+    if (panel.context.model.dirty) {
+      await panel.context.save();
+    }
+    const plain = await detect({});
+    if (!plain) {
+      return;
+    }
+    const names = new Set(plain.parameters.map(p => p.name));
+    const stored = dropEdits ? {} : state.parameters;
+    const edits: { [name: string]: IEdit } = {};
+    for (const [name, edit] of Object.entries(stored)) {
+      if (names.has(name)) {
+        edits[name] = edit;
+      }
+    }
+    setChangedNotice(
+      !dropEdits && state.digest !== null && state.digest !== plain.digest
+    );
+    keep({ ...state, parameters: edits, digest: plain.digest });
+    if (Object.keys(edits).length) {
+      await detect(edits);
+    }
+  };
+
+  useEffect(() => {
+    if (!started.current) {
+      started.current = true;
+      void start(false);
+    }
+  }, []);
+
+  // Parameters: re-detect with the edits shortly after the last keystroke.
+  const editsKey = JSON.stringify(state.parameters);
+  useDebounced(
+    () => {
+      if (detected && !blocked) {
+        void detect(state.parameters);
+      }
+    },
+    [editsKey]
+  );
+
+  // Review: regenerate whenever a field changes while it is shown.
+  const stateKey = JSON.stringify([state.parameters, state.metadata, state.runtime]);
+  useDebounced(
+    () => {
+      if (state.step === 3 && !blocked && detected) {
+        void generate();
+      }
+    },
+    [stateKey, state.step, detected !== null]
+  );
+
+  const generate = async () => {
+    setBusy('Generating the application package…');
+    setError(null);
+    try {
+      const result = await post<IPackaged>('package', packageBody(path, state));
+      setPackaged(result);
+      setFieldErrors({});
+    } catch (e) {
+      setPackaged(null);
+      showError(e);
+    } finally {
+      setBusy('');
+    }
+  };
+
+  const setEdit = (name: string, key: keyof IEdit, value: string) => {
+    const edit = { ...(state.parameters[name] || {}), [key]: value };
+    // label and doc make one comment: an edit of one keeps the other as shown
+    const shown = detected?.parameters.find(p => p.name === name);
+    if (shown && key !== 'type') {
+      edit.label = edit.label ?? shown.label;
+      edit.doc = edit.doc ?? shown.doc;
+    }
+    keep({ ...state, parameters: { ...state.parameters, [name]: edit } });
+  };
+  const setMeta = (key: keyof IMetadata, value: string) => {
+    setFieldErrors(errs => dropPrefix(errs, `metadata.${key}`));
+    keep({ ...state, metadata: { ...state.metadata, [key]: value } });
+  };
+  const setRuntime = (key: keyof IRuntime, value: string) => {
+    setFieldErrors(errs => dropPrefix(errs, `runtime.${key}`));
+    keep({ ...state, runtime: { ...state.runtime, [key]: value } });
+  };
+  const goTo = (step: number) => {
+    setError(null);
+    keep({ ...state, step });
+  };
+
+  if (blocked) {
+    return (
+      <div className="eopde-Wizard-blocked" role="alert">
+        {blocked}
+      </div>
+    );
+  }
+  return (
+    <div className="eopde-Wizard-body">
+      <nav aria-label="Wizard steps" className="eopde-Wizard-steps">
+        <ol>
+          {STEPS.map((title, i) => (
+            <li key={title}>
+              <button
+                className={i === state.step ? 'eopde-current' : ''}
+                aria-current={i === state.step ? 'step' : undefined}
+                disabled={i >= AVAILABLE}
+                title={i >= AVAILABLE ? 'Not yet available in this version' : title}
+                onClick={() => goTo(i)}
+              >
+                {i + 1}. {title}
+                {i >= AVAILABLE && (
+                  <span className="eopde-soon"> (not yet available)</span>
+                )}
+              </button>
+            </li>
+          ))}
+        </ol>
+      </nav>
+      <main className="eopde-Wizard-step" aria-labelledby="eopde-step-title">
+        <h2 id="eopde-step-title">
+          {state.step + 1}. {STEPS[state.step]}
+        </h2>
+        <div className="eopde-status" role="status" aria-live="polite">
+          {busy}
+        </div>
+        {changedNotice && (
+          <div className="eopde-notice" role="alert">
+            The notebook’s parameters cell changed since you last used the wizard. Your edits
+            were kept for the parameters still there.{' '}
+            <button onClick={() => void start(true).then(() => setChangedNotice(false))}>
+              Detect again without my edits
+            </button>
+          </div>
+        )}
+        {error && !shownOnStep(error.field, state.step) && (
+          <div className="eopde-error" role="alert">
+            {error.message}
+          </div>
+        )}
+        {state.step === 0 && (
+          <ParametersStep
+            detected={detected}
+            edits={state.parameters}
+            errors={fieldErrors}
+            onEdit={setEdit}
+            onRedetect={() => void start(false)}
+          />
+        )}
+        {state.step === 1 && (
+          <MetadataStep values={state.metadata} errors={fieldErrors} onChange={setMeta} />
+        )}
+        {state.step === 2 && (
+          <RuntimeStep
+            values={state.runtime}
+            errors={fieldErrors}
+            defaultImage={props.defaultImage}
+            onChange={setRuntime}
+          />
+        )}
+        {state.step === 3 && (
+          <ReviewStep
+            packaged={packaged}
+            errors={fieldErrors}
+            busy={busy !== ''}
+            onGoTo={goTo}
+          />
+        )}
+        <div className="eopde-Wizard-nav">
+          <button disabled={state.step === 0} onClick={() => goTo(state.step - 1)}>
+            Back
+          </button>
+          <button
+            className="jp-mod-accept"
+            disabled={state.step >= AVAILABLE - 1}
+            onClick={() => goTo(state.step + 1)}
+          >
+            Next
+          </button>
+          {state.step === AVAILABLE - 1 && (
+            <span className="eopde-soon">
+              Test run, deploy, execute, monitor and publish are not yet available in the
+              wizard.
+            </span>
+          )}
+        </div>
+      </main>
+    </div>
+  );
+}
+
+/** Whether the current step shows an error of `field` next to that field (the Review lists
+ * every field's error). */
+function shownOnStep(field: string | undefined, step: number): boolean {
+  if (!field) {
+    return false;
+  }
+  const prefixes = ['parameters.', 'metadata.', 'runtime.'];
+  return step === 3 || (step < 3 && field.startsWith(prefixes[step]));
+}
+
+/** The edits without empty fields (an emptied field means "as detected"). */
+export function cleanEdits(edits: { [name: string]: IEdit }): { [name: string]: IEdit } {
+  const clean: { [name: string]: IEdit } = {};
+  for (const [name, edit] of Object.entries(edits)) {
+    const kept: IEdit = {};
+    for (const key of ['type', 'label', 'doc'] as (keyof IEdit)[]) {
+      const value = edit[key];
+      if (typeof value === 'string' && value.trim()) {
+        kept[key] = value;
+      }
+    }
+    if (Object.keys(kept).length) {
+      clean[name] = kept;
+    }
+  }
+  return clean;
+}
+
+function dropPrefix(errors: { [f: string]: string }, prefix: string) {
+  const kept: { [f: string]: string } = {};
+  for (const [k, v] of Object.entries(errors)) {
+    if (!k.startsWith(prefix)) {
+      kept[k] = v;
+    }
+  }
+  return kept;
+}
+
+/** Run `fn` DEBOUNCE_MS after the last change of `deps` (not on the first render). */
+function useDebounced(fn: () => void, deps: unknown[]): void {
+  const first = useRef(true);
+  const latest = useRef(fn);
+  latest.current = fn;
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    const timer = setTimeout(() => latest.current(), DEBOUNCE_MS);
+    return () => clearTimeout(timer);
+  }, deps);
+}
+

@@ -1,0 +1,236 @@
+"""The packaging wizard in a real browser, in the JupyterLab a user gets through the hub of the
+local platform: open the NDVI tutorial notebook, open the wizard from the notebook's toolbar, go
+through steps 1-4; a bad parameter type shows the library's message on that field. Screenshots
+of each step are kept in test-artifacts/wizard-*.png."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from browser import browser_page, hub_login, open_notebook
+from conftest import ARTIFACTS
+from extension_install import REPO, install_for_user
+
+pytestmark = pytest.mark.platform
+
+NOTEBOOK = "tutorials/apps/ndvi.ipynb"
+USER = "demo"
+
+
+@pytest.fixture(scope="module")
+def installed(platform) -> None:
+    """This checkout's build of the extension, in the demo user's JupyterLab."""
+    install_for_user(platform, USER, platform.eopde("token", USER).stdout.strip())
+
+
+@pytest.fixture
+def wizard_user(platform, installed) -> Iterator[str]:
+    """The demo user with the NDVI tutorial as it is shipped (the tests change their copy: its
+    parameters cell and the wizard's choices in its metadata); put back afterwards too."""
+    copy = platform.settings().users_dir / USER / NOTEBOOK
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(REPO / "notebooks" / "apps" / "ndvi.ipynb", copy)
+    yield USER
+    shutil.copyfile(REPO / "notebooks" / "apps" / "ndvi.ipynb", copy)
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"wizard-{name}.png"))
+
+
+def next_step(wizard) -> None:
+    wizard.get_by_role("button", name="Next").click()
+
+
+def test_wizard_steps_1_to_4_on_the_ndvi_notebook(platform, wizard_user):
+    eopde_calls: list[tuple[str, str, int]] = []
+    with browser_page(ARTIFACTS, "wizard-last") as page:
+        page.on("response", lambda r: eopde_calls.append((r.request.method, r.url, r.status))
+                if "/eopde/" in r.url and "/extensions/eopde/" not in r.url else None)
+        hub_login(page, platform.hub_url, wizard_user, platform.secrets["demo_password"])
+        open_notebook(page, platform.hub_url, wizard_user, NOTEBOOK)
+
+        # the command is in the palette and the file browser's menu; the toolbar button opens it
+        assert page.evaluate("() => window.jupyterapp.commands.hasCommand('eopde:open-wizard')")
+        page.locator(".jp-NotebookPanel-toolbar .eopde-ToolbarButton").click()
+        wizard = page.locator(".eopde-Wizard")
+        wizard.locator(".eopde-Parameter").first.wait_for(timeout=60_000)
+
+        # 1. Parameters: the three of the notebook, the scene marked as an EO input
+        names = wizard.locator(".eopde-Parameter legend code").all_inner_texts()
+        assert names == ["scene", "cloud_mask", "nodata"]
+        scene = wizard.locator("[data-parameter=scene]")
+        assert scene.locator(".eopde-eo").inner_text() == "EO input: STAC item"
+        assert wizard.locator("[data-parameter=nodata] .eopde-where").inner_text() == \
+            "cell 1, line 5"
+        unlabelled = page.evaluate("""() => [...document.querySelectorAll(
+            '.eopde-Wizard input, .eopde-Wizard textarea')].filter(e => !e.labels.length)
+            .map(e => e.id)""")
+        assert unlabelled == []
+        shot(page, "1-parameters")
+
+        # a bad type: the library's message, on the field, with the cell and the line
+        wizard.get_by_label("Type of nodata").fill("integr")
+        error = wizard.locator("[data-field='parameters.nodata.type'] .eopde-field-error")
+        error.wait_for(timeout=30_000)
+        text = error.inner_text()
+        assert text.startswith("cell 1, line 5 `nodata: integr = -9999.0")
+        assert "the annotation `integr` is not a parameter type" in text
+        assert wizard.get_by_label("Type of nodata").get_attribute("aria-invalid") == "true"
+        shot(page, "1-bad-type")
+        wizard.get_by_label("Type of nodata").fill("")
+        error.wait_for(state="detached", timeout=30_000)
+
+        # 2. Metadata (reached by keyboard)
+        wizard.get_by_role("button", name="Next").focus()
+        page.keyboard.press("Enter")
+        wizard.get_by_label("Application id").fill("NDVI S2")
+        wizard.get_by_label("Version").fill("1.0.0")
+        wizard.get_by_label('Author ("Given Family <email>")').fill(
+            "Ada Lovelace <ada@example.org>")
+        wizard.get_by_label("Affiliation").fill("Analytical Engines Ltd")
+        wizard.get_by_label("Keywords (comma-separated)").fill("NDVI, Sentinel-2")
+        shot(page, "2-metadata")
+
+        # 3. Runtime
+        next_step(wizard)
+        wizard.get_by_label("CPU cores").fill("2")
+        wizard.get_by_label("RAM (MiB)").fill("4096")
+        shot(page, "3-runtime")
+
+        # 4. Review: the library refuses the id; the way back leads to the field
+        next_step(wizard)
+        refused = wizard.locator(".eopde-Review-errors li")
+        refused.wait_for(timeout=60_000)
+        assert refused.inner_text().startswith("application id 'NDVI S2': use lowercase letters")
+        refused.get_by_role("button", name="Fix it in step 2").click()
+        id_error = wizard.locator("[data-field='metadata.id'] .eopde-field-error")
+        assert id_error.inner_text().startswith("application id 'NDVI S2'")
+        shot(page, "2-metadata-refused-id")
+        wizard.get_by_label("Application id").fill("ndvi-s2")
+        assert id_error.count() == 0
+        wizard.get_by_role("button", name="4. Review").click()
+
+        # CWL and process description side by side, findings inline
+        cwl = wizard.locator(".eopde-cwl")
+        cwl.wait_for(timeout=60_000)
+        cwl_text = cwl.inner_text()
+        assert "id: ndvi-s2\n" in cwl_text
+        assert re.search(r"coresMin: 2\n\s+coresMax: 2\n\s+ramMin: 4096", cwl_text)
+        process = json.loads(wizard.locator(".eopde-process").inner_text())
+        assert process["id"] == "ndvi-s2"
+        assert process["keywords"] == ["NDVI", "Sentinel-2"]
+        assert sorted(process["inputs"]) == ["cloud_mask", "nodata", "scene"]
+        assert wizard.locator(".eopde-valid").inner_text() == \
+            "Valid: ndvi-s2 1.0.0, image localhost/eopde/ndvi-s2:1.0.0."
+        rules = wizard.locator(".eopde-finding").all_inner_texts()
+        assert all(re.search(r"\[[a-z0-9/:-]+\]", r) for r in rules)
+        disabled = wizard.locator(".eopde-Wizard-steps button[disabled]").all_inner_texts()
+        assert [d.split(". ")[1] for d in disabled] == [
+            "Test run (not yet available)", "Deploy (not yet available)",
+            "Execute (not yet available)", "Monitor (not yet available)",
+            "Publish (not yet available)"]
+        shot(page, "4-review")
+
+        # a field changed elsewhere: the review is generated again
+        wizard.get_by_role("button", name="2. Metadata").click()
+        wizard.get_by_label("Version").fill("1.1.0")
+        wizard.get_by_role("button", name="4. Review").click()
+        page.wait_for_function("""() => (document.querySelector('.eopde-cwl') || {})
+            .innerText?.includes('s:softwareVersion: 1.1.0')""", timeout=60_000)
+
+        # the choices are in the notebook's metadata, under the one key `eopde`
+        kept = page.evaluate("""() => window.jupyterapp.shell.widgets('main')
+            .find(w => w.context && w.context.path.endsWith('ndvi.ipynb'))
+            .model.getMetadata('eopde')""")
+        assert kept["step"] == 3
+        assert kept["metadata"]["id"] == "ndvi-s2" and kept["metadata"]["version"] == "1.1.0"
+        assert kept["runtime"] == {"image": "", "cores": "2", "ram": "4096"}
+        assert kept["parameters"]["nodata"]["type"] == ""
+
+        # closed; the parameters cell gains a parameter; opened again from the file browser's
+        # menu: it resumes where it was and says the cell changed
+        page.evaluate("""async () => {
+            const shell = window.jupyterapp.shell;
+            shell.widgets('main').find(w => w.node.querySelector('.eopde-Wizard')).dispose();
+            const panel = shell.widgets('main').find(
+                w => w.context && w.context.path.endsWith('ndvi.ipynb'));
+            const cell = panel.model.cells.get(1).sharedModel;
+            cell.setSource(cell.getSource() + '\\nbuffer_m: int = 30  # Buffer, in metres');
+            await panel.context.save();
+        }""")
+        page.locator(".jp-DirListing-item[data-file-type=notebook]",
+                     has_text="ndvi.ipynb").click(button="right")
+        page.locator(".lm-Menu-item", has_text="Package as an Application").click()
+        wizard.locator(".eopde-cwl").wait_for(timeout=60_000)
+        assert wizard.locator("#eopde-step-title").inner_text() == "4. Review"
+        notice = wizard.locator(".eopde-notice")
+        assert notice.inner_text().startswith(
+            "The notebook’s parameters cell changed since you last used the wizard.")
+        page.wait_for_function("""() => (document.querySelector('.eopde-cwl') || {})
+            .innerText?.includes('buffer_m:')""", timeout=60_000)
+        assert "s:softwareVersion: 1.1.0" in wizard.locator(".eopde-cwl").inner_text()
+        shot(page, "5-resumed")
+        notice.get_by_role("button", name="Detect again without my edits").click()
+        notice.wait_for(state="detached", timeout=30_000)
+
+    # every call went through the hub's proxy, under the user's prefix
+    prefix = f"{platform.hub_url}/user/{wizard_user}/eopde/"
+    assert eopde_calls and all(url.startswith(prefix) for _, url, _ in eopde_calls)
+    assert {(m, url[len(prefix):].split("?")[0]) for m, url, _ in eopde_calls} == {
+        ("GET", "version"), ("POST", "parameters"), ("POST", "package")}
+    refused = [(m, url[len(prefix):].split("?")[0], status)
+               for m, url, status in eopde_calls if status != 200]
+    assert refused == [("POST", "package", 422)]  # the id "NDVI S2"
+
+
+@pytest.mark.parametrize("answer, message", [
+    ({"status": 200, "body": '{"version": "0.0.9", "api": 1}'},
+     "The eopde JupyterLab extension (0.1.0) and the eopde server extension (0.0.9) differ"),
+    ({"status": 404, "body": "Not Found"},
+     "The eopde server extension is not running in this Jupyter server"),
+])
+def test_a_server_extension_of_another_version_gives_one_clear_message(platform, wizard_user,
+                                                                       answer, message):
+    """What a front end talking to another server extension shows (the server's answer is
+    replaced in the browser: both versions cannot be installed at once)."""
+    name = "version-mismatch" if answer["status"] == 200 else "server-extension-missing"
+    with browser_page(ARTIFACTS, f"wizard-{name}") as page:
+        page.route("**/eopde/version*", lambda route: route.fulfill(
+            status=answer["status"], content_type="application/json", body=answer["body"]))
+        hub_login(page, platform.hub_url, wizard_user, platform.secrets["demo_password"])
+        open_notebook(page, platform.hub_url, wizard_user, NOTEBOOK)
+        page.locator(".jp-NotebookPanel-toolbar .eopde-ToolbarButton").click()
+        blocked = page.locator(".eopde-Wizard-blocked")
+        blocked.wait_for(timeout=30_000)
+        assert blocked.get_attribute("role") == "alert"
+        assert blocked.inner_text().startswith(message)
+        assert page.locator(".eopde-Wizard .eopde-Parameter, .eopde-Wizard input").count() == 0
+
+
+def test_the_toolbar_button_follows_its_setting(platform, wizard_user):
+    """showToolbarButton off: no button on notebooks; the command palette still opens it."""
+    save = "raw => window.jupyterapp.serviceManager.settings.save('eopde:plugin', raw)"
+    with browser_page(ARTIFACTS, "wizard-no-toolbar-button") as page:
+        hub_login(page, platform.hub_url, wizard_user, platform.secrets["demo_password"])
+        open_notebook(page, platform.hub_url, wizard_user, NOTEBOOK)
+        assert page.locator(".jp-NotebookPanel-toolbar .eopde-ToolbarButton").is_visible()
+        page.evaluate(save, '{"showToolbarButton": false}')
+        try:
+            open_notebook(page, platform.hub_url, wizard_user, NOTEBOOK)
+            button = page.locator(".jp-NotebookPanel-toolbar .eopde-ToolbarButton")
+            assert button.count() == 1 and not button.is_visible()
+            page.evaluate("""() => window.jupyterapp.commands.execute(
+                'apputils:activate-command-palette')""")
+            search = page.locator(".lm-CommandPalette-input")
+            search.fill("Package Notebook as an OGC")
+            page.locator(".lm-CommandPalette-item",
+                         has_text="Package Notebook as an OGC Application").click()
+            page.locator(".eopde-Wizard .eopde-Parameter").first.wait_for(timeout=60_000)
+        finally:
+            page.evaluate(save, "{}")
