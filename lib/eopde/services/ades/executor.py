@@ -524,8 +524,7 @@ class LocalExecutor:
                 self._update(job_id, False, progress=P_RUN, message="running the tool")
             elif _TOOL_STARTED.match(line):
                 self._update(job_id, False, progress=done.tool_started())
-            elif _STEP_DONE.match(line) and not line.startswith(f"step {workflow.id}:"):
-                m = _STEP_DONE.match(line)
+            elif (m := _STEP_DONE.match(line)) and not line.startswith(f"step {workflow.id}:"):
                 if m.group(1) == "step" or n_steps == 1:
                     self._update(job_id, False, progress=done.step_done())
 
@@ -555,7 +554,8 @@ class LocalExecutor:
                     workflow_id=workflow.id or None, progress=progress,
                     log_path=self.work_dir / job_id / "job.log", new_session=True,
                     on_start=on_start, app_dir=app_dir, env=env,
-                    run_as=(account.uid, account.gid) if account.isolated else None,
+                    run_as=(account.uid, account.gid)
+                    if account.uid is not None and account.gid is not None else None,
                     wrap=jobuser.wrapper(account),
                     url_policy=policy, workflow=workflow)
         finally:
