@@ -200,12 +200,9 @@ def copy_tutorials(home: str | os.PathLike) -> list[Path]:
 
 def ensure_bucket(name: str, settings: PlatformSettings | None = None) -> None:
     """Create an S3 bucket on the local storage if it does not exist."""
-    import boto3
-
-    from ..services.ades.stageout import ensure_bucket as ensure
+    from .. import storage
 
     settings = settings or PlatformSettings()
     secrets = load_secrets(settings.secrets_file)
-    ensure(boto3.client("s3", endpoint_url=settings.url("storage"), region_name="us-east-1",
-                        aws_access_key_id=secrets["s3_access_key"],
-                        aws_secret_access_key=secrets["s3_secret_key"]), name)
+    storage.ensure_bucket(storage.client(storage.S3Credentials(
+        settings.url("storage"), secrets["s3_access_key"], secrets["s3_secret_key"])), name)

@@ -38,7 +38,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from eopde.ades.results import S3StacIO
-from eopde.apppkg.stagein import s3_client, s3_error_code
+from eopde.storage import ensure_bucket as _ensure_bucket
+from eopde.storage import s3_client, s3_error_code
 
 RESULTS_PREFIX = "processing-results"
 _DOC_LINKS = ("root", "parent", "child", "item", "collection", "items")
@@ -70,16 +71,9 @@ class StageOutTarget:
 def ensure_bucket(client, bucket: str) -> None:
     """Create ``bucket`` unless it exists."""
     try:
-        client.head_bucket(Bucket=bucket)
-        return
-    except Exception:
-        pass
-    try:
-        client.create_bucket(Bucket=bucket)
-    except Exception as err:
-        code = s3_error_code(err)
-        if code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-            raise StageOutError(f"cannot create the bucket {bucket} ({code or err})") from err
+        _ensure_bucket(client, bucket)
+    except RuntimeError as err:
+        raise StageOutError(str(err)) from err
 
 
 def _is_remote(href: str) -> bool:
