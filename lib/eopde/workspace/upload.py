@@ -1,0 +1,169 @@
+"""Uploads of a publication: keys that stay inside the workspace, parallel transfers through
+boto3's transfer manager (multipart above a threshold), each object checked against the local
+file's MD5 afterwards, a progress bar (tqdm: a widget in notebooks, a line in terminals).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import posixpath
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: Multipart above this size, in parts of this size (boto3's defaults are 8 MiB).
+CHUNK = 8 * 1024 * 1024
+_SEGMENT = re.compile(r"[^\x00-\x1f\\]+")
+
+
+class PublishError(RuntimeError):
+    """A publication failed; the message names the file or document and the reason. Nothing
+    was registered: the catalogue is as it was."""
+
+
+def safe_key(*parts: str) -> str:
+    """Join key parts, refusing what could leave the workspace prefix: empty, ``.`` or ``..``
+    segments, absolute paths, backslashes and control characters."""
+    key = "/".join(p.strip("/") for p in parts if p)
+    segments = key.split("/")
+    if not key or any(s in ("", ".", "..") or not _SEGMENT.fullmatch(s) for s in segments):
+        raise PublishError(f"{key!r} is not a key inside the workspace (no '..', '.', '//', "
+                           "leading '/', backslash or control characters)")
+    return key
+
+
+def safe_name(name: str) -> str:
+    """A file or item name usable as one key segment."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "file"
+    return cleaned[:128]
+
+
+@dataclass
+class Upload:
+    """One local file to put at ``key`` of the bucket."""
+
+    path: Path
+    key: str
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+
+@dataclass
+class Copy:
+    """One object of the workspace bucket to copy to ``key`` (a job's result)."""
+
+    source_key: str
+    key: str
+
+
+def _digests(path: Path) -> set[str]:
+    """The ETags an S3 server may give ``path``: its MD5, and the multipart form (MD5 of the
+    parts' MD5s, ``-N``) for our part size."""
+    whole, parts = hashlib.md5(), []
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            whole.update(chunk)
+            parts.append(hashlib.md5(chunk).digest())
+    found = {whole.hexdigest()}
+    if len(parts) > 1:
+        found.add(f"{hashlib.md5(b''.join(parts)).hexdigest()}-{len(parts)}")
+    return found
+
+
+def _progress(total: int, show: bool) -> Any:
+    if not show:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="publish")
+
+
+def transfer(s3: Any, bucket: str, uploads: list[Upload], copies: list[Copy], *,
+             workers: int = 8, progress: bool = True, verify: bool = True) -> None:
+    """Upload and copy everything, in parallel; PublishError naming the first file that failed
+    (the others are still let finish, so a re-run has less to do)."""
+    from boto3.s3.transfer import TransferConfig
+    from s3transfer.manager import TransferManager
+
+    from ..storage import s3_error_code
+
+    config = TransferConfig(multipart_threshold=CHUNK, multipart_chunksize=CHUNK,
+                            max_concurrency=workers, use_threads=True)
+    bar = _progress(sum(u.size for u in uploads), progress)
+    callbacks = [_Callback(bar)] if bar is not None else []
+    failures: list[tuple[str, Exception]] = []
+    with TransferManager(s3, config) as manager, ThreadPoolExecutor(workers) as hashing:
+        jobs = []
+        for up in uploads:
+            kind = mimetypes.guess_type(up.path.name)[0] or "application/octet-stream"
+            future = manager.upload(str(up.path), bucket, up.key,
+                                    extra_args={"ContentType": kind},
+                                    subscribers=callbacks)
+            digests = hashing.submit(_digests, up.path) if verify else None
+            jobs.append((up.path.name, up.key, future, digests))
+        for copy in copies:
+            future = manager.copy({"Bucket": bucket, "Key": copy.source_key}, bucket, copy.key)
+            jobs.append((posixpath.basename(copy.source_key), copy.key, future, None))
+        for name, key, future, digests in jobs:
+            try:
+                future.result()
+                if digests is not None:
+                    _check(s3, bucket, key, digests.result(), name)
+            except Exception as err:  # keep going: report the first, let the rest finish
+                failures.append((name, err))
+    if bar is not None:
+        bar.close()
+    if failures:
+        name, err = failures[0]
+        reason = s3_error_code(err) or str(err) if isinstance(err, PublishError) \
+            else s3_error_code(err) or type(err).__name__
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        raise PublishError(f"upload of {name} failed: {reason}{more}; nothing was registered, "
+                           "publish again to complete") from err
+
+
+def _check(s3: Any, bucket: str, key: str, digests: set[str], name: str) -> None:
+    etag = str(s3.head_object(Bucket=bucket, Key=key).get("ETag", "")).strip('"')
+    if etag not in digests:
+        raise PublishError(f"{name}: the stored object's checksum differs from the file's")
+
+
+class _Callback:
+    """s3transfer subscriber moving the progress bar."""
+
+    def __init__(self, bar: Any):
+        self.bar = bar
+
+    def on_progress(self, bytes_transferred: int, **kwargs: Any) -> None:
+        self.bar.update(bytes_transferred)
+
+    def on_queued(self, **kwargs: Any) -> None:
+        pass
+
+    def on_done(self, **kwargs: Any) -> None:
+        pass
+
+
+def put_json(s3: Any, bucket: str, documents: dict[str, dict], workers: int = 8) -> None:
+    """Write STAC documents (key -> JSON), in parallel."""
+    import json
+
+    from ..storage import s3_error_code
+
+    def put(item: tuple[str, dict]) -> None:
+        key, doc = item
+        try:
+            s3.put_object(Bucket=bucket, Key=key, ContentType="application/json",
+                          Body=json.dumps(doc, indent=1).encode())
+        except Exception as err:
+            raise PublishError(f"writing {posixpath.basename(key)} failed: "
+                               f"{s3_error_code(err) or type(err).__name__}; nothing was "
+                               "registered, publish again to complete") from err
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(put, documents.items()))

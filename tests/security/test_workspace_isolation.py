@@ -1,0 +1,118 @@
+"""Workspaces (issue 11): one user's storage keys list, read and write only their own bucket; a
+workspace answers only its owner; nobody registers into another's collection.
+
+Attacks by mallory on alice's workspace, against the real local platform: the storage part
+(`rclone serve s3` with the per-key auth proxy), the workspace part and the catalogue.
+"""
+
+from __future__ import annotations
+
+import boto3
+import httpx
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+pytestmark = pytest.mark.platform
+
+
+def workspace(platform, user) -> dict:
+    with user.client() as client:
+        answer = client.get(f"{platform.url('workspace')}/workspaces/ws-{user.name}")
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def s3_of(doc: dict):
+    creds = doc["storage"]["credentials"]
+    return boto3.client("s3", endpoint_url=creds["endpoint"], region_name=creds["region"],
+                        aws_access_key_id=creds["access"], aws_secret_access_key=creds["secret"],
+                        config=Config(s3={"addressing_style": "path"},
+                                      retries={"max_attempts": 1}))
+
+
+def test_a_workspace_answers_its_owner_only(platform, alice, mallory, anonymous):
+    mine = workspace(platform, alice)
+    creds = mine["storage"]["credentials"]
+    assert mine["name"] == "ws-alice" and mine["status"] == "ready"
+    assert creds["bucketname"] == "user-alice"
+    assert creds["access"] != platform.secrets["s3_access_key"]
+    assert workspace(platform, alice)["storage"]["credentials"] == creds  # stable
+    url = f"{platform.url('workspace')}/workspaces/ws-alice"
+    with mallory.client() as client:
+        stolen = client.get(url)
+        assert stolen.status_code == 403, stolen.text
+        assert creds["secret"] not in stolen.text and creds["access"] not in stolen.text
+        assert client.get(f"{platform.url('workspace')}/workspaces/ws-nobody").status_code == 403
+    assert httpx.get(url).status_code == 401
+    assert httpx.get(url, headers={"Authorization": "Bearer forged"}).status_code == 401
+
+
+def test_keys_reach_only_their_own_bucket(platform, alice, mallory):
+    a, m = s3_of(workspace(platform, alice)), s3_of(workspace(platform, mallory))
+    a.put_object(Bucket="user-alice", Key="private/secret.txt", Body=b"alice only")
+    assert a.get_object(Bucket="user-alice", Key="private/secret.txt")["Body"].read() == \
+        b"alice only"
+    assert [b["Name"] for b in m.list_buckets()["Buckets"]] == ["user-mallory"]
+    attacks = {
+        "list": lambda: m.list_objects_v2(Bucket="user-alice"),
+        "read": lambda: m.get_object(Bucket="user-alice", Key="private/secret.txt"),
+        "head": lambda: m.head_object(Bucket="user-alice", Key="private/secret.txt"),
+        "write": lambda: m.put_object(Bucket="user-alice", Key="private/secret.txt", Body=b"x"),
+        "delete": lambda: m.delete_object(Bucket="user-alice", Key="private/secret.txt"),
+        "copy": lambda: m.copy_object(Bucket="user-mallory", Key="stolen.txt",
+                                      CopySource={"Bucket": "user-alice",
+                                                  "Key": "private/secret.txt"}),
+        "create": lambda: m.create_bucket(Bucket="user-alice"),
+        "escape": lambda: m.put_object(Bucket="user-mallory", Key="../user-alice/x", Body=b"x"),
+    }
+    for name, attack in attacks.items():
+        with pytest.raises(ClientError):
+            attack()
+            pytest.fail(f"{name} succeeded")
+    assert a.get_object(Bucket="user-alice", Key="private/secret.txt")["Body"].read() == \
+        b"alice only"
+    assert "Contents" not in m.list_objects_v2(Bucket="user-mallory", Prefix="stolen")
+    forged = boto3.client("s3", endpoint_url=platform.url("storage"), region_name="us-east-1",
+                          aws_access_key_id=workspace(platform, alice)["storage"]["credentials"]
+                          ["access"], aws_secret_access_key="guessed",
+                          config=Config(retries={"max_attempts": 1}))
+    with pytest.raises(ClientError):
+        forged.list_objects_v2(Bucket="user-alice")
+
+
+def test_nobody_registers_into_another_workspace(platform, alice, mallory):
+    base = platform.url("workspace")
+    m = s3_of(workspace(platform, mallory))
+    m.put_object(Bucket="user-mallory", Key="evil/item.json", Body=(
+        b'{"type": "Feature", "stac_version": "1.0.0", "id": "evil", "collection": "ws-alice",'
+        b' "geometry": null, "properties": {"datetime": "2024-01-01T00:00:00Z"}, "links": [],'
+        b' "assets": {}}'))
+    with mallory.client() as client:
+        into_alice = client.post(f"{base}/workspaces/ws-alice/register",
+                                 json={"type": "stac-item", "url": "s3://user-mallory/evil/item.json"})
+        assert into_alice.status_code == 403, into_alice.text
+        her_file = client.post(f"{base}/workspaces/ws-mallory/register",
+                               json={"type": "stac-item", "url": "s3://user-alice/private/x.json"})
+        assert her_file.status_code == 400, her_file.text
+        # the item names ws-alice as its collection: it lands in mallory's own namespace
+        own = client.post(f"{base}/workspaces/ws-mallory/register",
+                          json={"type": "stac-item", "url": "s3://user-mallory/evil/item.json"})
+        assert own.status_code == 200, own.text
+        assert own.json()["collection"] == "ws-mallory.ws-alice"
+        for bad in ({"type": "stac-item", "url": "file:///etc/passwd"},
+                    {"type": "stac-item", "url": "s3://user-mallory/../user-alice/x.json"},
+                    {"type": "oaproc", "url": "s3://user-mallory/evil/item.json"}, {}):
+            refused = client.post(f"{base}/workspaces/ws-mallory/register", json=bad)
+            assert refused.status_code == 400, (bad, refused.text)
+    with alice.client() as client:
+        client.post(f"{base}/workspaces/ws-alice/register-json",
+                    json={"type": "Collection", "id": "ws-alice", "description": "mine",
+                          "license": "other", "stac_version": "1.0.0", "links": [],
+                          "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]},
+                                     "temporal": {"interval": [[None, None]]}}})
+    with mallory.client() as client:
+        direct = client.post(f"{platform.url('catalogue')}/collections/ws-alice/items", json={
+            "type": "Feature", "stac_version": "1.0.0", "id": "evil", "geometry": None,
+            "properties": {"datetime": "2024-01-01T00:00:00Z"}, "links": [], "assets": {}})
+        assert direct.status_code == 403, direct.text
