@@ -116,3 +116,34 @@ def test_nobody_registers_into_another_workspace(platform, alice, mallory):
             "type": "Feature", "stac_version": "1.0.0", "id": "evil", "geometry": None,
             "properties": {"datetime": "2024-01-01T00:00:00Z"}, "links": [], "assets": {}})
         assert direct.status_code == 403, direct.text
+
+
+def test_another_users_private_raster_never_renders(platform, alice, mallory, tmp_path):
+    """alice publishes a raster; mallory sees the record (reads are open) but neither her
+    kernel (her own keys) nor the shared tiler can read the pixels."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from workspace_helpers import ndvi_catalog
+
+    from eopde.download import download
+    from eopde.workspace import Workspace
+
+    ws = Workspace("alice", url=platform.url("workspace"), token=alice.token,
+                   catalogue_url=platform.url("catalogue"))
+    ws.publish(ndvi_catalog(tmp_path / "private", count=1, prefix="private"),
+               collection="private", progress=False)
+    item_url = f"{platform.url('catalogue')}/collections/ws-alice.private/items/private-0"
+    item = httpx.get(item_url).json()
+    href = item["assets"]["ndvi"]["href"]
+    assert href.startswith("s3://user-alice/")
+    with pytest.raises(ClientError):
+        download(href, tmp_path / "stolen.tif", s3=s3_of(workspace(platform, mallory)))
+    assert not (tmp_path / "stolen.tif").exists() or (tmp_path / "stolen.tif").stat().st_size == 0
+    tiles = httpx.get(f"{platform.url('tiles')}/stac/tiles/WebMercatorQuad/8/135/91.png",
+                      params={"url": item_url, "assets": "ndvi"})
+    assert 400 <= tiles.status_code < 500, tiles.text
+    assert b"\x89PNG" not in tiles.content[:8]
+    info = httpx.get(f"{platform.url('tiles')}/cog/info", params={"url": href})
+    assert 400 <= info.status_code < 500, info.text

@@ -145,7 +145,8 @@ class Workspace:
         """A job id given as a string that is neither a path nor a URL: the job of that id."""
         import os
 
-        if isinstance(source, str) and "/" not in source and not os.path.exists(source):
+        if (isinstance(source, str) and "/" not in source and not source.endswith(".json")
+                and not os.path.exists(source)):
             from ..ades import Client
 
             return Client().job(source)
