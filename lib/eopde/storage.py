@@ -76,10 +76,13 @@ def resolve(endpoint: str | None = None, access_key: str | None = None,
     )
 
 
-def client(credentials: S3Credentials | None = None, *, max_pool: int = 10, **overrides: Any) -> Any:
+def client(credentials: S3Credentials | None = None, *, max_pool: int = 10,
+           own_checksums: bool = False, **overrides: Any) -> Any:
     """A boto3 S3 client for ``credentials`` (default: :func:`resolve`); keyword ``overrides``
     (endpoint, access_key, secret_key, region) replace single fields. ``max_pool``: HTTP
-    connections kept (raise it for parallel transfers)."""
+    connections kept (raise it for parallel transfers). ``own_checksums``: the caller checks
+    integrity itself (Content-MD5, ETags), so botocore adds its CRC32 only where an operation
+    requires one."""
     import boto3
     from botocore.config import Config
 
@@ -89,7 +92,9 @@ def client(credentials: S3Credentials | None = None, *, max_pool: int = 10, **ov
         creds = replace(creds, **given)
     config = Config(s3={"addressing_style": "path"} if creds.endpoint else {},
                     retries={"max_attempts": 3, "mode": "standard"},
-                    max_pool_connections=max_pool)
+                    max_pool_connections=max_pool,
+                    **({"request_checksum_calculation": "when_required"} if own_checksums
+                       else {}))
     return boto3.client("s3", endpoint_url=creds.endpoint, region_name=creds.region,
                         config=config, aws_access_key_id=creds.access_key,
                         aws_secret_access_key=creds.secret_key)

@@ -147,3 +147,27 @@ def test_another_users_private_raster_never_renders(platform, alice, mallory, tm
     assert b"\x89PNG" not in tiles.content[:8]
     info = httpx.get(f"{platform.url('tiles')}/cog/info", params={"url": href})
     assert 400 <= info.status_code < 500, info.text
+
+
+@pytest.mark.parametrize("document", [
+    b'{"type": "Feature", "id": 5}',
+    b'{"type": "Feature"}',
+    b'{"type": "Feature", "id": "ok", "links": "no"}',
+    b'{"type": "Feature", "id": "../../x"}',
+    b'{"type": "Collection", "id": "c", "links": {"rel": "item"}}',
+    b'{"type": "Collection", "id": "c", "links": [{"rel": "item", "href": "../../../../x.json"}]}',
+    b'{"type": "Collection", "id": "c", "links": [{"rel": "item", "href": "s3://user-alice/x.json"}]}',
+    b'{"type": "Collection", "id": "../c", "links": []}',
+    b'{"type": "Feature", "id": "x", "bbox": [Infinity, 0, 1, 1]}',
+    b'[1, 2]',
+    b'not json',
+])
+def test_hostile_documents_are_refused_with_400(platform, mallory, document):
+    m = s3_of(workspace(platform, mallory))
+    m.put_object(Bucket="user-mallory", Key="hostile/doc.json", Body=document)
+    with mallory.client() as client:
+        for kind in ("stac-item", "stac-collection"):
+            answer = client.post(f"{platform.url('workspace')}/workspaces/ws-mallory/register",
+                                 json={"type": kind, "url": "s3://user-mallory/hostile/doc.json"})
+            assert answer.status_code == 400, (kind, answer.text)
+            assert answer.json()["code"] == "BadRequest"

@@ -173,15 +173,19 @@ async def _with_body(request: Any, ws: str, owner: Any, settings: WorkspaceSetti
         if len(raw) > MAX_BODY:
             return _error(413, f"the body is larger than {MAX_BODY} bytes")
     try:
-        body = json.loads(raw or b"null")
+        body = json.loads(raw or b"null", parse_constant=_no_constant)
     except ValueError:
-        return _error(400, "the body is not JSON")
+        return _error(400, "the body is not JSON (NaN and Infinity are not JSON numbers)")
     if not isinstance(body, dict):
         return _error(400, "the body must be a JSON object")
     try:
         return await run_in_threadpool(handler, settings, found[0], found[1], body)
     except RegisterError as err:
         return _error(err.status, err.detail)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)
 
 
 def _clients(settings: WorkspaceSettings, user: str, token: str) -> tuple[Any, Any, str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -82,11 +83,13 @@ def read_json(s3: Any, url: str, bucket: str) -> dict[str, Any]:
         head = s3.head_object(Bucket=bucket, Key=key)
         if head.get("ContentLength", 0) > MAX_DOCUMENT:
             raise RegisterError(413, f"{key}: larger than {MAX_DOCUMENT} bytes")
-        data = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        data = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read(),
+                          parse_constant=_no_constant)
     except RegisterError:
         raise
     except ValueError:
-        raise RegisterError(400, f"{key}: not JSON") from None
+        raise RegisterError(400, f"{key}: not JSON (NaN and Infinity are not JSON numbers)") \
+            from None
     except Exception as err:
         code = s3_error_code(err) or type(err).__name__
         status = 404 if code in ("NoSuchKey", "404", "NoSuchBucket") else 502
@@ -94,6 +97,10 @@ def read_json(s3: Any, url: str, bucket: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise RegisterError(400, f"{key}: not a STAC document (not an object)")
     return data
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def collection_in_namespace(wanted: str | None, user: str) -> str:
@@ -118,10 +125,13 @@ def gather(s3: Any, kind: str, url: str, bucket: str,
         return None, [doc], collection_in_namespace(doc.get("collection"), user)
     if doc.get("type") not in ("Collection", "Catalog"):
         raise RegisterError(400, "the document is neither a STAC Item, Collection nor Catalog")
+    links = doc.get("links") or []
     if kind == "stac-item" and doc.get("type") == "Catalog":
         doc = None  # EOEPCA harvests a catalog's items into the default collection
     items = []
-    for link in (read_json(s3, url, bucket).get("links") or []):
+    if not isinstance(links, list):
+        raise RegisterError(400, "links must be a list")
+    for link in links:
         if isinstance(link, dict) and link.get("rel") == "item" and link.get("href"):
             if len(items) >= MAX_ITEMS:
                 raise RegisterError(413, f"more than {MAX_ITEMS} items in one registration")
@@ -145,6 +155,15 @@ def write(catalogue: Any, collection: dict[str, Any] | None, items: list[dict[st
     """Upsert ``collection`` (as ``target``) and ``items`` through the catalogue (an httpx
     client carrying the user's token)."""
     outcome = Outcome(target)
+    for item in items:
+        if item.get("type") != "Feature" or not isinstance(item.get("id"), str) \
+                or not _ID.fullmatch(item["id"]):
+            raise RegisterError(400, "every item must be a STAC Item (type Feature) whose id "
+                                     "is 1-128 letters, digits, '.', '_' or '-'")
+        if not isinstance(item.get("links", []), list):
+            raise RegisterError(400, f"item {item['id']}: links must be a list")
+    if collection is not None and not isinstance(collection.get("links", []), list):
+        raise RegisterError(400, "the collection's links must be a list")
     stored = catalogue.get(f"/collections/{target}")
     if stored.status_code not in (200, 404):
         raise _fail(stored, f"reading collection {target}")

@@ -101,7 +101,7 @@ class Workspace:
             self._s3 = storage.client(storage.S3Credentials(
                 creds.get("endpoint"), creds.get("access"), creds.get("secret"),
                 creds.get("region") or storage.DEFAULT_REGION, creds.get("bucketname")),
-                max_pool=32)
+                max_pool=32, own_checksums=True)
         return self._s3
 
     def collection_id(self, name: str | None = None) -> str:
@@ -115,10 +115,12 @@ class Workspace:
     # -- publish ----------------------------------------------------------------------------
 
     def publish(self, source: Any, *, collection: str | None = None, merge: bool = True,
-                title: str | None = None, description: str | None = None, workers: int = 8,
-                progress: bool | None = None) -> PublishResult:
+                title: str | None = None, description: str | None = None, workers: int = 16,
+                progress: bool | None = None, verify: bool = True) -> PublishResult:
         """Publish ``source`` (a job or job id, a STAC catalog folder, item files, pystac
-        objects, or a list of these) to your workspace; see the module doc."""
+        objects, or a list of these) to your workspace; see the module doc. ``verify=False``
+        skips the MD5 check of multipart uploads (small files are always checked by the
+        server through Content-MD5)."""
         from .collect import items_of, plan
         from .upload import put_json, safe_key, transfer
 
@@ -131,7 +133,7 @@ class Workspace:
         work = plan(items, self.bucket, base, provenance)
         show = _interactive() if progress is None else progress
         transfer(self.s3, self.bucket, work.uploads, work.copies, workers=workers,
-                 progress=show)
+                 progress=show, verify=verify)
         collection_doc, item_docs, documents = _documents(work, target, base, title,
                                                           description)
         put_json(self.s3, self.bucket, documents, workers)
@@ -209,7 +211,7 @@ def _documents(work: Any, target: str, base: str, title: str | None,
 
     import pystac
 
-    extent = pystac.Extent.from_items(work.items)
+    extent = _extent(work.items)
     collection = pystac.Collection(target, description or f"Published items of {target}",
                                    extent, title=title, license="other")
     item_docs: dict[str, dict] = {}
@@ -231,6 +233,18 @@ def _documents(work: Any, target: str, base: str, title: str | None,
     doc["links"] += links
     documents[f"{base}/collection.json"] = doc
     return doc, item_docs, documents
+
+
+def _extent(items: list[Any]) -> Any:
+    """The items' extent; the whole world where no item has a bbox, open where none has a time."""
+    import math
+
+    import pystac
+
+    extent = pystac.Extent.from_items(items)
+    if not all(math.isfinite(v) for v in extent.spatial.bboxes[0]):
+        extent.spatial = pystac.SpatialExtent([[-180.0, -90.0, 180.0, 90.0]])
+    return extent
 
 
 def _interactive() -> bool:

@@ -15,7 +15,7 @@ def add_parser(sub) -> None:
                    help="a collection of the source's own (the job id, the catalog id)")
     p.add_argument("--api", choices=["eopde", "eoepca-1.4", "stac-api"],
                    help="the workspace API (default: EOPDE_WORKSPACE_API or eopde)")
-    p.add_argument("--workers", type=int, default=8, help="parallel uploads (default 8)")
+    p.add_argument("--workers", type=int, default=16, help="parallel uploads (default 16)")
     p.set_defaults(func=cmd_publish)
 
 

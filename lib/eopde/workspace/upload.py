@@ -84,31 +84,37 @@ def _progress(total: int, show: bool) -> Any:
 
 
 def transfer(s3: Any, bucket: str, uploads: list[Upload], copies: list[Copy], *,
-             workers: int = 8, progress: bool = True, verify: bool = True) -> None:
+             workers: int = 16, progress: bool = True, verify: bool = True) -> None:
     """Upload and copy everything, in parallel; PublishError naming the first file that failed
-    (the others are still let finish, so a re-run has less to do)."""
+    (the others are still let finish, so a re-run has less to do).
+
+    Files under :data:`CHUNK` go in one PutObject with their Content-MD5, which the server
+    checks; larger ones through boto3's transfer manager (multipart), then their ETag is
+    compared with the file's MD5 (whole, or the multipart form)."""
     from boto3.s3.transfer import TransferConfig
     from s3transfer.manager import TransferManager
-
-    from ..storage import s3_error_code
 
     config = TransferConfig(multipart_threshold=CHUNK, multipart_chunksize=CHUNK,
                             max_concurrency=workers, use_threads=True)
     bar = _progress(sum(u.size for u in uploads), progress)
     callbacks = [_Callback(bar)] if bar is not None else []
+    small = [u for u in uploads if u.size < CHUNK]
+    large = [u for u in uploads if u.size >= CHUNK]
     failures: list[tuple[str, Exception]] = []
-    with TransferManager(s3, config) as manager, ThreadPoolExecutor(workers) as hashing:
+    with TransferManager(s3, config) as manager, ThreadPoolExecutor(workers) as pool:
         jobs = []
-        for up in uploads:
-            kind = mimetypes.guess_type(up.path.name)[0] or "application/octet-stream"
+        for up in large:
             future = manager.upload(str(up.path), bucket, up.key,
-                                    extra_args={"ContentType": kind},
+                                    extra_args={"ContentType": _kind(up.path)},
                                     subscribers=callbacks)
-            digests = hashing.submit(_digests, up.path) if verify else None
+            digests = pool.submit(_digests, up.path) if verify else None
             jobs.append((up.path.name, up.key, future, digests))
         for copy in copies:
             future = manager.copy({"Bucket": bucket, "Key": copy.source_key}, bucket, copy.key)
             jobs.append((posixpath.basename(copy.source_key), copy.key, future, None))
+        for up in small:
+            jobs.append((up.path.name, up.key, pool.submit(_put_small, s3, bucket, up, bar),
+                         None))
         for name, key, future, digests in jobs:
             try:
                 future.result()
@@ -119,12 +125,36 @@ def transfer(s3: Any, bucket: str, uploads: list[Upload], copies: list[Copy], *,
     if bar is not None:
         bar.close()
     if failures:
-        name, err = failures[0]
-        reason = s3_error_code(err) or str(err) if isinstance(err, PublishError) \
-            else s3_error_code(err) or type(err).__name__
-        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
-        raise PublishError(f"upload of {name} failed: {reason}{more}; nothing was registered, "
-                           "publish again to complete") from err
+        _raise(failures)
+
+
+def _kind(path: Path) -> str:
+    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+
+
+def _put_small(s3: Any, bucket: str, up: Upload, bar: Any) -> None:
+    import base64
+
+    data = up.path.read_bytes()
+    digest = hashlib.md5(data)
+    answer = s3.put_object(Bucket=bucket, Key=up.key, Body=data, ContentType=_kind(up.path),
+                           ContentMD5=base64.b64encode(digest.digest()).decode())
+    if str(answer.get("ETag", "")).strip('"') != digest.hexdigest():
+        raise PublishError(f"{up.path.name}: the stored object's checksum differs from the "
+                           "file's")
+    if bar is not None:
+        bar.update(len(data))
+
+
+def _raise(failures: list[tuple[str, Exception]]) -> None:
+    from ..storage import s3_error_code
+
+    name, err = failures[0]
+    reason = str(err) if isinstance(err, PublishError) \
+        else s3_error_code(err) or type(err).__name__
+    more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+    raise PublishError(f"upload of {name} failed: {reason}{more}; nothing was registered, "
+                       "publish again to complete") from err
 
 
 def _check(s3: Any, bucket: str, key: str, digests: set[str], name: str) -> None:
