@@ -176,3 +176,37 @@ def test_a_workspace_that_is_not_ready_says_so(eoepca):
     ws = Workspace("nobody", url=eoepca.url, api="eoepca-1.4", token="t")
     with pytest.raises(PublishError, match="answered 404 for ws-nobody"):
         ws.info
+
+
+def test_every_part_carries_its_md5_and_the_server_checks_it(s3, tmp_path):
+    import base64
+    import hashlib
+
+    from eopde import storage
+    from eopde.workspace.upload import CHUNK, Upload, transfer
+
+    big = tmp_path / "big.tif"
+    big.write_bytes(bytes(range(256)) * (CHUNK * 2 // 256 + 1000))  # 3 parts
+    client = storage.client(storage.S3Credentials(s3, KEY, SECRET), own_checksums=True)
+    sent: list[str] = []
+
+    def record(request, **kwargs):
+        value = request.headers.get("Content-MD5")
+        sent.append(value.decode() if isinstance(value, bytes) else value)
+
+    client.meta.events.register("before-send.s3.UploadPart", record)
+    transfer(client, "ws-eric", [Upload(big, "t/big.tif")], [], progress=False)
+    data = big.read_bytes()
+    parts = [data[i:i + CHUNK] for i in range(0, len(data), CHUNK)]
+    assert sorted(sent) == sorted(base64.b64encode(hashlib.md5(p).digest()).decode()
+                                  for p in parts)
+
+    def tamper(request, **kwargs):
+        value = request.headers.get("Content-MD5")
+        if (value.decode() if isinstance(value, bytes) else value) == sent[0]:
+            del request.headers["Content-MD5"]
+            request.headers["Content-MD5"] = base64.b64encode(b"\0" * 16).decode()
+
+    client.meta.events.register("before-sign.s3.UploadPart", tamper)  # a signed wrong MD5
+    with pytest.raises(PublishError, match=r"^upload of big.tif failed: BadDigest"):
+        transfer(client, "ws-eric", [Upload(big, "t/big2.tif")], [], progress=False)

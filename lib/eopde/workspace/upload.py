@@ -1,6 +1,7 @@
 """Uploads of a publication: keys that stay inside the workspace, parallel transfers through
-boto3's transfer manager (multipart above a threshold), each object checked against the local
-file's MD5 afterwards, a progress bar (tqdm: a widget in notebooks, a line in terminals).
+boto3's transfer manager (multipart above a threshold), the MD5 of every request's bytes checked
+by the S3 server (Content-MD5), a progress bar (tqdm: a widget in notebooks, a line in
+terminals).
 """
 
 from __future__ import annotations
@@ -61,20 +62,6 @@ class Copy:
     key: str
 
 
-def _digests(path: Path) -> set[str]:
-    """The ETags an S3 server may give ``path``: its MD5, and the multipart form (MD5 of the
-    parts' MD5s, ``-N``) for our part size."""
-    whole, parts = hashlib.md5(), []
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            whole.update(chunk)
-            parts.append(hashlib.md5(chunk).digest())
-    found = {whole.hexdigest()}
-    if len(parts) > 1:
-        found.add(f"{hashlib.md5(b''.join(parts)).hexdigest()}-{len(parts)}")
-    return found
-
-
 def _progress(total: int, show: bool) -> Any:
     if not show:
         return None
@@ -88,14 +75,16 @@ def transfer(s3: Any, bucket: str, uploads: list[Upload], copies: list[Copy], *,
     """Upload and copy everything, in parallel; PublishError naming the first file that failed
     (the others are still let finish, so a re-run has less to do).
 
-    Files under :data:`CHUNK` go in one PutObject with their Content-MD5, which the server
-    checks; larger ones through boto3's transfer manager (multipart), then their ETag is
-    compared with the file's MD5 (whole, or the multipart form)."""
+    Integrity: every PutObject and UploadPart carries the Content-MD5 of its bytes, which the
+    S3 server checks before storing them (``verify``; files under :data:`CHUNK` go in one
+    PutObject, larger ones multipart through boto3's transfer manager)."""
     from boto3.s3.transfer import TransferConfig
     from s3transfer.manager import TransferManager
 
     config = TransferConfig(multipart_threshold=CHUNK, multipart_chunksize=CHUNK,
                             max_concurrency=workers, use_threads=True)
+    if verify:
+        _add_part_md5(s3)
     bar = _progress(sum(u.size for u in uploads), progress)
     callbacks = [_Callback(bar)] if bar is not None else []
     small = [u for u in uploads if u.size < CHUNK]
@@ -107,19 +96,15 @@ def transfer(s3: Any, bucket: str, uploads: list[Upload], copies: list[Copy], *,
             future = manager.upload(str(up.path), bucket, up.key,
                                     extra_args={"ContentType": _kind(up.path)},
                                     subscribers=callbacks)
-            digests = pool.submit(_digests, up.path) if verify else None
-            jobs.append((up.path.name, up.key, future, digests))
+            jobs.append((up.path.name, future))
         for copy in copies:
             future = manager.copy({"Bucket": bucket, "Key": copy.source_key}, bucket, copy.key)
-            jobs.append((posixpath.basename(copy.source_key), copy.key, future, None))
+            jobs.append((posixpath.basename(copy.source_key), future))
         for up in small:
-            jobs.append((up.path.name, up.key, pool.submit(_put_small, s3, bucket, up, bar),
-                         None))
-        for name, key, future, digests in jobs:
+            jobs.append((up.path.name, pool.submit(_put_small, s3, bucket, up, bar, verify)))
+        for name, future in jobs:
             try:
                 future.result()
-                if digests is not None:
-                    _check(s3, bucket, key, digests.result(), name)
             except Exception as err:  # keep going: report the first, let the rest finish
                 failures.append((name, err))
     if bar is not None:
@@ -128,18 +113,49 @@ def transfer(s3: Any, bucket: str, uploads: list[Upload], copies: list[Copy], *,
         _raise(failures)
 
 
+def _add_part_md5(s3: Any) -> None:
+    """Make ``s3`` send the Content-MD5 of every multipart part (once per client)."""
+    if getattr(s3.meta, "_eopde_part_md5", False):
+        return
+    s3.meta.events.register("before-call.s3.UploadPart", _part_md5)
+    s3.meta._eopde_part_md5 = True
+
+
+def _part_md5(params: dict, **kwargs: Any) -> None:
+    import base64
+
+    body = params.get("body")
+    if body is None or "Content-MD5" in params["headers"]:
+        return
+    if isinstance(body, (bytes, bytearray)):
+        digest = hashlib.md5(body).digest()
+    else:  # s3transfer's ReadFileChunk: read without moving the progress bar, then rewind
+        quiet = getattr(body, "disable_callback", None)
+        if quiet:
+            quiet()
+        start, digest_of = body.tell(), hashlib.md5()
+        while chunk := body.read(1024 * 1024):
+            digest_of.update(chunk)
+        body.seek(start)
+        if quiet:
+            body.enable_callback()
+        digest = digest_of.digest()
+    params["headers"]["Content-MD5"] = base64.b64encode(digest).decode()
+
+
 def _kind(path: Path) -> str:
     return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
-def _put_small(s3: Any, bucket: str, up: Upload, bar: Any) -> None:
+def _put_small(s3: Any, bucket: str, up: Upload, bar: Any, verify: bool) -> None:
     import base64
 
     data = up.path.read_bytes()
     digest = hashlib.md5(data)
+    extra = {"ContentMD5": base64.b64encode(digest.digest()).decode()} if verify else {}
     answer = s3.put_object(Bucket=bucket, Key=up.key, Body=data, ContentType=_kind(up.path),
-                           ContentMD5=base64.b64encode(digest.digest()).decode())
-    if str(answer.get("ETag", "")).strip('"') != digest.hexdigest():
+                           **extra)
+    if verify and str(answer.get("ETag", "")).strip('"') != digest.hexdigest():
         raise PublishError(f"{up.path.name}: the stored object's checksum differs from the "
                            "file's")
     if bar is not None:
@@ -155,12 +171,6 @@ def _raise(failures: list[tuple[str, Exception]]) -> None:
     more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
     raise PublishError(f"upload of {name} failed: {reason}{more}; nothing was registered, "
                        "publish again to complete") from err
-
-
-def _check(s3: Any, bucket: str, key: str, digests: set[str], name: str) -> None:
-    etag = str(s3.head_object(Bucket=bucket, Key=key).get("ETag", "")).strip('"')
-    if etag not in digests:
-        raise PublishError(f"{name}: the stored object's checksum differs from the file's")
 
 
 class _Callback:
