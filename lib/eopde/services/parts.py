@@ -345,6 +345,9 @@ class StoragePart(Part):
             rclone_path(), "serve", "s3",
             "--addr", f"{self.settings.host}:{self.port}", "--vfs-cache-mode", "off",
             "--auth-proxy", str(self.auth_program),
+            # Each key has a VFS of its own over the same folders (a user's and the platform's
+            # views of a bucket): no listing may be cached, or one would miss the other's writes.
+            "--dir-cache-time", "0s", "--poll-interval", "0",
         ]
 
     def healthy(self) -> bool:

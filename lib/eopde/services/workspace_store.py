@@ -25,7 +25,7 @@ from ..paths import write_private
 
 #: Prefix of workspace names, as EOEPCA's Workspace API (`PREFIX_FOR_NAME`).
 PREFIX = "ws-"
-KEYS_FILE_ENV = "EOPDE_WORKSPACE_KEYS_FILE"
+KEYS_FILE_ENV = "EOPDE_WORKSPACE_KEYS_PATH"
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ class StageOutTarget:
     secret_key: str | None = None
     region: str | None = None
     prefix: str = RESULTS_PREFIX  #: key prefix under the user's bucket
-    #: The workspaces' key file (``EOPDE_WORKSPACE_KEYS_FILE``): when set, each user's results
+    #: The workspaces' key file (``EOPDE_WORKSPACE_KEYS_PATH``): when set, each user's results
     #: are written with that user's own storage keys, as EOEPCA's ADES does with the keys of
     #: ``GET /workspaces/ws-<user>``; the keys above serve only when it is not.
     keys_file: str | None = None
