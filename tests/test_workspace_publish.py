@@ -125,3 +125,25 @@ def test_interrupted_publish_leaves_the_catalogue_and_a_rerun_completes(platform
     again = ws.publish(folder, collection="interrupted", progress=False)
     assert again.created == [] and len(again.updated) == 6
     assert _ids(platform, "ws-alice.interrupted") == [f"big-{i}" for i in range(6)]
+
+
+def test_publish_through_a_plain_stac_api(platform, alice, tmp_path, monkeypatch):
+    """Backend `stac-api`: keys and bucket from the environment (here alice's own), documents
+    written with the STAC API's transactions."""
+    keys = _workspace(platform, alice).info["storage"]["credentials"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", keys["access"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", keys["secret"])
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", keys["endpoint"])
+    monkeypatch.setenv("EOPDE_S3_BUCKET", keys["bucketname"])
+    ws = Workspace("alice", api="stac-api", token=alice.token,
+                   catalogue_url=platform.url("catalogue"))
+    folder = ndvi_catalog(tmp_path / "plain", count=2, prefix="plain")
+    done = ws.publish(folder, collection="alice-plain-stac", progress=False)
+    assert (done.collection, sorted(done.created), done.updated) == \
+        ("alice-plain-stac", ["plain-0", "plain-1"], [])
+    again = ws.publish(folder, collection="alice-plain-stac", progress=False)
+    assert (again.created, sorted(again.updated)) == ([], ["plain-0", "plain-1"])
+    assert _ids(platform, "alice-plain-stac") == ["plain-0", "plain-1"]
+    owner = pystac_client.Client.open(platform.url("catalogue")).get_collection(
+        "alice-plain-stac").extra_fields["eopde:owner"]
+    assert owner == "alice"
