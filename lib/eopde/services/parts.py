@@ -346,8 +346,9 @@ class StoragePart(Part):
             "--addr", f"{self.settings.host}:{self.port}", "--vfs-cache-mode", "off",
             "--auth-proxy", str(self.auth_program),
             # Each key has a VFS of its own over the same folders (a user's and the platform's
-            # views of a bucket): no listing may be cached, or one would miss the other's writes.
-            "--dir-cache-time", "0s", "--poll-interval", "0",
+            # views of a bucket): listings are kept 1 s, so one sees the other's writes at once
+            # (the default 5 min hid them; 0 s made rclone stall on multipart overwrites).
+            "--dir-cache-time", "1s", "--poll-interval", "0",
         ]
 
     def healthy(self) -> bool:

@@ -120,22 +120,22 @@ def collection_in_namespace(wanted: str | None, user: str) -> str:
 def gather(s3: Any, kind: str, url: str, bucket: str,
            user: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]], str]:
     """(collection document or None, items, target collection id) of a registration."""
-    doc = read_json(s3, url, bucket)
-    if doc.get("type") == "Feature":
-        return None, [doc], collection_in_namespace(doc.get("collection"), user)
-    if doc.get("type") not in ("Collection", "Catalog"):
+    source = read_json(s3, url, bucket)
+    if source.get("type") == "Feature":
+        return None, [source], collection_in_namespace(source.get("collection"), user)
+    if source.get("type") not in ("Collection", "Catalog"):
         raise RegisterError(400, "the document is neither a STAC Item, Collection nor Catalog")
-    links = doc.get("links") or []
-    if kind == "stac-item" and doc.get("type") == "Catalog":
-        doc = None  # EOEPCA harvests a catalog's items into the default collection
-    items = []
+    # EOEPCA harvests a catalog registered as "stac-item" into the default collection
+    doc = None if kind == "stac-item" and source.get("type") == "Catalog" else source
+    links = source.get("links") or []
     if not isinstance(links, list):
         raise RegisterError(400, "links must be a list")
-    for link in links:
-        if isinstance(link, dict) and link.get("rel") == "item" and link.get("href"):
-            if len(items) >= MAX_ITEMS:
-                raise RegisterError(413, f"more than {MAX_ITEMS} items in one registration")
-            items.append(read_json(s3, _resolve(str(link["href"]), url, bucket), bucket))
+    urls = [_resolve(str(link["href"]), url, bucket) for link in links
+            if isinstance(link, dict) and link.get("rel") == "item" and link.get("href")]
+    if len(urls) > MAX_ITEMS:
+        raise RegisterError(413, f"more than {MAX_ITEMS} items in one registration")
+    with ThreadPoolExecutor(8) as pool:  # many small reads: in parallel
+        items = list(pool.map(lambda u: read_json(s3, u, bucket), urls))
     target = collection_in_namespace(doc.get("id") if doc else None, user)
     return doc, items, target
 

@@ -160,6 +160,8 @@ class Workspace:
         """Your published items (pystac), from the catalogue."""
         import pystac_client
 
+        if not self.catalogue_url:
+            raise PublishError("no catalogue URL: set EOPDE_CATALOGUE_URL")
         catalogue = pystac_client.Client.open(self.catalogue_url)
         search = catalogue.search(collections=[self.collection_id(collection)],
                                   max_items=limit)

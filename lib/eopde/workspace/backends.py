@@ -131,7 +131,8 @@ class StacApiBackend(Backend):
 
     def register(self, collection_url: str, collection: dict, items: dict[str, dict],
                  collection_id: str) -> dict[str, Any]:
-        created, updated = [], []
+        created: list[str] = []
+        updated: list[str] = []
         with self._client(self.catalogue_url) as client:
             _upsert(client, "/collections", f"/collections/{collection_id}", collection)
             for item_id, item in items.items():
