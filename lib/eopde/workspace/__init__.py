@@ -20,6 +20,7 @@ catalog's id). Which API is spoken: see :mod:`eopde.workspace.backends`.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,7 @@ class PublishResult:
     copied: int = 0
     url: str = ""  #: s3:// URL of the collection document in the bucket
     answer: dict[str, Any] = field(default_factory=dict)  #: the workspace API's answer
+    timings: dict[str, float] = field(default_factory=dict)  #: seconds: upload, documents, register
 
     def __repr__(self) -> str:
         return (f"<published to {self.collection}: {len(self.created)} created, "
@@ -132,16 +134,22 @@ class Workspace:
         base = safe_key(PUBLISHED, target)
         work = plan(items, self.bucket, base, provenance)
         show = _interactive() if progress is None else progress
+        clock = [time.monotonic()]
         transfer(self.s3, self.bucket, work.uploads, work.copies, workers=workers,
                  progress=show, verify=verify)
+        clock.append(time.monotonic())
         collection_doc, item_docs, documents = _documents(work, target, base, title,
                                                           description)
         put_json(self.s3, self.bucket, documents, workers)
+        clock.append(time.monotonic())
         url = f"s3://{self.bucket}/{base}/collection.json"
         answer = self.backend.register(url, collection_doc, item_docs, target)
+        clock.append(time.monotonic())
+        timings = dict(zip(("upload", "documents", "register"),
+                           (b - a for a, b in zip(clock, clock[1:]))))
         return PublishResult(answer.get("collection", target), list(answer.get("created", [])),
                              list(answer.get("updated", [])), len(work.uploads),
-                             len(work.copies), url, answer)
+                             len(work.copies), url, answer, timings)
 
     def _job(self, source: Any) -> Any:
         """A job id given as a string that is neither a path nor a URL: the job of that id."""

@@ -79,12 +79,21 @@ def transfer(s3: Any, bucket: str, uploads: list[Upload], copies: list[Copy], *,
     S3 server checks before storing them (``verify``; files under :data:`CHUNK` go in one
     PutObject, larger ones multipart through boto3's transfer manager)."""
     from boto3.s3.transfer import TransferConfig
-    from s3transfer.manager import TransferManager
 
     config = TransferConfig(multipart_threshold=CHUNK, multipart_chunksize=CHUNK,
                             max_concurrency=workers, use_threads=True)
-    if verify:
-        _add_part_md5(s3)
+    if verify:  # for this transfer only: the client may be used without checks next
+        s3.meta.events.register("before-call.s3.UploadPart", _part_md5, "eopde-part-md5")
+    try:
+        _transfer(s3, bucket, uploads, copies, config, workers, progress, verify)
+    finally:
+        s3.meta.events.unregister("before-call.s3.UploadPart", unique_id="eopde-part-md5")
+
+
+def _transfer(s3: Any, bucket: str, uploads: list[Upload], copies: list[Copy], config: Any,
+              workers: int, progress: bool, verify: bool) -> None:
+    from s3transfer.manager import TransferManager
+
     bar = _progress(sum(u.size for u in uploads), progress)
     callbacks = [_Callback(bar)] if bar is not None else []
     small = [u for u in uploads if u.size < CHUNK]
@@ -111,14 +120,6 @@ def transfer(s3: Any, bucket: str, uploads: list[Upload], copies: list[Copy], *,
         bar.close()
     if failures:
         _raise(failures)
-
-
-def _add_part_md5(s3: Any) -> None:
-    """Make ``s3`` send the Content-MD5 of every multipart part (once per client)."""
-    if getattr(s3.meta, "_eopde_part_md5", False):
-        return
-    s3.meta.events.register("before-call.s3.UploadPart", _part_md5)
-    s3.meta._eopde_part_md5 = True
 
 
 def _part_md5(params: dict, **kwargs: Any) -> None:
