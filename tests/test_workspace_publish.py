@@ -15,7 +15,7 @@ import pytest
 
 from eopde.workspace import PublishError, Workspace
 from eopde.workspace import upload as upload_module
-from workspace_helpers import ndvi_catalog
+from workspace_helpers import drop_collections, ndvi_catalog
 
 pytestmark = pytest.mark.platform
 
@@ -24,7 +24,10 @@ pytestmark = pytest.mark.platform
 def alice(platform):
     from types import SimpleNamespace
 
-    return SimpleNamespace(name="alice", token=platform.eopde("token", "alice").stdout.strip())
+    user = SimpleNamespace(name="alice", token=platform.eopde("token", "alice").stdout.strip())
+    yield user
+    drop_collections(platform.url("catalogue"), {user.token: [
+        "ws-alice.readback", "ws-alice.cli-results", "ws-alice.interrupted", "alice-plain-stac"]})
 
 
 def _workspace(platform, user) -> Workspace:

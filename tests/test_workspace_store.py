@@ -78,3 +78,19 @@ def test_stage_out_uses_the_owners_keys(tmp_path):
     without = StageOutTarget(endpoint="http://127.0.0.1:9", access_key="PLATFORM",
                              secret_key="platform-secret")
     assert without.client_for("alice")._request_signer._credentials.access_key == "PLATFORM"
+
+
+def test_workspace_collection_ids_belong_to_their_user():
+    import pytest
+
+    from eopde.services.ownership import OwnershipError, check_namespace
+
+    for cid in ("ws-alice", "ws-alice.ndvi", "my-collection", "wsalice"):
+        check_namespace("alice", cid)
+    for cid in ("ws-bob", "ws-bob.x", "ws-alicex", "ws-alice-x", "ws-"):
+        with pytest.raises(OwnershipError) as refused:
+            check_namespace("alice", cid)
+        assert refused.value.status == 403
+    check_namespace("Alice", workspace_name("Alice") + ".x")
+    with pytest.raises(OwnershipError):
+        check_namespace("Alice", "ws-alice")

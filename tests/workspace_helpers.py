@@ -37,3 +37,14 @@ def ndvi_catalog(folder: Path, count: int = 3, size: int = 64, prefix: str = "nd
     catalog.normalize_hrefs(str(folder))
     catalog.save(pystac.CatalogType.SELF_CONTAINED)
     return folder
+
+
+def drop_collections(catalogue_url: str, owners: dict[str, list[str]]) -> None:
+    """Delete collections (and their items) the tests published, with each owner's token
+    (`{token: [collection ids]}`): other tests search the whole catalogue."""
+    import httpx
+
+    for token, ids in owners.items():
+        for cid in ids:
+            httpx.delete(f"{catalogue_url}/collections/{cid}",
+                         headers={"Authorization": f"Bearer {token}"}, timeout=60)

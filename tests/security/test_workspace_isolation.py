@@ -16,6 +16,21 @@ from botocore.exceptions import ClientError
 pytestmark = pytest.mark.platform
 
 
+@pytest.fixture(scope="module", autouse=True)
+def cleanup(platform, alice, mallory):
+    """Other tests search the whole catalogue: what these publish goes again."""
+    yield
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from workspace_helpers import drop_collections
+
+    drop_collections(platform.url("catalogue"), {
+        alice.token: ["ws-alice", "ws-alice.private", "ws-alice.squat"],
+        mallory.token: ["ws-mallory.ws-alice", "ws-mallory.own"]})
+
+
 def workspace(platform, user) -> dict:
     with user.client() as client:
         answer = client.get(f"{platform.url('workspace')}/workspaces/ws-{user.name}")
@@ -171,3 +186,23 @@ def test_hostile_documents_are_refused_with_400(platform, mallory, document):
                                  json={"type": kind, "url": "s3://user-mallory/hostile/doc.json"})
             assert answer.status_code == 400, (kind, answer.text)
             assert answer.json()["code"] == "BadRequest"
+
+
+def test_nobody_takes_another_users_workspace_collection_ids(platform, alice, mallory):
+    """Collection ids ws-alice and ws-alice.<x> are alice's to create: squatting them would
+    block her publishing."""
+    def collection(cid: str) -> dict:
+        return {"type": "Collection", "id": cid, "description": "d", "license": "other",
+                "stac_version": "1.0.0", "links": [],
+                "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]},
+                           "temporal": {"interval": [[None, None]]}}}
+
+    url = f"{platform.url('catalogue')}/collections"
+    with mallory.client() as client:
+        for cid in ("ws-alice.squat", "ws-alice", "ws-alicex", "ws-alice--0123456789abcdef"):
+            taken = client.post(url, json=collection(cid))
+            assert taken.status_code == 403, (cid, taken.text)
+        mine = client.post(url, json=collection("ws-mallory.own"))
+        assert mine.status_code == 201, mine.text
+    with alice.client() as client:
+        assert client.post(url, json=collection("ws-alice.squat")).status_code == 201
