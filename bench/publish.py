@@ -23,6 +23,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _platform import BIN, eopde  # noqa: E402
@@ -88,8 +89,6 @@ def main() -> None:
 
 
 def run(env: dict, home: Path, args: argparse.Namespace) -> None:
-    import httpx
-
     from eopde.workspace import Workspace
 
     token = subprocess.run([str(BIN / "eopde"), "token", "bench"], env=env, capture_output=True,
@@ -97,7 +96,13 @@ def run(env: dict, home: Path, args: argparse.Namespace) -> None:
     ports = json.loads((home / "endpoints.json").read_text())
     ws = Workspace("bench", url=ports["EOPDE_WORKSPACE_URL"], token=token,
                    catalogue_url=ports["EOPDE_CATALOGUE_URL"])
-    data = Path(tempfile.mkdtemp(prefix="eopde-bench-data-"))
+    with tempfile.TemporaryDirectory(prefix="eopde-bench-data-") as folder:
+        measure(ws, token, ports, Path(folder), args)
+
+
+def measure(ws: Any, token: str, ports: dict, data: Path, args: argparse.Namespace) -> None:
+    import httpx
+
     big = big_catalog(data / "big", args.files, args.mib)
     total = args.files * args.mib * 1024 * 1024
     files = sorted(big.glob("big-*.tif"))
@@ -143,7 +148,7 @@ def run(env: dict, home: Path, args: argparse.Namespace) -> None:
     seconds = time.monotonic() - began
     assert len(done.created) == args.items, done
     phases = ", ".join(f"{k} {v:.2f} s" for k, v in done.timings.items())
-    docs = {i.id: i.to_dict(include_self_link=False) for i in Workspace.items(ws, "bench-small",
+    docs = {i.id: i.to_dict(include_self_link=False) for i in ws.items("bench-small",
                                                                               args.items)}
     for doc in docs.values():
         doc["collection"] = ws.collection_id("bench-small")
