@@ -80,11 +80,11 @@ def read_json(s3: Any, url: str, bucket: str) -> dict[str, Any]:
 
     key = own_key(url, bucket)
     try:
-        head = s3.head_object(Bucket=bucket, Key=key)
-        if head.get("ContentLength", 0) > MAX_DOCUMENT:
+        obj = s3.get_object(Bucket=bucket, Key=key)  # one request: size from its headers
+        if obj.get("ContentLength", 0) > MAX_DOCUMENT:
+            obj["Body"].close()
             raise RegisterError(413, f"{key}: larger than {MAX_DOCUMENT} bytes")
-        data = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read(),
-                          parse_constant=_no_constant)
+        data = json.loads(obj["Body"].read(), parse_constant=_no_constant)
     except RegisterError:
         raise
     except ValueError:
