@@ -36,12 +36,36 @@ def test_configure_fills_hub_config(settings):
     assert env["EOPDE_TILES_URL"] == "http://127.0.0.1:28711"
     assert env["EOPDE_S3_ENDPOINT"] == "http://127.0.0.1:28712"
     assert ("--allow-root" in c.Spawner.args) == (os.geteuid() == 0)
-    service, tiles, ades = c.JupyterHub.services
+    service, tiles, ades, workspace = c.JupyterHub.services
     assert ades == {"name": "ades", "url": "http://127.0.0.1:28714", "display": False}
+    assert workspace == {"name": "workspace", "url": "http://127.0.0.1:28715", "display": False}
+    assert env["EOPDE_WORKSPACE_URL"] == "http://127.0.0.1:28715"
     assert service["name"] == PLATFORM_SERVICE and len(service["api_token"]) == 64
     assert tiles == {"name": "tiles", "url": "http://127.0.0.1:28711", "display": False}
     assert env["EOPDE_TILES_PUBLIC_PATH"] == "/services/tiles"
     assert c.JupyterHub.load_roles[0]["services"] == [PLATFORM_SERVICE]
+
+
+def test_each_user_gets_their_own_storage_keys(settings):
+    """Users' servers get their workspace's keys, never the platform's."""
+    from types import SimpleNamespace
+
+    c = Config()
+    configure(c, settings)
+    env = c.Spawner.environment
+    platform = load_secrets(settings.secrets_file)
+    told = {}
+    for name in ("ada", "bob"):
+        spawner = SimpleNamespace(user=SimpleNamespace(name=name))
+        told[name] = (env["AWS_ACCESS_KEY_ID"](spawner), env["AWS_SECRET_ACCESS_KEY"](spawner))
+        assert told[name] == (env["AWS_ACCESS_KEY_ID"](spawner),
+                              env["AWS_SECRET_ACCESS_KEY"](spawner))  # stable
+    assert told["ada"] != told["bob"]
+    assert platform["s3_access_key"] not in {told["ada"][0], told["bob"][0]}
+    assert platform["s3_secret_key"] not in {told["ada"][1], told["bob"][1]}
+    keys = settings.home_path / "workspace" / "keys.json"
+    assert stat.S_IMODE(keys.stat().st_mode) == 0o600
+    assert (settings.storage_dir / "user-ada").is_dir()
 
 
 def test_secrets_are_private_and_stable(tmp_path):

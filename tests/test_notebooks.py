@@ -27,11 +27,14 @@ def test_notebook_runs_with_nbval(platform, notebook, tmp_path):
     env = dict(platform.env)
     env.update(json.loads((platform.home / "endpoints.json").read_text()))
     env["EOPDE_TOKEN"] = platform.eopde("token", "demo").stdout.strip()
-    # What the hub puts in a user's server besides the endpoints.
-    secrets = platform.secrets
+    # What the hub puts in a user's server besides the endpoints: the user's own storage keys.
+    import httpx
+
+    keys = httpx.get(f"{env['EOPDE_WORKSPACE_URL']}/workspaces/ws-demo",
+                     headers={"Authorization": f"Bearer {env['EOPDE_TOKEN']}"}).json()
+    keys = keys["storage"]["credentials"]
     env.update(JUPYTERHUB_USER="demo", EOPDE_IMAGES_DIR=str(platform.home / "images"),
-               AWS_ACCESS_KEY_ID=secrets["s3_access_key"],
-               AWS_SECRET_ACCESS_KEY=secrets["s3_secret_key"],
+               AWS_ACCESS_KEY_ID=keys["access"], AWS_SECRET_ACCESS_KEY=keys["secret"],
                AWS_ENDPOINT_URL_S3=env["EOPDE_S3_ENDPOINT"], AWS_DEFAULT_REGION="us-east-1")
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q",

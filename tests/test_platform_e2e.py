@@ -19,7 +19,7 @@ from hubsession import HubSession
 
 pytestmark = pytest.mark.platform
 
-PARTS = {"postgres", "pgstac", "data", "catalogue", "tiles", "storage", "ades", "hub"}
+PARTS = {"postgres", "pgstac", "data", "catalogue", "tiles", "storage", "workspace", "ades", "hub"}
 
 
 def _bbox_overlaps(a, b) -> bool:

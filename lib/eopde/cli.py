@@ -177,6 +177,7 @@ COMMAND_MODULES = (
     "eopde.apppkg.cli_validate",
     "eopde.apppkg.cli_run",
     "eopde.ades.cli",
+    "eopde.workspace.cli",
 )
 
 

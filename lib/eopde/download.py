@@ -10,12 +10,11 @@ from urllib.parse import unquote, urlsplit
 
 
 def s3_client_from_env() -> Any:
-    """A boto3 S3 client: endpoint from ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` /
-    ``EOPDE_S3_ENDPOINT``, keys from ``AWS_*``."""
-    from eopde.apppkg.stagein import s3_client
+    """A boto3 S3 client by :mod:`eopde.storage`'s rule (endpoint from ``AWS_ENDPOINT_URL_S3`` /
+    ``AWS_ENDPOINT_URL`` / the platform's ``s3_endpoint``, keys from ``AWS_*``)."""
+    from eopde.storage import s3_client
 
-    return s3_client(os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-                     or None)
+    return s3_client()
 
 
 def download(href: str, path: str | os.PathLike, *, s3: Any = None) -> Path:

@@ -108,15 +108,17 @@ def logs(user, job_id: str) -> str:
 
 
 def bucket_text(platform, user_name: str, prefix: str = "") -> dict[str, str]:
-    """Every object of the user's bucket (under ``prefix``), as text."""
+    """Every object of the user's bucket (under ``prefix``), as text, read with the user's own
+    storage keys (the view the ADES writes through; the platform key's view of a bucket may
+    lag a second behind another key's writes)."""
     import boto3
 
     from eopde.hub.local import bucket_name
+    from eopde.services.workspace_store import ensure_keys, keys_file
 
-    s = platform.secrets
-    s3 = boto3.client("s3", endpoint_url=platform.url("storage"),
-                      aws_access_key_id=s["s3_access_key"],
-                      aws_secret_access_key=s["s3_secret_key"], region_name="us-east-1")
+    keys = ensure_keys(keys_file(platform.home), user_name)
+    s3 = boto3.client("s3", endpoint_url=platform.url("storage"), aws_access_key_id=keys.access,
+                      aws_secret_access_key=keys.secret, region_name="us-east-1")
     bucket = bucket_name(user_name)
     out = {}
     try:

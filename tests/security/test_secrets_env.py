@@ -7,8 +7,7 @@ inherited by all it starts; a command line is readable by every account (`ps`). 
 token (it mints tokens for any user), the database password, the proxy's token and the demo
 password are in no part's environment nor anyone's command line or log; the catalogue and the
 ADES, which check tokens with the hub, read the service token from a 0600 file. Users' servers and
-kernels get none of them (they do get the shared S3 key pair: per-user S3 credentials are the
-workspace's issue).
+kernels get none of them, nor the platform's S3 keys: they get their own workspace keys.
 """
 
 from __future__ import annotations
@@ -96,13 +95,14 @@ def test_no_secret_on_a_command_line_or_in_a_log(platform):
 
 
 def test_services_read_the_service_token_from_a_private_file(platform, mallory):
-    """Only the catalogue and the ADES get it, as a 0600 file; both still check tokens."""
+    """Only the catalogue, the ADES and the workspace get it, as a 0600 file; they still check
+    tokens."""
     holders = {}
     for pid, part in _part_processes(platform).items():
         path = (proc_environ(pid) or {}).get("EOPDE_SERVICE_TOKEN_FILE")
         if path:
             holders[part] = path
-    assert set(holders) == {"catalogue", "ades"}, holders
+    assert set(holders) == {"catalogue", "ades", "workspace"}, holders
     for path in set(holders.values()):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
         assert stat.S_IMODE(os.stat(Path(path).parent).st_mode) == 0o700
@@ -148,8 +148,9 @@ def test_users_servers_and_kernels_get_no_platform_secret(platform, mallory):
                 text = "\n".join(f"{k}={v}" for k, v in env.items())
                 assert _leaks(text, secrets) == [], f"pid {pid} ({env.get('_', '?')})"
                 assert not any(k.endswith("_FILE") and k.startswith("EOPDE_") for k in env)
-                # Shared by all users in the demo (per-user keys: the workspace issue).
-                assert env["AWS_SECRET_ACCESS_KEY"] == platform.secrets["s3_secret_key"]
+                # mallory's own workspace keys, never the platform's
+                assert env["AWS_SECRET_ACCESS_KEY"] != platform.secrets["s3_secret_key"]
+                assert env["AWS_ACCESS_KEY_ID"].startswith("EOPDEWS")
         finally:
             client.delete(f"{platform.hub_url}/user/mallory/api/kernels/{kernel.json()['id']}")
             client.delete(f"{api}/users/mallory/server")

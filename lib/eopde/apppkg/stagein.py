@@ -93,18 +93,10 @@ def split_s3(url: str) -> tuple[str, str]:
 
 def s3_client(endpoint: str | None = None, access_key: str | None = None,
               secret_key: str | None = None, region: str | None = None):
-    """A boto3 S3 client: arguments first, else ``EOPDE_S3_ENDPOINT`` (a non-AWS server: path-style
-    addressing), ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_DEFAULT_REGION``."""
-    import boto3
-    from botocore.config import Config
+    """A boto3 S3 client: arguments first, the environment for the rest (:mod:`eopde.storage`)."""
+    from eopde.storage import s3_client as make
 
-    endpoint = endpoint or os.environ.get("EOPDE_S3_ENDPOINT") or None
-    region = region or os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1"
-    config = Config(s3={"addressing_style": "path"} if endpoint else {},
-                    retries={"max_attempts": 3, "mode": "standard"})
-    return boto3.client("s3", endpoint_url=endpoint, region_name=region, config=config,
-                        aws_access_key_id=access_key or os.environ.get("AWS_ACCESS_KEY_ID"),
-                        aws_secret_access_key=secret_key or os.environ.get("AWS_SECRET_ACCESS_KEY"))
+    return make(endpoint, access_key, secret_key, region)
 
 
 class _S3:

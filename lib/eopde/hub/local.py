@@ -98,6 +98,8 @@ def configure(c, settings: PlatformSettings | None = None) -> None:
         # The ADES, for clients outside this machine: {hub}/services/ades/{user}/ogc-api/
         # (every request still needs the user's token).
         {"name": "ades", "url": settings.url("ades"), "display": False},
+        # The workspace API likewise: {hub}/services/workspace/workspaces/ws-{user}.
+        {"name": "workspace", "url": settings.url("workspace"), "display": False},
     ]
     c.JupyterHub.load_roles = [
         {"name": PLATFORM_SERVICE, "scopes": PLATFORM_SCOPES, "services": [PLATFORM_SERVICE]},
@@ -141,13 +143,15 @@ def user_environment(settings: PlatformSettings, secrets: dict[str, str]) -> dic
 
     The token the local services accept is the server's own `JUPYTERHUB_API_TOKEN`, which the
     hub sets; `eopde.auth` finds it there. No platform secret (service token, database
-    password, proxy token) is given; the S3 key pair is, one for all users until the workspace
-    gives each user their own.
+    password, proxy token, the platform's S3 keys) is given: the S3 keys are the user's own,
+    from their workspace (`services/workspace_store.py`), which see only their bucket.
     """
     env: dict = settings.endpoints()
     del env["EOPDE_HUB_URL"]  # users' servers run behind the hub already
     ades = env["EOPDE_ADES_URL"]
     env.update(settings.s3_env(secrets))  # boto3, s3fs and GDAL read these
+    env["AWS_ACCESS_KEY_ID"] = lambda spawner: _user_keys(settings, spawner).access
+    env["AWS_SECRET_ACCESS_KEY"] = lambda spawner: _user_keys(settings, spawner).secret
     env.update({
         "EOPDE_PLATFORM": "local",
         # Marks the server and its kernels as this platform's: `eopde down` stops them even
@@ -164,15 +168,19 @@ def user_environment(settings: PlatformSettings, secrets: dict[str, str]) -> dic
     return env
 
 
+def _user_keys(settings: PlatformSettings, spawner):
+    """The user's workspace keys (and bucket folder), made on first use."""
+    from ..services.workspace_store import ensure_keys, keys_file
+
+    return ensure_keys(keys_file(settings.home_path), spawner.user.name, settings.storage_dir)
+
+
 def pre_spawn_hook(spawner) -> None:
-    """Make the user's home folder (with the tutorials) and S3 bucket before their server starts."""
+    """Make the user's home folder (with the tutorials) before their server starts (their
+    bucket and keys come with the environment: `_user_keys`)."""
     home = spawner.home_dir
     os.makedirs(home, mode=0o700, exist_ok=True)
     copy_tutorials(home)
-    try:
-        ensure_bucket(bucket_name(spawner.user.name))
-    except Exception as err:  # storage down must not stop the user from working
-        spawner.log.warning("could not create the S3 bucket of %s: %s", spawner.user.name, err)
 
 
 def lab_settings_dir() -> Path | None:
@@ -219,12 +227,9 @@ def copy_tutorials(home: str | os.PathLike) -> list[Path]:
 
 def ensure_bucket(name: str, settings: PlatformSettings | None = None) -> None:
     """Create an S3 bucket on the local storage if it does not exist."""
-    import boto3
-
-    from ..services.ades.stageout import ensure_bucket as ensure
+    from .. import storage
 
     settings = settings or PlatformSettings()
     secrets = load_secrets(settings.secrets_file)
-    ensure(boto3.client("s3", endpoint_url=settings.url("storage"), region_name="us-east-1",
-                        aws_access_key_id=secrets["s3_access_key"],
-                        aws_secret_access_key=secrets["s3_secret_key"]), name)
+    storage.ensure_bucket(storage.client(storage.S3Credentials(
+        settings.url("storage"), secrets["s3_access_key"], secrets["s3_secret_key"])), name)

@@ -76,6 +76,7 @@ class OwnedTransactionsClient(_ItemChecks, TransactionsClient):
     async def create_collection(self, collection: Collection, request: Request,
                                 **kwargs: Any) -> Any:
         user = ownership.require_user(request_user(request))
+        ownership.check_namespace(user, collection.id)
         data = ownership.claim(collection.model_dump(mode="json"), user)
         return await super().create_collection(Collection.model_validate(data), request,
                                                **kwargs)

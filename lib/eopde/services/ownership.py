@@ -54,6 +54,26 @@ def require_user(user: str | None) -> str:
     return user
 
 
+#: Collection ids that belong to workspaces: ``ws-<name>`` and ``ws-<name>.<x>`` are created
+#: only by the user whose workspace ``ws-<name>`` is (`eopde.services.workspace_store`).
+WORKSPACE_PREFIX = "ws-"
+
+
+def check_namespace(user: str, collection_id: str) -> None:
+    """Refuse a new collection in another user's workspace namespace (squatting ``ws-alice``
+    would block alice's publishing)."""
+    if not collection_id.startswith(WORKSPACE_PREFIX):
+        return
+    from .workspace_store import workspace_name
+
+    mine = workspace_name(user)
+    if collection_id != mine and not collection_id.startswith(mine + "."):
+        raise OwnershipError(
+            403, "Forbidden",
+            f"collection ids starting with {WORKSPACE_PREFIX!r} belong to workspaces; yours are "
+            f"{mine!r} and '{mine}.<name>' (or choose an id without that prefix)")
+
+
 def check_write(user: str | None, collection_id: str,
                 stored: Mapping[str, Any] | None) -> None:
     """Raise OwnershipError unless `user` may write to the collection `stored` (as in the

@@ -318,31 +318,54 @@ class TilesPart(UvicornPart):
 
 
 class StoragePart(Part):
-    """S3 object storage: `rclone serve s3` over the state folder, one bucket per user."""
+    """S3 object storage: `rclone serve s3` over the state folder, one bucket per user, each
+    user's key seeing only their bucket (`--auth-proxy`: `services/storage_auth.py`)."""
 
     name = "storage"
     port_key = "storage"
 
+    @property
+    def auth_program(self) -> Path:
+        """A one-line launcher of the auth proxy (rclone runs one program, without arguments)."""
+        return self.settings.home_path / "workspace" / "storage-auth"
+
     def prepare(self) -> None:
         self.settings.storage_dir.mkdir(parents=True, exist_ok=True)
+        folder = self.auth_program.parent
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        folder.chmod(0o700)
+        self.auth_program.write_text(
+            f"#!{sys.executable}\nimport sys\nfrom eopde.services.storage_auth import main\n"
+            "sys.exit(main())\n")
+        self.auth_program.chmod(0o700)
 
     def command(self) -> list[str]:
         return [
-            rclone_path(), "serve", "s3", str(self.settings.storage_dir),
+            # no remote: with --auth-proxy each key's backend comes from the proxy
+            rclone_path(), "serve", "s3",
             "--addr", f"{self.settings.host}:{self.port}", "--vfs-cache-mode", "off",
+            "--auth-proxy", str(self.auth_program),
+            # Each key has a VFS of its own over the same folders (a user's and the platform's
+            # views of a bucket): listings are kept 1 s, so one sees the other's writes at once
+            # (the default 5 min hid them; 0 s made rclone stall on multipart overwrites).
+            "--dir-cache-time", "1s", "--poll-interval", "0",
         ]
-
-    def env(self) -> dict[str, str]:
-        # --auth-key as RCLONE_AUTH_KEY: a command line is readable by every account (ps) and
-        # lands in the log and the run record. rclone reads list flags from the environment
-        # as CSV, so the pair is quoted.
-        secrets = self.platform.secrets
-        pair = f"{secrets['s3_access_key']},{secrets['s3_secret_key']}".replace('"', '""')
-        return {**super().env(), "RCLONE_AUTH_KEY": f'"{pair}"'}
 
     def healthy(self) -> bool:
         # Unauthenticated requests get 403 from a healthy server.
         return _http_ok(self.url + "/", accept_status=range(200, 500))
+
+
+class WorkspacePart(UvicornPart):
+    """Users' workspaces (EOEPCA's Workspace API): storage keys per user, registration of their
+    STAC documents into the catalogue."""
+
+    name = "workspace"
+    port_key = "workspace"
+    app = "eopde.services.workspace:create_app"
+    health_path = "/healthz"
+    # Checks tokens with the hub.
+    secret_files = {"EOPDE_SERVICE_TOKEN": "service_token"}
 
 
 class AdesPart(UvicornPart):
@@ -372,6 +395,10 @@ class AdesPart(UvicornPart):
             EOPDE_ADES_PUBLIC_PATH="/services/ades",
         )
         env.update(self.settings.s3_env(self.platform.secrets))
+        # Stage-out writes with the job owner's own keys (eopde.services.ades.stageout).
+        from .workspace_store import KEYS_FILE_ENV, keys_file
+
+        env[KEYS_FILE_ENV] = str(keys_file(self.settings.home_path))
         return env
 
 
@@ -438,6 +465,7 @@ PARTS: list[type[Part]] = [
     CataloguePart,
     TilesPart,
     StoragePart,
+    WorkspacePart,
     AdesPart,
     HubPart,
 ]

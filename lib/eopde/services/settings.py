@@ -23,6 +23,7 @@ PORT_ENV = {
     "storage": "EOPDE_S3_PORT",
     "data": "EOPDE_DATA_PORT",
     "ades": "EOPDE_ADES_PORT",
+    "workspace": "EOPDE_WORKSPACE_PORT",
 }
 
 #: Offsets from `base_port` of the ports that are not the hub's public one.
@@ -35,6 +36,7 @@ _PORT_OFFSETS = {
     "storage": 12,
     "data": 13,
     "ades": 14,
+    "workspace": 15,
 }
 
 
@@ -164,14 +166,17 @@ class PlatformSettings(Configurable):
             "EOPDE_DATA_URL": self.url("data"),
             # EOEPCA's layout: one prefix per user; clients fill in {user}.
             "EOPDE_ADES_URL": f"{self.url('ades')}/{{user}}/ogc-api",
+            "EOPDE_WORKSPACE_URL": self.url("workspace"),
         }
 
-    def s3_env(self, secrets: dict[str, str]) -> dict[str, str]:
-        """What boto3, s3fs and GDAL read to reach the platform's object storage."""
+    def s3_env(self, secrets: dict[str, str], *, access: str = "s3_access_key",
+               secret: str = "s3_secret_key") -> dict[str, str]:
+        """What boto3, s3fs and GDAL read to reach the platform's object storage (with the
+        platform's key pair, or the pair named ``access``/``secret`` of ``secrets``)."""
         return {
             "AWS_ENDPOINT_URL_S3": self.url("storage"),
-            "AWS_ACCESS_KEY_ID": secrets["s3_access_key"],
-            "AWS_SECRET_ACCESS_KEY": secrets["s3_secret_key"],
+            "AWS_ACCESS_KEY_ID": secrets[access],
+            "AWS_SECRET_ACCESS_KEY": secrets[secret],
             "AWS_DEFAULT_REGION": "us-east-1",
         }
 

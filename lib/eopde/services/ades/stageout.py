@@ -40,7 +40,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from eopde.ades.results import S3StacIO
-from eopde.apppkg.stagein import s3_client, s3_error_code
+from eopde.storage import ensure_bucket as _ensure_bucket
+from eopde.storage import s3_client, s3_error_code
 
 RESULTS_PREFIX = "processing-results"
 _DOC_LINKS = ("root", "parent", "child", "item", "collection", "items")
@@ -60,28 +61,37 @@ class StageOutTarget:
     secret_key: str | None = None
     region: str | None = None
     prefix: str = RESULTS_PREFIX  #: key prefix under the user's bucket
+    #: The workspaces' key file (``EOPDE_WORKSPACE_KEYS_PATH``): when set, each user's results
+    #: are written with that user's own storage keys, as EOEPCA's ADES does with the keys of
+    #: ``GET /workspaces/ws-<user>``; the keys above serve only when it is not.
+    keys_file: str | None = None
 
     @classmethod
     def from_env(cls) -> StageOutTarget:
-        return cls()
+        from ..workspace_store import KEYS_FILE_ENV
+
+        return cls(keys_file=os.environ.get(KEYS_FILE_ENV) or None)
 
     def client(self):
         return s3_client(self.endpoint, self.access_key, self.secret_key, self.region)
+
+    def client_for(self, user: str):
+        """A client with ``user``'s own keys (made on first use), or :meth:`client`."""
+        if not self.keys_file:
+            return self.client()
+        from ..workspace_store import ensure_keys
+
+        path = Path(self.keys_file)
+        keys = ensure_keys(path, user, path.parent.parent / "storage")
+        return s3_client(self.endpoint, keys.access, keys.secret, self.region)
 
 
 def ensure_bucket(client, bucket: str) -> None:
     """Create ``bucket`` unless it exists."""
     try:
-        client.head_bucket(Bucket=bucket)
-        return
-    except Exception:
-        pass
-    try:
-        client.create_bucket(Bucket=bucket)
-    except Exception as err:
-        code = s3_error_code(err)
-        if code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-            raise StageOutError(f"cannot create the bucket {bucket} ({code or err})") from err
+        _ensure_bucket(client, bucket)
+    except RuntimeError as err:
+        raise StageOutError(str(err)) from err
 
 
 def _is_remote(href: str) -> bool:
@@ -236,7 +246,7 @@ def delete_results(user: str, job_id: str, *, target: StageOutTarget | None = No
     """Delete a job's results from the user's bucket (dismiss of a finished job)."""
     target = target or StageOutTarget.from_env()
     bucket, prefix = job_prefix(user, job_id, target)
-    return delete_prefix(client or target.client(), bucket, prefix)
+    return delete_prefix(client or target.client_for(user), bucket, prefix)
 
 
 def stage_out(outputs: dict[str, Path | list[Path]], *, user: str, job_id: str,
@@ -257,7 +267,7 @@ def stage_out(outputs: dict[str, Path | list[Path]], *, user: str, job_id: str,
     if not outputs:
         raise StageOutError("the job has no Directory output to stage out")
     target = target or StageOutTarget.from_env()
-    client = client or target.client()
+    client = client or target.client_for(user)
     bucket, base = job_prefix(user, job_id, target)
     ensure_bucket(client, bucket)
     doc: dict[str, Any] = {}

@@ -1,0 +1,210 @@
+"""Uploads of a publication: keys that stay inside the workspace, parallel transfers through
+boto3's transfer manager (multipart above a threshold), the MD5 of every request's bytes checked
+by the S3 server (Content-MD5), a progress bar (tqdm: a widget in notebooks, a line in
+terminals).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import posixpath
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: Multipart above this size, in parts of this size (boto3's defaults are 8 MiB).
+CHUNK = 8 * 1024 * 1024
+_SEGMENT = re.compile(r"[^\x00-\x1f\\]+")
+
+
+class PublishError(RuntimeError):
+    """A publication failed; the message names the file or document and the reason. Nothing
+    was registered: the catalogue is as it was."""
+
+
+def safe_key(*parts: str) -> str:
+    """Join key parts, refusing what could leave the workspace prefix: empty, ``.`` or ``..``
+    segments, absolute paths, backslashes and control characters."""
+    key = "/".join(p.strip("/") for p in parts if p)
+    segments = key.split("/")
+    if not key or any(s in ("", ".", "..") or not _SEGMENT.fullmatch(s) for s in segments):
+        raise PublishError(f"{key!r} is not a key inside the workspace (no '..', '.', '//', "
+                           "leading '/', backslash or control characters)")
+    return key
+
+
+def safe_name(name: str) -> str:
+    """A file or item name usable as one key segment."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "file"
+    return cleaned[:128]
+
+
+@dataclass
+class Upload:
+    """One local file to put at ``key`` of the bucket."""
+
+    path: Path
+    key: str
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+
+@dataclass
+class Copy:
+    """One object of the workspace bucket to copy to ``key`` (a job's result)."""
+
+    source_key: str
+    key: str
+
+
+def _progress(total: int, show: bool) -> Any:
+    if not show:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="publish")
+
+
+def transfer(s3: Any, bucket: str, uploads: list[Upload], copies: list[Copy], *,
+             workers: int = 16, progress: bool = True, verify: bool = True) -> None:
+    """Upload and copy everything, in parallel; PublishError naming the first file that failed
+    (the others are still let finish, so a re-run has less to do).
+
+    Integrity: every PutObject and UploadPart carries the Content-MD5 of its bytes, which the
+    S3 server checks before storing them (``verify``; files under :data:`CHUNK` go in one
+    PutObject, larger ones multipart through boto3's transfer manager)."""
+    from boto3.s3.transfer import TransferConfig
+
+    config = TransferConfig(multipart_threshold=CHUNK, multipart_chunksize=CHUNK,
+                            max_concurrency=workers, use_threads=True)
+    if verify:  # for this transfer only: the client may be used without checks next
+        s3.meta.events.register("before-call.s3.UploadPart", _part_md5, "eopde-part-md5")
+    try:
+        _transfer(s3, bucket, uploads, copies, config, workers, progress, verify)
+    finally:
+        s3.meta.events.unregister("before-call.s3.UploadPart", unique_id="eopde-part-md5")
+
+
+def _transfer(s3: Any, bucket: str, uploads: list[Upload], copies: list[Copy], config: Any,
+              workers: int, progress: bool, verify: bool) -> None:
+    from s3transfer.manager import TransferManager
+
+    bar = _progress(sum(u.size for u in uploads), progress)
+    callbacks = [_Callback(bar)] if bar is not None else []
+    small = [u for u in uploads if u.size < CHUNK]
+    large = [u for u in uploads if u.size >= CHUNK]
+    failures: list[tuple[str, Exception]] = []
+    with TransferManager(s3, config) as manager, ThreadPoolExecutor(workers) as pool:
+        jobs = []
+        for up in large:
+            future = manager.upload(str(up.path), bucket, up.key,
+                                    extra_args={"ContentType": _kind(up.path)},
+                                    subscribers=callbacks)
+            jobs.append((up.path.name, future))
+        for copy in copies:
+            future = manager.copy({"Bucket": bucket, "Key": copy.source_key}, bucket, copy.key)
+            jobs.append((posixpath.basename(copy.source_key), future))
+        for up in small:
+            jobs.append((up.path.name, pool.submit(_put_small, s3, bucket, up, bar, verify)))
+        for name, future in jobs:
+            try:
+                future.result()
+            except Exception as err:  # keep going: report the first, let the rest finish
+                failures.append((name, err))
+    if bar is not None:
+        bar.close()
+    if failures:
+        _raise(failures)
+
+
+def _part_md5(params: dict, **kwargs: Any) -> None:
+    import base64
+
+    body = params.get("body")
+    if body is None or "Content-MD5" in params["headers"]:
+        return
+    if isinstance(body, (bytes, bytearray)):
+        digest = hashlib.md5(body).digest()
+    else:  # s3transfer's ReadFileChunk: read without moving the progress bar, then rewind
+        quiet = getattr(body, "disable_callback", None)
+        if quiet:
+            quiet()
+        start, digest_of = body.tell(), hashlib.md5()
+        while chunk := body.read(1024 * 1024):
+            digest_of.update(chunk)
+        body.seek(start)
+        if quiet:
+            body.enable_callback()
+        digest = digest_of.digest()
+    params["headers"]["Content-MD5"] = base64.b64encode(digest).decode()
+
+
+def _kind(path: Path) -> str:
+    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+
+
+def _put_small(s3: Any, bucket: str, up: Upload, bar: Any, verify: bool) -> None:
+    import base64
+
+    data = up.path.read_bytes()
+    digest = hashlib.md5(data)
+    extra = {"ContentMD5": base64.b64encode(digest.digest()).decode()} if verify else {}
+    answer = s3.put_object(Bucket=bucket, Key=up.key, Body=data, ContentType=_kind(up.path),
+                           **extra)
+    if verify and str(answer.get("ETag", "")).strip('"') != digest.hexdigest():
+        raise PublishError(f"{up.path.name}: the stored object's checksum differs from the "
+                           "file's")
+    if bar is not None:
+        bar.update(len(data))
+
+
+def _raise(failures: list[tuple[str, Exception]]) -> None:
+    from ..storage import s3_error_code
+
+    name, err = failures[0]
+    reason = str(err) if isinstance(err, PublishError) \
+        else s3_error_code(err) or type(err).__name__
+    more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+    raise PublishError(f"upload of {name} failed: {reason}{more}; nothing was registered, "
+                       "publish again to complete") from err
+
+
+class _Callback:
+    """s3transfer subscriber moving the progress bar."""
+
+    def __init__(self, bar: Any):
+        self.bar = bar
+
+    def on_progress(self, bytes_transferred: int, **kwargs: Any) -> None:
+        self.bar.update(bytes_transferred)
+
+    def on_queued(self, **kwargs: Any) -> None:
+        pass
+
+    def on_done(self, **kwargs: Any) -> None:
+        pass
+
+
+def put_json(s3: Any, bucket: str, documents: dict[str, dict], workers: int = 8) -> None:
+    """Write STAC documents (key -> JSON), in parallel."""
+    import json
+
+    from ..storage import s3_error_code
+
+    def put(item: tuple[str, dict]) -> None:
+        key, doc = item
+        try:
+            s3.put_object(Bucket=bucket, Key=key, ContentType="application/json",
+                          Body=json.dumps(doc, indent=1).encode())
+        except Exception as err:
+            raise PublishError(f"writing {posixpath.basename(key)} failed: "
+                               f"{s3_error_code(err) or type(err).__name__}; nothing was "
+                               "registered, publish again to complete") from err
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(put, documents.items()))

@@ -1,0 +1,212 @@
+"""eopde.workspace without the platform: object keys that cannot escape the workspace, and the
+same client code against a fake of EOEPCA's Workspace API 1.4 (a remote third party: the fake
+answers with the bodies of the reference notes, `rm-workspace-api@1.4.2 views.py`) over a real
+S3 server (rclone serve s3)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from eopde.workspace import PublishError, Workspace
+from eopde.workspace.upload import safe_key, safe_name
+
+from workspace_helpers import ndvi_catalog
+
+KEY, SECRET = "eoepcaak", "eoepca-secret-key"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(port: int, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail("server did not start")
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory):
+    root = tmp_path_factory.mktemp("s3")
+    (root / "ws-eric").mkdir()
+    port = _free_port()
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "rclone"), "serve", "s3",
+                             "--addr", f"127.0.0.1:{port}", "--auth-key", f"{KEY},{SECRET}",
+                             str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait(port, proc)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(10)
+
+
+class FakeWorkspaceApi:
+    """EOEPCA rm-workspace-api 1.4: GET /workspaces/{ws}; POST register / register-json answer
+    202 with a message (harvest later); deregister 200. Records what it was sent."""
+
+    def __init__(self, s3_endpoint: str):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.calls: list[tuple[str, str, dict | None, str]] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _send(self, status: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                fake.calls.append(("GET", self.path, None, self.headers.get("Authorization")))
+                if self.path != "/workspaces/ws-eric":
+                    return self._send(404, {"detail": "Not Found"})
+                self._send(200, {
+                    "status": "ready",
+                    "endpoints": [{"id": "resource-catalogue", "url":
+                                   "resource-catalogue.ws-eric.example"}],
+                    "storage": {"credentials": {"bucketname": "ws-eric", "access": KEY,
+                                                "secret": SECRET, "projectid": "p",
+                                                "endpoint": s3_endpoint,
+                                                "region": "RegionOne"}},
+                    "container_registry": {"username": "eric", "password": "x"}})
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"null")
+                fake.calls.append(("POST", self.path, body, self.headers.get("Authorization")))
+                if self.path.endswith("/register"):
+                    return self._send(202, {"message": f"STAC Catalog '{body['url']}' was "
+                                                       "accepted for harvesting"})
+                if self.path.endswith("/register-json"):
+                    return self._send(202, {})
+                if self.path.endswith("/deregister"):
+                    return self._send(200, {})
+                self._send(404, {"detail": "Not Found"})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def eoepca(s3):
+    fake = FakeWorkspaceApi(s3)
+    yield fake
+    fake.server.shutdown()
+
+
+def test_keys_cannot_leave_the_workspace():
+    assert safe_key("published", "ws-a", "item", "x.tif") == "published/ws-a/item/x.tif"
+    for bad in (("published", "..", "x"), ("a/../b",), ("a//b",), ("a\\b",), (".",),
+                ("a\x00b",), ("",)):
+        with pytest.raises(PublishError):
+            safe_key(*bad)
+    assert safe_name("../../etc/passwd") == "etc_passwd"
+    assert safe_name("/abs/path.tif") == "abs_path.tif"
+    assert safe_name("..") == "file"
+
+
+def test_hostile_item_ids_and_hrefs_stay_inside(tmp_path):
+    import pystac
+
+    from eopde.workspace.collect import Provenance, plan
+
+    data = tmp_path / "a.tif"
+    data.write_bytes(b"x")
+    item = pystac.Item("../../../other-bucket/x", None, None, "2024-01-01T00:00:00Z", {})
+    item.add_asset("a", pystac.Asset(str(data)))
+    item.add_asset("b", pystac.Asset("s3://other-bucket/secret.tif"))
+    item.add_asset("c", pystac.Asset("s3://ws-eric/../../x"))
+    with pytest.raises(PublishError):
+        plan([item.clone()], "ws-eric", "published/ws-eric", Provenance())
+    del item.assets["c"]
+    work = plan([item], "ws-eric", "published/ws-eric", Provenance())
+    assert [u.key for u in work.uploads] == ["published/ws-eric/other-bucket_x/a.tif"]
+    assert item.assets["b"].href == "s3://other-bucket/secret.tif"  # referenced, not copied
+    assert work.copies == []
+
+
+def test_publish_through_eoepca_workspace_api(eoepca, s3, tmp_path):
+    folder = ndvi_catalog(tmp_path / "job")
+    ws = Workspace("eric", url=eoepca.url, api="eoepca-1.4", token="jwt-of-eric")
+    done = ws.publish(folder, progress=False)
+    assert done.collection == "ws-eric"
+    assert done.answer["status"] == "accepted"
+    assert "accepted for harvesting" in done.answer["message"]
+    posts = [(path, body) for method, path, body, _ in eoepca.calls if method == "POST"]
+    assert [p for p, _ in posts] == ["/workspaces/ws-eric/register-json",
+                                     "/workspaces/ws-eric/register"]
+    collection = posts[0][1]
+    assert collection["type"] == "Collection" and collection["id"] == "ws-eric"
+    assert sorted(link["href"] for link in collection["links"] if link["rel"] == "item") == \
+        [f"./ndvi-{i}/ndvi-{i}.json" for i in range(3)]
+    assert posts[1][1] == {"type": "stac-item",
+                           "url": "s3://ws-eric/published/ws-eric/collection.json"}
+    assert {auth for *_, auth in eoepca.calls} == {"Bearer jwt-of-eric"}
+    item = json.loads(ws.s3.get_object(Bucket="ws-eric", Key="published/ws-eric/ndvi-1/"
+                                       "ndvi-1.json")["Body"].read())
+    assert item["assets"]["ndvi"]["href"] == "s3://ws-eric/published/ws-eric/ndvi-1/ndvi-1.tif"
+    stored = ws.s3.get_object(Bucket="ws-eric", Key="published/ws-eric/ndvi-1/ndvi-1.tif")
+    assert stored["Body"].read() == (folder / "ndvi-1.tif").read_bytes()
+
+
+def test_a_workspace_that_is_not_ready_says_so(eoepca):
+    ws = Workspace("nobody", url=eoepca.url, api="eoepca-1.4", token="t")
+    with pytest.raises(PublishError, match="answered 404 for ws-nobody"):
+        ws.info
+
+
+def test_every_part_carries_its_md5_and_the_server_checks_it(s3, tmp_path):
+    import base64
+    import hashlib
+
+    from eopde import storage
+    from eopde.workspace.upload import CHUNK, Upload, transfer
+
+    big = tmp_path / "big.tif"
+    big.write_bytes(bytes(range(256)) * (CHUNK * 2 // 256 + 1000))  # 3 parts
+    client = storage.client(storage.S3Credentials(s3, KEY, SECRET), own_checksums=True)
+    sent: list[str] = []
+
+    def record(request, **kwargs):
+        value = request.headers.get("Content-MD5")
+        sent.append(value.decode() if isinstance(value, bytes) else value)
+
+    client.meta.events.register("before-send.s3.UploadPart", record)
+    transfer(client, "ws-eric", [Upload(big, "t/big.tif")], [], progress=False)
+    data = big.read_bytes()
+    parts = [data[i:i + CHUNK] for i in range(0, len(data), CHUNK)]
+    assert sorted(sent) == sorted(base64.b64encode(hashlib.md5(p).digest()).decode()
+                                  for p in parts)
+
+    def tamper(request, **kwargs):
+        value = request.headers.get("Content-MD5")
+        if (value.decode() if isinstance(value, bytes) else value) == sent[0]:
+            del request.headers["Content-MD5"]
+            request.headers["Content-MD5"] = base64.b64encode(b"\0" * 16).decode()
+
+    client.meta.events.register("before-sign.s3.UploadPart", tamper)  # a signed wrong MD5
+    with pytest.raises(PublishError, match=r"^upload of big.tif failed: BadDigest"):
+        transfer(client, "ws-eric", [Upload(big, "t/big2.tif")], [], progress=False)
