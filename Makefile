@@ -18,6 +18,7 @@ demo: install
 
 test: install
 	@scripts/install-system-packages.sh --browser
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 down:

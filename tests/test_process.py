@@ -112,7 +112,7 @@ def test_stale_postgres_lock_of_a_zombie_is_removed(tmp_path):
     time.sleep(0.3)  # exited, not waited for: a zombie
     live = os.getpid()
     part = PostgresPart.__new__(PostgresPart)
-    part._dir = tmp_path
+    part._found = (tmp_path / "bin", None, tmp_path)
     (tmp_path / "data").mkdir()
     lock = tmp_path / "data" / "postmaster.pid"
     lock.write_text(f"{live}\n/data\n")

@@ -104,15 +104,22 @@ class PostgresPart(Part):
         from . import postgres
 
         self._pg = postgres
-        self._bindir: Path | None = None
-        self._user: str | None = None
-        self._dir: Path | None = None
+        self._found: tuple[Path, str | None, Path] | None = None
 
-    def _resolve(self) -> None:
-        if self._bindir is None:
-            self._bindir = self._pg.find_bindir()
-            self._user = self._pg.run_user()
-            self._dir = self._pg.cluster_dir(self.settings.home_path, self._user)
+    def _resolve(self) -> tuple[Path, str | None, Path]:
+        """PostgreSQL's binaries, the account it runs as (None: this one), the cluster folder:
+        looked up once, when first needed."""
+        if self._found is None:
+            user = self._pg.run_user()
+            self._found = (self._pg.find_bindir(), user,
+                           self._pg.cluster_dir(self.settings.home_path, user))
+        return self._found
+
+    @property
+    def _port(self) -> int:
+        port = self.port
+        assert port is not None  # port_key is set
+        return port
 
     @property
     def url(self) -> str:
@@ -120,12 +127,11 @@ class PostgresPart(Part):
 
     def dsn(self, dbname: str | None = None) -> str:
         password = self.platform.secrets["postgres_password"]
-        return self._pg.dsn(self.settings.host, self.port, password, dbname or self._pg.DB_NAME)
+        return self._pg.dsn(self.settings.host, self._port, password, dbname or self._pg.DB_NAME)
 
     def prepare(self) -> None:
-        self._resolve()
-        self._pg.init_cluster(self._bindir, self._dir, self.platform.secrets["postgres_password"],
-                              self._user)
+        bindir, user, folder = self._resolve()
+        self._pg.init_cluster(bindir, folder, self.platform.secrets["postgres_password"], user)
         self._remove_stale_lock()
 
     def _remove_stale_lock(self) -> None:
@@ -134,7 +140,7 @@ class PostgresPart(Part):
         start. Only a lock whose pid is gone or a zombie is removed."""
         from .process import pid_alive
 
-        lock = self._dir / "data" / "postmaster.pid"
+        lock = self._resolve()[2] / "data" / "postmaster.pid"
         try:
             pid = int(lock.read_text().split("\n", 1)[0])
         except (OSError, ValueError):
@@ -143,16 +149,14 @@ class PostgresPart(Part):
             lock.unlink(missing_ok=True)
 
     def command(self) -> list[str]:
-        self._resolve()
-        return self._pg.server_command(self._bindir, self._dir, self.settings.host, self.port)
+        bindir, _, folder = self._resolve()
+        return self._pg.server_command(bindir, folder, self.settings.host, self._port)
 
     def user(self) -> str | None:
-        self._resolve()
-        return self._user
+        return self._resolve()[1]
 
     def cwd(self) -> Path | None:
-        self._resolve()
-        return self._dir
+        return self._resolve()[2]
 
     def healthy(self) -> bool:
         import psycopg
@@ -188,13 +192,13 @@ class PgstacPart(Part):
     def _db(self):
         from pypgstac.db import PgstacDB
 
-        return PgstacDB(dsn=self.platform.part("postgres").dsn())
+        return PgstacDB(dsn=postgres_dsn(self.platform))
 
     def healthy(self) -> bool:
         import psycopg
 
         try:
-            with psycopg.connect(self.platform.part("postgres").dsn(), connect_timeout=2) as conn:
+            with psycopg.connect(postgres_dsn(self.platform), connect_timeout=2) as conn:
                 row = conn.execute("select pgstac.get_version()").fetchone()
             return bool(row and row[0])
         except psycopg.Error:
@@ -236,7 +240,14 @@ class DataPart(Part):
 
         load_demo_items(self.platform)
         # After the items: pgstac refuses queryables of a collection that does not exist yet.
-        register_queryables(self.platform.part("postgres").dsn())
+        register_queryables(postgres_dsn(self.platform))
+
+
+def postgres_dsn(platform: Platform) -> str:
+    """How to connect to the platform's PostgreSQL (its main database)."""
+    part = platform.part("postgres")
+    assert isinstance(part, PostgresPart)
+    return part.dsn()
 
 
 def load_demo_items(platform: Platform) -> int:
@@ -249,7 +260,7 @@ def load_demo_items(platform: Platform) -> int:
     base_url = platform.part("data").url
     collection = demodata.collection(base_url)
     items = demodata.items(platform.settings.data_dir, base_url)
-    db = PgstacDB(dsn=platform.part("postgres").dsn())
+    db = PgstacDB(dsn=postgres_dsn(platform))
     try:
         loader = Loader(db)
         loader.load_collections(iter([collection]), insert_mode=Methods.upsert)

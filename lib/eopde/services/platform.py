@@ -154,7 +154,7 @@ class Platform:
             progress(f"{part.name}: stopping what its last run left behind (pid "
                      f"{', '.join(map(str, leftovers))})")
             stop_pids(leftovers)
-        if part.port is not None and port_in_use(self.settings.host, part.port):
+        if part.port_key and part.port is not None and port_in_use(self.settings.host, part.port):
             raise PortInUseError(part.name, part.port, PORT_ENV[part.port_key])
         progress(f"{part.name}: starting")
         part.prepare()
@@ -187,7 +187,7 @@ class Platform:
                 result[part.name] = PartStatus(
                     healthy=alive and part.healthy(),
                     url=part.url,
-                    pid=record.pid if alive else None,
+                    pid=record.pid if record and alive else None,
                     log=record.log if record else None,
                 )
             else:
