@@ -100,3 +100,25 @@ def platform(platform_env) -> RunningPlatform:
     outside = (running.home / "postgres").resolve()
     running.eopde("purge", "--yes", timeout=120)
     assert not running.home.exists() and not outside.exists()
+
+
+@pytest.fixture(scope="module")
+def ades_user_env(platform):
+    """What a user's server has for the ADES tests: endpoints, S3 credentials (the platform's
+    key: these tests read every job's bucket), the images folder; put back afterwards."""
+    secrets = platform.secrets
+    values = {
+        "EOPDE_IMAGES_DIR": str(platform.home / "images"),
+        "AWS_ACCESS_KEY_ID": secrets["s3_access_key"],
+        "AWS_SECRET_ACCESS_KEY": secrets["s3_secret_key"],
+        "AWS_ENDPOINT_URL_S3": platform.url("storage"),
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    yield values
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

@@ -28,28 +28,7 @@ save({"result": "result.json"}, id=f"sleepy-{label}", datetime="2025-07-01T10:00
 
 
 @pytest.fixture(scope="module")
-def env(platform):
-    """What a user's server has: endpoints, S3 credentials, the images folder."""
-    secrets = platform.secrets
-    values = {
-        "EOPDE_IMAGES_DIR": str(platform.home / "images"),
-        "AWS_ACCESS_KEY_ID": secrets["s3_access_key"],
-        "AWS_SECRET_ACCESS_KEY": secrets["s3_secret_key"],
-        "AWS_ENDPOINT_URL_S3": platform.url("storage"),
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    yield values
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-
-
-@pytest.fixture(scope="module")
-def packages(platform, env, tmp_path_factory):
+def packages(platform, ades_user_env, tmp_path_factory):
     """The NDVI tutorial app and a 'sleepy' app, packaged and published as local images."""
     from eopde.apppkg.images import publish_local
     from eopde.apppkg.package import make_package

@@ -6,7 +6,6 @@ paths, dismissed jobs leave the list."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -36,27 +35,7 @@ save({"result": "result.json"}, id=f"shapes-{label}", datetime="2025-07-01T10:00
 
 
 @pytest.fixture(scope="module")
-def env(platform):
-    secrets = platform.secrets
-    values = {
-        "EOPDE_IMAGES_DIR": str(platform.home / "images"),
-        "AWS_ACCESS_KEY_ID": secrets["s3_access_key"],
-        "AWS_SECRET_ACCESS_KEY": secrets["s3_secret_key"],
-        "AWS_ENDPOINT_URL_S3": platform.url("storage"),
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    yield values
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-
-
-@pytest.fixture(scope="module")
-def shapes(platform, env, tmp_path_factory):
+def shapes(platform, ades_user_env, tmp_path_factory):
     """A small notebook app, packaged and published as a local image, deployed for `zoe`."""
     from eopde.ades import Client
     from eopde.apppkg.images import publish_local
