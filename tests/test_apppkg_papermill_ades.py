@@ -9,14 +9,14 @@ import time
 
 import pytest
 
-from test_ades_e2e import client_for, env  # noqa: F401  (a fixture)
+from test_ades_e2e import client_for
 from test_apppkg_papermill import IDIOMS, OPTIONS, WATER, write_notebook
 
 pytestmark = pytest.mark.platform
 
 
 @pytest.fixture(scope="module")
-def deployed(platform, env, tmp_path_factory):  # noqa: F811
+def deployed(platform, ades_user_env, tmp_path_factory):
     from eopde.apppkg.images import publish_local
     from eopde.apppkg.package import make_package
 
