@@ -98,9 +98,21 @@ def wait_kernel_idle(page, timeout: float) -> None:
     raise AssertionError(f"kernel not idle after {timeout} s: {state}")
 
 
+def start_run_all(page) -> None:
+    """Start running every cell of the shown notebook (JupyterLab's own command), not awaited."""
+    # The command acts on the notebook tracker's current notebook, the last one *activated*:
+    # a notebook restored from an earlier test's workspace may hold that place while another is
+    # the shell's current tab. Activating the shown one first makes them the same.
+    page.evaluate("""() => {
+        const shell = window.jupyterapp.shell;
+        shell.activateById(shell.currentWidget.id);
+        window.jupyterapp.commands.execute('notebook:run-all-cells');
+    }""")
+
+
 def run_all_cells(page, timeout: float = 300) -> dict:
-    """Run every cell (JupyterLab's own command) and wait until each code cell has run."""
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    """Run every cell and wait until each code cell has run."""
+    start_run_all(page)
     deadline = time.monotonic() + timeout
     state = None
     while time.monotonic() < deadline:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from browser import browser_page, cell_errors, hub_login, open_notebook
+from browser import browser_page, cell_errors, hub_login, open_notebook, start_run_all
 from conftest import ARTIFACTS
 
 pytestmark = pytest.mark.platform
@@ -52,8 +52,7 @@ def test_job_wait_keeps_the_kernel_busy_and_its_text_whole(platform):
     with browser_page(ARTIFACTS, "03-job-wait") as page:
         hub_login(page, platform.hub_url, "demo", platform.secrets["demo_password"])
         open_notebook(page, platform.hub_url, "demo", "tutorials/03-deploy-and-execute.ipynb")
-        # Not awaited: evaluate() would return only when every cell has run.
-        page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+        start_run_all(page)  # not awaited: the loop below samples the page while cells run
         deadline = time.monotonic() + 420
         while time.monotonic() < deadline:
             state = page.evaluate(_STATE)

@@ -37,11 +37,14 @@ def test_configure_fills_hub_config(settings):
     assert env["EOPDE_S3_ENDPOINT"] == "http://127.0.0.1:28712"
     assert ("--allow-root" in c.Spawner.args) == (os.geteuid() == 0)
     service, tiles, ades, workspace = c.JupyterHub.services
-    assert ades == {"name": "ades", "url": "http://127.0.0.1:28714", "display": False}
-    assert workspace == {"name": "workspace", "url": "http://127.0.0.1:28715", "display": False}
+    assert ades == {"name": "ades", "url": "http://127.0.0.1:28714", "display": False,
+                    "timeout": 2}
+    assert workspace == {"name": "workspace", "url": "http://127.0.0.1:28715", "display": False,
+                    "timeout": 2}
     assert env["EOPDE_WORKSPACE_URL"] == "http://127.0.0.1:28715"
     assert service["name"] == PLATFORM_SERVICE and len(service["api_token"]) == 64
-    assert tiles == {"name": "tiles", "url": "http://127.0.0.1:28711", "display": False}
+    assert tiles == {"name": "tiles", "url": "http://127.0.0.1:28711", "display": False,
+                    "timeout": 2}
     assert env["EOPDE_TILES_PUBLIC_PATH"] == "/services/tiles"
     assert c.JupyterHub.load_roles[0]["services"] == [PLATFORM_SERVICE]
 

@@ -70,7 +70,11 @@ def lone_hub(tmp_path):
     env = clean_env()
     env.update(EOPDE_HOME=settings.home, EOPDE_BASE_PORT=str(settings.base_port),
                EOPDE_HUB_PORT=str(settings.hub_port))
-    hub_only.up()
+    try:
+        hub_only.up()
+    except Exception:
+        hub_only.down()  # a hub that never became healthy still runs: leave nothing behind
+        raise
     proxy = int((settings.hub_dir / "proxy.pid").read_text())
     yield settings, env, proxy
     hub_only.down()

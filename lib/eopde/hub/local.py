@@ -90,16 +90,20 @@ def configure(c, settings: PlatformSettings | None = None) -> None:
     }
 
     # -- the platform's own service: makes tokens, checks tokens ----------------------------
+    # The hub waits `timeout` seconds for each external service at start-up (30 by default) and
+    # adds its route either way: the parts start before the hub, so 2 s is plenty, and a part
+    # that is down no longer holds the hub back 30 s each (three of them: past its health check).
+    waits = {"display": False, "timeout": 2}
     c.JupyterHub.services = [
         {"name": PLATFORM_SERVICE, "api_token": secrets["service_token"]},
         # Browsers reach the tile server through the hub's proxy at /services/tiles/, so
         # maps in JupyterLab show tiles without any other port being open to users.
-        {"name": TILES_SERVICE, "url": settings.url("tiles"), "display": False},
+        {"name": TILES_SERVICE, "url": settings.url("tiles"), **waits},
         # The ADES, for clients outside this machine: {hub}/services/ades/{user}/ogc-api/
         # (every request still needs the user's token).
-        {"name": "ades", "url": settings.url("ades"), "display": False},
+        {"name": "ades", "url": settings.url("ades"), **waits},
         # The workspace API likewise: {hub}/services/workspace/workspaces/ws-{user}.
-        {"name": "workspace", "url": settings.url("workspace"), "display": False},
+        {"name": "workspace", "url": settings.url("workspace"), **waits},
     ]
     c.JupyterHub.load_roles = [
         {"name": PLATFORM_SERVICE, "scopes": PLATFORM_SCOPES, "services": [PLATFORM_SERVICE]},
