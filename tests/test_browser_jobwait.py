@@ -63,6 +63,9 @@ def test_job_wait_keeps_the_kernel_busy_and_its_text_whole(platform):
                 break
             page.wait_for_timeout(250)
         errors = cell_errors(page)
+        # The later cells would still run when the next browser test opens another notebook of
+        # the same user: stop this kernel so that nothing of this test runs on.
+        page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
 
     assert not errors, errors
     assert len(samples) > 8, f"job.wait() ran too briefly to watch: {seen[:80]}"
