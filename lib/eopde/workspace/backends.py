@@ -61,26 +61,23 @@ class Backend:
 class EopdeBackend(Backend):
     kind = "eopde"
 
-    def register(self, collection_url: str, collection: dict, items: dict[str, dict],
-                 collection_id: str) -> dict[str, Any]:
+    def _call(self, action: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST one of the workspace's actions; anything but 200 is a PublishError."""
         with self._client() as client:
-            answer = client.post(f"/workspaces/{self.name()}/register",
-                                 json={"type": "stac-collection", "url": collection_url,
-                                       "collection": collection_id})
+            answer = client.post(f"/workspaces/{self.name()}/{action}", json=body)
         if answer.status_code != 200:
-            raise PublishError(f"registration refused ({answer.status_code}): "
-                               f"{_detail(answer)}")
+            raise PublishError(f"{action} refused ({answer.status_code}): {_detail(answer)}")
         return answer.json()
 
-    def remove(self, collection_id: str, ids: list[str]) -> list[str]:
-        with self._client() as client:
-            answer = client.post(f"/workspaces/{self.name()}/deregister",
-                                 json={"type": "stac-item", "ids": ids,
+    def register(self, collection_url: str, collection: dict, items: dict[str, dict],
+                 collection_id: str) -> dict[str, Any]:
+        return self._call("register", {"type": "stac-collection", "url": collection_url,
                                        "collection": collection_id})
-        if answer.status_code != 200:
-            raise PublishError(f"deregistration refused ({answer.status_code}): "
-                               f"{_detail(answer)}")
-        return list(answer.json().get("removed", []))
+
+    def remove(self, collection_id: str, ids: list[str]) -> list[str]:
+        answer = self._call("deregister", {"type": "stac-item", "ids": ids,
+                                           "collection": collection_id})
+        return list(answer.get("removed", []))
 
 
 class Eoepca14Backend(Backend):
