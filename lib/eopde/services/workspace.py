@@ -9,7 +9,8 @@
 - ``POST /workspaces/{ws}/register-json``: a STAC Collection (or Item) by value.
 - ``POST /workspaces/{ws}/deregister`` ``{type: "stac-item", identifier|ids, collection?}``.
 
-Who asks: a bearer token of the hub (:func:`eopde.services.ades.auth.hub_verifier`); the
+Who asks: a bearer token of the hub, or a JWT of the identity service when EOPDE_OIDC_ISSUER is set
+(:func:`eopde.services.ades.auth.verifier_from_env`); the
 catalogue is written with that same token, so its ownership rule applies. See
 :mod:`.workspace_register` for what may be read and written.
 """
@@ -83,11 +84,13 @@ def _error(status: int, detail: str, code: str | None = None) -> Any:
 
 def create_app(settings: WorkspaceSettings | None = None, verify: Any = None) -> Any:
     """The workspace app (uvicorn factory). ``verify``: token -> Principal/name/None (tests)."""
-    from .ades.auth import VerifierUnavailable, bearer_token, hub_verifier
+    from .ades.auth import VerifierUnavailable, bearer_token, verifier_from_env
     from .workspace_store import ensure_keys, workspace_name
 
     settings = settings or WorkspaceSettings.from_env()
-    verify = verify or hub_verifier(settings.hub_api_url, settings.service_token, ttl=3.0)
+    # Hub tokens, and the identity service's JWTs when EOPDE_OIDC_ISSUER is set.
+    verify = verify or verifier_from_env({**os.environ, "EOPDE_HUB_API_URL": settings.hub_api_url,
+                                          "EOPDE_SERVICE_TOKEN": settings.service_token})
     app = FastAPI(title="eopde workspace", description=__doc__)
 
     async def owner(request: Request, ws: str) -> tuple[str, str] | Any:

@@ -11,9 +11,10 @@ Two real ones:
   the service token when the token may not read it). Answers are cached for `ttl` seconds
   (EOPDE_ADES_TOKEN_CACHE_SECONDS, default 3): a revoked token, or a deleted user's, stops
   working within that time;
-- `jwt_verifier(issuer, jwks_url, audience)`: an OIDC bearer JWT, signature checked against the
-  issuer's JWKS (PyJWT's PyJWKClient), `exp`, `iss` and `aud` checked; the user name is
-  `preferred_username` (else `username`/`user_name`/`sub`), the identity the issuer and `sub`.
+- `jwt_verifier(issuer, jwks_url, audience)`: an OIDC bearer JWT, checked by
+  `eopde.services.jwt_auth` (signature against the issuer's JWKS, `iss`, `aud`, `exp`); the user
+  name is a configurable claim (`preferred_username`), the identity the issuer and `sub`, the
+  groups from a claim (`groups`).
 
 `verifier_from_env()` picks one from the service's environment. Tests pass their own callable.
 """
@@ -40,6 +41,8 @@ class Principal:
 
     name: str
     identity: str | None = None
+    #: Groups from the token's claims (OIDC); empty for hub tokens.
+    groups: tuple[str, ...] = ()
 
 
 Verifier = Callable[[str], "Principal | str | None"]
@@ -158,51 +161,39 @@ def hub_verifier(api_url: str, service_token: str, *, ttl: float = DEFAULT_TTL,
 
 
 def jwt_verifier(issuer: str, jwks_url: str | None = None, audience: str | None = None,
-                 *, leeway: int = 30) -> Verifier:
-    import jwt
+                 *, leeway: int = 5, user_claim: str = "preferred_username",
+                 groups_claim: str = "groups") -> Verifier:
+    """OIDC bearer JWTs of ``issuer`` (see `eopde.services.jwt_auth`) as Principals."""
+    from ..jwt_auth import IssuerUnavailable, JWTVerifier, OIDCSettings
 
-    jwks_url = jwks_url or issuer.rstrip("/") + "/protocol/openid-connect/certs"
-    client = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300, timeout=10)
+    checker = JWTVerifier(OIDCSettings(issuer.rstrip("/"), audience, jwks_url, user_claim,
+                                       groups_claim, leeway))
 
     def verify(token: str) -> Principal | None:
         try:
-            key = client.get_signing_key_from_jwt(token)
-        except jwt.PyJWKClientConnectionError as err:
-            raise VerifierUnavailable(f"cannot fetch the issuer's keys: {err}") from err
-        except jwt.PyJWTError as err:
-            log.info("bearer JWT refused: %s", err)
-            return None
-        options: Any = {"require": ["exp", "iss"], "verify_aud": bool(audience)}
-        try:
-            claims = jwt.decode(token, key.key, algorithms=["RS256", "RS384", "RS512", "ES256",
-                                                            "ES384", "PS256"],
-                                issuer=issuer, audience=audience, options=options,
-                                leeway=leeway)
-        except jwt.PyJWTError as err:
-            log.info("bearer JWT refused: %s", err)
-            return None
-        sub = claims.get("sub")
-        identity = f"oidc:{issuer}#{sub}" if isinstance(sub, str) and sub else None
-        for claim in ("preferred_username", "username", "user_name", "sub"):
-            if isinstance(claims.get(claim), str) and claims[claim]:
-                return Principal(claims[claim], identity)
-        return None
+            claims = checker.verify(token)
+        except IssuerUnavailable as err:
+            raise VerifierUnavailable(str(err)) from err
+        return Principal(claims.user, claims.identity, claims.groups) if claims else None
 
     return verify
 
 
 def verifier_from_env(env: Mapping[str, str] | None = None) -> Verifier:
-    """OIDC when EOPDE_ADES_OIDC_ISSUER is set, else the hub (EOPDE_HUB_API_URL +
-    EOPDE_SERVICE_TOKEN). With neither, every token is refused (never open by default)."""
+    """OIDC JWTs when EOPDE_OIDC_ISSUER (or EOPDE_ADES_OIDC_ISSUER) is set, and hub tokens
+    (EOPDE_HUB_API_URL + EOPDE_SERVICE_TOKEN). With neither, every token is refused (never open by default)."""
     env = os.environ if env is None else env
-    issuer = env.get("EOPDE_ADES_OIDC_ISSUER")
+    from ..jwt_auth import OIDCSettings
+
+    oidc = OIDCSettings.from_env(env)  # EOPDE_OIDC_ISSUER (or EOPDE_ADES_OIDC_ISSUER), ...
     from ..secrets import read_secret  # EOPDE_SERVICE_TOKEN_FILE (or EOPDE_SERVICE_TOKEN)
 
     hub_api, service_token = env.get("EOPDE_HUB_API_URL"), read_secret("EOPDE_SERVICE_TOKEN", env)
     verifiers: list[Verifier] = []
-    if issuer:
-        verifiers.append(jwt_verifier(issuer, env.get("EOPDE_ADES_OIDC_JWKS_URL"),
-                                      env.get("EOPDE_ADES_OIDC_AUDIENCE")))
+    if oidc:
+        verifiers.append(jwt_verifier(oidc.issuer, oidc.jwks_url, oidc.audience,
+                                      leeway=oidc.leeway, user_claim=oidc.user_claim,
+                                      groups_claim=oidc.groups_claim))
     if hub_api and service_token:
         ttl = float(env.get("EOPDE_ADES_TOKEN_CACHE_SECONDS") or DEFAULT_TTL)
         verifiers.append(hub_verifier(hub_api, service_token, ttl=ttl))
