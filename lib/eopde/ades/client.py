@@ -91,23 +91,33 @@ class Client:
             from ..config import load
 
             url = load().require("ades_url")
-        if token is None:
-            from ..auth import get_token
-
-            token = get_token()
         if not user:
             from ..auth import get_user
 
             user = get_user()
         self.user = user or None
         self.url = _fill_user(url, self.user)
-        self.token = token
+        self._token = token
         self.timeout = timeout
         self._transport = transport
         self._http: "httpx.Client | None" = None
 
     def __repr__(self) -> str:
         return f"<eopde.ades.Client {self.url}>"
+
+    @property
+    def token(self) -> str | None:
+        """The token given, else `eopde.auth.get_token()` asked at each request (cached there
+        until near its expiry): a job waited on for hours never sends a stale token."""
+        if self._token is not None:
+            return self._token
+        from ..auth import get_token
+
+        return get_token()
+
+    @token.setter
+    def token(self, value: str | None) -> None:
+        self._token = value
 
     # -- HTTP ---------------------------------------------------------------------------------
 
@@ -148,8 +158,9 @@ class Client:
 
         url = self._abs(path_or_url)
         all_headers = {"Accept": "application/json"}
-        if self.token and self._same_origin(url):  # never hand the token to other hosts
-            all_headers["Authorization"] = f"Bearer {self.token}"
+        token = self.token if self._same_origin(url) else None  # never to other hosts
+        if token:
+            all_headers["Authorization"] = f"Bearer {token}"
         all_headers.update(headers or {})
         try:
             response = self.http.request(method, url, headers=all_headers, **kwargs)

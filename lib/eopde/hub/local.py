@@ -141,6 +141,15 @@ def configure(c, settings: PlatformSettings | None = None) -> None:
                           "LANG", "LC_ALL", "JUPYTERHUB_SINGLEUSER_APP"]
     c.Spawner.pre_spawn_hook = pre_spawn_hook
 
+    # -- OpenID Connect login instead of the demo password (EOPDE_AUTH=oidc) ----------------
+    auth = os.environ.get("EOPDE_AUTH") or "password"
+    if auth == "oidc":
+        from .oidc import configure as configure_oidc
+
+        configure_oidc(c, settings, secrets)
+    elif auth != "password":
+        raise RuntimeError(f"EOPDE_AUTH={auth!r}: use `password` (the demo) or `oidc`")
+
 
 def user_environment(settings: PlatformSettings, secrets: dict[str, str]) -> dict:
     """Environment of every user's server and kernels: the platform endpoints and credentials.

@@ -462,6 +462,13 @@ class HubPart(Part):
     def env(self) -> dict[str, str]:
         env = super().env()
         env["EOPDE_PROXY_COMMAND"] = proxy_path()
+        from .secrets import read_secret, write_secret_file
+
+        # EOPDE_AUTH=oidc: the client secret given to `up` (variable or file) reaches the hub
+        # as a 0600 file, never as a variable the other parts or users' servers inherit.
+        if client_secret := read_secret("EOPDE_OIDC_CLIENT_SECRET"):
+            env["EOPDE_OIDC_CLIENT_SECRET_FILE"] = str(write_secret_file(
+                self.platform.secrets_dir, "oidc_client_secret", client_secret))
         return env
 
     def healthy(self) -> bool:

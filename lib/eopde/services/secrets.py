@@ -23,6 +23,8 @@ _GENERATORS = {
     "service_token": lambda: _secrets.token_hex(32),
     "proxy_auth_token": lambda: _secrets.token_hex(32),
     "demo_password": lambda: _secrets.token_urlsafe(9),
+    # JupyterHub's CryptKeeper key (32 bytes, hex): encrypts users' auth_state (OIDC tokens).
+    "hub_crypt_key": lambda: _secrets.token_hex(32),
 }
 
 
@@ -44,7 +46,7 @@ def load_secrets(path: Path, *, create: bool = True) -> dict[str, str]:
 #: shell that ran it; a service that needs one gets `<VAR>_FILE` instead (see `read_secret`).
 SECRET_ENV = (
     "EOPDE_SERVICE_TOKEN", "EOPDE_DEMO_PASSWORD", "PGPASSWORD", "CONFIGPROXY_AUTH_TOKEN",
-    "JUPYTERHUB_API_TOKEN", "RCLONE_AUTH_KEY",
+    "JUPYTERHUB_API_TOKEN", "RCLONE_AUTH_KEY", "JUPYTERHUB_CRYPT_KEY", "EOPDE_OIDC_CLIENT_SECRET",
 )
 
 

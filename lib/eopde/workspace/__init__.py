@@ -56,14 +56,14 @@ class Workspace:
     def __init__(self, user: str | None = None, *, url: str | None = None,
                  api: str | None = None, token: str | None = None,
                  catalogue_url: str | None = None):
-        from ..auth import get_token, get_user
+        from ..auth import get_user
         from ..config import load
 
         config = load()
         self.user = user or get_user()
         if not self.user:
             raise PublishError("who are you? set JUPYTERHUB_USER or run `eopde login`")
-        self.backend: Backend = backend(api, url or config.workspace_url, token or get_token(),
+        self.backend: Backend = backend(api, url or config.workspace_url, token or None,
                                         self.user, catalogue_url or config.catalogue_url)
         self._info: dict[str, Any] | None = None
         self._s3: Any = None

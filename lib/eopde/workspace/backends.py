@@ -27,12 +27,27 @@ class Backend:
     def __init__(self, url: str | None, token: str | None, user: str | None,
                  catalogue_url: str | None = None):
         self.url = (url or "").rstrip("/")
-        self.token, self.user, self.catalogue_url = token, user, catalogue_url
+        self._token, self.user, self.catalogue_url = token, user, catalogue_url
+
+    @property
+    def token(self) -> str | None:
+        """The token given, else `eopde.auth.get_token()` asked at each request: on an OIDC
+        platform the hub renews the access token, so it is never the one of an hour ago."""
+        if self._token is not None:
+            return self._token
+        from ..auth import get_token
+
+        return get_token()
+
+    @token.setter
+    def token(self, value: str | None) -> None:
+        self._token = value
 
     def _client(self, base: str | None = None) -> Any:
         import httpx
 
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        token = self.token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=base or self.url, headers=headers, timeout=300)
 
     def name(self) -> str:
