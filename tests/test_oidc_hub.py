@@ -49,8 +49,10 @@ def test_configured_from_the_discovery_document(provider, tmp_path):
     assert a.oauth_callback_url == "http://127.0.0.1:19591/hub/oauth_callback"
     assert (a.enable_auth_state, a.refresh_pre_spawn, a.auth_refresh_age) == (True, True, 10)
     assert c.CryptKeeper["keys"] == [bytes.fromhex("ab" * 32)]
-    assert c.JupyterHub.load_roles[-1] == {"name": "server", "scopes": [
-        "users:activity!user", "access:servers!server", "admin:auth_state!user"]}
+    assert c.JupyterHub.load_roles[1:] == [
+        {"name": "user", "scopes": ["self", "admin:auth_state!user"]},
+        {"name": "server", "scopes": [
+            "users:activity!user", "access:servers!server", "admin:auth_state!user"]}]
     assert c.Spawner.environment == {"EOPDE_ADES_URL": "x", "EOPDE_TOKEN_SOURCE": "auth_state"}
     assert a.auth_state_groups_key == "oauth_user.groups" and a.allow_all is True
 

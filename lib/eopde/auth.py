@@ -4,7 +4,7 @@ In order:
 
 1. `EOPDE_TOKEN`, set by hand or by a platform;
 2. the hub's `auth_state` access token (OIDC login, `EOPDE_AUTH=oidc`, or EOEPCA's hub with
-   Keycloak) when `EOPDE_TOKEN_SOURCE=auth_state`: asked from `$JUPYTERHUB_API_URL/user` (the
+   Keycloak) when `EOPDE_TOKEN_SOURCE=auth_state`: asked from the hub's API (the
    server's token has the `admin:auth_state!user` scope) and kept only until shortly before it
    expires, so a job `wait()`ed on for hours never sends a stale token; never a value frozen in
    the environment at spawn;
@@ -77,7 +77,11 @@ def _auth_state_token() -> str:
 
 
 def _ask_hub() -> tuple[str, float | None]:
-    """(access token, its expiry in epoch seconds or None) from `GET $JUPYTERHUB_API_URL/user`."""
+    """(access token, its expiry in epoch seconds or None) from the hub's model of this user,
+    `GET $JUPYTERHUB_API_URL/users/$JUPYTERHUB_USER` (JupyterHub's `/user` "whoami" leaves
+    auth_state out). Asking also makes the hub renew the token when it is due."""
+    from urllib.parse import quote
+
     import httpx
 
     api = os.environ.get("JUPYTERHUB_API_URL")
@@ -86,7 +90,9 @@ def _ask_hub() -> tuple[str, float | None]:
         raise AuthError("EOPDE_TOKEN_SOURCE=auth_state needs JUPYTERHUB_API_URL and "
                         "JUPYTERHUB_API_TOKEN (run inside a hub user's server)")
     try:
-        response = httpx.get(f"{api}/user", headers={"Authorization": f"token {hub_token}"},
+        user = os.environ.get("JUPYTERHUB_USER")
+        path = f"users/{quote(user, safe='')}" if user else "user"
+        response = httpx.get(f"{api}/{path}", headers={"Authorization": f"token {hub_token}"},
                              timeout=10)
     except httpx.HTTPError as err:
         raise AuthError(f"cannot ask the hub for your access token ({type(err).__name__}); "

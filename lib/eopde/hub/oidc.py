@@ -37,6 +37,8 @@ from ..services.settings import PlatformSettings
 #: Scopes of a user's server token: JupyterHub's default `server` role plus reading the user's
 #: auth_state, where the current access token is (`GET $JUPYTERHUB_API_URL/user`).
 SERVER_SCOPES = ["users:activity!user", "access:servers!server", "admin:auth_state!user"]
+#: Scopes of users: JupyterHub's default (`self`) plus their own auth_state.
+USER_SCOPES = ["self", "admin:auth_state!user"]
 
 
 def token_expiry(token_info: Mapping[str, Any], now: float | None = None) -> float | None:
@@ -149,7 +151,10 @@ def configure(c: Any, settings: PlatformSettings, secrets: Mapping[str, str],
     c.CryptKeeper.keys = [bytes.fromhex(secrets["hub_crypt_key"])]
     a.refresh_pre_spawn = True
     a.auth_refresh_age = int(env.get("EOPDE_OIDC_REFRESH_AGE") or 10)
+    # A server token holds at most its user's scopes: the user gets their own auth_state too
+    # (their own tokens, which they hold anyway).
     c.JupyterHub.load_roles = [*c.JupyterHub.load_roles,
+                               {"name": "user", "scopes": USER_SCOPES},
                                {"name": "server", "scopes": SERVER_SCOPES}]
     # Kernels take the access token from the hub (eopde.auth), not their server's hub token.
     c.Spawner.environment = {**c.Spawner.environment, "EOPDE_TOKEN_SOURCE": "auth_state"}
