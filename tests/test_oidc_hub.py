@@ -57,6 +57,16 @@ def test_configured_from_the_discovery_document(provider, tmp_path):
     assert a.auth_state_groups_key == "oauth_user.groups" and a.allow_all is True
 
 
+def test_allowed_groups_close_the_door_to_others(provider, tmp_path):
+    c = Config()
+    c.Authenticator.allow_all = True  # what the demo's configuration sets
+    env = {**_env(provider), "EOPDE_OIDC_ALLOWED_GROUPS": "eo-dev, eo-ops"}
+    configure(c, PlatformSettings(home=str(tmp_path)), {"hub_crypt_key": "ab" * 32}, env)
+    authenticator = OIDCAuthenticator(config=c)
+    assert authenticator.allowed_groups == {"eo-dev", "eo-ops"}
+    assert authenticator.allow_all is False
+
+
 def test_missing_settings_are_explained(tmp_path):
     with pytest.raises(RuntimeError, match="EOPDE_OIDC_ISSUER"):
         configure(Config(), PlatformSettings(home=str(tmp_path)), {}, {})

@@ -142,6 +142,7 @@ def configure(c: Any, settings: PlatformSettings, secrets: Mapping[str, str],
                if g.strip()]
     if allowed:
         a.allowed_groups = set(allowed)
+        a.allow_all = False  # more specific than the demo's Authenticator.allow_all
     else:
         a.allow_all = True
     a.refresh_margin = float(env.get("EOPDE_OIDC_REFRESH_MARGIN") or 60)
@@ -153,9 +154,11 @@ def configure(c: Any, settings: PlatformSettings, secrets: Mapping[str, str],
     a.auth_refresh_age = int(env.get("EOPDE_OIDC_REFRESH_AGE") or 10)
     # A server token holds at most its user's scopes: the user gets their own auth_state too
     # (their own tokens, which they hold anyway).
-    c.JupyterHub.load_roles = [*c.JupyterHub.load_roles,
+    roles = c.JupyterHub.load_roles if isinstance(c.JupyterHub.load_roles, list) else []
+    c.JupyterHub.load_roles = [*roles,
                                {"name": "user", "scopes": USER_SCOPES},
                                {"name": "server", "scopes": SERVER_SCOPES}]
     # Kernels take the access token from the hub (eopde.auth), not their server's hub token.
-    c.Spawner.environment = {**c.Spawner.environment, "EOPDE_TOKEN_SOURCE": "auth_state"}
+    environment = c.Spawner.environment if isinstance(c.Spawner.environment, dict) else {}
+    c.Spawner.environment = {**environment, "EOPDE_TOKEN_SOURCE": "auth_state"}
     c.JupyterHub.template_vars = {}  # no demo-password hint on the login page
