@@ -46,7 +46,8 @@ def oidc_platform(tmp_path_factory):
                           groups=["eo-dev"])
         home = tmp_path_factory.mktemp("eopde-oidc-home")
         env = clean_env()
-        env.update(EOPDE_HOME=str(home), EOPDE_BASE_PORT=str(TEST_BASE_PORT + 40),
+        # Ports no other platform of the test run uses (+40..+60, +90, +100 are taken).
+        env.update(EOPDE_HOME=str(home), EOPDE_BASE_PORT=str(TEST_BASE_PORT + 70),
                    EOPDE_HUB_PORT=str(TEST_HUB_PORT + 5), EOPDE_ADES_WORKERS="1",
                    EOPDE_AUTH="oidc", EOPDE_OIDC_ISSUER=provider.url,
                    EOPDE_OIDC_CLIENT_ID="eopde-hub", EOPDE_OIDC_CLIENT_SECRET="hub-secret")
