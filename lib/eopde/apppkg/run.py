@@ -102,7 +102,6 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
     :class:`~eopde.apppkg.stagein.StageInError`; a run that starts returns a :class:`RunResult`
     whose ``status`` is "failed" when the tool fails or its result is not a valid STAC catalog.
     """
-    from .stagein import StageInError, stage_items
 
     say = progress or (lambda message: None)
     t_start = time.monotonic()
