@@ -85,7 +85,7 @@ class Profile:
                                         "effect": "NoSchedule"}]
         if self.node_selector:
             override["node_selector"] = dict(self.node_selector)
-        entry = {"slug": self.slug, "display_name": self.display_name,
+        entry: dict[str, Any] = {"slug": self.slug, "display_name": self.display_name,
                  "description": self.description, "kubespawner_override": override}
         if self.default:
             entry["default"] = True
