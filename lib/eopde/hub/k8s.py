@@ -126,6 +126,21 @@ class K8sSettings:
     """E.g. ``"eopde-{username}"``: each user's pod (and their ADES jobs) in a namespace of their
     own, as EOEPCA's ``ws-{username}``; None: all users in the hub's namespace."""
 
+    @classmethod
+    def from_values(cls, values: dict[str, Any]) -> K8sSettings:
+        """Settings from the chart values' ``custom.eopde`` (hub_config/k8s/values.yaml);
+        ``profiles``, when given, is a list of :class:`Profile` fields."""
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"custom.eopde has unknown keys {sorted(unknown)}; "
+                             f"allowed: {sorted(known)}")
+        fields = {k: v for k, v in values.items() if v is not None}
+        if "profiles" in fields:
+            fields["profiles"] = tuple(
+                Profile(**{**p, "groups": tuple(p.get("groups", ()))}) for p in fields["profiles"])
+        return cls(**fields)
+
 
 # ---------------------------------------------------------------------------- who sees what
 
