@@ -226,3 +226,21 @@ def test_cli_platform_commands_say_what_to_install(command, monkeypatch, capsys)
     err = capsys.readouterr().err
     assert err == (f"eopde {command}: the local platform is not installed here (no jupyterhub, "
                    "titiler.core): pip install 'eopde[platform]'\n")
+
+
+def test_every_package_the_kernel_imports_is_a_direct_requirement():
+    """What the kernel library imports is in `dependencies` itself, not only pulled in by another
+    package (which may drop it): the lean install keeps working when upstream changes."""
+    direct = {_norm(Requirement(r).name) for r in project()["dependencies"]}
+    provided = md.packages_distributions()
+    missing = {}
+    for path in kernel_modules():
+        for target, line, _ in imports(path):
+            top = target.split(".")[0]
+            if not top or top == "eopde" or top in sys.stdlib_module_names:
+                continue
+            dists = {_norm(d) for d in provided.get(top, [])}
+            assert dists, f"{path.relative_to(ROOT)}:{line} imports {top}, which nothing provides"
+            if not dists & direct:
+                missing[top] = sorted(dists)
+    assert missing == {}
