@@ -19,11 +19,12 @@ from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import kubernetes
+import kubespawner
 import pytest
 
 from eopde.hub.k8s import K8sSettings
-from eopde.hub.k8s_rbac import (ADES_RULES, ADES_SA, CALRISSIAN_RULES, CALRISSIAN_SA, allowed,
-                                main, user_namespace, user_namespace_rbac)
+from eopde.hub.k8s_rbac import (ADES_SA, CALRISSIAN_RULES, CALRISSIAN_SA, allowed,
+                                hub_cluster_rbac, main, user_namespace, user_namespace_rbac)
 from eopde.services.ades import calrissian
 from eopde.services.ades.calrissian import CalrissianBackend
 from eopde.services.ades.store import JobRecord, ProcessRecord
@@ -197,3 +198,35 @@ def test_rbac_command_prints_yaml(capsys):
     docs = list(yaml.safe_load_all(capsys.readouterr().out))
     assert docs == user_namespace_rbac("eopde-alice-smith---2ece8250")
     assert main([]) == 2
+
+
+def test_hub_cluster_rights_for_user_namespaces():
+    """KubeSpawner with a namespace per user creates the namespace and watches pods and events of
+    all namespaces (reflectors with omit_namespace): z2jh's namespaced hub Role is not enough."""
+    role, binding = hub_cluster_rbac("eopde")
+    assert (role["kind"], binding["kind"]) == ("ClusterRole", "ClusterRoleBinding")
+    rules = role["rules"]
+    # z2jh's own hub Role (templates/hub/rbac.yaml at the commit of tests/data/z2jh)
+    for resource in ("pods", "persistentvolumeclaims", "secrets", "services"):
+        for verb in ("get", "watch", "list", "create", "delete"):
+            assert allowed(rules, verb, "", resource)
+    assert all(allowed(rules, v, "", "events") for v in ("get", "watch", "list"))
+    assert allowed(rules, "create", "", "namespaces") and allowed(rules, "get", "", "namespaces")
+    for verb, group, resource in [("delete", "", "namespaces"), ("list", "", "nodes"),
+                                  ("create", "rbac.authorization.k8s.io", "rolebindings"),
+                                  ("bind", "rbac.authorization.k8s.io", "clusterroles"),
+                                  ("impersonate", "", "users"), ("create", "", "pods/exec")]:
+        assert not allowed(rules, verb, group, resource)
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "hub",
+                                    "namespace": "eopde"}]
+    api = kubernetes.client.ApiClient()
+    for obj, model in ((role, "V1ClusterRole"), (binding, "V1ClusterRoleBinding")):
+        assert api.sanitize_for_serialization(api._ApiClient__deserialize(obj, model)) == obj
+
+
+def test_kubespawner_watches_all_namespaces_with_user_namespaces():
+    """Why the ClusterRole: KubeSpawner's reflectors go cluster-wide in that mode."""
+    import inspect
+
+    source = inspect.getsource(kubespawner.KubeSpawner)
+    assert source.count("omit_namespace=self.enable_user_namespaces") == 2

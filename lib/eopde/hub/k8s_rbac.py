@@ -83,6 +83,35 @@ def user_namespace_rbac(namespace: str, *, ades_namespace: str = "eopde",
     ]
 
 
+#: The hub's rules in its own namespace (z2jh's chart, templates/hub/rbac.yaml): with a namespace
+#: per user they are needed in every namespace, since KubeSpawner then watches pods and events
+#: of all namespaces (its reflectors' ``omit_namespace``) and creates each user's namespace.
+HUB_RULES = [
+    {"apiGroups": [""], "resources": ["pods", "persistentvolumeclaims", "secrets", "services"],
+     "verbs": ["get", "watch", "list", "create", "delete"]},
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["get", "watch", "list"]},
+]
+
+
+def hub_cluster_rbac(hub_namespace: str = "eopde", hub_service_account: str = "hub"
+                     ) -> list[dict[str, Any]]:
+    """ClusterRole and ClusterRoleBinding the hub needs for ``user_namespace_template``: z2jh's
+    hub rules in every namespace, and creating namespaces. Nothing about RBAC objects: the
+    per-user Roles (:func:`user_namespace_rbac`) are applied by the operator."""
+    name = "eopde-hub-user-namespaces"
+    rules = [dict(r) for r in HUB_RULES] + [
+        {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "create"]}]
+    return [
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+         "metadata": _meta(name), "rules": rules},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": _meta(name),
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+         "subjects": [{"kind": "ServiceAccount", "name": hub_service_account,
+                       "namespace": hub_namespace}]},
+    ]
+
+
 def allowed(rules: list[dict], verb: str, group: str, resource: str) -> bool:
     """Whether RBAC ``rules`` allow ``verb`` on ``group``/``resource`` (with subresource, e.g.
     ``pods/log``), by Kubernetes' matching: exact names or ``*``."""
@@ -92,13 +121,18 @@ def allowed(rules: list[dict], verb: str, group: str, resource: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m eopde.hub.k8s_rbac USER [TEMPLATE]``: the user's RBAC as YAML."""
+    """``python -m eopde.hub.k8s_rbac USER [TEMPLATE]``: the user's RBAC as YAML;
+    ``python -m eopde.hub.k8s_rbac --hub [HUB_NAMESPACE]``: the hub's cluster rights."""
     import yaml
 
     args = sys.argv[1:] if argv is None else argv
     if not args:
-        print("usage: python -m eopde.hub.k8s_rbac USER [NAMESPACE_TEMPLATE]", file=sys.stderr)
+        print("usage: python -m eopde.hub.k8s_rbac USER [NAMESPACE_TEMPLATE] | --hub [NAMESPACE]",
+              file=sys.stderr)
         return 2
+    if args[0] == "--hub":
+        print(yaml.safe_dump_all(hub_cluster_rbac(*args[1:2]), sort_keys=False), end="")
+        return 0
     template = args[1] if len(args) > 1 else "eopde-{username}"
     print(yaml.safe_dump_all(user_namespace_rbac(user_namespace(template, args[0])),
                              sort_keys=False), end="")
