@@ -175,3 +175,14 @@ def test_from_values_refuses_unknown_keys():
         {"slug": "tiny", "display_name": "Tiny", "description": "", "cpu_guarantee": 0.1,
          "cpu_limit": 0.5, "mem_guarantee": "512M", "mem_limit": "1G", "groups": ["a"]}]})
     assert custom.profiles[0].groups == ("a",)
+
+
+def test_servers_may_read_their_users_fresh_token():
+    """eopde.auth asks the hub for the current access token with the server's own token: the
+    server role gets admin:auth_state!user, and keeps JupyterHub's default scopes."""
+    roles = load_values()["hub"]["loadRoles"]
+    assert roles == {"server": {"scopes": ["users:activity!user", "access:servers!server",
+                                           "admin:auth_state!user"]}}
+    config = load_values()["hub"]["config"]
+    assert config["Authenticator"]["enable_auth_state"] is True
+    assert config["Authenticator"]["refresh_pre_spawn"] is True
