@@ -262,7 +262,7 @@ class CalrissianBackend:
                                   sort_keys=False)
 
 
-# ---------------------------------------------------------------------- cluster calls (no cluster here:
+# ------------------------------------------------- cluster calls (no cluster here:
 # tests/test_k8s_rbac.py runs them against a recording fake of the API server)
 
 
