@@ -13,8 +13,8 @@ own named ``<prefix><process>-<job>`` (shortened to a 63-character DNS label, as
 
 1. ``Namespace``;
 2. ``ServiceAccount`` + ``Role`` + ``RoleBinding``: Calrissian creates one pod per CWL step, so
-   it needs ``pods`` (create, get, list, watch, delete, patch), ``pods/log`` (get, list, watch)
-   and ``persistentvolumeclaims`` (get, list) in that namespace;
+   it needs ``pods`` (create, delete, list, watch) and ``pods/log`` (get) in that namespace,
+   what Calrissian 0.18.1 calls (``eopde.hub.k8s_rbac.CALRISSIAN_RULES``);
 3. ``ConfigMap`` ``<name>-input`` holding ``workflow.cwl`` (the deployed CWL, as stored) and
    ``job.yml`` (the CWL job: the job's inputs, Directory inputs as the URLs of STAC items to
    stage in, the ADES stage-in wrapper's convention);
@@ -156,6 +156,8 @@ class CalrissianBackend:
         """The objects to create, in order, as dicts ready for ``kubectl apply`` / the client."""
         import yaml
 
+        from eopde.hub.k8s_rbac import CALRISSIAN_RULES
+
         n = self.names(job, process)
         ns = n["namespace"]
         labels = {"app.kubernetes.io/managed-by": LABEL_APP,
@@ -187,13 +189,8 @@ class CalrissianBackend:
             sa["imagePullSecrets"] = [{"name": s} for s in self.image_pull_secrets]
         role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
                 "metadata": meta(n["role"]),
-                "rules": [
-                    {"apiGroups": [""], "resources": ["pods"],
-                     "verbs": ["create", "get", "list", "watch", "delete", "patch"]},
-                    {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get", "list", "watch"]},
-                    {"apiGroups": [""], "resources": ["persistentvolumeclaims"],
-                     "verbs": ["get", "list"]},
-                ]}
+                # exactly what Calrissian calls (one list with the per-user namespaces' Role)
+                "rules": [dict(r) for r in CALRISSIAN_RULES]}
         binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
                    "metadata": meta(n["binding"]),
                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
