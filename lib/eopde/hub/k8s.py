@@ -1,8 +1,8 @@
 """JupyterHub on Kubernetes (Zero to JupyterHub + KubeSpawner): users' pods, profiles, storage.
 
 Pure builders: nothing here talks to a cluster. ``configure(c)`` fills a JupyterHub config object
-(z2jh's ``hub.extraConfig`` calls it, see hub_config/k8s/values.yaml); ``helm_values()`` writes
-the chart values that go with it (hub_config/k8s/values.yaml is its output).
+(z2jh's ``hub.extraConfig`` calls it with ``K8sSettings.from_values`` of the chart values'
+``custom.eopde``: hub_config/k8s/values.yaml).
 
 - **Profiles restricted by groups.** KubeSpawner offers every profile of ``profile_list`` to every
   user; it has no rule for who may use which. :func:`profile_list_for` makes the callable that
