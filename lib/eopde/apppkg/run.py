@@ -91,7 +91,7 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
     ``env`` is cwltool's whole environment (default: this process's); ``run_as`` ``(uid, gid)``
     runs cwltool as that account (the run folder is given to it first, umask 077): by
     ``wrap(command)`` when given (a command that switches to the account itself), else directly;
-    ``url_policy`` (a :class:`~eopde.services.urlguard.UrlPolicy`) limits what stage-in fetches
+    ``url_policy`` (a :class:`~eopde.urlguard.UrlPolicy`) limits what stage-in fetches
     for a user (default: anything, as on one's own machine).
     ``workflow``: the package's entry point already read by :func:`load_workflow` (the
     executor reads it once to check the inputs; the CWL is then not parsed again).

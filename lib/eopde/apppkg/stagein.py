@@ -19,7 +19,7 @@ Item and asset URLs may be HTTP(S), ``s3://bucket/key`` (read with boto3 using t
 :func:`s3_client`) or local paths.
 
 What may be fetched: a service staging in for a user (the ADES) passes a
-:class:`~eopde.services.urlguard.UrlPolicy`: then every item URL, every asset href and every
+:class:`~eopde.urlguard.UrlPolicy`: then every item URL, every asset href and every
 redirect is checked (public http(s) hosts, the platform's own data server and catalogue, s3:// of
 the caller's own bucket; no local paths). Without one (``eopde run`` on the user's own machine)
 anything is fetched, except that an item fetched from a URL cannot make its assets local files:
@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 if TYPE_CHECKING:
-    from eopde.services.urlguard import UrlPolicy
+    from eopde.urlguard import UrlPolicy
 
 Progress = Callable[[str], None]
 
@@ -136,7 +136,7 @@ def _client(headers: dict[str, str] | None = None, timeout: float = 60.0,
     import httpx
 
     if policy is not None:
-        from eopde.services.urlguard import guarded_client
+        from eopde.urlguard import guarded_client
 
         return guarded_client(policy, timeout=timeout, headers=headers)
     return httpx.Client(follow_redirects=True, timeout=httpx.Timeout(timeout, connect=10.0),
@@ -150,7 +150,7 @@ def _get(client, url: str, policy: UrlPolicy | None, headers: dict[str, str] | N
         with client.stream("GET", url, headers=headers) as response:
             yield response
         return
-    from eopde.services.urlguard import open_guarded
+    from eopde.urlguard import open_guarded
 
     with open_guarded(client, url, policy, headers=headers) as response:
         yield response
@@ -165,7 +165,7 @@ def check_ref(ref: str, policy: UrlPolicy | None, what: str) -> None:
     """Raise :class:`StageInError` when ``policy`` refuses ``ref`` (no policy: nothing to do)."""
     if policy is None:
         return
-    from eopde.services.urlguard import UrlRefused
+    from eopde.urlguard import UrlRefused
 
     try:
         policy.check(ref)
@@ -182,7 +182,7 @@ def fetch_item(ref: str, *, client=None, s3=None, policy: UrlPolicy | None = Non
     import httpx
     import pystac
 
-    from eopde.services.urlguard import UrlRefused
+    from eopde.urlguard import UrlRefused
 
     check_ref(ref, policy, f"STAC item {ref}")
     try:
@@ -275,7 +275,7 @@ def _download(href: str, target: Path, *, client, progress: Progress | None, lab
     to are checked by the client (``policy``)."""
     import httpx
 
-    from eopde.services.urlguard import UrlRefused
+    from eopde.urlguard import UrlRefused
 
     tmp = target.with_name(target.name + ".part")
     try:
