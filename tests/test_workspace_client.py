@@ -178,35 +178,87 @@ def test_a_workspace_that_is_not_ready_says_so(eoepca):
         ws.info
 
 
-def test_every_part_carries_its_md5_and_the_server_checks_it(s3, tmp_path):
+def _header(request, name: str) -> str | None:
+    value = request.headers.get(name)
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _md5(data: bytes) -> str:
     import base64
     import hashlib
 
-    from eopde import storage
-    from eopde.workspace.upload import CHUNK, Upload, transfer
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
 
+
+def _wrong_md5(request, **kwargs) -> None:
+    """A signed but wrong Content-MD5 (as if the bytes had changed on the way)."""
+    import base64
+
+    del request.headers["Content-MD5"]
+    request.headers["Content-MD5"] = base64.b64encode(b"\0" * 16).decode()
+
+
+def _upload_client(endpoint: str):
+    from eopde import storage
+
+    return storage.client(storage.S3Credentials(endpoint, KEY, SECRET), own_checksums=True,
+                          sign_bodies=False)
+
+
+def test_every_part_carries_its_md5_and_the_server_checks_it(s3, tmp_path):
+    from eopde.workspace.upload import Upload, transfer
+
+    part = 5 * 1024 * 1024
     big = tmp_path / "big.tif"
-    big.write_bytes(bytes(range(256)) * (CHUNK * 2 // 256 + 1000))  # 3 parts
-    client = storage.client(storage.S3Credentials(s3, KEY, SECRET), own_checksums=True)
-    sent: list[str] = []
+    big.write_bytes(bytes(range(256)) * (part * 2 // 256 + 1000))  # 3 parts
+    client = _upload_client(s3)
+    sent: list[tuple[str | None, str | None]] = []
 
     def record(request, **kwargs):
-        value = request.headers.get("Content-MD5")
-        sent.append(value.decode() if isinstance(value, bytes) else value)
+        sent.append((_header(request, "Content-MD5"), _header(request, "X-Amz-Content-SHA256")))
 
     client.meta.events.register("before-send.s3.UploadPart", record)
-    transfer(client, "ws-eric", [Upload(big, "t/big.tif")], [], progress=False)
+    sizes = {"single_max": part, "part": part}
+    transfer(client, "ws-eric", [Upload(big, "t/big.tif")], [], progress=False, **sizes)
     data = big.read_bytes()
-    parts = [data[i:i + CHUNK] for i in range(0, len(data), CHUNK)]
-    assert sorted(sent) == sorted(base64.b64encode(hashlib.md5(p).digest()).decode()
-                                  for p in parts)
+    parts = [data[i:i + part] for i in range(0, len(data), part)]
+    # each part's MD5, the body not hashed again for the signature
+    assert sorted(sent) == sorted((_md5(p), "UNSIGNED-PAYLOAD") for p in parts)
+    stored = client.get_object(Bucket="ws-eric", Key="t/big.tif")["Body"].read()
+    assert stored == data
 
     def tamper(request, **kwargs):
-        value = request.headers.get("Content-MD5")
-        if (value.decode() if isinstance(value, bytes) else value) == sent[0]:
-            del request.headers["Content-MD5"]
-            request.headers["Content-MD5"] = base64.b64encode(b"\0" * 16).decode()
+        if _header(request, "Content-MD5") == sent[0][0]:
+            _wrong_md5(request)
 
-    client.meta.events.register("before-sign.s3.UploadPart", tamper)  # a signed wrong MD5
+    client.meta.events.register("before-sign.s3.UploadPart", tamper)
     with pytest.raises(PublishError, match=r"^upload of big.tif failed: BadDigest"):
-        transfer(client, "ws-eric", [Upload(big, "t/big2.tif")], [], progress=False)
+        transfer(client, "ws-eric", [Upload(big, "t/big2.tif")], [], progress=False, **sizes)
+
+
+def test_a_single_put_carries_the_file_md5_and_the_server_checks_it(s3, tmp_path):
+    from eopde.workspace.upload import Upload, put_json, transfer
+
+    tif = tmp_path / "scene.tif"
+    tif.write_bytes(bytes(range(256)) * 40_000)  # 10 MB: one PutObject
+    client = _upload_client(s3)
+    sent: list[tuple[str, str | None, str | None]] = []
+
+    def record(request, **kwargs):
+        sent.append((request.url.rsplit("/", 1)[-1], _header(request, "Content-MD5"),
+                     _header(request, "X-Amz-Content-SHA256")))
+
+    client.meta.events.register("before-send.s3.PutObject", record)
+    transfer(client, "ws-eric", [Upload(tif, "t/scene.tif")], [], progress=False)
+    put_json(client, "ws-eric", {"t/item.json": {"id": "scene"}})
+    body = json.dumps({"id": "scene"}, indent=1).encode()
+    assert sorted(sent) == [("item.json", _md5(body), "UNSIGNED-PAYLOAD"),
+                            ("scene.tif", _md5(tif.read_bytes()), "UNSIGNED-PAYLOAD")]
+    assert client.get_object(Bucket="ws-eric", Key="t/scene.tif")["Body"].read() == \
+        tif.read_bytes()
+
+    client.meta.events.register("before-sign.s3.PutObject", _wrong_md5)
+    with pytest.raises(PublishError, match=r"^upload of scene.tif failed: BadDigest"):
+        transfer(client, "ws-eric", [Upload(tif, "t/scene2.tif")], [], progress=False)
+    listed = client.list_objects_v2(Bucket="ws-eric", Prefix="t/scene2")
+    assert listed.get("Contents", []) == []  # nothing stored under the corrupted upload

@@ -1,11 +1,19 @@
-"""Uploads of a publication: keys that stay inside the workspace, parallel transfers through
-boto3's transfer manager (multipart above a threshold), the MD5 of every request's bytes checked
-by the S3 server (Content-MD5), a progress bar (tqdm: a widget in notebooks, a line in
-terminals).
+"""Uploads of a publication: keys that stay inside the workspace, parallel transfers (one
+PutObject per file up to :data:`SINGLE_MAX`, multipart through boto3's transfer manager above),
+the MD5 of every request's bytes checked by the S3 server (Content-MD5), a progress bar (tqdm: a
+widget in notebooks, a line in terminals).
+
+Integrity costs one MD5 pass over each byte, done in the thread that reads the bytes (hashlib
+releases the GIL on large buffers, so files and parts hash in parallel) and nothing more: the
+upload client does not also SHA-256 the bodies for the signature (see
+:func:`eopde.storage.client`, ``sign_bodies``), and files up to :data:`SINGLE_MAX` go in one
+PutObject, which rclone streams to disk hashing once, where a multipart upload is held in its
+memory, hashed per part and again whole.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import mimetypes
 import posixpath
@@ -15,8 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-#: Multipart above this size, in parts of this size (boto3's defaults are 8 MiB).
-CHUNK = 8 * 1024 * 1024
+#: Files up to this size go in one PutObject; larger ones multipart in parts of :data:`PART`.
+SINGLE_MAX = 64 * 1024 * 1024
+PART = 16 * 1024 * 1024
 _SEGMENT = re.compile(r"[^\x00-\x1f\\]+")
 
 
@@ -71,33 +80,34 @@ def _progress(total: int, show: bool) -> Any:
 
 
 def transfer(s3: Any, bucket: str, uploads: list[Upload], copies: list[Copy], *,
-             workers: int = 16, progress: bool = True, verify: bool = True) -> None:
+             workers: int = 16, progress: bool = True, verify: bool = True,
+             single_max: int = SINGLE_MAX, part: int = PART) -> None:
     """Upload and copy everything, in parallel; PublishError naming the first file that failed
     (the others are still let finish, so a re-run has less to do).
 
-    Integrity: every PutObject and UploadPart carries the Content-MD5 of its bytes, which the
-    S3 server checks before storing them (``verify``; files under :data:`CHUNK` go in one
-    PutObject, larger ones multipart through boto3's transfer manager)."""
+    Integrity (``verify``): every PutObject and UploadPart carries the Content-MD5 of its bytes,
+    which the S3 server checks before storing them. Files up to ``single_max`` bytes go in one
+    PutObject, larger ones multipart in parts of ``part`` bytes (boto3's transfer manager)."""
     from boto3.s3.transfer import TransferConfig
 
-    config = TransferConfig(multipart_threshold=CHUNK, multipart_chunksize=CHUNK,
+    config = TransferConfig(multipart_threshold=single_max + 1, multipart_chunksize=part,
                             max_concurrency=workers, use_threads=True)
     if verify:  # for this transfer only: the client may be used without checks next
         s3.meta.events.register("before-call.s3.UploadPart", _part_md5, "eopde-part-md5")
     try:
-        _transfer(s3, bucket, uploads, copies, config, workers, progress, verify)
+        _transfer(s3, bucket, uploads, copies, config, workers, progress, verify, single_max)
     finally:
         s3.meta.events.unregister("before-call.s3.UploadPart", unique_id="eopde-part-md5")
 
 
 def _transfer(s3: Any, bucket: str, uploads: list[Upload], copies: list[Copy], config: Any,
-              workers: int, progress: bool, verify: bool) -> None:
+              workers: int, progress: bool, verify: bool, single_max: int) -> None:
     from s3transfer.manager import TransferManager
 
     bar = _progress(sum(u.size for u in uploads), progress)
     callbacks = [_Callback(bar)] if bar is not None else []
-    small = [u for u in uploads if u.size < CHUNK]
-    large = [u for u in uploads if u.size >= CHUNK]
+    single = [u for u in uploads if u.size <= single_max]
+    large = [u for u in uploads if u.size > single_max]
     failures: list[tuple[str, Exception]] = []
     with TransferManager(s3, config) as manager, ThreadPoolExecutor(workers) as pool:
         jobs = []
@@ -109,8 +119,8 @@ def _transfer(s3: Any, bucket: str, uploads: list[Upload], copies: list[Copy], c
         for copy in copies:
             future = manager.copy({"Bucket": bucket, "Key": copy.source_key}, bucket, copy.key)
             jobs.append((posixpath.basename(copy.source_key), future))
-        for up in small:
-            jobs.append((up.path.name, pool.submit(_put_small, s3, bucket, up, bar, verify)))
+        for up in single:
+            jobs.append((up.path.name, pool.submit(_put_file, s3, bucket, up, bar, verify)))
         for name, future in jobs:
             try:
                 future.result()
@@ -123,24 +133,22 @@ def _transfer(s3: Any, bucket: str, uploads: list[Upload], copies: list[Copy], c
 
 
 def _part_md5(params: dict, **kwargs: Any) -> None:
-    import base64
-
+    """Content-MD5 of an UploadPart's body: the part (s3transfer's ReadFileChunk) read in one
+    call and hashed in one call (the GIL released meanwhile), then rewound for sending."""
     body = params.get("body")
     if body is None or "Content-MD5" in params["headers"]:
         return
     if isinstance(body, (bytes, bytearray)):
         digest = hashlib.md5(body).digest()
-    else:  # s3transfer's ReadFileChunk: read without moving the progress bar, then rewind
+    else:  # read without moving the progress bar
         quiet = getattr(body, "disable_callback", None)
         if quiet:
             quiet()
-        start, digest_of = body.tell(), hashlib.md5()
-        while chunk := body.read(1024 * 1024):
-            digest_of.update(chunk)
+        start = body.tell()
+        digest = hashlib.md5(body.read()).digest()
         body.seek(start)
         if quiet:
             body.enable_callback()
-        digest = digest_of.digest()
     params["headers"]["Content-MD5"] = base64.b64encode(digest).decode()
 
 
@@ -148,19 +156,17 @@ def _kind(path: Path) -> str:
     return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
-def _put_small(s3: Any, bucket: str, up: Upload, bar: Any, verify: bool) -> None:
-    import base64
-
-    data = up.path.read_bytes()
-    digest = hashlib.md5(data)
-    extra = {"ContentMD5": base64.b64encode(digest.digest()).decode()} if verify else {}
-    answer = s3.put_object(Bucket=bucket, Key=up.key, Body=data, ContentType=_kind(up.path),
-                           **extra)
-    if verify and str(answer.get("ETag", "")).strip('"') != digest.hexdigest():
-        raise PublishError(f"{up.path.name}: the stored object's checksum differs from the "
-                           "file's")
+def _put_file(s3: Any, bucket: str, up: Upload, bar: Any, verify: bool) -> None:
+    """One PutObject, the file streamed from disk; with ``verify`` its MD5 (read once before,
+    in this thread) goes along as Content-MD5."""
+    with open(up.path, "rb") as f:
+        extra = {}
+        if verify:
+            extra["ContentMD5"] = base64.b64encode(hashlib.file_digest(f, "md5").digest()).decode()
+            f.seek(0)
+        s3.put_object(Bucket=bucket, Key=up.key, Body=f, ContentType=_kind(up.path), **extra)
     if bar is not None:
-        bar.update(len(data))
+        bar.update(up.size)
 
 
 def _raise(failures: list[tuple[str, Exception]]) -> None:
@@ -191,7 +197,7 @@ class _Callback:
 
 
 def put_json(s3: Any, bucket: str, documents: dict[str, dict], workers: int = 8) -> None:
-    """Write STAC documents (key -> JSON), in parallel."""
+    """Write STAC documents (key -> JSON), in parallel, each with its Content-MD5."""
     import json
 
     from ..storage import s3_error_code
@@ -199,8 +205,9 @@ def put_json(s3: Any, bucket: str, documents: dict[str, dict], workers: int = 8)
     def put(item: tuple[str, dict]) -> None:
         key, doc = item
         try:
-            s3.put_object(Bucket=bucket, Key=key, ContentType="application/json",
-                          Body=json.dumps(doc, indent=1).encode())
+            body = json.dumps(doc, indent=1).encode()
+            s3.put_object(Bucket=bucket, Key=key, ContentType="application/json", Body=body,
+                          ContentMD5=base64.b64encode(hashlib.md5(body).digest()).decode())
         except Exception as err:
             raise PublishError(f"writing {posixpath.basename(key)} failed: "
                                f"{s3_error_code(err) or type(err).__name__}; nothing was "
