@@ -236,8 +236,21 @@ def test_every_part_carries_its_md5_and_the_server_checks_it(s3, tmp_path):
         transfer(client, "ws-eric", [Upload(big, "t/big2.tif")], [], progress=False, **sizes)
 
 
-def test_a_single_put_carries_the_file_md5_and_the_server_checks_it(s3, tmp_path):
+def test_a_single_put_carries_the_file_md5_and_the_server_checks_it(s3, tmp_path,
+                                                                      monkeypatch):
+    from eopde.workspace import upload as upload_module
     from eopde.workspace.upload import Upload, put_json, transfer
+
+    moved: list[int] = []
+
+    class Bar:
+        def update(self, n):
+            moved.append(n)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(upload_module, "_progress", lambda total, show: Bar())
 
     tif = tmp_path / "scene.tif"
     tif.write_bytes(bytes(range(256)) * 40_000)  # 10 MB: one PutObject
@@ -249,7 +262,8 @@ def test_a_single_put_carries_the_file_md5_and_the_server_checks_it(s3, tmp_path
                      _header(request, "X-Amz-Content-SHA256")))
 
     client.meta.events.register("before-send.s3.PutObject", record)
-    transfer(client, "ws-eric", [Upload(tif, "t/scene.tif")], [], progress=False)
+    transfer(client, "ws-eric", [Upload(tif, "t/scene.tif")], [], progress=True)
+    assert sum(moved) == tif.stat().st_size and len(moved) > 1  # the bar moves as it goes
     put_json(client, "ws-eric", {"t/item.json": {"id": "scene"}})
     body = json.dumps({"id": "scene"}, indent=1).encode()
     assert sorted(sent) == [("item.json", _md5(body), "UNSIGNED-PAYLOAD"),

@@ -6,7 +6,7 @@
     >>> done.collection, done.created
     >>> ws.items(); ws.remove(["item-1"]); ws.show()
 
-``publish`` uploads every local asset in parallel (multipart above 64 MiB, the server checking
+``publish`` uploads every local asset in parallel (multipart above 256 MiB, the server checking
 the MD5 of every request's bytes), copies a job's results out of its results folder, rewrites
 the hrefs to ``s3://<your bucket>/published/<collection>/<item>/...``, adds provenance links
 (job, process, inputs), writes the item and collection JSON, and registers them **only when all

@@ -24,8 +24,11 @@ from pathlib import Path
 from typing import Any
 
 #: Files up to this size go in one PutObject; larger ones multipart in parts of :data:`PART`.
-SINGLE_MAX = 64 * 1024 * 1024
-PART = 16 * 1024 * 1024
+#: Large because rclone holds a multipart upload in memory and hashes it twice (parts, then the
+#: whole), where it streams a PutObject to disk hashing once; far below S3's 5 GiB, and small
+#: enough that a retry of one file costs little.
+SINGLE_MAX = 256 * 1024 * 1024
+PART = 32 * 1024 * 1024
 _SEGMENT = re.compile(r"[^\x00-\x1f\\]+")
 
 
@@ -157,16 +160,19 @@ def _kind(path: Path) -> str:
 
 
 def _put_file(s3: Any, bucket: str, up: Upload, bar: Any, verify: bool) -> None:
-    """One PutObject, the file streamed from disk; with ``verify`` its MD5 (read once before,
-    in this thread) goes along as Content-MD5."""
-    with open(up.path, "rb") as f:
-        extra = {}
-        if verify:
-            extra["ContentMD5"] = base64.b64encode(hashlib.file_digest(f, "md5").digest()).decode()
-            f.seek(0)
-        s3.put_object(Bucket=bucket, Key=up.key, Body=f, ContentType=_kind(up.path), **extra)
-    if bar is not None:
-        bar.update(up.size)
+    """One PutObject, the file streamed from disk (moving the bar as it goes); with ``verify``
+    its MD5 (read once before, in this thread) goes along as Content-MD5."""
+    from s3transfer.utils import ReadFileChunk
+
+    extra = {}
+    if verify:
+        with open(up.path, "rb") as f:
+            digest = hashlib.file_digest(f, "md5").digest()
+        extra["ContentMD5"] = base64.b64encode(digest).decode()
+    moved = [] if bar is None else [  # s3transfer's reader: moves back on a retry
+        lambda bytes_transferred, **_: bar.update(bytes_transferred)]
+    with ReadFileChunk.from_filename(str(up.path), 0, up.size, callbacks=moved) as body:
+        s3.put_object(Bucket=bucket, Key=up.key, Body=body, ContentType=_kind(up.path), **extra)
 
 
 def _raise(failures: list[tuple[str, Exception]]) -> None:
