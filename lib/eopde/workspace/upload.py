@@ -1,14 +1,18 @@
 """Uploads of a publication: keys that stay inside the workspace, parallel transfers (one
 PutObject per file up to :data:`SINGLE_MAX`, multipart through boto3's transfer manager above),
-the MD5 of every request's bytes checked by the S3 server (Content-MD5), a progress bar (tqdm: a
+integrity checked against the S3 server's own MD5 of what it stored, a progress bar (tqdm: a
 widget in notebooks, a line in terminals).
 
-Integrity costs one MD5 pass over each byte, done in the thread that reads the bytes (hashlib
-releases the GIL on large buffers, so files and parts hash in parallel) and nothing more: the
-upload client does not also SHA-256 the bodies for the signature (see
-:func:`eopde.storage.client`, ``sign_bodies``), and files up to :data:`SINGLE_MAX` go in one
-PutObject, which rclone streams to disk hashing once, where a multipart upload is held in its
-memory, hashed per part and again whole.
+Integrity costs one MD5 pass over each byte, in the thread that reads the bytes (hashlib
+releases the GIL on large buffers, so files and parts hash in parallel), and nothing more:
+
+- a file up to :data:`SINGLE_MAX` is hashed while it is sent and the digest compared with the
+  ETag the server answers (its MD5 of the object), so hashing does not hold back the first byte;
+  rclone streams such a PutObject to disk, hashing it once, where it keeps a multipart upload in
+  memory and hashes it twice (parts, then whole);
+- each part of a larger file carries its Content-MD5, which the server checks before storing;
+- the upload client does not also SHA-256 every body for the signature (see
+  :func:`eopde.storage.client`, ``sign_bodies``).
 """
 
 from __future__ import annotations
@@ -160,19 +164,59 @@ def _kind(path: Path) -> str:
 
 
 def _put_file(s3: Any, bucket: str, up: Upload, bar: Any, verify: bool) -> None:
-    """One PutObject, the file streamed from disk (moving the bar as it goes); with ``verify``
-    its MD5 (read once before, in this thread) goes along as Content-MD5."""
+    """One PutObject, the file streamed from disk (moving the bar as it goes). With ``verify``
+    the bytes are hashed as they are sent and the MD5 compared with the ETag the server
+    answers, the MD5 of what it stored (S3, MinIO, rclone; not SSE-KMS/SSE-C buckets): hashing
+    before sending, for a Content-MD5, would hold back the first byte until the whole file is
+    read. A mismatch deletes the object and fails."""
     from s3transfer.utils import ReadFileChunk
 
-    extra = {}
-    if verify:
-        with open(up.path, "rb") as f:
-            digest = hashlib.file_digest(f, "md5").digest()
-        extra["ContentMD5"] = base64.b64encode(digest).decode()
     moved = [] if bar is None else [  # s3transfer's reader: moves back on a retry
         lambda bytes_transferred, **_: bar.update(bytes_transferred)]
-    with ReadFileChunk.from_filename(str(up.path), 0, up.size, callbacks=moved) as body:
-        s3.put_object(Bucket=bucket, Key=up.key, Body=body, ContentType=_kind(up.path), **extra)
+    with ReadFileChunk.from_filename(str(up.path), 0, up.size, callbacks=moved) as chunk:
+        body = _Hashing(chunk) if verify else chunk
+        answer = s3.put_object(Bucket=bucket, Key=up.key, Body=body, ContentType=_kind(up.path))
+    if isinstance(body, _Hashing):
+        stored = str(answer.get("ETag", "")).strip('"')
+        sent = body.hexdigest(up.size)
+        if stored != sent:
+            s3.delete_object(Bucket=bucket, Key=up.key)
+            raise PublishError(f"{up.path.name}: the server's MD5 of the stored object differs "
+                               f"from the file's ({'incomplete read' if sent is None else 'ETag'}"
+                               f" {stored or 'missing'}): a corrupted upload (or a bucket whose "
+                               "ETags are not MD5s: publish with verify=False)")
+
+
+class _Hashing:
+    """A body hashed (MD5) as botocore reads it; re-reads after a rewind (a retry) are hashed
+    once."""
+
+    def __init__(self, chunk: Any):
+        self._chunk, self._md5, self._done = chunk, hashlib.md5(), 0
+
+    def read(self, amount: int | None = None) -> bytes:
+        start = self._chunk.tell()
+        data = self._chunk.read(amount)
+        if start <= self._done < start + len(data):
+            self._md5.update(memoryview(data)[self._done - start:])
+            self._done = start + len(data)
+        return data
+
+    def hexdigest(self, size: int) -> str | None:
+        """The MD5 of the ``size`` bytes read, or None when they were not all read in order."""
+        return self._md5.hexdigest() if self._done == size else None
+
+    def seek(self, where: int, whence: int = 0) -> int:
+        return self._chunk.seek(where, whence)
+
+    def tell(self) -> int:
+        return self._chunk.tell()
+
+    def __len__(self) -> int:
+        return len(self._chunk)
+
+    def __getattr__(self, name: str) -> Any:  # s3transfer's signal_transferring and co.
+        return getattr(self._chunk, name)
 
 
 def _raise(failures: list[tuple[str, Exception]]) -> None:
