@@ -172,6 +172,70 @@ def test_publish_through_eoepca_workspace_api(eoepca, s3, tmp_path):
     assert stored["Body"].read() == (folder / "ndvi-1.tif").read_bytes()
 
 
+def _eoepca_job_results(s3, job: str) -> str:
+    """A result Catalog as EOEPCA 1.4's ADES stages it out into the workspace bucket (the shape
+    of the reference notes: absolute s3:// links, the item under a repeated results prefix);
+    its URL."""
+    base = f"s3://ws-eric/processing-results/{job}"
+    item_key = (f"processing-results/{job}/processing-results/{job}/S2A_ndvi_20240713/"
+                "S2A_ndvi_20240713.json")
+    item = {"type": "Feature", "stac_version": "1.0.0", "id": "S2A_ndvi_20240713",
+            "geometry": {"type": "Polygon", "coordinates": [[[-4.6, 40.2], [-3.4, 40.2],
+                                                             [-3.4, 41.1], [-4.6, 41.1],
+                                                             [-4.6, 40.2]]]},
+            "bbox": [-4.6, 40.2, -3.4, 41.1],
+            "properties": {"datetime": "2024-07-13T11:05:59Z", "platform": "sentinel-2a"},
+            "links": [{"rel": "root", "href": f"{base}/catalog.json",
+                       "type": "application/json"}],
+            "assets": {"ndvi": {"href": f"s3://ws-eric/processing-results/{job}/ndvi.tif",
+                                "type": "image/tiff; application=geotiff", "roles": ["data"],
+                                "storage:platform": "EOEPCA", "storage:region": "RegionOne"}}}
+    catalog = {"type": "Catalog", "stac_version": "1.0.0", "id": job,
+               "description": "Result catalog", "links": [
+                   {"rel": "root", "href": f"{base}/catalog.json", "type": "application/json"},
+                   {"rel": "item", "href": f"s3://ws-eric/{item_key}",
+                    "type": "application/json"},
+                   {"rel": "self", "href": f"{base}/catalog.json", "type": "application/json"}]}
+    s3.put_object(Bucket="ws-eric", Key=f"processing-results/{job}/ndvi.tif",
+                  Body=b"II*\x00" + bytes(range(256)) * 64)
+    s3.put_object(Bucket="ws-eric", Key=item_key, Body=json.dumps(item).encode())
+    s3.put_object(Bucket="ws-eric", Key=f"processing-results/{job}/catalog.json",
+                  Body=json.dumps(catalog).encode())
+    return f"{base}/catalog.json"
+
+
+def test_publish_an_eoepca_job_catalog_through_eoepca_workspace_api(eoepca, s3):
+    """An EOEPCA job's result Catalog, read from the workspace bucket, published through the
+    1.4 API: its asset copied inside the bucket, the collection by register-json, then the
+    collection.json by register as stac-item (what the 1.4 harvester takes)."""
+    import pystac
+
+    from eopde.ades.results import S3StacIO
+
+    ws = Workspace("eric", url=eoepca.url, api="eoepca-1.4", token="jwt-of-eric")
+    url = _eoepca_job_results(ws.s3, "ndvi-3ab7c0de")
+    catalog = pystac.Catalog.from_file(url, stac_io=S3StacIO(client=ws.s3))
+    done = ws.publish(catalog, merge=False, progress=False)
+    assert (done.collection, done.uploaded, done.copied) == ("ws-eric.ndvi-3ab7c0de", 0, 1)
+    assert done.answer["status"] == "accepted"
+    posts = [(path, body) for method, path, body, _ in eoepca.calls if method == "POST"]
+    assert [p for p, _ in posts] == ["/workspaces/ws-eric/register-json",
+                                     "/workspaces/ws-eric/register"]
+    assert posts[0][1]["type"] == "Collection"
+    assert posts[0][1]["id"] == "ws-eric.ndvi-3ab7c0de"
+    assert [link["href"] for link in posts[0][1]["links"] if link["rel"] == "item"] == \
+        ["./S2A_ndvi_20240713/S2A_ndvi_20240713.json"]
+    base = "published/ws-eric.ndvi-3ab7c0de"
+    assert posts[1][1] == {"type": "stac-item", "url": f"s3://ws-eric/{base}/collection.json"}
+    item = json.loads(ws.s3.get_object(
+        Bucket="ws-eric", Key=f"{base}/S2A_ndvi_20240713/S2A_ndvi_20240713.json")["Body"].read())
+    assert item["assets"]["ndvi"]["href"] == f"s3://ws-eric/{base}/S2A_ndvi_20240713/ndvi.tif"
+    assert item["assets"]["ndvi"]["storage:region"] == "RegionOne"
+    assert item["collection"] == "ws-eric.ndvi-3ab7c0de"
+    copied = ws.s3.get_object(Bucket="ws-eric", Key=f"{base}/S2A_ndvi_20240713/ndvi.tif")
+    assert copied["Body"].read() == b"II*\x00" + bytes(range(256)) * 64
+
+
 def test_a_workspace_that_is_not_ready_says_so(eoepca):
     ws = Workspace("nobody", url=eoepca.url, api="eoepca-1.4", token="t")
     with pytest.raises(PublishError, match="answered 404 for ws-nobody"):
