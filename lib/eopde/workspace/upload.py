@@ -92,9 +92,10 @@ def transfer(s3: Any, bucket: str, uploads: list[Upload], copies: list[Copy], *,
     """Upload and copy everything, in parallel; PublishError naming the first file that failed
     (the others are still let finish, so a re-run has less to do).
 
-    Integrity (``verify``): every PutObject and UploadPart carries the Content-MD5 of its bytes,
-    which the S3 server checks before storing them. Files up to ``single_max`` bytes go in one
-    PutObject, larger ones multipart in parts of ``part`` bytes (boto3's transfer manager)."""
+    Files up to ``single_max`` bytes go in one PutObject, larger ones multipart in parts of
+    ``part`` bytes (boto3's transfer manager). Integrity (``verify``), see the module doc: a
+    PutObject's bytes hashed as sent and checked against the ETag, each UploadPart carrying its
+    Content-MD5."""
     from boto3.s3.transfer import TransferConfig
 
     config = TransferConfig(multipart_threshold=single_max + 1, multipart_chunksize=part,
@@ -181,7 +182,7 @@ def _put_file(s3: Any, bucket: str, up: Upload, bar: Any, verify: bool) -> None:
         sent = body.hexdigest(up.size)
         if stored != sent:
             s3.delete_object(Bucket=bucket, Key=up.key)
-            raise PublishError(f"{up.path.name}: the server's MD5 of the stored object differs "
+            raise PublishError("the server's MD5 of the stored object differs "
                                f"from the file's ({'incomplete read' if sent is None else 'ETag'}"
                                f" {stored or 'missing'}): a corrupted upload (or a bucket whose "
                                "ETags are not MD5s: publish with verify=False)")
