@@ -3,14 +3,17 @@ PutObject per file up to :data:`SINGLE_MAX`, multipart through boto3's transfer 
 integrity checked against the S3 server's own MD5 of what it stored, a progress bar (tqdm: a
 widget in notebooks, a line in terminals).
 
-Integrity costs one MD5 pass over each byte, in the thread that reads the bytes (hashlib
-releases the GIL on large buffers, so files and parts hash in parallel), and nothing more:
+Integrity costs one MD5 pass over each byte, made while the byte is sent (in the thread
+sending it: hashlib releases the GIL, so files and parts hash in parallel), and nothing more:
 
-- a file up to :data:`SINGLE_MAX` is hashed while it is sent and the digest compared with the
-  ETag the server answers (its MD5 of the object), so hashing does not hold back the first byte;
-  rclone streams such a PutObject to disk, hashing it once, where it keeps a multipart upload in
-  memory and hashes it twice (parts, then whole);
-- each part of a larger file carries its Content-MD5, which the server checks before storing;
+- every PutObject (a file up to :data:`SINGLE_MAX`) and UploadPart (a part of a larger file) is
+  hashed as botocore reads it and the digest compared with the ETag the server answers, its MD5
+  of what it stored (S3, MinIO, rclone; not SSE-KMS or SSE-C buckets): hashing first, for a
+  Content-MD5, would hold back the first byte until the whole file or part is read. A mismatch
+  fails the publish (a PutObject's object is deleted, a multipart upload aborted);
+- files up to :data:`SINGLE_MAX` go in one PutObject because rclone streams it to disk hashing
+  once, where it keeps a multipart upload in memory and hashes it twice (parts, then whole);
+- documents carry their Content-MD5 (small: hashing first costs nothing);
 - the upload client does not also SHA-256 every body for the signature (see
   :func:`eopde.storage.client`, ``sign_bodies``).
 """
@@ -93,19 +96,21 @@ def transfer(s3: Any, bucket: str, uploads: list[Upload], copies: list[Copy], *,
     (the others are still let finish, so a re-run has less to do).
 
     Files up to ``single_max`` bytes go in one PutObject, larger ones multipart in parts of
-    ``part`` bytes (boto3's transfer manager). Integrity (``verify``), see the module doc: a
-    PutObject's bytes hashed as sent and checked against the ETag, each UploadPart carrying its
-    Content-MD5."""
+    ``part`` bytes (boto3's transfer manager). Integrity (``verify``), see the module doc: the
+    bytes of each PutObject and UploadPart hashed as they are sent and checked against the ETag
+    the server answers."""
     from boto3.s3.transfer import TransferConfig
 
     config = TransferConfig(multipart_threshold=single_max + 1, multipart_chunksize=part,
                             max_concurrency=workers, use_threads=True)
     if verify:  # for this transfer only: the client may be used without checks next
-        s3.meta.events.register("before-call.s3.UploadPart", _part_md5, "eopde-part-md5")
+        s3.meta.events.register("before-call.s3.UploadPart", _hash_part, "eopde-hash-part")
+        s3.meta.events.register("after-call.s3.UploadPart", _check_part, "eopde-check-part")
     try:
         _transfer(s3, bucket, uploads, copies, config, workers, progress, verify, single_max)
     finally:
-        s3.meta.events.unregister("before-call.s3.UploadPart", unique_id="eopde-part-md5")
+        s3.meta.events.unregister("before-call.s3.UploadPart", unique_id="eopde-hash-part")
+        s3.meta.events.unregister("after-call.s3.UploadPart", unique_id="eopde-check-part")
 
 
 def _transfer(s3: Any, bucket: str, uploads: list[Upload], copies: list[Copy], config: Any,
@@ -140,24 +145,26 @@ def _transfer(s3: Any, bucket: str, uploads: list[Upload], copies: list[Copy], c
         _raise(failures)
 
 
-def _part_md5(params: dict, **kwargs: Any) -> None:
-    """Content-MD5 of an UploadPart's body: the part (s3transfer's ReadFileChunk) read in one
-    call and hashed in one call (the GIL released meanwhile), then rewound for sending."""
-    body = params.get("body")
-    if body is None or "Content-MD5" in params["headers"]:
-        return
-    if isinstance(body, (bytes, bytearray)):
-        digest = hashlib.md5(body).digest()
-    else:  # read without moving the progress bar
-        quiet = getattr(body, "disable_callback", None)
-        if quiet:
-            quiet()
-        start = body.tell()
-        digest = hashlib.md5(body.read()).digest()
-        body.seek(start)
-        if quiet:
-            body.enable_callback()
-    params["headers"]["Content-MD5"] = base64.b64encode(digest).decode()
+def _hash_part(params: dict, context: dict, **kwargs: Any) -> None:
+    """An UploadPart's body (s3transfer's reader of the part) hashed as it is sent."""
+    if params.get("body") is not None:
+        params["body"] = context["eopde_part"] = _Hashing(params["body"])
+
+
+def _check_part(parsed: dict, context: dict, **kwargs: Any) -> None:
+    """The part's MD5 against the ETag the server answers (its MD5 of the part)."""
+    body = context.get("eopde_part")
+    if body is not None and "Error" not in parsed:
+        _compare(str(parsed.get("ETag", "")), body.hexdigest(len(body)))
+
+
+def _compare(etag: str, sent: str | None) -> None:
+    stored = etag.strip('"')
+    if stored != sent:
+        raise PublishError("the server's MD5 of the stored bytes differs from the file's "
+                           f"({'incomplete read' if sent is None else 'ETag'} "
+                           f"{stored or 'missing'}): a corrupted upload (or a bucket whose "
+                           "ETags are not MD5s: publish with verify=False)")
 
 
 def _kind(path: Path) -> str:
@@ -178,14 +185,11 @@ def _put_file(s3: Any, bucket: str, up: Upload, bar: Any, verify: bool) -> None:
         body = _Hashing(chunk) if verify else chunk
         answer = s3.put_object(Bucket=bucket, Key=up.key, Body=body, ContentType=_kind(up.path))
     if isinstance(body, _Hashing):
-        stored = str(answer.get("ETag", "")).strip('"')
-        sent = body.hexdigest(up.size)
-        if stored != sent:
+        try:
+            _compare(str(answer.get("ETag", "")), body.hexdigest(up.size))
+        except PublishError:
             s3.delete_object(Bucket=bucket, Key=up.key)
-            raise PublishError("the server's MD5 of the stored object differs "
-                               f"from the file's ({'incomplete read' if sent is None else 'ETag'}"
-                               f" {stored or 'missing'}): a corrupted upload (or a bucket whose "
-                               "ETags are not MD5s: publish with verify=False)")
+            raise
 
 
 class _Hashing:
