@@ -35,7 +35,7 @@ from typing import Any
 #: whole), where it streams a PutObject to disk hashing once; far below S3's 5 GiB, and small
 #: enough that a retry of one file costs little.
 SINGLE_MAX = 256 * 1024 * 1024
-PART = 32 * 1024 * 1024
+PART = 8 * 1024 * 1024  # boto3's default: parts are hashed as sent, size does not hold them back
 _SEGMENT = re.compile(r"[^\x00-\x1f\\]+")
 
 
