@@ -100,15 +100,17 @@ def s3_client(endpoint: str | None = None, access_key: str | None = None,
 
 
 class _S3:
-    """One lazily made S3 client per stage-in."""
+    """One lazily made S3 client per stage-in: ``make()`` (a service's: the job owner's keys),
+    else one from the environment."""
 
-    def __init__(self):
+    def __init__(self, make: Callable[[], Any] | None = None):
         self._client = None
+        self._make = make or s3_client
 
     @property
     def client(self):
         if self._client is None:
-            self._client = s3_client()
+            self._client = self._make()
         return self._client
 
 
@@ -120,6 +122,9 @@ def s3_error_code(err: Exception) -> str:
 
 def _s3_error(err: Exception) -> str:
     code = s3_error_code(err)
+    if code in ("NoSuchBucket", "AccessDenied", "403"):  # another user's bucket, for instance
+        return (f"S3 error {code}: not readable with the storage keys of the job's owner, "
+                "which read only their own bucket")
     return f"S3 error {code}" if code else f"{type(err).__name__}: {err}"
 
 
@@ -342,14 +347,15 @@ def _select_assets(item, assets: Sequence[str] | None, ref: str) -> list[str]:
 def stage_items(refs: Iterable[str], dest: str | os.PathLike[str], *,
                 assets: Sequence[str] | None = None, per_item: bool = False,
                 progress: Progress | None = None, headers: dict[str, str] | None = None,
-                catalog_id: str = "stage-in",
-                policy: UrlPolicy | None = None) -> list[StagedCatalog]:
+                catalog_id: str = "stage-in", policy: UrlPolicy | None = None,
+                make_s3: Callable[[], Any] | None = None) -> list[StagedCatalog]:
     """Fetch the STAC items ``refs`` (http(s):// or s3:// URLs, or local paths) and their assets (all, or only the
     keys in ``assets``) into ``dest``; write self-contained STAC catalog(s) there.
 
     Returns one :class:`StagedCatalog` (``per_item=False``: the value of a ``Directory`` input) or
     one per item (``per_item=True``: a ``Directory[]``). ``policy``: what may be fetched (see the
-    module doc). Raises :class:`StageInError`."""
+    module doc). ``make_s3()``: the boto3 client s3:// URLs are read with (a service passes
+    one with the job owner's keys; default: the environment's). Raises :class:`StageInError`."""
     import pystac
 
     refs = list(refs)
@@ -362,7 +368,7 @@ def stage_items(refs: Iterable[str], dest: str | os.PathLike[str], *,
     shared: pystac.Catalog | None = None
     shared_items: list[StagedItem] = []
     seen: set[str] = set()
-    s3 = _S3()
+    s3 = _S3(make_s3)
     for ref in refs:  # refuse before fetching anything
         check_ref(ref, policy, f"STAC item {ref}")
     with _client(headers, policy=policy) as client:
