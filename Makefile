@@ -38,7 +38,7 @@ $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "eopde: installing Python packages into $(VENV) (log: $(VENV)/pip.log)"
 	@$(BIN)/python -m pip install -q -U pip > $(VENV)/pip.log 2>&1 || (cat $(VENV)/pip.log; exit 1)
-	@set -o pipefail; $(BIN)/python -m pip install $(PIP_FLAGS) --progress-bar off -e '.[test]' 2>&1 \
+	@set -o pipefail; $(BIN)/python -m pip install $(PIP_FLAGS) --progress-bar off -e '.[platform,test]' 2>&1 \
 	  | tee -a $(VENV)/pip.log | awk '/^Collecting/ {n++; if (n % 10 == 0) {printf "\reopde: %d packages resolved", n; fflush()}} \
 	  /^Installing collected/ {printf "\neopde: installing them (a minute or two)..."; fflush()} \
 	  END {print ""}' || (tail -40 $(VENV)/pip.log; exit 1)

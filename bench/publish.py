@@ -6,7 +6,8 @@
 Prints, measured in the same run against the same S3 server with the same user's keys:
 1. upload throughput (MB/s) of `eopde.workspace.publish` for FILES rasters of MIB MiB each,
    against plain boto3 `upload_file` of the same files (a default boto3 client, 8 threads), and
-   the ratio (aim >= 0.9); medians of ROUNDS alternated rounds;
+   the ratio (aim >= 0.9); medians of ROUNDS alternated rounds; the load average after them
+   (the machine may be shared);
 2. seconds to publish ITEMS small items (1 KiB asset each, upload + documents + registration),
    against stac-fastapi-pgstac's bulk insert (`POST .../bulk_items`) of the same item JSON alone.
 """
@@ -133,6 +134,7 @@ def measure(ws: Any, token: str, ports: dict, data: Path, args: argparse.Namespa
         began = time.monotonic()
         ws.publish(big, collection="bench-big", progress=False, verify=False, **options)
         unverified.append(time.monotonic() - began)
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     plain, published = statistics.median(plains), statistics.median(publishes)
     fast, upload = statistics.median(unverified), statistics.median(uploads)
     print(f"upload of {args.files} x {args.mib} MiB (median of {args.rounds}): plain boto3 "
@@ -140,7 +142,8 @@ def measure(ws: Any, token: str, ports: dict, data: Path, args: argparse.Namespa
           f"{total / published / 1e6:.0f} MB/s ({published:.2f} s, upload + checks + documents "
           f"+ registration), ratio {plain / published:.2f}; its upload phase alone "
           f"{total / upload / 1e6:.0f} MB/s ({upload:.2f} s), ratio {plain / upload:.2f}; "
-          f"without the MD5 checks {total / fast / 1e6:.0f} MB/s, ratio {plain / fast:.2f}")
+          f"without the MD5 checks {total / fast / 1e6:.0f} MB/s, ratio {plain / fast:.2f}; "
+          f"load average after: {load}")
 
     small = small_catalog(data / "small", args.items)
     began = time.monotonic()

@@ -10,7 +10,7 @@ import pytest
 from stacserver import serve_demo_items
 
 from eopde.apppkg.stagein import StageInError, stage_items
-from eopde.services.urlguard import UrlPolicy
+from eopde.urlguard import UrlPolicy
 
 
 @pytest.fixture(scope="module")

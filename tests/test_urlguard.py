@@ -1,4 +1,4 @@
-"""The URL guard of the platform's services (eopde.services.urlguard): no platform needed."""
+"""The URL guard of the platform's services (eopde.urlguard): no platform needed."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from stacserver import serve_routes
 
-from eopde.services.urlguard import (UrlPolicy, UrlRefused, address_problem, guarded_client,
+from eopde.urlguard import (UrlPolicy, UrlRefused, address_problem, guarded_client,
                                      open_guarded, origin_of)
 
 

@@ -172,41 +172,181 @@ def test_publish_through_eoepca_workspace_api(eoepca, s3, tmp_path):
     assert stored["Body"].read() == (folder / "ndvi-1.tif").read_bytes()
 
 
+def _eoepca_job_results(s3, job: str) -> str:
+    """A result Catalog as EOEPCA 1.4's ADES stages it out into the workspace bucket (the shape
+    of the reference notes: absolute s3:// links, the item under a repeated results prefix);
+    its URL."""
+    base = f"s3://ws-eric/processing-results/{job}"
+    item_key = (f"processing-results/{job}/processing-results/{job}/S2A_ndvi_20240713/"
+                "S2A_ndvi_20240713.json")
+    item = {"type": "Feature", "stac_version": "1.0.0", "id": "S2A_ndvi_20240713",
+            "geometry": {"type": "Polygon", "coordinates": [[[-4.6, 40.2], [-3.4, 40.2],
+                                                             [-3.4, 41.1], [-4.6, 41.1],
+                                                             [-4.6, 40.2]]]},
+            "bbox": [-4.6, 40.2, -3.4, 41.1],
+            "properties": {"datetime": "2024-07-13T11:05:59Z", "platform": "sentinel-2a"},
+            "links": [{"rel": "root", "href": f"{base}/catalog.json",
+                       "type": "application/json"}],
+            "assets": {"ndvi": {"href": f"s3://ws-eric/processing-results/{job}/ndvi.tif",
+                                "type": "image/tiff; application=geotiff", "roles": ["data"],
+                                "storage:platform": "EOEPCA", "storage:region": "RegionOne"}}}
+    catalog = {"type": "Catalog", "stac_version": "1.0.0", "id": job,
+               "description": "Result catalog", "links": [
+                   {"rel": "root", "href": f"{base}/catalog.json", "type": "application/json"},
+                   {"rel": "item", "href": f"s3://ws-eric/{item_key}",
+                    "type": "application/json"},
+                   {"rel": "self", "href": f"{base}/catalog.json", "type": "application/json"}]}
+    s3.put_object(Bucket="ws-eric", Key=f"processing-results/{job}/ndvi.tif",
+                  Body=b"II*\x00" + bytes(range(256)) * 64)
+    s3.put_object(Bucket="ws-eric", Key=item_key, Body=json.dumps(item).encode())
+    s3.put_object(Bucket="ws-eric", Key=f"processing-results/{job}/catalog.json",
+                  Body=json.dumps(catalog).encode())
+    return f"{base}/catalog.json"
+
+
+def test_publish_an_eoepca_job_catalog_through_eoepca_workspace_api(eoepca, s3):
+    """An EOEPCA job's result Catalog, read from the workspace bucket, published through the
+    1.4 API: its asset copied inside the bucket, the collection by register-json, then the
+    collection.json by register as stac-item (what the 1.4 harvester takes)."""
+    import pystac
+
+    from eopde.ades.results import S3StacIO
+
+    ws = Workspace("eric", url=eoepca.url, api="eoepca-1.4", token="jwt-of-eric")
+    url = _eoepca_job_results(ws.s3, "ndvi-3ab7c0de")
+    catalog = pystac.Catalog.from_file(url, stac_io=S3StacIO(client=ws.s3))
+    done = ws.publish(catalog, merge=False, progress=False)
+    assert (done.collection, done.uploaded, done.copied) == ("ws-eric.ndvi-3ab7c0de", 0, 1)
+    assert done.answer["status"] == "accepted"
+    posts = [(path, body) for method, path, body, _ in eoepca.calls if method == "POST"]
+    assert [p for p, _ in posts] == ["/workspaces/ws-eric/register-json",
+                                     "/workspaces/ws-eric/register"]
+    assert posts[0][1]["type"] == "Collection"
+    assert posts[0][1]["id"] == "ws-eric.ndvi-3ab7c0de"
+    assert [link["href"] for link in posts[0][1]["links"] if link["rel"] == "item"] == \
+        ["./S2A_ndvi_20240713/S2A_ndvi_20240713.json"]
+    base = "published/ws-eric.ndvi-3ab7c0de"
+    assert posts[1][1] == {"type": "stac-item", "url": f"s3://ws-eric/{base}/collection.json"}
+    item = json.loads(ws.s3.get_object(
+        Bucket="ws-eric", Key=f"{base}/S2A_ndvi_20240713/S2A_ndvi_20240713.json")["Body"].read())
+    assert item["assets"]["ndvi"]["href"] == f"s3://ws-eric/{base}/S2A_ndvi_20240713/ndvi.tif"
+    assert item["assets"]["ndvi"]["storage:region"] == "RegionOne"
+    assert item["collection"] == "ws-eric.ndvi-3ab7c0de"
+    copied = ws.s3.get_object(Bucket="ws-eric", Key=f"{base}/S2A_ndvi_20240713/ndvi.tif")
+    assert copied["Body"].read() == b"II*\x00" + bytes(range(256)) * 64
+
+
 def test_a_workspace_that_is_not_ready_says_so(eoepca):
     ws = Workspace("nobody", url=eoepca.url, api="eoepca-1.4", token="t")
     with pytest.raises(PublishError, match="answered 404 for ws-nobody"):
         ws.info
 
 
-def test_every_part_carries_its_md5_and_the_server_checks_it(s3, tmp_path):
+def _header(request, name: str) -> str | None:
+    value = request.headers.get(name)
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _md5(data: bytes) -> str:
     import base64
     import hashlib
 
-    from eopde import storage
-    from eopde.workspace.upload import CHUNK, Upload, transfer
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
 
+
+def _upload_client(endpoint: str):
+    from eopde import storage
+
+    return storage.client(storage.S3Credentials(endpoint, KEY, SECRET), own_checksums=True,
+                          sign_bodies=False)
+
+
+class Flipped:
+    """A request body as sent, its first byte changed after the client hashed it."""
+
+    def __init__(self, body):
+        self.body = body
+
+    def read(self, amount=None):
+        data = self.body.read(amount)
+        return (b"\xff" + data[1:]) if self.body.tell() == len(data) else data
+
+    def __getattr__(self, name):
+        return getattr(self.body, name)
+
+
+def _corrupt(request, **kwargs) -> None:
+    request.body = Flipped(request.body)
+
+
+def test_every_part_is_checked_against_the_servers_md5(s3, tmp_path):
+    from eopde.workspace.upload import Upload, transfer
+
+    part = 5 * 1024 * 1024
     big = tmp_path / "big.tif"
-    big.write_bytes(bytes(range(256)) * (CHUNK * 2 // 256 + 1000))  # 3 parts
-    client = storage.client(storage.S3Credentials(s3, KEY, SECRET), own_checksums=True)
-    sent: list[str] = []
+    big.write_bytes(bytes(range(256)) * (part * 2 // 256 + 1000))  # 3 parts
+    client = _upload_client(s3)
+    sent: list[tuple[str | None, str | None]] = []
 
     def record(request, **kwargs):
-        value = request.headers.get("Content-MD5")
-        sent.append(value.decode() if isinstance(value, bytes) else value)
+        sent.append((_header(request, "Content-MD5"), _header(request, "X-Amz-Content-SHA256")))
 
     client.meta.events.register("before-send.s3.UploadPart", record)
-    transfer(client, "ws-eric", [Upload(big, "t/big.tif")], [], progress=False)
-    data = big.read_bytes()
-    parts = [data[i:i + CHUNK] for i in range(0, len(data), CHUNK)]
-    assert sorted(sent) == sorted(base64.b64encode(hashlib.md5(p).digest()).decode()
-                                  for p in parts)
+    sizes = {"single_max": part, "part": part}
+    transfer(client, "ws-eric", [Upload(big, "t/big.tif")], [], progress=False, **sizes)
+    # hashed as sent, not before (no Content-MD5), nor again for the signature
+    assert sent == [(None, "UNSIGNED-PAYLOAD")] * 3
+    stored = client.get_object(Bucket="ws-eric", Key="t/big.tif")["Body"].read()
+    assert stored == big.read_bytes()
 
-    def tamper(request, **kwargs):
-        value = request.headers.get("Content-MD5")
-        if (value.decode() if isinstance(value, bytes) else value) == sent[0]:
-            del request.headers["Content-MD5"]
-            request.headers["Content-MD5"] = base64.b64encode(b"\0" * 16).decode()
+    client.meta.events.register("before-send.s3.UploadPart", _corrupt)
+    with pytest.raises(PublishError, match=r"^upload of big.tif failed: the server's MD5 of "
+                                           r"the stored bytes differs from the file's "
+                                           r"\(ETag [0-9a-f]{32}\)"):
+        transfer(client, "ws-eric", [Upload(big, "t/big2.tif")], [], progress=False, **sizes)
+    listed = client.list_objects_v2(Bucket="ws-eric", Prefix="t/big2")
+    assert listed.get("Contents", []) == []  # the multipart upload was aborted
 
-    client.meta.events.register("before-sign.s3.UploadPart", tamper)  # a signed wrong MD5
-    with pytest.raises(PublishError, match=r"^upload of big.tif failed: BadDigest"):
-        transfer(client, "ws-eric", [Upload(big, "t/big2.tif")], [], progress=False)
+
+def test_a_single_put_is_checked_against_the_servers_md5(s3, tmp_path, monkeypatch):
+    from eopde.workspace import upload as upload_module
+    from eopde.workspace.upload import Upload, put_json, transfer
+
+    moved: list[int] = []
+
+    class Bar:
+        def update(self, n):
+            moved.append(n)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(upload_module, "_progress", lambda total, show: Bar())
+    tif = tmp_path / "scene.tif"
+    tif.write_bytes(bytes(range(256)) * 40_000)  # 10 MB: one PutObject
+    client = _upload_client(s3)
+    sent: list[tuple[str, str | None, str | None]] = []
+
+    def record(request, **kwargs):
+        sent.append((request.url.rsplit("/", 1)[-1], _header(request, "Content-MD5"),
+                     _header(request, "X-Amz-Content-SHA256")))
+
+    client.meta.events.register("before-send.s3.PutObject", record)
+    transfer(client, "ws-eric", [Upload(tif, "t/scene.tif")], [], progress=True)
+    assert sum(moved) == tif.stat().st_size and len(moved) > 1  # the bar moves as it goes
+    put_json(client, "ws-eric", {"t/item.json": {"id": "scene"}})
+    body = json.dumps({"id": "scene"}, indent=1).encode()
+    # the file hashed as it is sent (checked against the ETag), the documents by Content-MD5;
+    # neither hashed again for the signature
+    assert sorted(sent) == [("item.json", _md5(body), "UNSIGNED-PAYLOAD"),
+                            ("scene.tif", None, "UNSIGNED-PAYLOAD")]
+    assert client.get_object(Bucket="ws-eric", Key="t/scene.tif")["Body"].read() == \
+        tif.read_bytes()
+
+    client.meta.events.register("before-send.s3.PutObject", _corrupt)
+    with pytest.raises(PublishError, match=r"^upload of scene.tif failed: the server's MD5 "
+                                           r"of the stored bytes differs from the file's "
+                                           r"\(ETag [0-9a-f]{32}\)"):
+        transfer(client, "ws-eric", [Upload(tif, "t/scene2.tif")], [], progress=False)
+    listed = client.list_objects_v2(Bucket="ws-eric", Prefix="t/scene2")
+    assert listed.get("Contents", []) == []  # the corrupted object is not left behind

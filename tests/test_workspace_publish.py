@@ -27,7 +27,8 @@ def alice(platform):
     user = SimpleNamespace(name="alice", token=platform.eopde("token", "alice").stdout.strip())
     yield user
     drop_collections(platform.url("catalogue"), {user.token: [
-        "ws-alice.readback", "ws-alice.cli-results", "ws-alice.interrupted", "alice-plain-stac"]})
+        "ws-alice.readback", "ws-alice.cli-results", "ws-alice.interrupted", "alice-plain-stac",
+        "ws-alice.job-results"]})
 
 
 def _workspace(platform, user) -> Workspace:
@@ -150,3 +151,124 @@ def test_publish_through_a_plain_stac_api(platform, alice, tmp_path, monkeypatch
     owner = pystac_client.Client.open(platform.url("catalogue")).get_collection(
         "alice-plain-stac").extra_fields["eopde:owner"]
     assert owner == "alice"
+
+
+#: A job's tool as an NDVI application writes its results: a STAC catalog with one item whose
+#: asset is the raster it made (here a byte pattern named .tif: publishing never opens it).
+NDVI_SH = r'''
+i=1; while [ $i -le 2000 ]; do printf 'NDVI %05d\n' $i; i=$((i+1)); done > ndvi.tif
+cat > S2B_33TUJ_20240601_ndvi.json <<EOT
+{"type": "Feature", "stac_version": "1.0.0", "id": "S2B_33TUJ_20240601_ndvi",
+ "geometry": {"type": "Polygon", "coordinates": [[[12.0, 43.08], [12.2, 43.08], [12.2, 43.22],
+   [12.0, 43.22], [12.0, 43.08]]]}, "bbox": [12.0, 43.08, 12.2, 43.22],
+ "properties": {"datetime": "2024-06-01T10:10:31Z", "platform": "sentinel-2b"},
+ "links": [{"rel": "root", "href": "./catalog.json"}, {"rel": "parent", "href": "./catalog.json"}],
+ "assets": {"ndvi": {"href": "./ndvi.tif", "type": "image/tiff; application=geotiff",
+                     "roles": ["data"], "title": "NDVI"}}}
+EOT
+cat > catalog.json <<EOT
+{"type": "Catalog", "stac_version": "1.0.0", "id": "ndvi-results", "description": "NDVI",
+ "links": [{"rel": "root", "href": "./catalog.json"},
+           {"rel": "item", "href": "./S2B_33TUJ_20240601_ndvi.json"}]}
+EOT
+'''
+
+
+@pytest.fixture(scope="module")
+def ndvi_job(platform, alice, tmp_path_factory) -> str:
+    """Deploy a one-step process with alice's token and run it through the ADES; its job id."""
+    import httpx
+
+    from security.ades_jobs import IMAGE, publish_image
+
+    publish_image(platform, tmp_path_factory.mktemp("image"))
+    cwl = {"cwlVersion": "v1.2", "$graph": [
+        {"class": "Workflow", "id": "ws-ndvi", "label": "NDVI", "doc": "NDVI of a scene",
+         "inputs": {"scene": {"type": "string"}},
+         "outputs": {"results": {"type": "Directory", "outputSource": "run/results"}},
+         "steps": {"run": {"run": "#tool", "in": {"scene": "scene"}, "out": ["results"]}}},
+        {"class": "CommandLineTool", "id": "tool",
+         "requirements": {"DockerRequirement": {"dockerPull": IMAGE}},
+         "baseCommand": ["sh", "-c", NDVI_SH, "tool"], "inputs": {"scene": "string"},
+         "outputs": {"results": {"type": "Directory", "outputBinding": {"glob": "."}}}}]}
+    ades = f"{platform.url('ades').rstrip('/')}/alice/ogc-api"
+    with httpx.Client(headers={"Authorization": f"Bearer {alice.token}"}, timeout=60) as c:
+        c.delete(f"{ades}/processes/ws-ndvi")
+        made = c.post(f"{ades}/processes", content=json.dumps(cwl),
+                      headers={"Content-Type": "application/cwl+json"})
+        assert made.status_code == 201, made.text
+        scene = f"{platform.url('catalogue')}/collections/sentinel-2-l2a/items/S2B_33TUJ_20240601"
+        started = c.post(f"{ades}/processes/ws-ndvi/execution", json={"inputs": {"scene": scene}},
+                         headers={"Prefer": "respond-async"})
+        assert started.status_code == 201, started.text
+        job_id = started.json()["jobID"]
+        deadline = time.monotonic() + 240
+        while (status := c.get(f"{ades}/jobs/{job_id}").json())["status"] in \
+                ("accepted", "running") and time.monotonic() < deadline:
+            time.sleep(0.5)
+    assert status["status"] == "successful", status
+    return job_id
+
+
+def test_cli_publish_of_a_job(platform, alice, ndvi_job):
+    """`eopde publish JOB_ID` in a subprocess, as in a user's terminal (their token and their
+    own storage keys in the environment); read back with pystac-client and boto3."""
+    import boto3
+
+    job_id = ndvi_job
+    keys = _workspace(platform, alice).info["storage"]["credentials"]
+    env = {**platform.env, "JUPYTERHUB_USER": "alice", "JUPYTERHUB_API_TOKEN": alice.token,
+           "AWS_ACCESS_KEY_ID": keys["access"], "AWS_SECRET_ACCESS_KEY": keys["secret"],
+           "AWS_ENDPOINT_URL_S3": keys["endpoint"],
+           "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    from conftest import eopde
+
+    result = eopde(env, "publish", job_id, "--collection", "job-results")
+    assert result.stdout.strip() == ("published to ws-alice.job-results: 1 created, 0 updated "
+                                     "(0 files uploaded, 1 copied)")
+    catalogue = pystac_client.Client.open(platform.url("catalogue"))
+    [item] = catalogue.search(collections=["ws-alice.job-results"]).items()
+    assert item.id == "S2B_33TUJ_20240601_ndvi"
+    assert item.bbox == [12.0, 43.08, 12.2, 43.22]
+    href = item.assets["ndvi"].href
+    assert href == ("s3://user-alice/published/ws-alice.job-results/S2B_33TUJ_20240601_ndvi/"
+                    "ndvi.tif")
+    ades = f"{platform.url('ades').rstrip('/')}/alice/ogc-api"
+    provenance = {link.rel: link.href for link in item.links
+                  if link.rel in ("via", "processing-software", "derived_from")}
+    # (no derived_from: the ADES's job status, OGC's statusInfo, does not say a job's inputs)
+    assert provenance == {"via": f"{ades}/jobs/{job_id}",
+                          "processing-software": f"{ades}/processes/ws-ndvi"}
+    s3 = boto3.client("s3", endpoint_url=keys["endpoint"], region_name=keys["region"],
+                      aws_access_key_id=keys["access"], aws_secret_access_key=keys["secret"])
+    body = s3.get_object(Bucket="user-alice", Key=href.split("user-alice/", 1)[1])["Body"].read()
+    assert body == "".join(f"NDVI {i:05d}\n" for i in range(1, 2001)).encode()
+    again = eopde(env, "publish", job_id, "--collection", "job-results")
+    assert again.stdout.strip().startswith("published to ws-alice.job-results: 0 created, "
+                                           "1 updated")
+
+
+def test_eoepca_style_register_of_a_job_catalog_as_stac_item(platform, alice, ndvi_job):
+    """What EOEPCA's ADES does after a job: `register {type: stac-item, url: <the job's
+    catalog.json>}`; the Catalog's items land in the default workspace collection, and the
+    answer says so at once."""
+    import httpx
+
+    url = f"s3://user-alice/processing-results/{ndvi_job}/catalog.json"
+    with httpx.Client(base_url=platform.url("workspace"), timeout=60,
+                      headers={"Authorization": f"Bearer {alice.token}"}) as client:
+        answer = client.post("/workspaces/ws-alice/register",
+                             json={"type": "stac-item", "url": url})
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        try:
+            assert (body["status"], body["collection"], body["created"], body["updated"]) == \
+                ("registered", "ws-alice", ["S2B_33TUJ_20240601_ndvi"], [])
+            catalogue = pystac_client.Client.open(platform.url("catalogue"))
+            [item] = catalogue.search(collections=["ws-alice"],
+                                      ids=["S2B_33TUJ_20240601_ndvi"]).items()
+            assert item.assets["ndvi"].href == \
+                f"s3://user-alice/processing-results/{ndvi_job}/ndvi.tif"
+        finally:
+            client.post("/workspaces/ws-alice/deregister",
+                        json={"identifier": "S2B_33TUJ_20240601_ndvi", "collection": "ws-alice"})

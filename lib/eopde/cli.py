@@ -8,9 +8,33 @@ import sys
 import time
 
 
+#: Modules the local platform's parts run; `pip install eopde` leaves them out (the `platform`
+#: extra brings them).
+PLATFORM_MODULES = ("jupyterhub", "stac_fastapi.pgstac", "titiler.core", "pypgstac", "uvicorn")
+
+
+def _platform_missing() -> list[str]:
+    """The local platform's modules that are not installed (a lean `pip install eopde`)."""
+    import importlib.util
+
+    missing = []
+    for name in PLATFORM_MODULES:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except ModuleNotFoundError:  # its parent package is missing
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
+
+
 def _platform():
+    from .services.errors import PlatformError
     from .services.platform import Platform
 
+    if missing := _platform_missing():
+        raise PlatformError("the local platform is not installed here (no "
+                            f"{', '.join(missing)}): pip install 'eopde[platform]'")
     return Platform()
 
 

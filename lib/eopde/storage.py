@@ -77,12 +77,15 @@ def resolve(endpoint: str | None = None, access_key: str | None = None,
 
 
 def client(credentials: S3Credentials | None = None, *, max_pool: int = 10,
-           own_checksums: bool = False, **overrides: Any) -> Any:
+           own_checksums: bool = False, sign_bodies: bool = True, **overrides: Any) -> Any:
     """A boto3 S3 client for ``credentials`` (default: :func:`resolve`); keyword ``overrides``
     (endpoint, access_key, secret_key, region) replace single fields. ``max_pool``: HTTP
     connections kept (raise it for parallel transfers). ``own_checksums``: the caller checks
-    integrity itself (Content-MD5, ETags), so botocore adds its CRC32 only where an operation
-    requires one."""
+    integrity itself (Content-MD5), so botocore adds its CRC32 only where an operation
+    requires one. ``sign_bodies=False``: no SHA-256 of request bodies in the signature
+    (``UNSIGNED-PAYLOAD``); botocore does it over plain http only, where it reads and hashes
+    every body once more, and servers such as rclone do not check it: for a client whose every
+    upload carries its Content-MD5 (the headers stay signed)."""
     import boto3
     from botocore.config import Config
 
@@ -90,7 +93,10 @@ def client(credentials: S3Credentials | None = None, *, max_pool: int = 10,
     given = {k: v for k, v in overrides.items() if v}
     if given:
         creds = replace(creds, **given)
-    config = Config(s3={"addressing_style": "path"} if creds.endpoint else {},
+    s3_options: dict[str, Any] = {"addressing_style": "path"} if creds.endpoint else {}
+    if not sign_bodies:
+        s3_options["payload_signing_enabled"] = False
+    config = Config(s3=s3_options,
                     retries={"max_attempts": 3, "mode": "standard"},
                     max_pool_connections=max_pool,
                     **({"request_checksum_calculation": "when_required"} if own_checksums

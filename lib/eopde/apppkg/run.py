@@ -74,7 +74,8 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
                 run_as: tuple[int, int] | None = None,
                 wrap: Callable[[list[str]], list[str]] | None = None,
                 workflow: Workflow | None = None,
-                url_policy: Any = None, in_process: bool | None = None) -> RunResult:
+                url_policy: Any = None, in_process: bool | None = None,
+                make_s3: Callable[[], Any] | None = None) -> RunResult:
     """Run ``package`` (a package folder or its CWL file) locally, like an ADES.
 
     ``params``: ``{input: value}`` (strings are converted to the input's CWL type);
@@ -91,8 +92,10 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
     ``env`` is cwltool's whole environment (default: this process's); ``run_as`` ``(uid, gid)``
     runs cwltool as that account (the run folder is given to it first, umask 077): by
     ``wrap(command)`` when given (a command that switches to the account itself), else directly;
-    ``url_policy`` (a :class:`~eopde.services.urlguard.UrlPolicy`) limits what stage-in fetches
-    for a user (default: anything, as on one's own machine).
+    ``url_policy`` (a :class:`~eopde.urlguard.UrlPolicy`) limits what stage-in fetches
+    for a user (default: anything, as on one's own machine); ``make_s3()`` makes the boto3
+    client stage-in reads s3:// URLs with (the ADES: the job owner's keys; default: the
+    environment's).
     ``workflow``: the package's entry point already read by :func:`load_workflow` (the
     executor reads it once to check the inputs; the CWL is then not parsed again).
     ``in_process``: run cwltool in this process (None: when none of ``timeout``, ``new_session``,
@@ -102,7 +105,6 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
     :class:`~eopde.apppkg.stagein.StageInError`; a run that starts returns a :class:`RunResult`
     whose ``status`` is "failed" when the tool fails or its result is not a valid STAC catalog.
     """
-    from .stagein import StageInError, stage_items
 
     say = progress or (lambda message: None)
     t_start = time.monotonic()
@@ -140,7 +142,7 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
 
     t0 = time.monotonic()
     _stage_in(workflow, targets, job, run_dir, say, assets=assets, headers=headers,
-              url_policy=url_policy)
+              url_policy=url_policy, make_s3=make_s3)
     timings["stage_in"] = time.monotonic() - t0
 
     job_path = run_dir / "job.yml"
@@ -201,6 +203,7 @@ def _stage_in(workflow: Workflow, targets: dict[str, list[str]], job: dict[str, 
     from .stagein import StageInError, stage_items
 
     assets, headers, policy = options["assets"], options["headers"], options["url_policy"]
+    make_s3 = options.get("make_s3")
     for name, refs in targets.items():
         spec = workflow.input(name)
         assert spec is not None
@@ -212,12 +215,12 @@ def _stage_in(workflow: Workflow, targets: dict[str, list[str]], job: dict[str, 
             if spec.kind == "Directory":
                 cats = stage_items(refs, run_dir / "stage-in" / name, assets=assets,
                                    progress=say, headers=headers, catalog_id=name,
-                                   policy=policy)
+                                   policy=policy, make_s3=make_s3)
                 job[name] = {"class": "Directory", "location": cats[0].folder.as_uri()}
             else:
                 cats = stage_items(refs, run_dir / "stage-in" / name, assets=assets,
                                    per_item=True, progress=say, headers=headers,
-                                   policy=policy)
+                                   policy=policy, make_s3=make_s3)
                 job[name] = [{"class": "Directory", "location": c.folder.as_uri()}
                              for c in cats]
         except StageInError as err:  # say which input

@@ -19,7 +19,7 @@ Item and asset URLs may be HTTP(S), ``s3://bucket/key`` (read with boto3 using t
 :func:`s3_client`) or local paths.
 
 What may be fetched: a service staging in for a user (the ADES) passes a
-:class:`~eopde.services.urlguard.UrlPolicy`: then every item URL, every asset href and every
+:class:`~eopde.urlguard.UrlPolicy`: then every item URL, every asset href and every
 redirect is checked (public http(s) hosts, the platform's own data server and catalogue, s3:// of
 the caller's own bucket; no local paths). Without one (``eopde run`` on the user's own machine)
 anything is fetched, except that an item fetched from a URL cannot make its assets local files:
@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 if TYPE_CHECKING:
-    from eopde.services.urlguard import UrlPolicy
+    from eopde.urlguard import UrlPolicy
 
 Progress = Callable[[str], None]
 
@@ -100,15 +100,17 @@ def s3_client(endpoint: str | None = None, access_key: str | None = None,
 
 
 class _S3:
-    """One lazily made S3 client per stage-in."""
+    """One lazily made S3 client per stage-in: ``make()`` (a service's: the job owner's keys),
+    else one from the environment."""
 
-    def __init__(self):
+    def __init__(self, make: Callable[[], Any] | None = None):
         self._client = None
+        self._make = make or s3_client
 
     @property
     def client(self):
         if self._client is None:
-            self._client = s3_client()
+            self._client = self._make()
         return self._client
 
 
@@ -120,6 +122,9 @@ def s3_error_code(err: Exception) -> str:
 
 def _s3_error(err: Exception) -> str:
     code = s3_error_code(err)
+    if code in ("NoSuchBucket", "AccessDenied", "403"):  # another user's bucket, for instance
+        return (f"S3 error {code}: not readable with the storage keys of the job's owner, "
+                "which read only their own bucket")
     return f"S3 error {code}" if code else f"{type(err).__name__}: {err}"
 
 
@@ -136,7 +141,7 @@ def _client(headers: dict[str, str] | None = None, timeout: float = 60.0,
     import httpx
 
     if policy is not None:
-        from eopde.services.urlguard import guarded_client
+        from eopde.urlguard import guarded_client
 
         return guarded_client(policy, timeout=timeout, headers=headers)
     return httpx.Client(follow_redirects=True, timeout=httpx.Timeout(timeout, connect=10.0),
@@ -150,7 +155,7 @@ def _get(client, url: str, policy: UrlPolicy | None, headers: dict[str, str] | N
         with client.stream("GET", url, headers=headers) as response:
             yield response
         return
-    from eopde.services.urlguard import open_guarded
+    from eopde.urlguard import open_guarded
 
     with open_guarded(client, url, policy, headers=headers) as response:
         yield response
@@ -165,7 +170,7 @@ def check_ref(ref: str, policy: UrlPolicy | None, what: str) -> None:
     """Raise :class:`StageInError` when ``policy`` refuses ``ref`` (no policy: nothing to do)."""
     if policy is None:
         return
-    from eopde.services.urlguard import UrlRefused
+    from eopde.urlguard import UrlRefused
 
     try:
         policy.check(ref)
@@ -182,7 +187,7 @@ def fetch_item(ref: str, *, client=None, s3=None, policy: UrlPolicy | None = Non
     import httpx
     import pystac
 
-    from eopde.services.urlguard import UrlRefused
+    from eopde.urlguard import UrlRefused
 
     check_ref(ref, policy, f"STAC item {ref}")
     try:
@@ -275,7 +280,7 @@ def _download(href: str, target: Path, *, client, progress: Progress | None, lab
     to are checked by the client (``policy``)."""
     import httpx
 
-    from eopde.services.urlguard import UrlRefused
+    from eopde.urlguard import UrlRefused
 
     tmp = target.with_name(target.name + ".part")
     try:
@@ -342,14 +347,15 @@ def _select_assets(item, assets: Sequence[str] | None, ref: str) -> list[str]:
 def stage_items(refs: Iterable[str], dest: str | os.PathLike[str], *,
                 assets: Sequence[str] | None = None, per_item: bool = False,
                 progress: Progress | None = None, headers: dict[str, str] | None = None,
-                catalog_id: str = "stage-in",
-                policy: UrlPolicy | None = None) -> list[StagedCatalog]:
+                catalog_id: str = "stage-in", policy: UrlPolicy | None = None,
+                make_s3: Callable[[], Any] | None = None) -> list[StagedCatalog]:
     """Fetch the STAC items ``refs`` (http(s):// or s3:// URLs, or local paths) and their assets (all, or only the
     keys in ``assets``) into ``dest``; write self-contained STAC catalog(s) there.
 
     Returns one :class:`StagedCatalog` (``per_item=False``: the value of a ``Directory`` input) or
     one per item (``per_item=True``: a ``Directory[]``). ``policy``: what may be fetched (see the
-    module doc). Raises :class:`StageInError`."""
+    module doc). ``make_s3()``: the boto3 client s3:// URLs are read with (a service passes
+    one with the job owner's keys; default: the environment's). Raises :class:`StageInError`."""
     import pystac
 
     refs = list(refs)
@@ -362,7 +368,7 @@ def stage_items(refs: Iterable[str], dest: str | os.PathLike[str], *,
     shared: pystac.Catalog | None = None
     shared_items: list[StagedItem] = []
     seen: set[str] = set()
-    s3 = _S3()
+    s3 = _S3(make_s3)
     for ref in refs:  # refuse before fetching anything
         check_ref(ref, policy, f"STAC item {ref}")
     with _client(headers, policy=policy) as client:

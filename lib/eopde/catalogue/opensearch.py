@@ -44,12 +44,16 @@ from eopde.catalogue.base import (
     SearchParameterError,
     SearchParams,
 )
-from eopde.catalogue.csw import (
-    add_asset,
-    add_link,
+from eopde.catalogue.diagnose import (
     auth_error,
     check_supported,
     describe_response,
+    short_error,
+    text_param,
+)
+from eopde.catalogue.records import (
+    add_asset,
+    add_link,
     guess_media_type,
     item_matches,
     new_item,
@@ -57,8 +61,6 @@ from eopde.catalogue.csw import (
     parse_interval,
     parse_period,
     query_boxes,
-    short_error,
-    text_param,
 )
 
 if TYPE_CHECKING:  # pragma: no cover

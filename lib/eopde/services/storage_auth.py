@@ -6,7 +6,7 @@ backend the key may see (rclone's "Auth Proxy" protocol: JSON on stdin and stdou
   the user's bucket, mapped to ``<storage>/<bucket>``. Other buckets do not exist for that key
   (list, read, write and create all fail), and rclone refuses keys with ``..`` or ``//``.
 - the platform's key (``secrets.json``): the whole storage folder, every bucket (the platform's
-  own tools: stage-in of ``s3://`` inputs the URL policy allowed, bucket repairs).
+  own tools: making buckets, repairs; the ADES stages jobs in and out with their owner's keys).
 - anything else: refused (no secret returned).
 
 Run as ``python -m eopde.services.storage_auth`` with ``EOPDE_HOME`` set (the storage part's

@@ -6,12 +6,12 @@
     >>> done.collection, done.created
     >>> ws.items(); ws.remove(["item-1"]); ws.show()
 
-``publish`` uploads every local asset in parallel (multipart above 8 MiB, each object checked
-against the file's MD5), copies a job's results out of its results folder, rewrites the hrefs to
-``s3://<your bucket>/published/<collection>/<item>/...``, adds provenance links (job, process,
-inputs), writes the item and collection JSON, and registers them **only when all of that
-succeeded**: an interrupted publish leaves the catalogue as it was, names the file that failed,
-and running it again completes it (same keys, same ids: an upsert, never a duplicate).
+``publish`` uploads every local asset in parallel (multipart above 256 MiB, the server checking
+the MD5 of every request's bytes), copies a job's results out of its results folder, rewrites
+the hrefs to ``s3://<your bucket>/published/<collection>/<item>/...``, adds provenance links
+(job, process, inputs), writes the item and collection JSON, and registers them **only when all
+of that succeeded**: an interrupted publish leaves the catalogue as it was, names the file that
+failed, and running it again completes it (same keys, same ids: an upsert, never a duplicate).
 
 ``merge=True`` (default) puts the items in your workspace collection (``ws-<you>``, or the one
 named by ``collection``); ``merge=False`` makes a collection of the source's own (the job id, the
@@ -67,6 +67,7 @@ class Workspace:
                                         self.user, catalogue_url or config.catalogue_url)
         self._info: dict[str, Any] | None = None
         self._s3: Any = None
+        self._upload_s3: Any = None
 
     def __repr__(self) -> str:
         return f"<Workspace ws-{self.user} ({self.backend.kind})>"
@@ -97,14 +98,25 @@ class Workspace:
     def s3(self) -> Any:
         """A boto3 client with the workspace's own keys."""
         if self._s3 is None:
-            from .. import storage
-
-            creds = self.info["storage"]["credentials"]
-            self._s3 = storage.client(storage.S3Credentials(
-                creds.get("endpoint"), creds.get("access"), creds.get("secret"),
-                creds.get("region") or storage.DEFAULT_REGION, creds.get("bucketname")),
-                max_pool=32, own_checksums=True)
+            self._s3 = self._client(sign_bodies=True)
         return self._s3
+
+    @property
+    def _uploader(self) -> Any:
+        """The client publish uploads with: every body it sends carries its Content-MD5, so
+        bodies are not SHA-256 signed as well (:func:`eopde.storage.client`)."""
+        if self._upload_s3 is None:
+            self._upload_s3 = self._client(sign_bodies=False)
+        return self._upload_s3
+
+    def _client(self, sign_bodies: bool) -> Any:
+        from .. import storage
+
+        creds = self.info["storage"]["credentials"]
+        return storage.client(storage.S3Credentials(
+            creds.get("endpoint"), creds.get("access"), creds.get("secret"),
+            creds.get("region") or storage.DEFAULT_REGION, creds.get("bucketname")),
+            max_pool=32, own_checksums=True, sign_bodies=sign_bodies)
 
     def collection_id(self, name: str | None = None) -> str:
         """Your collection ``name`` (``ws-you.name``), or your workspace collection."""
@@ -121,8 +133,7 @@ class Workspace:
                 progress: bool | None = None, verify: bool = True) -> PublishResult:
         """Publish ``source`` (a job or job id, a STAC catalog folder, item files, pystac
         objects, or a list of these) to your workspace; see the module doc. ``verify=False``
-        skips the MD5 check of multipart uploads (small files are always checked by the
-        server through Content-MD5)."""
+        sends no Content-MD5: the files' bytes are then not checked at all."""
         from .collect import items_of, plan
         from .upload import put_json, safe_key, transfer
 
@@ -135,12 +146,12 @@ class Workspace:
         work = plan(items, self.bucket, base, provenance)
         show = _interactive() if progress is None else progress
         clock = [time.monotonic()]
-        transfer(self.s3, self.bucket, work.uploads, work.copies, workers=workers,
+        transfer(self._uploader, self.bucket, work.uploads, work.copies, workers=workers,
                  progress=show, verify=verify)
         clock.append(time.monotonic())
         collection_doc, item_docs, documents = _documents(work, target, base, title,
                                                           description)
-        put_json(self.s3, self.bucket, documents, workers)
+        put_json(self._uploader, self.bucket, documents, workers)
         clock.append(time.monotonic())
         url = f"s3://{self.bucket}/{base}/collection.json"
         answer = self.backend.register(url, collection_doc, item_docs, target)

@@ -99,7 +99,10 @@ def _job_items(job: Any) -> tuple[list[Any], Provenance, str | None]:
     process = getattr(job, "process_id", None)
     inputs: list[str] = []
     status = getattr(job, "last_status", None)
-    for value in (getattr(status, "inputs", None) or {}).values():
+    # OGC statusInfo has no inputs; a server that adds them (or a Job that kept its own) gives
+    # derived_from links, others none
+    given = getattr(job, "inputs", None) or (getattr(status, "raw", None) or {}).get("inputs")
+    for value in (given if isinstance(given, dict) else {}).values():
         inputs += [v for v in (value if isinstance(value, list) else [value])
                    if isinstance(v, str) and "://" in v]
     return items, Provenance(f"{base}/jobs/{job.id}" if base else None,

@@ -13,8 +13,8 @@ own named ``<prefix><process>-<job>`` (shortened to a 63-character DNS label, as
 
 1. ``Namespace``;
 2. ``ServiceAccount`` + ``Role`` + ``RoleBinding``: Calrissian creates one pod per CWL step, so
-   it needs ``pods`` (create, get, list, watch, delete, patch), ``pods/log`` (get, list, watch)
-   and ``persistentvolumeclaims`` (get, list) in that namespace;
+   it needs ``pods`` (create, delete, list, watch) and ``pods/log`` (get) in that namespace,
+   what Calrissian 0.18.1 calls (``eopde.hub.k8s_rbac.CALRISSIAN_RULES``);
 3. ``ConfigMap`` ``<name>-input`` holding ``workflow.cwl`` (the deployed CWL, as stored) and
    ``job.yml`` (the CWL job: the job's inputs, Directory inputs as the URLs of STAC items to
    stage in, the ADES stage-in wrapper's convention);
@@ -118,10 +118,26 @@ class CalrissianBackend:
     """Kubernetes removes the finished Job after this many seconds (None: never)."""
     keep_pods: bool = False
     """``--keep-pods``: leave the step pods after they end (debugging)."""
+    user_namespace_template: str | None = None
+    """E.g. ``"eopde-{username}"`` (the hub's ``K8sSettings.user_namespace_template``): run each job
+    in its user's namespace instead of a namespace of its own. That namespace's ServiceAccount,
+    Roles and RoleBindings are made once per user (:func:`eopde.hub.k8s_rbac.user_namespace_rbac`),
+    so the ADES needs no right to create namespaces or RBAC objects; the job's objects carry the
+    job id in their names, and :func:`remove` deletes them one by one."""
 
     # ------------------------------------------------------------------ names
 
     def names(self, job, process) -> dict[str, str]:
+        if self.user_namespace_template:
+            from eopde.hub.k8s_rbac import CALRISSIAN_SA, user_namespace
+
+            ns = user_namespace(self.user_namespace_template, job.user)
+            jid = dns_label(job.id, 36)
+            return {"namespace": ns, "job": f"calrissian-{jid}", "config": f"calrissian-in-{jid}",
+                    "tmp": f"calrissian-tmp-{jid}", "output": f"calrissian-out-{jid}",
+                    "input": f"calrissian-data-{jid}",
+                    # made once per user (not rendered here): eopde.hub.k8s_rbac
+                    "sa": CALRISSIAN_SA, "role": CALRISSIAN_SA, "binding": CALRISSIAN_SA}
         ns = namespace_name(self.namespace_prefix, process.id, job.id)
         return {"namespace": ns, "job": "calrissian", "config": "calrissian-input",
                 "tmp": "calrissian-tmp", "output": "calrissian-output", "input": "calrissian-input-data",
@@ -139,6 +155,8 @@ class CalrissianBackend:
     def render(self, job, process) -> list[dict[str, Any]]:
         """The objects to create, in order, as dicts ready for ``kubectl apply`` / the client."""
         import yaml
+
+        from eopde.hub.k8s_rbac import CALRISSIAN_RULES
 
         n = self.names(job, process)
         ns = n["namespace"]
@@ -171,13 +189,8 @@ class CalrissianBackend:
             sa["imagePullSecrets"] = [{"name": s} for s in self.image_pull_secrets]
         role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
                 "metadata": meta(n["role"]),
-                "rules": [
-                    {"apiGroups": [""], "resources": ["pods"],
-                     "verbs": ["create", "get", "list", "watch", "delete", "patch"]},
-                    {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get", "list", "watch"]},
-                    {"apiGroups": [""], "resources": ["persistentvolumeclaims"],
-                     "verbs": ["get", "list"]},
-                ]}
+                # exactly what Calrissian calls (one list with the per-user namespaces' Role)
+                "rules": [dict(r) for r in CALRISSIAN_RULES]}
         binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
                    "metadata": meta(n["binding"]),
                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
@@ -234,6 +247,8 @@ class CalrissianBackend:
                      "template": {"metadata": {"labels": dict(labels)}, "spec": pod_spec}}}
         if self.ttl_seconds_after_finished is not None:
             kjob["spec"]["ttlSecondsAfterFinished"] = self.ttl_seconds_after_finished
+        if self.user_namespace_template:
+            return [config, *pvcs, kjob]  # the namespace and its RBAC are the user's, made once
         return [namespace, sa, role, binding, config, *pvcs, kjob]
 
     def to_yaml(self, job, process) -> str:
@@ -244,19 +259,17 @@ class CalrissianBackend:
                                   sort_keys=False)
 
 
-# ---------------------------------------------------------------------- cluster calls (untested)
+# ------------------------------------------------- cluster calls (no cluster here:
+# tests/test_k8s_rbac.py runs them against a recording fake of the API server)
 
 
-def submit(manifests: list[dict[str, Any]]) -> None:  # pragma: no cover - needs a cluster
-    """UNTESTED HERE (no cluster): create the rendered objects with the ``kubernetes`` client
-    (in-cluster configuration, else ~/.kube/config). Raises ImportError without the client."""
-    from kubernetes import client, config, utils
+def submit(manifests: list[dict[str, Any]]) -> None:
+    """Create the rendered objects with the ``kubernetes`` client
+    (in-cluster configuration, else ~/.kube/config). Raises ImportError without the client.
+    Tested against a recording fake of the API server (tests/test_k8s_rbac.py), not a cluster."""
+    from kubernetes import utils
 
-    try:
-        config.load_incluster_config()
-    except config.ConfigException:
-        config.load_kube_config()
-    api = client.ApiClient()
+    api = _clients().ApiClient()
     for obj in manifests:
         utils.create_from_dict(api, obj, namespace=obj["metadata"].get("namespace"))
 
@@ -264,10 +277,41 @@ def submit(manifests: list[dict[str, Any]]) -> None:  # pragma: no cover - needs
 def dismiss(namespace: str) -> None:  # pragma: no cover - needs a cluster
     """UNTESTED HERE (no cluster): delete the job's namespace (its Job, pods and volumes go with
     it), as EOEPCA's runDismiss does."""
+    _clients().CoreV1Api().delete_namespace(namespace, propagation_policy="Foreground")
+
+
+def _clients():  # pragma: no cover - configuration only
     from kubernetes import client, config
 
     try:
         config.load_incluster_config()
     except config.ConfigException:
         config.load_kube_config()
-    client.CoreV1Api().delete_namespace(namespace, propagation_policy="Foreground")
+    return client
+
+
+def job_state(namespace: str, name: str = "calrissian") -> str:
+    """The Job's state: ``"running"``, ``"successful"`` or ``"failed"`` (its status subresource:
+    what the ADES polls)."""
+    client = _clients()
+    status = client.BatchV1Api().read_namespaced_job_status(name, namespace).status
+    if status.succeeded:
+        return "successful"
+    return "failed" if status.failed else "running"
+
+
+def remove(manifests: list[dict[str, Any]]) -> None:
+    """Delete a job's objects one by one, last made first: the dismissal of a job that ran in its
+    user's namespace (which stays). Objects already gone are skipped."""
+    client = _clients()
+    core, batch = client.CoreV1Api(), client.BatchV1Api()
+    deleters = {"Job": lambda n, ns: batch.delete_namespaced_job(
+                    n, ns, propagation_policy="Foreground"),
+                "PersistentVolumeClaim": core.delete_namespaced_persistent_volume_claim,
+                "ConfigMap": core.delete_namespaced_config_map}
+    for obj in reversed(manifests):
+        try:
+            deleters[obj["kind"]](obj["metadata"]["name"], obj["metadata"]["namespace"])
+        except client.ApiException as err:
+            if err.status != 404:
+                raise

@@ -23,7 +23,7 @@ from ...apppkg import describe as _desc
 
 if TYPE_CHECKING:  # pragma: no cover
     from eopde.apppkg.cwlmodel import Package as CwlPackage
-    from eopde.services.urlguard import UrlPolicy
+    from eopde.urlguard import UrlPolicy
 from .errors import P1, OGCError, bad_request, too_large, unsupported_media_type, workflow_not_found
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -86,7 +86,7 @@ def _fetch(href: str, *, max_bytes: int, href_dirs: list[Path],
     folders the operator configured (EOPDE_ADES_HREF_DIRS, none by default)."""
     import httpx
 
-    from eopde.services.urlguard import UrlRefused, guarded_client, open_guarded
+    from eopde.urlguard import UrlRefused, guarded_client, open_guarded
 
     parts = urlsplit(href)
     if parts.scheme.lower() in ("http", "https"):

@@ -479,7 +479,7 @@ class LocalExecutor:
         try:
             policy = self.url_policy(job.user) if self.url_policy else None
             result = self._run_tool(job_id, workflow, cwl, params, stac, box, app_dir, say,
-                                    policy)
+                                    policy, self._owner_s3(job.user))
         except _Dismissed:
             return
         except (ParameterError, StageInError, RunError) as err:
@@ -503,8 +503,16 @@ class LocalExecutor:
             return self._finish(job_id, "failed", failure_message(result, log_path))
         self._stage_out(job, workflow, result, box, timings, t_start, say)
 
+    def _owner_s3(self, user: str) -> Callable[[], Any]:
+        """Makes the S3 client stage-in reads s3:// inputs with: the job owner's own keys (as
+        stage-out), so naming another user's object reads nothing whatever the URL policy
+        let through."""
+        target = self.storage or StageOutTarget.from_env()
+        return lambda: target.client_for(user)
+
     def _run_tool(self, job_id: str, workflow, cwl: Path, params: dict, stac: dict, box: Path,
-                  app_dir: Path | None, say: Callable[[str], None], policy: Any = None):
+                  app_dir: Path | None, say: Callable[[str], None], policy: Any = None,
+                  make_s3: Callable[[], Any] | None = None):
         """run_package under the job's account, with the tool's environment; the sandbox is
         the service's again (and nothing of the account runs) when it returns."""
         from eopde.apppkg.run import run_package
@@ -557,7 +565,7 @@ class LocalExecutor:
                     run_as=(account.uid, account.gid)
                     if account.uid is not None and account.gid is not None else None,
                     wrap=jobuser.wrapper(account),
-                    url_policy=policy, workflow=workflow)
+                    url_policy=policy, workflow=workflow, make_s3=make_s3)
         finally:
             jobuser.take_back(box)
 

@@ -1,6 +1,6 @@
 """What the ADES fetches because a user named it (issue 8, item 4).
 
-Stage-in and deploy by href go through :mod:`eopde.services.urlguard`: public http(s) hosts, the
+Stage-in and deploy by href go through :mod:`eopde.urlguard`: public http(s) hosts, the
 platform's own data server and catalogue (``EOPDE_DATA_URL``, ``EOPDE_CATALOGUE_URL``; more with
 ``EOPDE_ADES_FETCH_ORIGINS``, comma-separated), and for stage-in the caller's own bucket
 (:func:`eopde.hub.local.bucket_name`). Nothing local: no ``file:`` URLs, no paths.
@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from eopde.services.urlguard import UrlPolicy, UrlRefused
+from eopde.urlguard import UrlPolicy, UrlRefused
 
 from .errors import OGCError, P1
 
