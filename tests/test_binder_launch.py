@@ -124,7 +124,8 @@ def binder(tmp_path_factory) -> BinderSession:
         command = [str(REPO / "binder" / "start"), sys.executable, "-m", "jupyter", "lab",
                    "--no-browser", "--ip=127.0.0.1", f"--port={LAB_PORT}",
                    f"--ServerApp.base_url={PREFIX}", f"--IdentityProvider.token={token}",
-                   f"--ServerApp.root_dir={home}"]
+                   f"--ServerApp.root_dir={home}",
+                   "--LabApp.expose_app_in_browser=True"]  # for the browser test's checks
         if os.geteuid() == 0:
             command.append("--allow-root")
         began = time.monotonic()
