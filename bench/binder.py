@@ -59,8 +59,14 @@ def memory(pids: set[int]) -> tuple[float, float, int]:
 
 
 def platform_pids(state: Path) -> set[int]:
-    groups = {json.loads(p.read_text())["pgid"] for p in (state / "run").glob("*.json")}
-    return {p.pid for p in psutil.process_iter() if _pgid(p.pid) in groups}
+    """Every part's process group and each part's descendants (PostgreSQL's backends and the
+    hub's proxy run in sessions of their own)."""
+    records = [json.loads(p.read_text()) for p in (state / "run").glob("*.json")]
+    groups = {r["pgid"] for r in records}
+    pids = {p.pid for p in psutil.process_iter() if _pgid(p.pid) in groups}
+    for record in records:
+        pids |= tree(record["pid"])
+    return pids
 
 
 def _pgid(pid: int) -> int | None:
