@@ -118,7 +118,10 @@ def main() -> None:
                 raise SystemExit("JupyterLab did not start:\n" + log.read_text()[-3000:])
             time.sleep(0.2)
         lab_seconds = time.monotonic() - began
-        healthy = float(re.search(r"platform healthy in (\d+\.\d) s", log.read_text())[1])
+        said = re.search(r"platform healthy in (\d+\.\d) s", log.read_text())
+        if said is None:
+            raise SystemExit("start did not report a healthy platform:\n" + log.read_text())
+        healthy = float(said[1])
         idle = memory(platform_pids(state) | tree(lab.pid))
         busy, kernel_mb = run_tutorial_01(home, env)
     finally:
@@ -159,7 +162,7 @@ def run_tutorial_01(home: Path, env: dict[str, str]):
         with client.setup_kernel():
             for index, cell in enumerate(notebook.cells):
                 client.execute_cell(cell, index)
-            kernel_pid = client.km.provisioner.process.pid
+            kernel_pid = client.km.provisioner.process.pid  # type: ignore[union-attr]
             state = home / ".local" / "state" / "eopde"
             lab_pids = {p.pid for p in psutil.process_iter(["cmdline"])
                         if "jupyter" in " ".join(p.info["cmdline"] or [])

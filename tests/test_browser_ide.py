@@ -44,6 +44,23 @@ def test_without_code_server_the_route_says_how_to_install_it(monkeypatch, tmp_p
     assert not (tmp_path / ".local").exists()  # nothing written for an IDE that is not there
 
 
+def test_the_missing_page_answers_on_the_socket(tmp_path):
+    sock = tmp_path / "ide.sock"
+    server = subprocess.Popen([sys.executable, "-m", "eopde.proxy", "missing", str(sock)],
+                              stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock))) as client:
+            page = client.get("http://ide/code-server/")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert page.status_code == 200
+    assert "python -m eopde.proxy install-code-server" in page.text
+
+
 def test_code_server_listens_on_a_private_socket_with_this_python(monkeypatch, tmp_path):
     from eopde import proxy
 
