@@ -123,7 +123,7 @@ def main() -> None:
             raise SystemExit("start did not report a healthy platform:\n" + log.read_text())
         healthy = float(said[1])
         idle = memory(platform_pids(state) | tree(lab.pid))
-        busy, kernel_mb = run_tutorial_01(home, env)
+        busy, parts = run_tutorial_01(home, env, state, lab.pid)
     finally:
         if lab is not None:
             os.killpg(lab.pid, signal.SIGTERM)
@@ -138,13 +138,14 @@ def main() -> None:
         "idle_platform_and_lab": {"rss_mib": round(idle[0]), "pss_mib": round(idle[1]),
                                   "processes": idle[2]},
         "with_tutorial_01_kernel": {"rss_mib": round(busy[0]), "pss_mib": round(busy[1]),
-                                    "processes": busy[2], "kernel_rss_mib": round(kernel_mb)},
+                                    "processes": busy[2], **parts},
         "cpus": os.cpu_count(),
     }, indent=1))
 
 
-def run_tutorial_01(home: Path, env: dict[str, str]):
-    """Run tutorial 01 in a kernel with the session's environment; measure with it alive."""
+def run_tutorial_01(home: Path, env: dict[str, str], state: Path, lab_pid: int):
+    """Run tutorial 01 in a kernel with the session's environment; with the kernel still alive,
+    measure everything, and each of platform, JupyterLab server and kernel (RSS MiB)."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -162,14 +163,13 @@ def run_tutorial_01(home: Path, env: dict[str, str]):
         with client.setup_kernel():
             for index, cell in enumerate(notebook.cells):
                 client.execute_cell(cell, index)
-            kernel_pid = client.km.provisioner.process.pid  # type: ignore[union-attr]
-            state = home / ".local" / "state" / "eopde"
-            lab_pids = {p.pid for p in psutil.process_iter(["cmdline"])
-                        if "jupyter" in " ".join(p.info["cmdline"] or [])
-                        and f"{PREFIX}" in " ".join(p.info["cmdline"] or [])}
-            pids = platform_pids(state) | tree(kernel_pid) | {
-                q for p in lab_pids for q in tree(p)}
-            return memory(pids), memory(tree(kernel_pid))[0]
+            kernel = tree(client.km.provisioner.process.pid)  # type: ignore[union-attr]
+            platform, lab = platform_pids(state), tree(lab_pid)
+            parts = {"platform_rss_mib": round(memory(platform)[0]),
+                     "platform_processes": len(platform),
+                     "jupyterlab_rss_mib": round(memory(lab - platform)[0]),
+                     "kernel_rss_mib": round(memory(kernel)[0])}
+            return memory(platform | lab | kernel), parts
     finally:
         os.environ.clear()
         os.environ.update(saved)

@@ -39,10 +39,11 @@ DEFAULT_USER = "binder"
 
 
 def session_user() -> str:
-    """The user the session acts as: Binder's JUPYTERHUB_USER when it is a plain name, else
-    ``binder`` (the platform's hub and bucket rules want lowercase letters, digits, hyphens)."""
+    """The user the session acts as: Binder's JUPYTERHUB_USER (the name `eopde.auth` and the
+    workspace client use) when it is a plain lowercase name, as Binder's are; else ``binder``.
+    Any such name gets a valid bucket (`eopde.hub.local.bucket_name`)."""
     name = os.environ.get("JUPYTERHUB_USER", "")
-    return name if re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", name) else DEFAULT_USER
+    return name if re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,127}", name) else DEFAULT_USER
 
 
 def _platform() -> Any:
