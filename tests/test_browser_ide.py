@@ -138,3 +138,13 @@ def test_the_launcher_opens_code_server_on_the_users_home(lab):
         page.get_by_text("hello_ide.py").first.wait_for(timeout=60_000)
     settings = home / ".local/share/eopde/code-server/User/settings.json"
     assert json.loads(settings.read_text())["python.defaultInterpreterPath"] == sys.executable
+
+
+def test_the_ide_route_needs_the_servers_login(lab):
+    """Without the server's token or cookie the route gives no IDE."""
+    url, token, home = lab
+    anonymous = httpx.get(f"{url}/code-server/", follow_redirects=False, timeout=30)
+    assert anonymous.status_code in (302, 403)
+    assert "monaco" not in anonymous.text
+    if anonymous.status_code == 302:
+        assert "/login" in anonymous.headers["location"]
