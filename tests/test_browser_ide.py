@@ -148,3 +148,16 @@ def test_the_ide_route_needs_the_servers_login(lab):
     assert "monaco" not in anonymous.text
     if anonymous.status_code == 302:
         assert "/login" in anonymous.headers["location"]
+
+
+@pytest.mark.platform
+def test_code_server_in_the_hub_demo(platform):
+    """The demo user's server behind the hub: the same route opens the editor on their home
+    (which holds the tutorials)."""
+    from browser import hub_login
+
+    with browser_page(ARTIFACTS, "browser-ide-hub") as page:
+        hub_login(page, platform.hub_url, "demo", platform.secrets["demo_password"])
+        page.goto(f"{platform.hub_url}/user/demo/code-server/")
+        page.locator(".monaco-workbench").wait_for(timeout=120_000)
+        page.get_by_text("tutorials").first.wait_for(timeout=60_000)
