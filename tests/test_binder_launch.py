@@ -159,6 +159,12 @@ def test_start_brings_every_part_up_before_the_server(binder):
     assert not (binder.home / "EOPDE-PLATFORM-FAILED.txt").exists()
 
 
+def test_lab_has_the_platforms_offline_settings(binder):
+    # hub_config/lab-settings/overrides.json: no news feed, no update check (offline).
+    page = httpx.get(f"{binder.url}/lab", params={"token": binder.token}, timeout=30).text
+    assert f'"appSettingsDir": "{REPO / "hub_config" / "lab-settings"}"' in page
+
+
 def test_session_environment_is_the_users_own(binder):
     env = binder.kernel_env()
     assert env["JUPYTERHUB_USER"] == "binder-x"

@@ -5,8 +5,8 @@
   with this environment's Python first on its PATH and as the Python extension's interpreter.
   It listens on a Unix socket in a folder only the user can open (jupyter-server-proxy makes
   it), so no other local account reaches an IDE that runs with ``--auth none``.
-* ``python -m eopde.proxy binder-config REPO`` prints the Jupyter server configuration
-  ``binder/postBuild`` installs (JupyterLab's offline settings of the repository).
+* ``python -m eopde.proxy binder-config REPO`` prints the JupyterLab configuration
+  ``binder/postBuild`` installs (the repository's offline settings, ``hub_config/lab-settings``).
 * ``python -m eopde.proxy install-code-server`` installs code-server from the npm registry into
   ``<prefix>/share/eopde/code-server`` (see `code_server_install`).
 
@@ -94,7 +94,7 @@ def code_server_install(prefix: Path = CODE_SERVER_DIR, version: str = "4.100.3"
 
 
 def binder_config(repo: Path) -> dict[str, Any]:
-    """The Jupyter server configuration of the Binder session (see binder/postBuild)."""
+    """The JupyterLab configuration of the Binder session (see binder/postBuild)."""
     return {"LabApp": {"app_settings_dir": str(repo / "hub_config" / "lab-settings")}}
 
 
