@@ -28,7 +28,8 @@ status:
 	$(BIN)/eopde status
 
 install: system-packages $(VENV)/.installed hub_config/node_modules/.installed $(VENV)/share/jupyter/kernels/eopde/kernel.json $(VENV)/share/jupyter/lab/settings/overrides.json \
-  $(VENV)/share/jupyter/labextensions/eopde/package.json $(VENV)/etc/jupyter/jupyter_server_config.d/eopde.json
+  $(VENV)/share/jupyter/labextensions/eopde/package.json $(VENV)/etc/jupyter/jupyter_server_config.d/eopde.json \
+  $(VENV)/share/eopde/code-server/.installed
 
 system-packages:
 	@scripts/install-system-packages.sh
@@ -87,6 +88,14 @@ $(VENV)/share/jupyter/labextensions/eopde/package.json: $(EXT_BUILT)
 $(VENV)/etc/jupyter/jupyter_server_config.d/eopde.json: jupyter-config/jupyter_server_config.d/eopde.json $(VENV)/.installed
 	@mkdir -p $(dir $@)
 	@cp $< $@
+
+# The browser IDE: code-server from npm, behind jupyter-server-proxy (eopde.proxy). Its own
+# postinstall needs GitHub, so lib/eopde/proxy_install_code_server.sh does its steps offline.
+$(VENV)/share/eopde/code-server/.installed: lib/eopde/proxy_install_code_server.sh $(VENV)/.installed
+	@echo "eopde: installing code-server (the browser IDE; a few minutes the first time)"
+	@EOPDE_CODE_SERVER_DIR=$(abspath $(dir $@)) $(BIN)/python -m eopde.proxy install-code-server \
+	  > $(VENV)/code-server.log 2>&1 || (tail -30 $(VENV)/code-server.log; exit 1)
+	@touch $@
 
 clean:
 	$(BIN)/eopde purge --yes

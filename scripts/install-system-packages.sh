@@ -14,6 +14,10 @@ missing=()
 [ -f "/usr/share/postgresql/${PG_VERSION}/extension/postgis.control" ] || missing+=("postgresql-${PG_VERSION}-postgis-3")
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# The browser IDE (code-server): ripgrep, and what its native modules build with.
+command -v rg >/dev/null 2>&1 || missing+=(ripgrep)
+command -v g++ >/dev/null 2>&1 || missing+=(g++ make)
+[ -f /usr/include/gssapi/gssapi.h ] || missing+=(libkrb5-dev)
 if [ "$WITH_BROWSER" = 1 ]; then
   # Playwright cannot download its own browser here; the tests drive Debian's Chromium.
   [ -x /usr/bin/chromium ] || missing+=(chromium)

@@ -37,6 +37,9 @@ ALLOWED = {
     "eopde.cli": {"eopde.services.platform", "eopde.services.process", "eopde.services.tokens",
                   "eopde.services.settings", "eopde.services.errors"},
     "eopde.ades.cli": {"eopde.services.secrets", "eopde.services.settings"},
+    # The Binder demo's build and launch steps (binder/postBuild, binder/start): they start the
+    # platform, so Binder installs eopde[platform]; no kernel imports this module.
+    "eopde.binder": {"eopde.services.platform", "eopde.services.tokens", "eopde.hub.local"},
 }
 
 
