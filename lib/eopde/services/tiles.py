@@ -59,7 +59,7 @@ imported by :func:`create_app`, so ``import eopde.services.tiles`` stays cheap.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from fastapi import FastAPI
@@ -107,7 +107,7 @@ def create_app() -> FastAPI:
     allowlist = guard.Allowlist(
         [p.strip() for p in os.environ.get(ALLOWED_URLS_ENV, "").split(",") if p.strip()])
     cog_reader, stac_reader = guard.reader_classes(allowlist)
-    checked = [Depends(guard.request_dependency())]
+    checked = [Depends(guard.request_dependency())]  # async: runs on the event loop
 
     app = FastAPI(
         title="eopde tiles",
@@ -116,12 +116,14 @@ def create_app() -> FastAPI:
 
     supported_tms = guard.shared_tms()  # no deep copy of a TileMatrixSet per request
     # router_prefix must match the include_router prefix so that tilejson's url_for works.
-    cog = TilerFactory(reader=cog_reader, router_prefix="/cog", supported_tms=supported_tms)
+    cog = TilerFactory(reader=cog_reader, router_prefix="/cog", supported_tms=supported_tms,
+                       **_inline_dependencies(TilerFactory))
     app.include_router(cog.router, prefix="/cog", tags=["Cloud Optimized GeoTIFF"],
                        dependencies=checked)
 
     stac = MultiBaseTilerFactory(reader=stac_reader, router_prefix="/stac",
-                                 supported_tms=supported_tms)
+                                 supported_tms=supported_tms,
+                                 **_inline_dependencies(MultiBaseTilerFactory))
     app.include_router(stac.router, prefix="/stac", tags=["STAC item"], dependencies=checked)
 
     app.include_router(TMSFactory(supported_tms=supported_tms).router, tags=["Tiling schemes"])
@@ -152,6 +154,41 @@ def create_app() -> FastAPI:
         # What FastAPI(root_path=...) does, without its deprecation warning (FastAPI >= 0.16x).
         app.add_middleware(_RootPathMiddleware, root_path=root_path)
     return app
+
+
+def _inline_dependencies(factory: type) -> dict[str, Any]:
+    """The factory's ``*_dependency`` defaults, made to run on the event loop.
+
+    FastAPI runs every plain (non-async) dependency in the thread pool: a tile request made
+    eleven thread hand-overs (path, layer, dataset, tile, algorithm, colormap, rendering,
+    environment, the guard, the endpoint), each a wake-up of a worker thread and of the loop,
+    which cost several ms per tile on a busy machine. These dependencies only parse query
+    parameters (no I/O), so an ``async`` wrapper with the same signature runs them inline; the
+    endpoint itself, which reads the raster, still runs in the thread pool.
+    """
+    import attr
+
+    wrapped: dict[str, Any] = {}
+    for field in attr.fields(factory):
+        default = field.default
+        if isinstance(default, attr.Factory):  # type: ignore[arg-type]
+            default = default.factory()
+        if not field.name.endswith("_dependency") or not callable(default):
+            continue
+        wrapped[field.name.lstrip("_")] = _inline(default)
+    return wrapped
+
+
+def _inline(dependency: Any) -> Any:
+    """An ``async`` callable FastAPI reads as `dependency` (signature, annotations)."""
+    import functools
+
+    # updated=(): copy no class __dict__ onto the function (a dataclass's fields, methods).
+    @functools.wraps(dependency, updated=())
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        return dependency(*args, **kwargs)
+
+    return call
 
 
 class _RootPathMiddleware:

@@ -313,7 +313,9 @@ def request_dependency():
     """:func:`check_request` typed for FastAPI (this module's annotations are strings)."""
     from starlette.requests import Request
 
-    def check(request):
+    # async: FastAPI runs a plain function in the thread pool, a hand-over per request for a
+    # check that does no I/O.
+    async def check(request):
         check_request(request)
 
     check.__annotations__ = {"request": Request, "return": None}
