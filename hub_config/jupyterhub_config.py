@@ -12,3 +12,8 @@ user environment is the same (`eopde.hub.local.user_environment`).
 from eopde.hub.local import configure
 
 configure(c)  # noqa: F821 - `c` is the config object JupyterHub provides
+
+# Users' servers show their start's progress on /hub/spawn-pending/<user> (issue 10).
+from eopde.hub.spawner import configure as configure_spawner  # noqa: E402
+
+configure_spawner(c)  # noqa: F821

@@ -535,7 +535,9 @@ def hub_config_path(settings) -> Path:
     if root and (root / "hub_config" / "jupyterhub_config.py").exists():
         return root / "hub_config" / "jupyterhub_config.py"
     path = settings.hub_dir / "jupyterhub_config.py"
-    path.write_text("from eopde.hub.local import configure\n\nconfigure(c)  # noqa: F821\n")
+    path.write_text("from eopde.hub.local import configure\n"
+                    "from eopde.hub.spawner import configure as configure_spawner\n\n"
+                    "configure(c)  # noqa: F821\nconfigure_spawner(c)  # noqa: F821\n")
     return path
 
 
