@@ -6,7 +6,7 @@ Cold: an empty state folder (initdb, schema, demo data generation, first hub sta
 Warm: the same folder after `eopde down` (what a user sees every morning).
 Spawn: from the hub API's spawn request to the server answering, for a logged-in user.
 Targets (issue 2): warm up under 20 s, spawn under 5 s. It uses ports of its own
-(EOPDE_BENCH_BASE_PORT, default 19700; hub 19000) and a temporary state folder.
+(EOPDE_BENCH_BASE_PORT, default 19700; EOPDE_BENCH_HUB_PORT, default 700 below) and a temporary state folder.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="warm starts and spawns to time")
     args = parser.parse_args()
     base = int(os.environ.get("EOPDE_BENCH_BASE_PORT", "19700"))
-    hub_port = base - 700
-    env, home = platform_env(base)
+    hub_port = int(os.environ.get("EOPDE_BENCH_HUB_PORT", str(base - 700)))
+    env, home = platform_env(base, hub_port)
 
     try:
         cold = _eopde(env, "up")

@@ -46,6 +46,10 @@ class Part:
     #: Secrets the part needs: environment variable -> key in the platform's secrets. The part
     #: gets `<VAR>_FILE`, the path of a 0600 file holding it (see `Platform.child_env`).
     secret_files: dict[str, str] = {}
+    #: Parts that must be ready before this one starts (`up` starts the others at once).
+    needs: tuple[str, ...] = ()
+    #: Parts that must be ready before `after_start` (the part itself may start earlier).
+    after_start_needs: tuple[str, ...] = ()
 
     def __init__(self, platform: Platform):
         self.platform = platform
@@ -184,6 +188,7 @@ class PgstacPart(Part):
 
     name = "pgstac"
     daemon = False
+    needs = ("postgres",)
 
     @property
     def url(self) -> str:
@@ -220,6 +225,9 @@ class DataPart(Part):
 
     name = "data"
     port_key = "data"
+    # Generating the demo data and starting the server need nothing; loading the items into the
+    # catalogue needs its schema.
+    after_start_needs = ("pgstac",)
 
     def prepare(self) -> None:
         from . import demodata
@@ -292,6 +300,7 @@ class CataloguePart(UvicornPart):
 
     name = "catalogue"
     port_key = "catalogue"
+    needs = ("pgstac",)
     app = "eopde.services.catalogue:create_app"
     health_path = "/_mgmt/ping"
     # Checks tokens with the hub; reads the database.
@@ -475,7 +484,10 @@ class HubPart(Part):
         return _http_ok(self.url + "/hub/health")
 
 
-#: Start order.
+#: The parts, in the order `status` lists them and `down` stops them (reversed). `up` starts
+#: every part whose `needs` are ready at once: the tile server, storage, workspace, ADES and
+#: hub need nothing at start (they reach the others per request; the hub waits up to 2 s for
+#: its services by itself).
 PARTS: list[type[Part]] = [
     PostgresPart,
     PgstacPart,
@@ -541,9 +553,17 @@ def hub_config_path(settings) -> Path:
     return path
 
 
-def wait_until(check, timeout: float, interval: float = 0.2) -> bool:
+class Cancelled(Exception):
+    """`up` gave up on a part because another one failed."""
+
+
+def wait_until(check, timeout: float, interval: float = 0.1, stop=None) -> bool:
+    """Call `check` until it is true (True) or `timeout` seconds pass (False); raise
+    :class:`Cancelled` when the event `stop` is set."""
     deadline = time.monotonic() + timeout
     while True:
+        if stop is not None and stop.is_set():
+            raise Cancelled()
         if check():
             return True
         if time.monotonic() >= deadline:

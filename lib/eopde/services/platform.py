@@ -11,6 +11,7 @@ import fcntl
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .errors import PartFailedError, PlatformError, PortInUseError
-from .parts import PARTS, Part, wait_until
+from .parts import PARTS, Cancelled, Part, wait_until
 from .process import (
     INSTANCE_ENV,
     ProcessRecord,
@@ -60,6 +61,7 @@ class Platform:
         self.settings = settings or PlatformSettings()
         self.parts: list[Part] = [cls(self) for cls in PARTS]
         self._secrets: dict[str, str] | None = None
+        self._env_lock = threading.Lock()
 
     # -- shared facts -------------------------------------------------------------------
 
@@ -118,30 +120,47 @@ class Platform:
             yield
 
     def up(self, progress: Callable[[str], None] = lambda message: None) -> UpReport:
-        """Start every part that is not running, in order; return once all are healthy.
+        """Start every part that is not running; return once all are healthy.
 
-        Raises PortInUseError or PartFailedError (with the part's log) when a part cannot start.
+        Parts start as soon as the parts they need (`Part.needs`) are ready, so independent
+        ones start together and their health checks are waited on in parallel. When a part
+        fails, no other part starts, the ones still starting are stopped, and PortInUseError or
+        PartFailedError (naming the part, with its log) is raised; parts already ready stay up
+        (`up` again starts what is missing, `down` stops everything).
         """
         began = time.monotonic()
-        started: list[str] = []
         self.settings.home_path.mkdir(parents=True, exist_ok=True)
         with self._lock():
-            for part in self.parts:
-                if part.daemon:
-                    if self._ensure_daemon(part, progress):
-                        started.append(part.name)
-                elif not part.healthy():
-                    progress(f"{part.name}: setting up")
-                    part.run_step()
-                    started.append(part.name)
+            self.secrets  # noqa: B018 - made once, before the parts' threads read them
+            self._check_ports()
+            started = _Starter(self, progress).run()
             self._write_endpoints()
         return UpReport(started=started, seconds=time.monotonic() - began)
 
-    def _ensure_daemon(self, part: Part, progress: Callable[[str], None]) -> bool:
+    def _check_ports(self) -> None:
+        """Refuse before starting anything when a part that is not running finds its port taken
+        (today each part found out in turn, after the ones before it had started)."""
+        for part in self.parts:
+            if not (part.daemon and part.port_key and part.port is not None):
+                continue
+            record = ProcessRecord.load(self.settings.run_dir, part.name)
+            if record and record.alive():
+                continue
+            if part.leftovers():
+                continue  # its own leftover holds the port: `_ensure_daemon` stops it
+            if port_in_use(self.settings.host, part.port):
+                raise PortInUseError(part.name, part.port, PORT_ENV[part.port_key])
+
+    def _ensure_daemon(self, part: Part, progress: Callable[[str], None],
+                       stop: threading.Event | None = None,
+                       before_after_start: Callable[[], None] = lambda: None) -> bool:
+        """Start `part` unless it runs and answers; True if it was started. A part this call
+        started and did not see through (`stop` set, a failure) is stopped again, so that the
+        next `up` starts it afresh (its `after_start` work included)."""
         run_dir = self.settings.run_dir
         record = ProcessRecord.load(run_dir, part.name)
         if record and record.alive():
-            if wait_until(part.healthy, timeout=part.start_timeout):
+            if wait_until(part.healthy, timeout=part.start_timeout, stop=stop):
                 return False
             raise PartFailedError(part.name, "running but not answering its health check",
                                   record.log, tail(record.log))
@@ -159,8 +178,10 @@ class Platform:
         progress(f"{part.name}: starting")
         part.prepare()
         log = self.settings.log_dir / f"{part.name}.log"
+        with self._env_lock:  # the parts' secret files are shared: written one at a time
+            env = part.env()
         record = start_detached(
-            part.name, part.command(), log=log, run_dir=run_dir, env=part.env(),
+            part.name, part.command(), log=log, run_dir=run_dir, env=env,
             cwd=part.cwd(), user=part.user(),
         )
 
@@ -169,11 +190,17 @@ class Platform:
                 raise PartFailedError(part.name, "exited during start-up", str(log), tail(log))
             return part.healthy()
 
-        if not wait_until(ready, timeout=part.start_timeout):
-            raise PartFailedError(
-                part.name, f"not healthy after {part.start_timeout:.0f} s", str(log), tail(log)
-            )
-        part.after_start()
+        try:
+            if not wait_until(ready, timeout=part.start_timeout, stop=stop):
+                raise PartFailedError(
+                    part.name, f"not healthy after {part.start_timeout:.0f} s", str(log),
+                    tail(log))
+            before_after_start()
+            part.after_start()
+        except BaseException:
+            stop_group(record.pgid, sig=part.stop_signal, timeout=20)
+            ProcessRecord.remove(run_dir, part.name)
+            raise
         progress(f"{part.name}: ready at {part.url}")
         return True
 
@@ -260,3 +287,77 @@ class Platform:
             name: {k: v for k, v in asdict(s).items() if k != "log"}
             for name, s in (status or self.status()).items()
         }
+
+
+class _Starter:
+    """One `up`: a thread per part, each waiting for the parts it needs, then starting its part
+    (or running its step) and waiting on its health check; the first failure cancels the rest."""
+
+    def __init__(self, platform: Platform, progress: Callable[[str], None]) -> None:
+        self.platform = platform
+        lock = threading.Lock()
+
+        def say(message: str) -> None:
+            with lock:  # one line at a time from the parts' threads
+                progress(message)
+
+        self.say = say
+        self.ready = {part.name: threading.Event() for part in platform.parts}
+        self.stop = threading.Event()
+        self.started: set[str] = set()
+        self.failures: list[BaseException] = []
+        self.lock = threading.Lock()
+
+    def run(self) -> list[str]:
+        """Start what is not running; the names of the parts started, in `PARTS` order."""
+        threads = [threading.Thread(target=self._one, args=(part,), name=f"up-{part.name}",
+                                    daemon=True) for part in self.platform.parts]
+        for thread in threads:
+            thread.start()
+        try:
+            for thread in threads:
+                thread.join()
+        except BaseException:  # Ctrl-C: the parts still starting are stopped, then it goes on
+            self.stop.set()
+            for thread in threads:
+                thread.join()
+            raise
+        if self.failures:
+            first = self.failures[0]
+            others = [getattr(f, "part", "?") for f in self.failures[1:]]
+            if others:
+                self.say(f"also failed: {', '.join(others)}")
+            raise first
+        return [part.name for part in self.platform.parts if part.name in self.started]
+
+    def _wait_for(self, names: tuple[str, ...]) -> None:
+        for name in names:
+            while not self.ready[name].wait(0.1):
+                if self.stop.is_set():
+                    raise Cancelled()
+
+    def _one(self, part: Part) -> None:
+        try:
+            self._wait_for(part.needs)
+            if self.stop.is_set():
+                raise Cancelled()
+            if part.daemon:
+                did = self.platform._ensure_daemon(
+                    part, self.say, self.stop,
+                    before_after_start=lambda: self._wait_for(part.after_start_needs))
+            elif not part.healthy():
+                self.say(f"{part.name}: setting up")
+                part.run_step()
+                did = True
+            else:
+                did = False
+            with self.lock:
+                if did:
+                    self.started.add(part.name)
+            self.ready[part.name].set()
+        except Cancelled:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - reported by run(), in this thread's stead
+            with self.lock:
+                self.failures.append(exc)
+            self.stop.set()
