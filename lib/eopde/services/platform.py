@@ -176,6 +176,7 @@ class Platform:
         if part.port_key and part.port is not None and port_in_use(self.settings.host, part.port):
             raise PortInUseError(part.name, part.port, PORT_ENV[part.port_key])
         progress(f"{part.name}: starting")
+        began = time.monotonic()
         part.prepare()
         log = self.settings.log_dir / f"{part.name}.log"
         with self._env_lock:  # the parts' secret files are shared: written one at a time
@@ -201,7 +202,7 @@ class Platform:
             stop_group(record.pgid, sig=part.stop_signal, timeout=20)
             ProcessRecord.remove(run_dir, part.name)
             raise
-        progress(f"{part.name}: ready at {part.url}")
+        progress(f"{part.name}: ready at {part.url} ({time.monotonic() - began:.1f} s)")
         return True
 
     def status(self) -> dict[str, PartStatus]:
