@@ -99,3 +99,49 @@ def test_spawn_progress_stream_from_the_real_hub(platform):
     assert progress == sorted(progress) and progress[0] == 0 and progress[-1] == 100
     # once ready, the pending page sends the browser on to the server
     assert page.status_code == 200 and "/user/demo/" in str(page.url)
+
+
+def test_start_returns_as_soon_as_the_server_listens(monkeypatch):
+    """`_wait_listening` sees a listener within ~0.1 s, whatever the hub's back-off."""
+    import socket
+    import threading
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    spawner = ProgressSpawner()
+
+    async def running() -> None:
+        return None
+
+    monkeypatch.setattr(spawner, "poll", running)
+    server = socket.socket()
+
+    def listen_later() -> None:
+        time.sleep(0.6)
+        server.bind(("127.0.0.1", port))
+        server.listen()
+
+    threading.Thread(target=listen_later).start()
+    began = time.monotonic()
+    try:
+        asyncio.run(spawner._wait_listening("127.0.0.1", port))
+        waited = time.monotonic() - began
+    finally:
+        server.close()
+    assert 0.6 <= waited < 0.8
+
+
+def test_start_stops_waiting_when_the_server_exits(monkeypatch):
+    import time
+
+    spawner = ProgressSpawner()
+
+    async def exited() -> int:
+        return 1
+
+    monkeypatch.setattr(spawner, "poll", exited)
+    began = time.monotonic()
+    asyncio.run(spawner._wait_listening("127.0.0.1", 9))  # nothing listens on port 9
+    assert time.monotonic() - began < 0.1

@@ -6,8 +6,9 @@ and streams it at ``/hub/api/users/<user>/server/progress``; the stock spawner s
 "Spawning server..." while JupyterLab takes seconds to answer. The stages here, in order:
 
 1. ``starting your JupyterLab`` (20 %): the hub called :meth:`start`;
-2. ``JupyterLab is running; waiting for it to answer`` (40 %): the process runs and the hub
-   polls its address;
+2. ``JupyterLab is running; waiting for it to answer`` (40 %): the process runs; :meth:`start`
+   returns once it accepts connections (every 50 ms: the hub's own polling backs off to
+   seconds between looks, which made a spawn seconds longer than JupyterLab's start);
 3. ``still waiting for JupyterLab to answer (N s)``, every :data:`TICK_SECONDS`, the bar moving
    towards 95 % (a server that takes long shows it is not stuck);
 
@@ -32,6 +33,8 @@ WAITING = "JupyterLab is running; waiting for it to answer"
 STILL_WAITING = "still waiting for JupyterLab to answer ({seconds} s)"
 #: Seconds between "still waiting" events.
 TICK_SECONDS = 2.0
+#: How often :meth:`ProgressSpawner.start` tries to connect to the new JupyterLab.
+LISTEN_POLL_SECONDS = 0.05
 #: How often the event stream looks for a new stage (the stages come from :meth:`start`).
 POLL_SECONDS = 0.1
 
@@ -66,7 +69,29 @@ class ProgressSpawner(SimpleLocalProcessSpawner):
         self._stage(20, STARTING)
         address = await super().start()
         self._stage(40, WAITING)
+        if isinstance(address, tuple):
+            await self._wait_listening(address[0] or "127.0.0.1", address[1])
         return address
+
+    async def _wait_listening(self, host: str, port: int) -> None:
+        """Return once JupyterLab accepts connections on `port`, its process ended, or
+        ``http_timeout`` passed: the hub then finds it answering at its first look.
+
+        The hub polls a new server with a randomised exponential back-off (waits drawn from
+        0-0.2 s, 0-0.4 s, 0-0.8 s ... up to 5 s), so it saw a server up to seconds after it
+        answered; connecting every :data:`LISTEN_POLL_SECONDS` costs nothing."""
+        deadline = time.monotonic() + self.http_timeout
+        while time.monotonic() < deadline:
+            if await self.poll() is not None:
+                return  # exited: the hub reports the failure
+            try:
+                _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 1)
+            except (OSError, asyncio.TimeoutError):
+                await asyncio.sleep(LISTEN_POLL_SECONDS)
+                continue
+            writer.close()
+            await writer.wait_closed()
+            return
 
     async def progress(self) -> AsyncIterator[dict]:
         """The stages of the current start, then "still waiting" events until it answers.
