@@ -130,3 +130,37 @@ def test_the_stopped_part_is_really_gone(platform):
     finally:
         Sleeper.healthy = original  # type: ignore[method-assign]
     assert len(seen) == 1 and not group_alive(seen[0])
+
+
+def test_demo_items_are_loaded_again_only_when_something_changed(platform, monkeypatch):
+    from eopde.services import parts, queryables
+
+    data = platform.part("data")
+    data.settings.data_dir.mkdir(parents=True)
+    (data.settings.data_dir / "B04.tif").write_bytes(b"II*\x00" + bytes(100))
+    loads: list[int] = []
+    in_catalogue = {"count": 0}
+
+    def load(_platform) -> int:
+        loads.append(1)
+        in_catalogue["count"] = 6
+        return 6
+
+    monkeypatch.setattr(parts, "load_demo_items", load)
+    monkeypatch.setattr(parts, "demo_item_count", lambda _platform: in_catalogue["count"])
+    monkeypatch.setattr(queryables, "register_queryables", lambda dsn: None)
+
+    data.after_start()
+    data.after_start()
+    assert len(loads) == 1  # the warm start found them there
+    in_catalogue["count"] = 5  # someone deleted a demo item
+    data.after_start()
+    assert len(loads) == 2
+    (data.settings.data_dir / "B04.tif").write_bytes(b"II*\x00" + bytes(200))  # new data
+    data.after_start()
+    assert len(loads) == 3
+    in_catalogue["count"] = None  # database not answering: load (and fail there, if so)
+    data.after_start()
+    assert len(loads) == 4
+    data.after_start()
+    assert len(loads) == 4
