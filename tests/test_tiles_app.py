@@ -402,3 +402,52 @@ def test_nothing_is_read_when_no_prefix_is_allowed(monkeypatch, cog):
     monkeypatch.delenv(tiles.ALLOWED_URLS_ENV, raising=False)
     client = TestClient(tiles.create_app())
     assert client.get("/cog/info", params={"url": cog}).status_code == 403
+
+
+# --- per-request work (bench/tiles.py measures the time) -----------------------------------
+
+
+def test_a_tile_request_hands_only_the_rendering_to_the_thread_pool(client, cog, monkeypatch):
+    """Parameter parsing and the guard's check run on the event loop: one thread-pool hand-over
+    per tile (there were eleven, each a wake-up of a thread and of the loop)."""
+    import anyio.to_thread
+
+    ran: list[str] = []
+    original = anyio.to_thread.run_sync
+
+    async def counting(func, *args, **kwargs):
+        inner = getattr(func, "func", func)  # FastAPI hands over functools.partials
+        ran.append(getattr(inner, "__name__", repr(inner)))
+        return await original(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
+    t = centre_tile()
+    resp = client.get(f"/cog/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}.png",
+                      params={"url": cog, "rescale": "100,4000", "colormap_name": "viridis"})
+    assert resp.status_code == 200, resp.text
+    assert ran == ["_run_sync_endpoint"]
+    # the guard still answers before anything is read
+    resp = client.get(f"/cog/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}.png",
+                      params={"url": "/etc/hostname"})
+    assert_json_error(resp, 403)
+    resp = client.get(f"/cog/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}.png",
+                      params={"url": cog, "tilesize": "4096"})
+    assert_json_error(resp, 400)
+
+
+def test_the_guards_tile_matrix_sets_are_built_once(monkeypatch):
+    import attr
+
+    from eopde.services import tiles_guard
+
+    first = tiles_guard.shared_tms()
+    made: list[object] = []
+    original = attr.s
+
+    def counting(*args, **kwargs):
+        made.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(attr, "s", counting)
+    assert tiles_guard.shared_tms() is first
+    assert made == []  # no class made per call (that cost ~2 ms per tile)
