@@ -127,7 +127,8 @@ def main() -> None:
         port = sock.getsockname()[1]
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "eopde.services.tiles:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
+         "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
+         "--http", "httptools"],  # as the platform runs it (services/parts.py TilesPart)
         # The tile server reads only under its allowed prefixes: here, the benchmark's folder.
         env={**os.environ, "EOPDE_TILES_ALLOWED_URLS": f"{folder.resolve()}/"},
     )

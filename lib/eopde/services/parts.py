@@ -343,11 +343,14 @@ class UvicornPart(Part):
 
     app: str = ""
     health_path: str = "/"
+    #: uvicorn's HTTP parser: h11 (pure Python, what the parts had before httptools was
+    #: installed) unless a part says otherwise.
+    http: str = "h11"
 
     def command(self) -> list[str]:
         return [
             sys.executable, "-m", "uvicorn", self.app, "--factory",
-            "--host", self.settings.host, "--port", str(self.port),
+            "--host", self.settings.host, "--port", str(self.port), "--http", self.http,
             "--no-access-log", "--timeout-graceful-shutdown", "5",
         ]
 
@@ -385,6 +388,8 @@ class TilesPart(UvicornPart):
     name = "tiles"
     port_key = "tiles"
     app = "eopde.services.tiles:create_app"
+    # A map asks for dozens of small tiles: httptools parses each request in C (bench/tiles.py).
+    http = "httptools"
     health_path = "/healthz"
 
     def env(self) -> dict[str, str]:
