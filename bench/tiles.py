@@ -6,7 +6,9 @@ Prints, per zoom level, the median and p95 milliseconds per tile for:
 - rio-tiler's Reader.tile() in this process (the baseline: pure rendering), and
 - the platform's tile server (eopde.services.tiles, TiTiler) over HTTP on loopback,
   as a browser would ask for them (PNG with rescale),
-and the ratio server/baseline, measured in the same run.
+and the ratio server/baseline, measured in the same run, tile by tile alternately; then the CPU
+time per tile of each (rio-tiler's in this process; the server process's own, from /proc),
+steadier than wall time on a busy machine.
 """
 
 from __future__ import annotations
@@ -101,6 +103,41 @@ def time_server(base: str, path: Path, tiles: list[tuple[int, int, int]]) -> lis
     return times
 
 
+def time_pairs(base: str, path: Path, tiles: list[tuple[int, int, int]]
+               ) -> tuple[list[float], list[float]]:
+    """Each tile rendered by rio-tiler (one open Reader, as in `time_reader`) and then asked of
+    the server (as in `time_server`): the milliseconds of each."""
+    import httpx
+    from rio_tiler.io import Reader
+
+    direct, served = [], []
+    with Reader(str(path)) as src, httpx.Client(timeout=60) as client:
+        for x, y, z in tiles:
+            began, cpu = time.perf_counter(), time.process_time()
+            img = src.tile(x, y, z, tilesize=256)
+            img.rescale(in_range=((1000, 5000),))
+            img.render(img_format="PNG")
+            direct.append((time.perf_counter() - began) * 1000)
+            _CPU["direct"] += time.process_time() - cpu
+            began = time.perf_counter()
+            response = client.get(f"{base}/cog/tiles/WebMercatorQuad/{z}/{x}/{y}.png",
+                                  params={"url": str(path), "rescale": "1000,5000"})
+            response.raise_for_status()
+            served.append((time.perf_counter() - began) * 1000)
+    return direct, served
+
+
+#: CPU seconds rio-tiler spent rendering (this process), summed by `time_pairs`.
+_CPU = {"direct": 0.0}
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) the server process has used (Linux /proc): on a shared
+    machine CPU time per tile moves far less than wall time."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
@@ -111,7 +148,7 @@ def main() -> None:
     parser.add_argument("--tiles", type=int, default=30, help="tiles per zoom level")
     parser.add_argument("--zooms", default="8,10,12,14", help="zoom levels")
     parser.add_argument("--rounds", type=int, default=3,
-                        help="passes over the tiles, alternating rio-tiler and the server")
+                        help="passes over the tiles (each tile: rio-tiler, then the server)")
     parser.add_argument("--keep", type=Path, help="folder to keep the COG in (reused if present)")
     args = parser.parse_args()
 
@@ -137,18 +174,28 @@ def main() -> None:
         _wait(base)
         print(f"256 px tiles from a {SIZE} x {SIZE} uint16 COG, {args.tiles} tiles per zoom, "
               f"{args.rounds} rounds")
-        print(f"{'zoom':>4}  {'rio-tiler p50':>13} {'p95':>7}  {'server p50':>10} {'p95':>7}  ratio p50")
+        print(f"{'':>4}  {'wall time per tile':<52}  {'CPU time per tile (mean)'}")
+        print(f"{'zoom':>4}  {'rio-tiler p50':>13} {'p95':>7}  {'server p50':>10} {'p95':>7}  ratio p50"
+              f"   {'rio-tiler':>9} {'server':>9} {'ratio':>5}")
         for zoom in [int(z) for z in args.zooms.split(",")]:
             tiles = tiles_at(cog, zoom, args.tiles)
             time_reader(cog, tiles[:2])  # warm the file cache
+            time_server(base, cog, tiles[:2])  # and the server (FastAPI builds its routes lazily)
             direct, served = [], []
-            # Rounds alternate the two, so that a busy spell of the machine hits both alike.
+            # Tile by tile, the two alternate, so that a busy spell of the machine (a shared one
+            # swings by 2x within seconds) hits both alike.
+            _CPU["direct"], cpu_served = 0.0, server_cpu(server.pid)
             for _ in range(args.rounds):
-                direct += time_reader(cog, tiles)
-                served += time_server(base, cog, tiles)
+                pair_direct, pair_served = time_pairs(base, cog, tiles)
+                direct += pair_direct
+                served += pair_served
+            cpu_served = server_cpu(server.pid) - cpu_served
             ratio = statistics.median(served) / statistics.median(direct)
+            n = len(direct)
             print(f"{zoom:>4}  {statistics.median(direct):>10.1f} ms {p95(direct):>7.1f}  "
-                  f"{statistics.median(served):>7.1f} ms {p95(served):>7.1f}  {ratio:>8.2f}")
+                  f"{statistics.median(served):>7.1f} ms {p95(served):>7.1f}  {ratio:>8.2f}"
+                  f"   {_CPU['direct'] / n * 1000:>6.1f} ms {cpu_served / n * 1000:>6.1f} ms "
+                  f"{cpu_served / _CPU['direct']:>5.2f}")
     finally:
         server.terminate()
         server.wait(10)
