@@ -62,6 +62,8 @@ export class EoMap {
       worldCopyJump: true,
       attributionControl: false
     });
+    // reachable from the page (browser tests, other extensions): node.eopdeMap
+    (node as any).eopdeMap = this;
     if (basemap) {
       L.tileLayer(basemap, { maxZoom: 18, className: 'eopde-Map-basemap' }).addTo(
         this.map
@@ -99,6 +101,9 @@ export class EoMap {
     }
     this.footprints = L.geoJSON(features as any, {
       style: () => FOOTPRINT,
+      // points (a result item without an area) as circles: Leaflet's default marker needs
+      // image files that the extension's bundle does not ship
+      pointToLayer: (_feature, latlng) => L.circleMarker(latlng, { radius: 6 }),
       onEachFeature: (feature, layer) => {
         const id = String(feature.id ?? feature.properties?.id ?? '');
         const path = layer as L.Path;
