@@ -127,7 +127,7 @@ def test_search_by_drawing_an_aoi_preview_and_insert_as_code(platform, demo_user
         rows = panel.locator(".eopde-Results-row")
         rows.nth(len(expected) - 1).wait_for(timeout=60_000)
         assert rows.evaluate_all("rs => rs.map(r => r.dataset.id)") == expected
-        assert panel.locator(".eopde-Catalogue-status").inner_text() == "3 items"  # pgstac counts no matches by default
+        assert panel.locator(".eopde-Catalogue-status").inner_text() == "3 items of 3 matched"
         footprints = panel.locator(".eopde-Map path.leaflet-interactive")
         assert footprints.count() == 3
 

@@ -196,16 +196,23 @@ def _feature(item: Any) -> dict[str, Any]:
 
 
 def _page(found: _Search, search_id: str, offset: int, limit: int) -> dict[str, Any]:
+    """Items offset..offset+limit. Whether more follow is judged without fetching a page ahead
+    (a full page below max_items: maybe more; the last page may then come back empty)."""
+    max_items = found.results.max_items
     with found.lock:  # one pull at a time from the library's lazy results
         try:
-            items = list(islice(iter(found.results), offset, offset + limit + 1))
-            if not found.counted:  # one count per search, not one per page
-                found.matched, found.counted = found.results.matched(), True
+            items = list(islice(iter(found.results), offset, offset + limit))
+            more = len(items) == limit and (max_items is None or offset + limit < max_items)
+            if not found.counted:
+                # a short page ends the matches: their number is known; else the catalogue's
+                # count, asked once per search (None when it does not count)
+                found.matched = offset + len(items) if len(items) < limit \
+                    else found.results.matched()
+                found.counted = True
         except Exception as err:  # noqa: BLE001 - sorted by _errors
             raise _errors(err) from None
-    return {"search": search_id, "offset": offset,
-            "features": [_feature(i) for i in items[:limit]],
-            "next": offset + limit if len(items) > limit else None, "matched": found.matched,
+    return {"search": search_id, "offset": offset, "features": [_feature(i) for i in items],
+            "next": offset + limit if more else None, "matched": found.matched,
             "code": found.code, "catalogue": found.catalogue}
 
 
@@ -215,7 +222,8 @@ def search(data: dict[str, Any]) -> dict[str, Any]:
     kwargs = _kwargs(data)
     catalogue = _open(data.get("url"))
     try:
-        results = catalogue.search(**kwargs)
+        # the panel's page size is the library's too: one request per page shown
+        results = catalogue.search(limit=limit, **kwargs)
     except Exception as err:  # noqa: BLE001 - sorted by _errors
         raise _errors(err) from None
     url = None if catalogue.url.rstrip("/") == (_platform_url() or "").rstrip("/") \
