@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 
 import nbformat
 import pytest
@@ -32,10 +33,15 @@ AOI = (11.0, 42.0, 13.5, 44.5)
 
 
 @pytest.fixture(scope="module")
-def demo_user(platform) -> User:
+def demo_user(platform) -> Iterator[User]:
     token = platform.eopde("token", USER).stdout.strip()
     install_for_user(platform, USER, token)
-    return User(USER, token, platform)
+    yield User(USER, token, platform)
+    # JupyterLab would restore the layout these tests leave (a panel in place of the file
+    # browser) for the next test of the same user: back to the default layout
+    for saved in (platform.settings().users_dir / USER / ".jupyter" / "lab" / "workspaces"
+                  ).glob("*.jupyterlab-workspace"):
+        saved.unlink()
 
 
 @pytest.fixture(scope="module")

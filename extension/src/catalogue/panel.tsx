@@ -2,6 +2,7 @@
  * built from its queryables and an AOI drawn on the map, see footprints and a true-colour
  * preview, browse the results, insert the search as code into the notebook. */
 import { ReactWidget } from '@jupyterlab/apputils';
+import type { Message } from '@lumino/messaging';
 import * as React from 'react';
 
 import { RequestError } from '../api';
@@ -36,8 +37,20 @@ export class CataloguePanel extends ReactWidget {
     this.title.caption = 'EO catalogue search (eopde)';
   }
 
+  /** Nothing is asked of the server until the panel is first shown (most sessions never
+   * open it); from then on it stays mounted, hidden or not. */
+  private opened = false;
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    if (!this.opened) {
+      this.opened = true;
+      this.update();
+    }
+  }
+
   render(): JSX.Element {
-    return <Catalogue {...this.options} />;
+    return this.opened ? <Catalogue {...this.options} /> : <div />;
   }
 }
 

@@ -3,6 +3,7 @@
  * running finishes. */
 import { MainAreaWidget, Notification, ReactWidget } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
+import type { Message } from '@lumino/messaging';
 import * as React from 'react';
 
 import { catalogues } from '../catalogue/api';
@@ -25,8 +26,20 @@ export class JobsPanel extends ReactWidget {
     this.title.caption = 'ADES jobs (eopde)';
   }
 
+  /** Nothing is asked of the server until the panel is first shown (most sessions never
+   * open it); from then on it stays mounted, hidden or not. */
+  private opened = false;
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    if (!this.opened) {
+      this.opened = true;
+      this.update();
+    }
+  }
+
   render(): JSX.Element {
-    return <Jobs {...this.options} />;
+    return this.opened ? <Jobs {...this.options} /> : <div />;
   }
 }
 
