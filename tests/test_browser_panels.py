@@ -188,6 +188,13 @@ def test_search_by_drawing_an_aoi_preview_and_insert_as_code(platform, demo_user
             '#eopde-catalogue .eopde-Results-row').length === n""", arg=len(sentinel_2b))
         # (still sorted by cloud cover, as the user asked above)
         assert sorted(rows.evaluate_all("rs => rs.map(r => r.dataset.id)")) == sorted(sentinel_2b)
+        # no kernel left running into the next tests of this user
+        page.evaluate("""async () => {
+            const panel = window.jupyterapp.shell.widgets('main')
+                .find(w => w.context && w.context.path === 'panels/search.ipynb');
+            await panel.sessionContext.shutdown();
+            await panel.context.save();
+        }""")
 
 
 def test_a_job_followed_in_the_jobs_panel(platform, demo_user, tmp_path):
