@@ -102,7 +102,7 @@ def main() -> None:
     base = int(os.environ.get("EOPDE_BENCH_BASE_PORT", "19800"))
     with running_platform(base) as (env, home):
         settings = PlatformSettings(home=str(home), base_port=base, hub_port=base - 700)
-        load(Platform(settings).part("postgres").dsn(), args.items)
+        load(Platform(settings).part("postgres").dsn(), args.items)  # type: ignore[attr-defined]
         token = subprocess.run([str(BIN / "eopde"), "token", USER], env=env, text=True,
                                capture_output=True, check=True).stdout.strip()
         add_jobs(home, args.jobs)
