@@ -1,0 +1,138 @@
+"""Benchmark: the catalogue and jobs panels' server routes, on a throw-away local platform.
+
+    PYTHONPATH=lib .venv/bin/python bench/panels.py [--repeat N] [--items N] [--jobs N]
+
+Starts a platform (ports from EOPDE_BENCH_BASE_PORT, default 19800) and a Jupyter server with the
+eopde server extension, as a user's server has it; loads ITEMS synthetic items (bench/catalogue.py)
+and JOBS finished job records of one user into the ADES's store. Prints, median of REPEAT runs:
+1. what the catalogue panel waits for before drawing footprints: `POST /eopde/catalogue/search`
+   (first page: footprints with their preview templates, as JSON over HTTP) against pystac-client
+   fetching the same items and turning them into GeoJSON, and the ratio; for 100 and 500 items;
+2. the jobs panel's poll: `GET /eopde/jobs` with JOBS jobs (ms and bytes per poll).
+Not measured here: the browser's own drawing (Leaflet) and the first render of the list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _platform import BIN, running_platform  # noqa: E402
+from catalogue import BENCH_COLLECTION, load  # noqa: E402
+
+USER = "bench"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(env: dict, settings, token: str) -> tuple[subprocess.Popen, str, str]:
+    """A Jupyter server with the eopde server extension and the user's environment."""
+    port, secret = free_port(), secrets.token_hex(16)
+    server_env = {**env, "EOPDE_CATALOGUE_URL": settings.url("catalogue"),
+                  "EOPDE_TILES_URL": settings.url("tiles"),
+                  "EOPDE_ADES_URL": f"{settings.url('ades')}/{{user}}/ogc-api",
+                  "EOPDE_TOKEN": token, "JUPYTERHUB_USER": USER,
+                  "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen(
+        [str(BIN / "jupyter"), "server", f"--port={port}", "--no-browser",
+         f"--IdentityProvider.token={secret}", "--ServerApp.root_dir=/tmp",
+         "--ServerApp.jpserver_extensions=eopde.server=True", "--allow-root"],
+        env=server_env, stdout=subprocess.DEVNULL, stderr=open(os.environ.get("EOPDE_BENCH_SERVER_LOG", os.devnull), "w"))
+    return proc, f"http://127.0.0.1:{port}", secret
+
+
+def wait_ready(http, base: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if http.get(f"{base}/eopde/version").status_code == 200:
+                return
+        except Exception:  # noqa: BLE001 - not up yet
+            pass
+        time.sleep(0.5)
+    raise SystemExit("the Jupyter server did not start")
+
+
+def median_ms(run, repeat: int) -> tuple[float, object]:
+    times, out = [], None
+    for _ in range(repeat):
+        began = time.perf_counter()
+        out = run()
+        times.append((time.perf_counter() - began) * 1000)
+    return statistics.median(times), out
+
+
+def add_jobs(home: Path, count: int) -> None:
+    from eopde.services.ades.store import JobStore
+
+    store = JobStore(f"sqlite:///{home / 'ades' / 'ades.db'}")
+    for i in range(count):
+        job = store.create_job(USER, f"bench-process-{i % 7}", {"n": i}, None, "async")
+        store.update_job(job.id, status="successful", progress=100, message="done",
+                         started=job.created, finished=job.created)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--items", type=int, default=2000)
+    parser.add_argument("--jobs", type=int, default=500)
+    args = parser.parse_args()
+
+    import httpx
+    from pystac_client import Client
+
+    from eopde.services.platform import Platform
+    from eopde.services.settings import PlatformSettings
+
+    base = int(os.environ.get("EOPDE_BENCH_BASE_PORT", "19800"))
+    with running_platform(base) as (env, home):
+        settings = PlatformSettings(home=str(home), base_port=base, hub_port=base - 700)
+        load(Platform(settings).part("postgres").dsn(), args.items)  # type: ignore[attr-defined]
+        token = subprocess.run([str(BIN / "eopde"), "token", USER], env=env, text=True,
+                               capture_output=True, check=True).stdout.strip()
+        add_jobs(home, args.jobs)
+        proc, url, secret = start_server(env, settings, token)
+        try:
+            with httpx.Client(headers={"Authorization": f"token {secret}"}, timeout=120) as http:
+                wait_ready(http, url)
+                plain = Client.open(settings.url("catalogue"))
+                print(f"search to footprints, median of {args.repeat} runs (ms)")
+                print(f"  {'items':>5} {'pystac-client':>13} {'panel route':>11} {'ratio':>6}")
+                for n in (100, 500):
+                    body = {"collections": [BENCH_COLLECTION], "max_items": n, "limit": n}
+                    http.post(f"{url}/eopde/catalogue/search", json=body)  # warm
+                    ours, answer = median_ms(lambda: http.post(
+                        f"{url}/eopde/catalogue/search", json=body).json(), args.repeat)
+                    theirs, fc = median_ms(lambda: plain.search(
+                        collections=[BENCH_COLLECTION], max_items=n, limit=n
+                    ).item_collection().to_dict(), args.repeat)
+                    assert len(answer["features"]) == len(fc["features"]) == n  # type: ignore
+                    print(f"  {n:>5} {theirs:>13.1f} {ours:>11.1f} {ours / theirs:>6.2f}")
+                http.get(f"{url}/eopde/jobs")
+                poll, listed = median_ms(lambda: http.get(f"{url}/eopde/jobs"), args.repeat)
+                jobs = listed.json()["jobs"]  # type: ignore[attr-defined]
+                assert len(jobs) == args.jobs, len(jobs)
+                print(f"jobs panel poll with {len(jobs)} jobs: {poll:.1f} ms, "
+                      f"{len(listed.content) / 1024:.0f} KiB")  # type: ignore[attr-defined]
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()

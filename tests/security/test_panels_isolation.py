@@ -1,0 +1,124 @@
+"""The panels' REST API (eopde.server catalogue and jobs routes, under /user/<name>/eopde/)
+through the hub.
+
+Attacks: mallory (or nobody) calls alice's panel API to list, read or dismiss her jobs; mallory
+asks her own server for alice's job by id (log, results, dismiss); mallory's server is pointed at
+a catalogue or an ADES she runs, to collect the platform token her server holds (a token handed
+to a third party is a token stolen: that server could then act as her anywhere)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from extension_install import install_for_user, spawn
+from security.ades_jobs import deploy, execute, publish_image, sh_process, wait
+
+pytestmark = pytest.mark.platform
+
+
+@pytest.fixture(scope="module")
+def servers(platform, alice, mallory, tmp_path_factory):
+    """alice's and mallory's servers with the extension; a finished job of alice's."""
+    for user in (alice, mallory):
+        install_for_user(platform, user.name, user.token)
+        spawn(platform, user.name, user.token)
+    publish_image(platform, tmp_path_factory.mktemp("sh-tool"))
+    deploy(alice, sh_process("alice-private-tool", "echo ALICE-JOB-SECRET"))
+    job = execute(alice, "alice-private-tool")
+    assert wait(alice, job)["status"] == "successful"
+    return {"alice": f"{platform.hub_url}/user/{alice.name}/eopde",
+            "mallory": f"{platform.hub_url}/user/{mallory.name}/eopde", "job": job}
+
+
+def _get(url: str, headers: dict, method: str = "GET", **kwargs) -> httpx.Response:
+    return httpx.request(method, url, headers=headers, timeout=60, follow_redirects=False,
+                         **kwargs)
+
+
+def test_alice_sees_her_job_in_her_panel(servers, alice):
+    """The positive control."""
+    answer = _get(f"{servers['alice']}/jobs", alice.headers)
+    assert answer.status_code == 200
+    assert servers["job"] in [j["id"] for j in answer.json()["jobs"]]
+    log = _get(f"{servers['alice']}/jobs/{servers['job']}/log", alice.headers)
+    assert "ALICE-JOB-SECRET" in log.json()["text"]
+
+
+@pytest.mark.parametrize("path,method", [("jobs", "GET"), ("jobs/{job}", "GET"),
+                                         ("jobs/{job}/log", "GET"),
+                                         ("jobs/{job}/results", "GET"),
+                                         ("jobs/{job}", "DELETE"),
+                                         ("catalogue/catalogues", "GET")])
+def test_nobody_else_reaches_alice_panel_api(servers, mallory, anonymous, path, method):
+    url = f"{servers['alice']}/{path.format(job=servers['job'])}"
+    for headers in (mallory.headers, {}):
+        answer = _get(url, headers, method)
+        assert answer.status_code in (302, 403), (headers, answer.status_code)
+        assert servers["job"] not in answer.text and "ALICE-JOB-SECRET" not in answer.text
+
+
+@pytest.mark.parametrize("path,method", [("jobs/{job}", "GET"), ("jobs/{job}/log", "GET"),
+                                         ("jobs/{job}/results", "GET"),
+                                         ("jobs/{job}", "DELETE")])
+def test_mallory_own_server_does_not_give_alice_job(servers, mallory, alice, path, method):
+    url = f"{servers['mallory']}/{path.format(job=servers['job'])}"
+    answer = _get(url, mallory.headers, method)
+    assert answer.status_code == 404, answer.text
+    assert "ALICE-JOB-SECRET" not in answer.text
+    assert servers["job"] not in [j["id"] for j in _get(
+        f"{servers['mallory']}/jobs", mallory.headers).json()["jobs"]]
+    assert wait(alice, servers["job"])["status"] == "successful"  # not dismissed
+
+
+@contextmanager
+def _recorder() -> Iterator[tuple[str, list[dict]]]:
+    """A loopback server answering a STAC API landing page / an empty job list, recording the
+    headers it is sent."""
+    seen: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            seen.append({"path": self.path, **{k.lower(): v for k, v in self.headers.items()}})
+            base = f"http://127.0.0.1:{self.server.server_port}"
+            body = {"jobs": [], "links": []} if "/jobs" in self.path else {
+                "type": "Catalog", "id": "evil", "description": "x", "stac_version": "1.0.0",
+                "conformsTo": ["https://api.stacspec.org/v1.0.0/core",
+                               "https://api.stacspec.org/v1.0.0/item-search"],
+                "links": [{"rel": "self", "href": base}, {"rel": "root", "href": base},
+                          {"rel": "search", "href": f"{base}/search", "method": "GET"}]}
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_third_party_catalogue_or_ades_never_gets_the_token(servers, mallory):
+    with _recorder() as (url, seen):
+        collections = _get(f"{servers['mallory']}/catalogue/collections", mallory.headers,
+                           params={"url": url})
+        jobs = _get(f"{servers['mallory']}/jobs", mallory.headers, params={"ades": url})
+    assert jobs.status_code == 200 and jobs.json()["failures"] == {}
+    assert collections.status_code in (200, 502), collections.text
+    paths = {s["path"].split("?")[0] for s in seen}
+    assert "/jobs" in paths and "/" in paths, paths  # both were asked
+    assert [s["path"] for s in seen if "authorization" in s] == []
