@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RequestError, scrub
-from .overrides import apply_overrides
 
 MAX_PATH = 1024
 MAX_CWL = 1_000_000
@@ -77,8 +76,13 @@ def edited_notebook(notebook: Path, api_path: str, edits: Mapping[str, Mapping[s
         index = find_parameters_cell(nb)
     except NotebookParametersError as err:
         raise RequestError(422, str(err), field="parameters", cell=err.cell) from None
+    from eopde.apppkg.paramedits import ParameterEditError, apply_overrides
+
     cell = nb.cells[index]
-    cell.source = apply_overrides(cell.source, edits)
+    try:
+        cell.source = apply_overrides(cell.source, edits)
+    except ParameterEditError as err:
+        raise RequestError(err.status, str(err), field=err.field) from None
     return nb
 
 
