@@ -1,6 +1,6 @@
 """Edits of a parameters cell (the JupyterLab wizard's: type, label, doc), written back
-as Python source, so that the library reads them as it reads any notebook: the type becomes the annotation, the
-label and doc the comment on the line.
+as Python source, so that the library reads them as it reads any notebook: the type becomes
+the annotation, the label and doc the comment on the line.
 
 Line numbers are kept: comment lines that documented an edited parameter become blank lines, so
 a problem the library reports on line N is still on line N of the user's own cell.
