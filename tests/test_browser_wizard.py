@@ -1,7 +1,8 @@
 """The packaging wizard in a real browser, in the JupyterLab a user gets through the hub of the
 local platform: open the NDVI tutorial notebook, open the wizard from the notebook's toolbar, go
-through steps 1-4; a bad parameter type shows the library's message on that field. Screenshots
-of each step are kept in test-artifacts/wizard-*.png."""
+through steps 1-4; a bad parameter type shows the library's message on that field; then steps
+5-9 to a successful job and published results, and the Deploy step's empty state when no ADES
+is configured. Screenshots of each step are kept in test-artifacts/wizard-*.png."""
 
 from __future__ import annotations
 
@@ -138,10 +139,7 @@ def test_wizard_steps_1_to_4_on_the_ndvi_notebook(platform, wizard_user):
         rules = wizard.locator(".eopde-finding").all_inner_texts()
         assert all(re.search(r"\[[a-z0-9/:-]+\]", r) for r in rules)
         disabled = wizard.locator(".eopde-Wizard-steps button[disabled]").all_inner_texts()
-        assert [d.split(". ")[1] for d in disabled] == [
-            "Test run (not yet available)", "Deploy (not yet available)",
-            "Execute (not yet available)", "Monitor (not yet available)",
-            "Publish (not yet available)"]
+        assert disabled == []
         shot(page, "4-review")
 
         # a field changed elsewhere: the review is generated again
@@ -194,6 +192,117 @@ def test_wizard_steps_1_to_4_on_the_ndvi_notebook(platform, wizard_user):
     refused = [(m, url[len(prefix):].split("?")[0], status)
                for m, url, status in eopde_calls if status != 200]
     assert refused == [("POST", "package", 422)]  # the id "NDVI S2"
+
+
+APP_ID = "ndvi-wizard"
+
+
+@pytest.fixture
+def resumed(platform, wizard_user) -> Iterator[str]:
+    """The NDVI notebook with the wizard's choices of steps 1-4 in its metadata (as the test
+    above leaves them), so that steps 5-9 start at once; the process undeployed afterwards."""
+    copy = platform.settings().users_dir / USER / NOTEBOOK
+    nb = json.loads(copy.read_text())
+    nb["metadata"]["eopde"] = {
+        "step": 3, "digest": None, "parameters": {},
+        "metadata": {"id": APP_ID, "version": "1.0.0", "author": "Ada Lovelace <ada@example.org>",
+                     "affiliation": "Analytical Engines Ltd", "license": "Apache-2.0"},
+        "runtime": {"image": "", "cores": "1", "ram": "2048"}}
+    copy.write_text(json.dumps(nb))
+    yield wizard_user
+    token = platform.eopde("token", USER).stdout.strip()
+    import httpx
+
+    httpx.delete(f"{platform.url('ades')}/{USER}/ogc-api/processes/{APP_ID}",
+                 headers={"Authorization": f"Bearer {token}"}, timeout=60)
+
+
+def test_wizard_steps_5_to_9_to_a_job_and_published_results(platform, resumed):
+    with browser_page(ARTIFACTS, "wizard-last-5-9") as page:
+        hub_login(page, platform.hub_url, resumed, platform.secrets["demo_password"])
+        open_notebook(page, platform.hub_url, resumed, NOTEBOOK)
+        toolbar_button(page).click()
+        wizard = page.locator(".eopde-Wizard")
+        wizard.locator(".eopde-cwl").wait_for(timeout=60_000)  # resumed at the Review
+
+        # no ADES configured (the hub always configures its own: the answer is replaced here)
+        page.route("**/eopde/ades*", lambda route: route.fulfill(
+            status=200, content_type="application/json",
+            body='{"endpoints": [], "default": null}'))
+        wizard.get_by_role("button", name="6. Deploy").click()
+        empty = wizard.locator(".eopde-empty")
+        empty.wait_for(timeout=30_000)
+        assert empty.inner_text().startswith("No ADES is configured.")
+        assert wizard.locator("#eopde-ades").count() == 0
+        shot(page, "6-deploy-no-ades")
+        page.unroute("**/eopde/ades*")
+
+        # 5. Test run: an item picked from a catalogue search, run locally, its log, its items
+        wizard.get_by_role("button", name="5. Test run").click()
+        wizard.get_by_role("button", name="Pick a STAC item for scene…").click()
+        wizard.get_by_role("button", name="Search the catalogue").click()
+        wizard.locator(".eopde-Picker .eopde-items button").first.click()
+        scene = wizard.locator("#eopde-inputs-scene")
+        assert "/collections/sentinel-2-l2a/items/" in scene.input_value()
+        assert scene.evaluate("e => e.labels[0].textContent").endswith("(scene)")
+        assert wizard.locator("#eopde-inputs-cloud_mask").input_value() == "true"
+        wizard.get_by_role("button", name="Start the test run").click()
+        done = wizard.locator(".eopde-run-status[data-status]:not([data-status=running])")
+        done.wait_for(timeout=300_000)
+        assert done.get_attribute("data-status") == "successful", \
+            wizard.locator(".eopde-TestRun").inner_text()[-3000:]
+        assert wizard.locator(".eopde-TestRun .eopde-items tbody tr").count() == 1
+        assert "Final process status is success" in wizard.locator(".eopde-run-log").inner_text()
+        shot(page, "5-test-run")
+
+        # 6. Deploy on the platform's ADES, then a new version: what changes, then replace
+        wizard.get_by_role("button", name="6. Deploy").click()
+        assert wizard.get_by_label("ADES").input_value() == "local"
+        wizard.get_by_role("button", name=f"Deploy {APP_ID} 1.0.0").click()
+        wizard.get_by_text(f"Deployed {APP_ID} 1.0.0 on local.").wait_for(timeout=120_000)
+        wizard.get_by_role("button", name="2. Metadata").click()
+        wizard.get_by_label("Version").fill("1.0.1")
+        wizard.get_by_role("button", name="6. Deploy").click()
+        changes = wizard.locator(".eopde-changes")
+        changes.wait_for(timeout=120_000)
+        assert changes.locator("li").all_inner_texts() == ["version 1.0.0 → 1.0.1"]
+        assert "+  s:softwareVersion: 1.0.1" in changes.locator(".eopde-diff").inner_text()
+        shot(page, "6-deploy-changes")
+        changes.get_by_role("button", name=f"Replace the deployed {APP_ID}").click()
+        wizard.get_by_text(f"Deployed {APP_ID} 1.0.1 on local.").wait_for(timeout=120_000)
+
+        # 7. Execute: the form from the deployed description keeps the test run's inputs
+        next_step(wizard)
+        execute = wizard.get_by_role("button", name=f"Execute {APP_ID}")
+        execute.wait_for(timeout=60_000)
+        assert "/items/" in wizard.locator("#eopde-inputs-scene").input_value()
+        shot(page, "7-execute")
+        execute.click()
+
+        # 8. Monitor: to the end, per-step logs, the result items
+        status = wizard.locator(".eopde-job-status")
+        status.wait_for(timeout=60_000)
+        page.wait_for_function("""() => ['successful', 'failed', 'dismissed'].includes(
+            document.querySelector('.eopde-job-status')?.dataset.status)""", timeout=300_000)
+        assert status.get_attribute("data-status") == "successful", status.inner_text()
+        wizard.locator(".eopde-Monitor .eopde-items tbody tr").first.wait_for(timeout=60_000)
+        assert wizard.locator(".eopde-Monitor .eopde-items tbody tr").count() == 1
+        wizard.locator(".eopde-steplog summary").first.click()
+        assert wizard.locator(".eopde-steplog pre").first.inner_text().strip()
+        shot(page, "8-monitor")
+
+        # 9. Publish to the workspace
+        next_step(wizard)
+        wizard.get_by_role("button", name="Publish to my workspace").click()
+        published = wizard.locator(".eopde-published")
+        published.wait_for(timeout=120_000)
+        assert published.inner_text().startswith(f"Published to ws-{USER}: 1 item(s)")
+        shot(page, "9-publish")
+        kept = page.evaluate("""() => window.jupyterapp.shell.widgets('main')
+            .find(w => w.context && w.context.path.endsWith('ndvi.ipynb'))
+            .model.getMetadata('eopde')""")
+        assert (kept["step"], kept["ades"], kept["process"]) == (8, "local", APP_ID)
+        assert kept["job"] and "/items/" in kept["inputs"]["scene"]
 
 
 @pytest.mark.parametrize("answer, message", [

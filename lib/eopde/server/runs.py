@@ -141,7 +141,8 @@ class LocalRuns:
         out["items"] = [{**i, "assets": _rel_assets(i.get("assets"), self)}
                         for i in doc.get("items") or []]
         for key in ("catalog", "notebook"):
-            out[key] = self._rel(out[key]) if out[key] else None
+            value = out[key]
+            out[key] = self._rel(value) if value else None
         out["message"] = self._rel(out["message"] or "")
         out["log_tail"] = self._rel(out["log_tail"] or "")
         out["problems"] = [self._rel(p) for p in out["problems"] or []]
