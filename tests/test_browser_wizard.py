@@ -12,6 +12,7 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import expect
 
 from browser import browser_page, hub_login, open_notebook
 from conftest import ARTIFACTS
@@ -257,7 +258,7 @@ def test_wizard_steps_5_to_9_to_a_job_and_published_results(platform, resumed):
 
         # 6. Deploy on the platform's ADES, then a new version: what changes, then replace
         wizard.get_by_role("button", name="6. Deploy").click()
-        assert wizard.get_by_label("ADES").input_value() == "local"
+        expect(wizard.get_by_label("ADES")).to_have_value("local", timeout=30_000)
         wizard.get_by_role("button", name=f"Deploy {APP_ID} 1.0.0").click()
         wizard.get_by_text(f"Deployed {APP_ID} 1.0.0 on local.").wait_for(timeout=120_000)
         wizard.get_by_role("button", name="2. Metadata").click()
@@ -266,7 +267,7 @@ def test_wizard_steps_5_to_9_to_a_job_and_published_results(platform, resumed):
         changes = wizard.locator(".eopde-changes")
         changes.wait_for(timeout=120_000)
         assert changes.locator("li").all_inner_texts() == ["version 1.0.0 → 1.0.1"]
-        assert "+  s:softwareVersion: 1.0.1" in changes.locator(".eopde-diff").inner_text()
+        assert "+s:softwareVersion: 1.0.1" in changes.locator(".eopde-diff").inner_text()
         shot(page, "6-deploy-changes")
         changes.get_by_role("button", name=f"Replace the deployed {APP_ID}").click()
         wizard.get_by_text(f"Deployed {APP_ID} 1.0.1 on local.").wait_for(timeout=120_000)

@@ -81,8 +81,9 @@ async def test_deploy_execute_monitor_publish(jp_fetch, notebook, user_env):  # 
     code, preview = await call(jp_fetch, "POST", "deploy/preview", newer)
     assert (code, preview["exists"], preview["deployed_version"]) == (200, True, "0.3.0")
     assert preview["changes"] == ["version 0.3.0 → 0.4.0"]
-    assert "-  s:softwareVersion: 0.3.0" in preview["diff"].splitlines()
-    assert "+  s:softwareVersion: 0.4.0" in preview["diff"].splitlines()
+    diff = preview["diff"].splitlines()
+    assert diff[:2] == ["--- deployed", "+++ new"]
+    assert "-s:softwareVersion: 0.3.0" in diff and "+s:softwareVersion: 0.4.0" in diff
     code, refused = await call(jp_fetch, "POST", "deploy", newer)
     assert (code, refused["field"]) == (409, "replace")
     code, deployed = await call(jp_fetch, "POST", "deploy", {**newer, "replace": True})
