@@ -58,8 +58,9 @@ namespace Private {
   export let id = 0;
 }
 
-/** Request body fields from the wizard state (only what the user set). */
-export function packageBody(path: string, state: IWizardState): any {
+/** Request body fields from the wizard state (only what the user set; an empty image is the
+ * `defaultImage` setting when there is one). */
+export function packageBody(path: string, state: IWizardState, defaultImage = ''): any {
   const meta: any = {};
   for (const [key, value] of Object.entries(state.metadata)) {
     if (key === 'keywords') {
@@ -75,8 +76,9 @@ export function packageBody(path: string, state: IWizardState): any {
     }
   }
   const runtime: any = {};
-  if (state.runtime.image.trim()) {
-    runtime.image = state.runtime.image.trim();
+  const image = state.runtime.image.trim() || defaultImage.trim();
+  if (image) {
+    runtime.image = image;
   }
   for (const key of ['cores', 'ram'] as const) {
     const text = state.runtime[key].trim();
@@ -203,7 +205,7 @@ function Wizard(props: IWizardOptions): JSX.Element {
     setBusy('Generating the application package…');
     setError(null);
     try {
-      const result = await post<IPackaged>('package', packageBody(path, state));
+      const result = await post<IPackaged>('package', packageBody(path, state, props.defaultImage));
       setPackaged(result);
       setFieldErrors({});
     } catch (e) {
@@ -234,7 +236,7 @@ function Wizard(props: IWizardOptions): JSX.Element {
   };
   const setInput = (name: string, value: string) =>
     keep({ ...state, inputs: { ...state.inputs, [name]: value } });
-  const body = () => packageBody(path, state);
+  const body = () => packageBody(path, state, props.defaultImage);
   const goTo = (step: number) => {
     setError(null);
     keep({ ...state, step });
