@@ -64,7 +64,7 @@ $(VENV)/share/jupyter/lab/settings/overrides.json: hub_config/lab-settings/overr
 # The JupyterLab extension (extension/), built offline: npm ci from the committed lock, then
 # JupyterLab's builder against the installed JupyterLab's own core metadata (`jupyter labextension
 # build` would look it up online). The wheel ships the result (pyproject.toml shared-data).
-EXT_SOURCES := $(wildcard extension/src/*.ts extension/src/*.tsx extension/schema/*.json extension/style/*)
+EXT_SOURCES := $(wildcard extension/src/*.ts extension/src/*.tsx extension/src/*/*.ts extension/src/*/*.tsx extension/schema/*.json extension/style/*)
 EXT_BUILT := lib/eopde/labextension/package.json
 
 extension/node_modules/.installed: extension/package-lock.json

@@ -6,6 +6,7 @@ server extension."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -34,6 +35,11 @@ def install_for_user(platform, user: str, token: str) -> None:
     switch = home / ".jupyter" / "jupyter_server_config.d" / "eopde.json"
     switch.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(SERVER_SWITCH, switch)
+    # In a venv, jupyter_core puts the environment's data folder before the user's, so the
+    # venv's copy of the extension would win: LabApp's extra path is looked in first (LabApp
+    # reads its own config file; jupyter_server_config.d holds only server extension switches).
+    (home / ".jupyter" / "jupyter_lab_config.json").write_text(json.dumps(
+        {"LabApp": {"extra_labextensions_path": [str(labext.parent)]}}))
 
 
 def spawn(platform, user: str, token: str, timeout: float = 120) -> None:

@@ -13,6 +13,8 @@ import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { Widget } from '@lumino/widgets';
 
+import { cataloguePlugin } from './catalogue/plugin';
+import { jobsPlugin } from './jobs/plugin';
 import { WizardWidget } from './wizard';
 
 const PLUGIN_ID = 'eopde:plugin';
@@ -146,4 +148,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+export default [plugin, cataloguePlugin, jobsPlugin];

@@ -17,4 +17,16 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     from .handlers import setup_handlers
 
     setup_handlers(serverapp.web_app)
+    _setup_panels(serverapp.web_app)
     serverapp.log.info("eopde server extension loaded (routes under /eopde/)")
+
+
+def _setup_panels(web_app: Any) -> None:
+    """The catalogue and jobs panels' routes (`catalogue.py`, `jobs.py`), under /eopde/ too."""
+    from jupyter_server.utils import url_path_join
+
+    from . import catalogue, jobs
+
+    base = web_app.settings["base_url"]
+    web_app.add_handlers(".*$", [(url_path_join(base, "eopde", route), handler)
+                                 for route, handler in catalogue.ROUTES + jobs.ROUTES])

@@ -1,0 +1,194 @@
+"""The catalogue and jobs panels' REST API (eopde.server.catalogue, eopde.server.jobs) through a
+real Jupyter server (pytest-jupyter's `jp_fetch`) against the running platform's STAC API and
+ADES: the user's server environment is what the hub gives it (catalogue, tiles and ADES URLs,
+the user's token). Bad requests get a 4xx JSON answer, never a 500."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+import pytest
+from shapely.geometry import box
+from tornado.httpclient import HTTPClientError
+
+from eopde.services import demodata
+from security.ades_jobs import deploy, execute, publish_image, sh_process, wait
+from security.conftest import User
+
+pytestmark = pytest.mark.platform
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+USER = "panels"
+COLLECTION = demodata.COLLECTION_ID
+
+
+@pytest.fixture
+def jp_server_config():
+    return {"ServerApp": {"jpserver_extensions": {"eopde.server": True}}}
+
+
+@pytest.fixture(scope="module")
+def user(platform) -> User:
+    return User(USER, platform.eopde("token", USER).stdout.strip(), platform)
+
+
+@pytest.fixture(autouse=True)
+def user_env(platform, user, ades_user_env, monkeypatch):
+    """What the hub sets in a user's server (lib/eopde/hub/local.py), outside a hub's proxy."""
+    for name in ("JUPYTERHUB_BASE_URL", "JUPYTERHUB_SERVICE_PREFIX", "JUPYTERHUB_API_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("EOPDE_CATALOGUE_URL", platform.url("catalogue"))
+    monkeypatch.setenv("EOPDE_TILES_URL", platform.url("tiles"))
+    monkeypatch.setenv("EOPDE_ADES_URL", f"{platform.url('ades')}/{{user}}/ogc-api")
+    monkeypatch.setenv("EOPDE_TOKEN", user.token)
+    monkeypatch.setenv("JUPYTERHUB_USER", USER)
+
+
+@pytest.fixture(scope="module")
+def demo(platform) -> list[dict]:
+    return demodata.items(platform.home / "data", platform.url("data"))
+
+
+async def call(jp_fetch, route: str, method: str = "GET", body=None, **query) -> tuple[int, dict]:
+    kwargs: dict = {"method": method}
+    if body is not None:
+        kwargs["body"] = body if isinstance(body, (str, bytes)) else json.dumps(body)
+    if query:
+        kwargs["params"] = query
+    try:
+        r = await jp_fetch("eopde", *route.split("/"), **kwargs)
+    except HTTPClientError as err:
+        assert err.response is not None
+        return err.code, json.loads(err.response.body)
+    return r.code, json.loads(r.body)
+
+
+def trasimeno(demo) -> tuple[tuple[float, ...], list[str]]:
+    """An AOI inside the Trasimeno scenes and their ids, newest first (the API's order)."""
+    west, south, east, north = next(i["bbox"] for i in demo
+                                    if i["properties"].get("s2:mgrs_tile", "").endswith("33TTH")
+                                    or "33TTH" in i["id"])
+    aoi = (west + 0.01, south + 0.01, east - 0.01, north - 0.01)
+    hits = [i for i in demo if box(*i["bbox"]).intersects(box(*aoi))]
+    hits.sort(key=lambda i: i["properties"]["datetime"], reverse=True)
+    return aoi, [i["id"] for i in hits]
+
+
+async def test_catalogues_collections_and_queryables(jp_fetch, platform):
+    code, answer = await call(jp_fetch, "catalogue/catalogues")
+    assert code == 200
+    assert answer == {
+        "catalogues": [{"name": "platform", "url": platform.url("catalogue"), "platform": True}],
+        "basemap": f"{platform.url('tiles')}/basemap/{{z}}/{{x}}/{{y}}.png"}
+
+    code, answer = await call(jp_fetch, "catalogue/collections")
+    assert code == 200
+    assert [c["id"] for c in answer["collections"]] == [COLLECTION]
+    assert answer["features"]["filter"] is True
+
+    code, answer = await call(jp_fetch, "catalogue/queryables", collection=COLLECTION)
+    assert code == 200
+    fields = {f["name"]: f for f in answer["queryables"]}
+    assert fields["eo:cloud_cover"]["kind"] == "number"
+    assert (fields["eo:cloud_cover"]["minimum"], fields["eo:cloud_cover"]["maximum"]) == (0, 100)
+
+
+async def test_search_pages_and_the_code_finds_the_same(jp_fetch, platform, demo):
+    aoi, expected = trasimeno(demo)
+    assert len(expected) == 3
+    body = {"collections": [COLLECTION], "bbox": list(aoi), "max_items": 50, "limit": 2}
+    code, first = await call(jp_fetch, "catalogue/search", "POST", body)
+    assert code == 200, first
+    assert [f["id"] for f in first["features"]] == expected[:2]
+    assert first["next"] == 2
+    feature = first["features"][0]
+    assert feature["geometry"]["type"] == "Polygon"
+    assert feature["preview"].startswith(f"{platform.url('tiles')}/stac/tiles/WebMercatorQuad/"
+                                         "{z}/{x}/{y}.png?url=")
+    assert feature["href"] == f"{platform.url('catalogue')}/collections/{COLLECTION}/items/" \
+                              f"{expected[0]}"
+
+    code, second = await call(jp_fetch, f"catalogue/search/{first['search']}", offset="2",
+                              limit="2")
+    assert code == 200
+    assert [f["id"] for f in second["features"]] == expected[2:]
+    assert second["next"] is None
+
+    # "Insert as code": the platform's catalogue is the default, so no url=
+    assert first["code"] == (
+        "from eopde.catalogue import search\n\n"
+        f"found = search(collections=['{COLLECTION}'], bbox={tuple(aoi)!r}, max_items=50)\n"
+        "found")
+    scope: dict = {}
+    exec(first["code"].rsplit("\n", 1)[0], scope)  # noqa: S102 - the code the panel inserts
+    assert scope["found"].ids() == expected
+
+
+@pytest.mark.parametrize("route,method,body,query,status,says", [
+    ("catalogue/search", "POST", {"bbox": "somewhere"}, {}, 400, "bbox"),
+    ("catalogue/search", "POST", {"cloud_cover": "lots"}, {}, 400, "cloud_cover"),
+    ("catalogue/search", "POST", {"datetime": "last tuesday"}, {}, 400, "datetime"),
+    ("catalogue/search", "POST", {"colections": ["x"]}, {}, 400, "unknown search fields"),
+    ("catalogue/search", "POST", {"max_items": 0}, {}, 400, "max_items"),
+    ("catalogue/search", "POST", {"limit": "all"}, {}, 400, "limit"),
+    ("catalogue/search", "POST", "not json", {}, 400, "must be JSON"),
+    ("catalogue/search", "POST", [1, 2], {}, 400, "JSON object"),
+    ("catalogue/search", "POST", {"collections": ["no-such"]}, {}, 404, "no-such"),
+    ("catalogue/search", "POST", {"url": "file:///etc/passwd"}, {}, 400, "http(s) URL"),
+    ("catalogue/search", "POST", {"url": "http://127.0.0.1:1/stac"}, {}, 502, "unreachable"),
+    ("catalogue/collections", "GET", None, {"url": "ftp://x"}, 400, "http(s) URL"),
+    ("catalogue/queryables", "GET", None, {"collection": "no-such"}, 404, "no-such"),
+    ("catalogue/search/" + "0" * 32, "GET", None, {}, 404, "search again"),
+    ("jobs/..bad", "GET", None, {}, 400, "a job id is"),
+    ("jobs/no-such-job", "GET", None, {}, 404, "no-such-job"),
+    ("jobs/no-such-job/log", "GET", None, {}, 404, "no-such-job"),
+    ("jobs/no-such-job", "DELETE", None, {}, 404, "no-such-job"),
+    ("jobs", "GET", None, {"ades": "file:///etc"}, 200, "file:///etc"),
+    ("jobs/x1", "GET", None, {"ades": "javascript:alert(1)"}, 400, "http(s) URL"),
+])
+async def test_bad_requests_get_a_4xx_saying_what_to_fix(jp_fetch, route, method, body, query,
+                                                         status, says):
+    code, answer = await call(jp_fetch, route, method, body, **query)
+    assert code == status, answer
+    text = json.dumps(answer)
+    assert says in text
+    assert "Traceback" not in text and "/tmp/" not in text
+
+
+async def test_page_with_a_bad_offset(jp_fetch, demo):
+    aoi, _ = trasimeno(demo)
+    code, first = await call(jp_fetch, "catalogue/search", "POST", {"bbox": list(aoi), "limit": 1})
+    assert code == 200
+    code, answer = await call(jp_fetch, f"catalogue/search/{first['search']}", offset="-1")
+    assert (code, answer["message"]) == (400, "offset: 0 to 5000; limit: 1 to 500.")
+
+
+async def test_jobs_listed_followed_read_and_dismissed(jp_fetch, platform, user, tmp_path):
+    publish_image(platform, tmp_path)
+    deploy(user, sh_process("panel-tool", "echo step says hello", ("word",)))
+    older = execute(user, "panel-tool", {"word": "one"})
+    newer = execute(user, "panel-tool", {"word": "two"})
+    assert wait(user, newer)["status"] == "successful"
+    assert wait(user, older)["status"] == "successful"
+
+    code, listed = await call(jp_fetch, "jobs")
+    assert code == 200 and listed["failures"] == {}
+    mine = [j["id"] for j in listed["jobs"] if j["id"] in (older, newer)]
+    assert mine == [newer, older]  # newest first
+    job = next(j for j in listed["jobs"] if j["id"] == newer)
+    assert (job["process"], job["status"], job["progress"], job["platform"]) == \
+        ("panel-tool", "successful", 100, True)
+
+    code, log = await call(jp_fetch, f"jobs/{newer}/log")
+    assert code == 200 and "step says hello" in log["text"]
+    code, results = await call(jp_fetch, f"jobs/{newer}/results")
+    assert code == 200, results
+    assert [f["id"] for f in results["features"]] == ["loot"]
+    assert results["features"][0]["geometry"] == {"type": "Point", "coordinates": [0, 0]}
+
+    code, gone = await call(jp_fetch, f"jobs/{quote(newer)}", "DELETE")
+    assert (code, gone["status"]) == (200, "dismissed")
+    code, after = await call(jp_fetch, f"jobs/{newer}")
+    assert code in (200, 404)
+    assert code == 404 or after["status"] == "dismissed"
