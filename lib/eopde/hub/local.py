@@ -163,10 +163,6 @@ def user_environment(settings: PlatformSettings, secrets: dict[str, str]) -> dic
         INSTANCE_ENV: instance_id(settings.home_path),
         # Path of the tile server behind the hub's proxy, for URLs that browsers load.
         "EOPDE_TILES_PUBLIC_PATH": f"/services/{TILES_SERVICE}",
-        # What a user installs in their own Jupyter folders (~/.local/share/jupyter) comes
-        # before the platform's environment, as outside a virtualenv (jupyter_core 5 puts the
-        # environment first inside one): a user's newer build of an extension is the one used.
-        "JUPYTER_PREFER_ENV_PATH": "0",
         # Stand-ins for container images where no engine runs (eopde.apppkg.images).
         "EOPDE_IMAGES_DIR": str(settings.home_path / "images"),
         "EOPDE_ADES_URL": lambda spawner: ades.format(user=spawner.user.name),
