@@ -1,8 +1,8 @@
 """The packaging wizard in a real browser, in the JupyterLab a user gets through the hub of the
 local platform: open the NDVI tutorial notebook, open the wizard from the notebook's toolbar, go
 through steps 1-4; a bad parameter type shows the library's message on that field; then steps
-5-9 to a successful job and published results, and the Deploy step's empty state when no ADES
-is configured. Screenshots of each step are kept in test-artifacts/wizard-*.png."""
+5-9 to a successful job and published results (items on the shared map, an area drawn in the
+item picker), and the Deploy step's empty state when no ADES is configured. Screenshots of each step are kept in test-artifacts/wizard-*.png."""
 
 from __future__ import annotations
 
@@ -242,7 +242,26 @@ def test_wizard_steps_5_to_9_to_a_job_and_published_results(platform, resumed):
         wizard.get_by_role("button", name="5. Test run").click()
         wizard.get_by_role("button", name="Pick a STAC item for scene…").click()
         wizard.get_by_role("button", name="Search the catalogue").click()
-        wizard.locator(".eopde-Picker .eopde-items button").first.click()
+        picker = wizard.locator(".eopde-Picker")
+        picker.locator(".eopde-items button").first.wait_for(timeout=60_000)
+        found = picker.locator(".eopde-items tbody tr").count()
+        footprints = picker.locator(".eopde-WizardMap path.leaflet-interactive")
+        expect(footprints).to_have_count(found)
+        # an area drawn on the map fills the Area field (its keyboard twin)
+        picker.get_by_role("button", name="Draw the area on the map").click()
+        box = picker.locator(".eopde-WizardMap").bounding_box()
+        page.mouse.move(box["x"] + 40, box["y"] + 40)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 160, box["y"] + 120, steps=5)
+        page.mouse.up()
+        area = picker.get_by_label("Area (west, south, east, north)").input_value()
+        assert re.fullmatch(r"-?\d+\.\d{4}(, -?\d+\.\d{4}){3}", area), area
+        unlabelled = page.evaluate("""() => [...document.querySelectorAll(
+            '.eopde-Wizard input, .eopde-Wizard textarea, .eopde-Wizard select')]
+            .filter(e => !e.labels.length).map(e => e.id)""")
+        assert unlabelled == []
+        shot(page, "5-item-picker")
+        picker.locator(".eopde-items button").first.click()
         scene = wizard.locator("#eopde-inputs-scene")
         assert "/collections/sentinel-2-l2a/items/" in scene.input_value()
         assert scene.evaluate("e => e.labels[0].textContent").endswith("(scene)")
@@ -253,6 +272,8 @@ def test_wizard_steps_5_to_9_to_a_job_and_published_results(platform, resumed):
         assert done.get_attribute("data-status") == "successful", \
             wizard.locator(".eopde-TestRun").inner_text()[-3000:]
         assert wizard.locator(".eopde-TestRun .eopde-items tbody tr").count() == 1
+        expect(wizard.locator(".eopde-TestRun .eopde-WizardMap path.leaflet-interactive")) \
+            .to_have_count(1)
         assert "Final process status is success" in wizard.locator(".eopde-run-log").inner_text()
         shot(page, "5-test-run")
 
@@ -288,6 +309,8 @@ def test_wizard_steps_5_to_9_to_a_job_and_published_results(platform, resumed):
         assert status.get_attribute("data-status") == "successful", status.inner_text()
         wizard.locator(".eopde-Monitor .eopde-items tbody tr").first.wait_for(timeout=60_000)
         assert wizard.locator(".eopde-Monitor .eopde-items tbody tr").count() == 1
+        expect(wizard.locator(".eopde-Monitor .eopde-WizardMap path.leaflet-interactive")) \
+            .to_have_count(1)
         wizard.locator(".eopde-steplog summary").first.click()
         assert wizard.locator(".eopde-steplog pre").first.inner_text().strip()
         shot(page, "8-monitor")
@@ -298,6 +321,10 @@ def test_wizard_steps_5_to_9_to_a_job_and_published_results(platform, resumed):
         published = wizard.locator(".eopde-published")
         published.wait_for(timeout=120_000)
         assert published.inner_text().startswith(f"Published to ws-{USER}: 1 item(s)")
+        assert wizard.locator(".eopde-Publish figcaption").inner_text().startswith(
+            f"Published to ws-{USER}")
+        expect(wizard.locator(".eopde-Publish .eopde-WizardMap path.leaflet-interactive")) \
+            .to_have_count(1)
         shot(page, "9-publish")
         kept = page.evaluate("""() => window.jupyterapp.shell.widgets('main')
             .find(w => w.context && w.context.path.endsWith('ndvi.ipynb'))

@@ -3,6 +3,7 @@ import React, { useState } from 'react';
 import { post, RequestError } from './api';
 import { Field } from './steps';
 import { IStacItem } from './types';
+import { ItemsMap } from './wizardmap';
 
 type Errors = { [field: string]: string };
 type Values = { [name: string]: string };
@@ -200,6 +201,17 @@ export function ItemPicker(props: {
       <button type="button" onClick={() => void search()} disabled={busy}>
         {busy ? 'Searching…' : 'Search the catalogue'}
       </button>
+      <ItemsMap
+        items={items ?? []}
+        label="Found items; draw an area to fill in the Area field"
+        onArea={b => setQuery(q => ({ ...q, bbox: b.map(v => v.toFixed(4)).join(', ') }))}
+        onSelect={id => {
+          const item = (items ?? []).find(i => i.id === id);
+          if (item?.href) {
+            props.onPick(item.href);
+          }
+        }}
+      />
       {items && items.length === 0 && <p>No item matches.</p>}
       {items && items.length > 0 && (
         <table className="eopde-items">

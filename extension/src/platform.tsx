@@ -5,6 +5,7 @@ import { Field } from './steps';
 import { InputsForm, inputValues } from './inputs';
 import { ItemsTable } from './testrun';
 import { IJobStatus, IStacItem } from './types';
+import { ItemsMap } from './wizardmap';
 
 type Errors = { [field: string]: string };
 const POLL_MS = 2000;
@@ -292,6 +293,7 @@ export function MonitorStep(props: { ades: string; job: string }): JSX.Element {
       )}
       {live && <div><button onClick={() => void cancel()}>Cancel the job</button></div>}
       {items && <ItemsTable items={items} caption={`${items.length} result item(s)`} />}
+      {items && <ItemsMap items={items} label="The job's result items" />}
       {status?.logs && status.logs.length > 0 && (
         <section aria-labelledby="eopde-joblogs-title">
           <h3 id="eopde-joblogs-title">Logs by step</h3>
@@ -314,6 +316,14 @@ export function PublishStep(props: { ades: string; job: string }): JSX.Element {
   const [error, setError] = useState('');
   const [done, setDone] = useState<{ collection: string; created: string[];
     updated: string[] } | null>(null);
+  const [items, setItems] = useState<IStacItem[]>([]);
+  useEffect(() => {
+    if (props.job) {
+      post<{ items: IStacItem[] }>('results', { ades: props.ades, job: props.job })
+        .then(found => setItems(found.items))
+        .catch(() => setItems([]));
+    }
+  }, [props.ades, props.job]);
 
   const publish = async () => {
     setBusy(true);
@@ -349,6 +359,10 @@ export function PublishStep(props: { ades: string; job: string }): JSX.Element {
           {done.updated.length ? `, ${done.updated.length} updated` : ''}
           {done.created.length ? ` (${done.created.join(', ')})` : ''}.
         </p>
+      )}
+      {items.length > 0 && (
+        <ItemsMap items={items}
+          label={done ? `Published to ${done.collection}` : 'The results to publish'} />
       )}
     </div>
   );

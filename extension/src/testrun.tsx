@@ -3,6 +3,7 @@ import React, { useEffect, useRef, useState } from 'react';
 import { post, requestAPI, RequestError } from './api';
 import { InputsForm, inputValues } from './inputs';
 import { IPackaged, IRunStatus, IStacItem } from './types';
+import { ItemsMap } from './wizardmap';
 
 type Errors = { [field: string]: string };
 const POLL_MS = 1000;
@@ -154,6 +155,7 @@ export function TestRunStep(props: {
         <>
           <p>Result catalog: <code>{result.catalog}</code></p>
           <ItemsTable items={result.items} caption={`${result.items.length} result item(s)`} />
+          <ItemsMap items={result.items} label="The test run's result items" />
         </>
       )}
       {(messages.length > 0 || log) && (
