@@ -250,9 +250,10 @@ def test_wizard_steps_5_to_9_to_a_job_and_published_results(platform, resumed):
         # an area drawn on the map fills the Area field (its keyboard twin)
         picker.get_by_role("button", name="Draw the area on the map").click()
         box = picker.locator(".eopde-WizardMap").bounding_box()
-        page.mouse.move(box["x"] + 40, box["y"] + 40)
+        page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
         page.mouse.down()
-        page.mouse.move(box["x"] + 160, box["y"] + 120, steps=5)
+        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5, steps=4)
+        page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.7, steps=4)
         page.mouse.up()
         area = picker.get_by_label("Area (west, south, east, north)").input_value()
         assert re.fullmatch(r"-?\d+\.\d{4}(, -?\d+\.\d{4}){3}", area), area
