@@ -41,12 +41,57 @@ def wizard_user(platform, installed) -> Iterator[str]:
     shutil.copyfile(REPO / "notebooks" / "apps" / "ndvi.ipynb", copy)
 
 
+def open_fresh(page, platform, user: str) -> None:
+    """Log in and open the NDVI notebook in a JupyterLab whose workspace starts empty: a
+    workspace left by an earlier test restores its tabs while this one opens the wizard, and
+    the restored notebook was seen taking the place of the wizard's tab."""
+    hub_login(page, platform.hub_url, user, platform.secrets["demo_password"])
+    page.goto(f"{platform.hub_url}/user/{user}/lab?reset")
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=90_000)
+    open_notebook(page, platform.hub_url, user, NOTEBOOK)
+
+
+def open_wizard(page):
+    """Click the notebook's Package button; the wizard, shown. (A notebook opened from the URL
+    was seen being activated again by JupyterLab after the wizard had opened: the wizard's tab
+    is activated once more when things have settled.)"""
+    toolbar_button(page).click()
+    wizard = page.locator(".eopde-Wizard")
+    wizard.wait_for(state="attached", timeout=60_000)
+    page.wait_for_timeout(1500)
+    page.evaluate("""() => {
+        const shell = window.jupyterapp.shell;
+        const w = [...shell.widgets('main')].find(w => w.node.querySelector('.eopde-Wizard'));
+        shell.activateById(w.id);
+    }""")
+    return wizard
+
+
 def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"wizard-{name}.png"))
 
 
 def next_step(wizard) -> None:
     wizard.get_by_role("button", name="Next").click()
+
+
+def open_palette_item(page, label: str) -> None:
+    """Run the command palette's item `label`. The palette is opened again when something took
+    it away before it was used (seen with the sidebar panels restoring)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    search = page.locator(".lm-CommandPalette-input")
+    item = page.locator(".lm-CommandPalette-item", has_text=label)
+    for attempt in range(3):
+        page.evaluate("""() => window.jupyterapp.commands.execute(
+            'apputils:activate-command-palette')""")
+        try:
+            search.fill(label[:26], timeout=5_000)
+            item.click(timeout=5_000)
+            return
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    raise AssertionError(f"the command palette did not offer {label!r}")
 
 
 def toolbar_button(page):
@@ -59,15 +104,14 @@ def toolbar_button(page):
 def test_wizard_steps_1_to_4_on_the_ndvi_notebook(platform, wizard_user):
     eopde_calls: list[tuple[str, str, int]] = []
     with browser_page(ARTIFACTS, "wizard-last") as page:
+        # the wizard's calls (not the catalogue and jobs panels', not the kernel's logo)
         page.on("response", lambda r: eopde_calls.append((r.request.method, r.url, r.status))
-                if "/eopde/" in r.url and "/extensions/eopde/" not in r.url else None)
-        hub_login(page, platform.hub_url, wizard_user, platform.secrets["demo_password"])
-        open_notebook(page, platform.hub_url, wizard_user, NOTEBOOK)
+                if re.search(r"/user/[^/]+/eopde/(?!catalogue/|jobs)", r.url) else None)
+        open_fresh(page, platform, wizard_user)
 
         # the command is in the palette and the file browser's menu; the toolbar button opens it
         assert page.evaluate("() => window.jupyterapp.commands.hasCommand('eopde:open-wizard')")
-        toolbar_button(page).click()
-        wizard = page.locator(".eopde-Wizard")
+        wizard = open_wizard(page)
         wizard.locator(".eopde-Parameter").first.wait_for(timeout=60_000)
 
         # 1. Parameters: the three of the notebook, the scene marked as an EO input
@@ -220,10 +264,8 @@ def resumed(platform, wizard_user) -> Iterator[str]:
 
 def test_wizard_steps_5_to_9_to_a_job_and_published_results(platform, resumed):
     with browser_page(ARTIFACTS, "wizard-last-5-9") as page:
-        hub_login(page, platform.hub_url, resumed, platform.secrets["demo_password"])
-        open_notebook(page, platform.hub_url, resumed, NOTEBOOK)
-        toolbar_button(page).click()
-        wizard = page.locator(".eopde-Wizard")
+        open_fresh(page, platform, resumed)
+        wizard = open_wizard(page)
         wizard.locator(".eopde-cwl").wait_for(timeout=60_000)  # resumed at the Review
 
         # no ADES configured (the hub always configures its own: the answer is replaced here)
@@ -348,8 +390,7 @@ def test_a_server_extension_of_another_version_gives_one_clear_message(platform,
     with browser_page(ARTIFACTS, f"wizard-{name}") as page:
         page.route("**/eopde/version*", lambda route: route.fulfill(
             status=answer["status"], content_type="application/json", body=answer["body"]))
-        hub_login(page, platform.hub_url, wizard_user, platform.secrets["demo_password"])
-        open_notebook(page, platform.hub_url, wizard_user, NOTEBOOK)
+        open_fresh(page, platform, wizard_user)
         toolbar_button(page).click()
         blocked = page.locator(".eopde-Wizard-blocked")
         blocked.wait_for(timeout=30_000)
@@ -362,20 +403,14 @@ def test_the_toolbar_button_follows_its_setting(platform, wizard_user):
     """showToolbarButton off: no button on notebooks; the command palette still opens it."""
     save = "raw => window.jupyterapp.serviceManager.settings.save('eopde:plugin', raw)"
     with browser_page(ARTIFACTS, "wizard-no-toolbar-button") as page:
-        hub_login(page, platform.hub_url, wizard_user, platform.secrets["demo_password"])
-        open_notebook(page, platform.hub_url, wizard_user, NOTEBOOK)
+        open_fresh(page, platform, wizard_user)
         assert toolbar_button(page).is_visible()
         page.evaluate(save, '{"showToolbarButton": false}')
         try:
             open_notebook(page, platform.hub_url, wizard_user, NOTEBOOK)
             button = toolbar_button(page)
             assert button.count() == 1 and not button.is_visible()
-            page.evaluate("""() => window.jupyterapp.commands.execute(
-                'apputils:activate-command-palette')""")
-            search = page.locator(".lm-CommandPalette-input")
-            search.fill("Package Notebook as an OGC")
-            page.locator(".lm-CommandPalette-item",
-                         has_text="Package Notebook as an OGC Application").click()
+            open_palette_item(page, "Package Notebook as an OGC Application")
             page.locator(".eopde-Wizard .eopde-Parameter").first.wait_for(timeout=60_000)
         finally:
             page.evaluate(save, "{}")
