@@ -8,8 +8,11 @@ fresh browser context (no cache, as a first visit) that opens the notebook and w
 its cells are shown (`cells`) and its kernel is idle (`idle`); the session is shut down between
 runs so that every run starts a kernel. Runs alternate between the two servers. Prints the
 medians and the ratio with/without (issue 12 aims at <= 1.1), and the time from a click on the
-notebook's Package button to the detected parameters shown. Ports: EOPDE_BENCH_LAB_PORT
-(default 19760) and the next one. Needs `make` (the build) and Debian's chromium.
+notebook's Package button to the detected parameters shown. With `--ades URL --token T --user
+U` (a running platform's ADES, e.g. `eopde token demo`), also the time from a click on the
+wizard's Deploy (or Replace) button to the deployed process's description answered and shown,
+`--deploys N` times. Ports: EOPDE_BENCH_LAB_PORT (default 19760) and the next one. Needs `make`
+(the build) and Debian's chromium.
 """
 
 from __future__ import annotations
@@ -37,13 +40,14 @@ TOKEN = "bench-extension"
 BUILT = REPO / "lib" / "eopde" / "labextension"
 
 
-def start_lab(port: int, root: Path, state: Path, with_extension: bool) -> subprocess.Popen:
+def start_lab(port: int, root: Path, state: Path, with_extension: bool,
+              extra_env: dict[str, str] | None = None) -> subprocess.Popen:
     """A JupyterLab server; `state` holds its own data and config folders."""
     data, config = state / "data", state / "config"
     (config / "labconfig").mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "EOPDE_"))}
     env.update(JUPYTER_CONFIG_DIR=str(config), JUPYTER_DATA_DIR=str(data),
-               PYTHONPATH=str(REPO / "lib"))
+               PYTHONPATH=str(REPO / "lib"), **(extra_env or {}))
     if with_extension:
         shutil.copytree(BUILT, data / "labextensions" / "eopde")
         env["JUPYTER_PATH"] = str(data)
@@ -107,10 +111,47 @@ def one_load(browser, port: int, notebook: str,
     return cells, idle, wizard
 
 
+DEPLOY_APP = "bench-ndvi"
+
+
+def deploy_notebook(root: Path) -> str:
+    """A copy of the NDVI notebook whose wizard resumes at the Deploy step."""
+    nb = json.loads((REPO / "notebooks" / "apps" / "ndvi.ipynb").read_text())
+    nb["metadata"]["eopde"] = {"step": 5, "digest": None, "parameters": {},
+                               "metadata": {"id": DEPLOY_APP, "version": "1.0.0"},
+                               "runtime": {"image": "", "cores": "1", "ram": "2048"}}
+    (root / "ndvi-deploy.ipynb").write_text(json.dumps(nb))
+    return "ndvi-deploy.ipynb"
+
+
+def one_deploy(browser, port: int, notebook: str) -> float:
+    """Seconds from a click on Deploy/Replace to the deployed description shown."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(f"http://127.0.0.1:{port}/lab/tree/{notebook}?reset&token={TOKEN}")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=120_000)
+    page.locator(".eopde-ToolbarButton").first.click()
+    button = page.locator(".eopde-Deploy button.jp-mod-accept")
+    button.wait_for(timeout=120_000)
+    began = time.monotonic()
+    button.click()
+    page.wait_for_selector(".eopde-Deploy .eopde-valid", timeout=120_000)
+    took = time.monotonic() - began
+    context.close()
+    return took
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="loads per server")
+    parser.add_argument("--ades", help="a running platform's ADES URL ({user} filled)")
+    parser.add_argument("--token", help="a token of --user for the ADES")
+    parser.add_argument("--user", default="demo")
+    parser.add_argument("--deploys", type=int, default=3)
     args = parser.parse_args()
+    ades_env = {"EOPDE_ADES_URL": args.ades, "EOPDE_TOKEN": args.token or "",
+                "JUPYTERHUB_USER": args.user, "EOPDE_CONFIG": "/nonexistent/platforms.toml"} \
+        if args.ades else {}
     if not (BUILT / "package.json").is_file():
         raise SystemExit("the extension is not built: run `make`")
     port = int(os.environ.get("EOPDE_BENCH_LAB_PORT", "19760"))
@@ -119,8 +160,10 @@ def main() -> None:
     root.mkdir()
     shutil.copyfile(REPO / "notebooks" / "apps" / "ndvi.ipynb", root / "ndvi.ipynb")
     servers = {True: (port, tmp / "with"), False: (port + 1, tmp / "without")}
-    procs = [start_lab(p, root, state, flag) for flag, (p, state) in servers.items()]
+    procs = [start_lab(p, root, state, flag, ades_env if flag else None)
+             for flag, (p, state) in servers.items()]
     times: dict[bool, list[tuple[float, float, float | None]]] = {True: [], False: []}
+    deploys: list[float] = []
     from playwright.sync_api import sync_playwright
 
     try:
@@ -133,6 +176,11 @@ def main() -> None:
                 for flag in (True, False):
                     times[flag].append(one_load(browser, servers[flag][0], "ndvi.ipynb", flag))
                     shut_sessions(servers[flag][0])
+            if args.ades:
+                notebook = deploy_notebook(root)
+                for _ in range(args.deploys):
+                    deploys.append(one_deploy(browser, servers[True][0], notebook))
+                    shut_sessions(servers[True][0])
             browser.close()
     finally:
         for proc in procs:
@@ -149,6 +197,10 @@ def main() -> None:
         print(f"  {what:12s} with eopde {with_:.2f} s, without {without:.2f} s, "
               f"ratio {with_ / without:.3f}")
     print(f"  wizard open to parameters shown: median {med(True, 2):.2f} s")
+    if deploys:
+        print(f"  Deploy click to the deployed description shown ({len(deploys)} times, "
+              f"the first a deploy, then replaces): median {statistics.median(deploys):.2f} s, "
+              "all " + ", ".join(f"{d:.2f}" for d in deploys))
     print("  all (with):    " + ", ".join(f"{c:.2f}/{k:.2f}" for c, k, _ in times[True]))
     print("  all (without): " + ", ".join(f"{c:.2f}/{k:.2f}" for c, k, _ in times[False]))
 

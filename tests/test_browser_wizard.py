@@ -1,7 +1,8 @@
 """The packaging wizard in a real browser, in the JupyterLab a user gets through the hub of the
 local platform: open the NDVI tutorial notebook, open the wizard from the notebook's toolbar, go
-through steps 1-4; a bad parameter type shows the library's message on that field. Screenshots
-of each step are kept in test-artifacts/wizard-*.png."""
+through steps 1-4; a bad parameter type shows the library's message on that field; then steps
+5-9 to a successful job and published results (items on the shared map, an area drawn in the
+item picker), and the Deploy step's empty state when no ADES is configured. Screenshots of each step are kept in test-artifacts/wizard-*.png."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import expect
 
 from browser import browser_page, hub_login, open_notebook
 from conftest import ARTIFACTS
@@ -39,12 +41,57 @@ def wizard_user(platform, installed) -> Iterator[str]:
     shutil.copyfile(REPO / "notebooks" / "apps" / "ndvi.ipynb", copy)
 
 
+def open_fresh(page, platform, user: str) -> None:
+    """Log in and open the NDVI notebook in a JupyterLab whose workspace starts empty: a
+    workspace left by an earlier test restores its tabs while this one opens the wizard, and
+    the restored notebook was seen taking the place of the wizard's tab."""
+    hub_login(page, platform.hub_url, user, platform.secrets["demo_password"])
+    page.goto(f"{platform.hub_url}/user/{user}/lab?reset")
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=90_000)
+    open_notebook(page, platform.hub_url, user, NOTEBOOK)
+
+
+def open_wizard(page):
+    """Click the notebook's Package button; the wizard, shown. (A notebook opened from the URL
+    was seen being activated again by JupyterLab after the wizard had opened: the wizard's tab
+    is activated once more when things have settled.)"""
+    toolbar_button(page).click()
+    wizard = page.locator(".eopde-Wizard")
+    wizard.wait_for(state="attached", timeout=60_000)
+    page.wait_for_timeout(1500)
+    page.evaluate("""() => {
+        const shell = window.jupyterapp.shell;
+        const w = [...shell.widgets('main')].find(w => w.node.querySelector('.eopde-Wizard'));
+        shell.activateById(w.id);
+    }""")
+    return wizard
+
+
 def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"wizard-{name}.png"))
 
 
 def next_step(wizard) -> None:
     wizard.get_by_role("button", name="Next").click()
+
+
+def open_palette_item(page, label: str) -> None:
+    """Run the command palette's item `label`. The palette is opened again when something took
+    it away before it was used (seen with the sidebar panels restoring)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    search = page.locator(".lm-CommandPalette-input")
+    item = page.locator(".lm-CommandPalette-item", has_text=label)
+    for attempt in range(3):
+        page.evaluate("""() => window.jupyterapp.commands.execute(
+            'apputils:activate-command-palette')""")
+        try:
+            search.fill(label[:26], timeout=5_000)
+            item.click(timeout=5_000)
+            return
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    raise AssertionError(f"the command palette did not offer {label!r}")
 
 
 def toolbar_button(page):
@@ -57,15 +104,14 @@ def toolbar_button(page):
 def test_wizard_steps_1_to_4_on_the_ndvi_notebook(platform, wizard_user):
     eopde_calls: list[tuple[str, str, int]] = []
     with browser_page(ARTIFACTS, "wizard-last") as page:
+        # the wizard's calls (not the catalogue and jobs panels', not the kernel's logo)
         page.on("response", lambda r: eopde_calls.append((r.request.method, r.url, r.status))
-                if "/eopde/" in r.url and "/extensions/eopde/" not in r.url else None)
-        hub_login(page, platform.hub_url, wizard_user, platform.secrets["demo_password"])
-        open_notebook(page, platform.hub_url, wizard_user, NOTEBOOK)
+                if re.search(r"/user/[^/]+/eopde/(?!catalogue/|jobs)", r.url) else None)
+        open_fresh(page, platform, wizard_user)
 
         # the command is in the palette and the file browser's menu; the toolbar button opens it
         assert page.evaluate("() => window.jupyterapp.commands.hasCommand('eopde:open-wizard')")
-        toolbar_button(page).click()
-        wizard = page.locator(".eopde-Wizard")
+        wizard = open_wizard(page)
         wizard.locator(".eopde-Parameter").first.wait_for(timeout=60_000)
 
         # 1. Parameters: the three of the notebook, the scene marked as an EO input
@@ -138,10 +184,7 @@ def test_wizard_steps_1_to_4_on_the_ndvi_notebook(platform, wizard_user):
         rules = wizard.locator(".eopde-finding").all_inner_texts()
         assert all(re.search(r"\[[a-z0-9/:-]+\]", r) for r in rules)
         disabled = wizard.locator(".eopde-Wizard-steps button[disabled]").all_inner_texts()
-        assert [d.split(". ")[1] for d in disabled] == [
-            "Test run (not yet available)", "Deploy (not yet available)",
-            "Execute (not yet available)", "Monitor (not yet available)",
-            "Publish (not yet available)"]
+        assert disabled == []
         shot(page, "4-review")
 
         # a field changed elsewhere: the review is generated again
@@ -196,6 +239,143 @@ def test_wizard_steps_1_to_4_on_the_ndvi_notebook(platform, wizard_user):
     assert refused == [("POST", "package", 422)]  # the id "NDVI S2"
 
 
+APP_ID = "ndvi-wizard"
+
+
+@pytest.fixture
+def resumed(platform, wizard_user) -> Iterator[str]:
+    """The NDVI notebook with the wizard's choices of steps 1-4 in its metadata (as the test
+    above leaves them), so that steps 5-9 start at once; the process undeployed afterwards."""
+    copy = platform.settings().users_dir / USER / NOTEBOOK
+    nb = json.loads(copy.read_text())
+    nb["metadata"]["eopde"] = {
+        "step": 3, "digest": None, "parameters": {},
+        "metadata": {"id": APP_ID, "version": "1.0.0", "author": "Ada Lovelace <ada@example.org>",
+                     "affiliation": "Analytical Engines Ltd", "license": "Apache-2.0"},
+        "runtime": {"image": "", "cores": "1", "ram": "2048"}}
+    copy.write_text(json.dumps(nb))
+    yield wizard_user
+    token = platform.eopde("token", USER).stdout.strip()
+    import httpx
+
+    httpx.delete(f"{platform.url('ades')}/{USER}/ogc-api/processes/{APP_ID}",
+                 headers={"Authorization": f"Bearer {token}"}, timeout=60)
+
+
+def test_wizard_steps_5_to_9_to_a_job_and_published_results(platform, resumed):
+    with browser_page(ARTIFACTS, "wizard-last-5-9") as page:
+        open_fresh(page, platform, resumed)
+        wizard = open_wizard(page)
+        wizard.locator(".eopde-cwl").wait_for(timeout=60_000)  # resumed at the Review
+
+        # no ADES configured (the hub always configures its own: the answer is replaced here)
+        page.route("**/eopde/ades*", lambda route: route.fulfill(
+            status=200, content_type="application/json",
+            body='{"endpoints": [], "default": null}'))
+        wizard.get_by_role("button", name="6. Deploy").click()
+        empty = wizard.locator(".eopde-empty")
+        empty.wait_for(timeout=30_000)
+        assert empty.inner_text().startswith("No ADES is configured.")
+        assert wizard.locator("#eopde-ades").count() == 0
+        shot(page, "6-deploy-no-ades")
+        page.unroute("**/eopde/ades*")
+
+        # 5. Test run: an item picked from a catalogue search, run locally, its log, its items
+        wizard.get_by_role("button", name="5. Test run").click()
+        wizard.get_by_role("button", name="Pick a STAC item for scene…").click()
+        wizard.get_by_role("button", name="Search the catalogue").click()
+        picker = wizard.locator(".eopde-Picker")
+        picker.locator(".eopde-items button").first.wait_for(timeout=60_000)
+        found = picker.locator(".eopde-items tbody tr").count()
+        footprints = picker.locator(".eopde-WizardMap path.leaflet-interactive")
+        expect(footprints).to_have_count(found)
+        # an area drawn on the map fills the Area field (its keyboard twin)
+        picker.get_by_role("button", name="Draw the area on the map").click()
+        box = picker.locator(".eopde-WizardMap").bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5, steps=4)
+        page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.7, steps=4)
+        page.mouse.up()
+        area = picker.get_by_label("Area (west, south, east, north)").input_value()
+        assert re.fullmatch(r"-?\d+\.\d{4}(, -?\d+\.\d{4}){3}", area), area
+        unlabelled = page.evaluate("""() => [...document.querySelectorAll(
+            '.eopde-Wizard input, .eopde-Wizard textarea, .eopde-Wizard select')]
+            .filter(e => !e.labels.length).map(e => e.id)""")
+        assert unlabelled == []
+        shot(page, "5-item-picker")
+        picker.locator(".eopde-items button").first.click()
+        scene = wizard.locator("#eopde-inputs-scene")
+        assert "/collections/sentinel-2-l2a/items/" in scene.input_value()
+        assert scene.evaluate("e => e.labels[0].textContent").endswith("(scene)")
+        assert wizard.locator("#eopde-inputs-cloud_mask").input_value() == "true"
+        wizard.get_by_role("button", name="Start the test run").click()
+        done = wizard.locator(".eopde-run-status[data-status]:not([data-status=running])")
+        done.wait_for(timeout=300_000)
+        assert done.get_attribute("data-status") == "successful", \
+            wizard.locator(".eopde-TestRun").inner_text()[-3000:]
+        assert wizard.locator(".eopde-TestRun .eopde-items tbody tr").count() == 1
+        expect(wizard.locator(".eopde-TestRun .eopde-WizardMap path.leaflet-interactive")) \
+            .to_have_count(1)
+        assert "Final process status is success" in wizard.locator(".eopde-run-log").inner_text()
+        shot(page, "5-test-run")
+
+        # 6. Deploy on the platform's ADES, then a new version: what changes, then replace
+        wizard.get_by_role("button", name="6. Deploy").click()
+        expect(wizard.get_by_label("ADES")).to_have_value("local", timeout=30_000)
+        wizard.get_by_role("button", name=f"Deploy {APP_ID} 1.0.0").click()
+        wizard.get_by_text(f"Deployed {APP_ID} 1.0.0 on local.").wait_for(timeout=120_000)
+        wizard.get_by_role("button", name="2. Metadata").click()
+        wizard.get_by_label("Version").fill("1.0.1")
+        wizard.get_by_role("button", name="6. Deploy").click()
+        changes = wizard.locator(".eopde-changes")
+        changes.wait_for(timeout=120_000)
+        assert changes.locator("li").all_inner_texts() == ["version 1.0.0 → 1.0.1"]
+        assert "+s:softwareVersion: 1.0.1" in changes.locator(".eopde-diff").inner_text()
+        shot(page, "6-deploy-changes")
+        changes.get_by_role("button", name=f"Replace the deployed {APP_ID}").click()
+        wizard.get_by_text(f"Deployed {APP_ID} 1.0.1 on local.").wait_for(timeout=120_000)
+
+        # 7. Execute: the form from the deployed description keeps the test run's inputs
+        next_step(wizard)
+        execute = wizard.get_by_role("button", name=f"Execute {APP_ID}")
+        execute.wait_for(timeout=60_000)
+        assert "/items/" in wizard.locator("#eopde-inputs-scene").input_value()
+        shot(page, "7-execute")
+        execute.click()
+
+        # 8. Monitor: to the end, per-step logs, the result items
+        status = wizard.locator(".eopde-job-status")
+        status.wait_for(timeout=60_000)
+        page.wait_for_function("""() => ['successful', 'failed', 'dismissed'].includes(
+            document.querySelector('.eopde-job-status')?.dataset.status)""", timeout=300_000)
+        assert status.get_attribute("data-status") == "successful", status.inner_text()
+        wizard.locator(".eopde-Monitor .eopde-items tbody tr").first.wait_for(timeout=60_000)
+        assert wizard.locator(".eopde-Monitor .eopde-items tbody tr").count() == 1
+        expect(wizard.locator(".eopde-Monitor .eopde-WizardMap path.leaflet-interactive")) \
+            .to_have_count(1)
+        wizard.locator(".eopde-steplog summary").first.click()
+        assert wizard.locator(".eopde-steplog pre").first.inner_text().strip()
+        shot(page, "8-monitor")
+
+        # 9. Publish to the workspace
+        next_step(wizard)
+        wizard.get_by_role("button", name="Publish to my workspace").click()
+        published = wizard.locator(".eopde-published")
+        published.wait_for(timeout=120_000)
+        assert published.inner_text().startswith(f"Published to ws-{USER}: 1 item(s)")
+        assert wizard.locator(".eopde-Publish figcaption").inner_text().startswith(
+            f"Published to ws-{USER}")
+        expect(wizard.locator(".eopde-Publish .eopde-WizardMap path.leaflet-interactive")) \
+            .to_have_count(1)
+        shot(page, "9-publish")
+        kept = page.evaluate("""() => window.jupyterapp.shell.widgets('main')
+            .find(w => w.context && w.context.path.endsWith('ndvi.ipynb'))
+            .model.getMetadata('eopde')""")
+        assert (kept["step"], kept["ades"], kept["process"]) == (8, "local", APP_ID)
+        assert kept["job"] and "/items/" in kept["inputs"]["scene"]
+
+
 @pytest.mark.parametrize("answer, message", [
     ({"status": 200, "body": '{"version": "0.0.9", "api": 1}'},
      "The eopde JupyterLab extension (0.1.0) and the eopde server extension (0.0.9) differ"),
@@ -210,8 +390,7 @@ def test_a_server_extension_of_another_version_gives_one_clear_message(platform,
     with browser_page(ARTIFACTS, f"wizard-{name}") as page:
         page.route("**/eopde/version*", lambda route: route.fulfill(
             status=answer["status"], content_type="application/json", body=answer["body"]))
-        hub_login(page, platform.hub_url, wizard_user, platform.secrets["demo_password"])
-        open_notebook(page, platform.hub_url, wizard_user, NOTEBOOK)
+        open_fresh(page, platform, wizard_user)
         toolbar_button(page).click()
         blocked = page.locator(".eopde-Wizard-blocked")
         blocked.wait_for(timeout=30_000)
@@ -224,20 +403,14 @@ def test_the_toolbar_button_follows_its_setting(platform, wizard_user):
     """showToolbarButton off: no button on notebooks; the command palette still opens it."""
     save = "raw => window.jupyterapp.serviceManager.settings.save('eopde:plugin', raw)"
     with browser_page(ARTIFACTS, "wizard-no-toolbar-button") as page:
-        hub_login(page, platform.hub_url, wizard_user, platform.secrets["demo_password"])
-        open_notebook(page, platform.hub_url, wizard_user, NOTEBOOK)
+        open_fresh(page, platform, wizard_user)
         assert toolbar_button(page).is_visible()
         page.evaluate(save, '{"showToolbarButton": false}')
         try:
             open_notebook(page, platform.hub_url, wizard_user, NOTEBOOK)
             button = toolbar_button(page)
             assert button.count() == 1 and not button.is_visible()
-            page.evaluate("""() => window.jupyterapp.commands.execute(
-                'apputils:activate-command-palette')""")
-            search = page.locator(".lm-CommandPalette-input")
-            search.fill("Package Notebook as an OGC")
-            page.locator(".lm-CommandPalette-item",
-                         has_text="Package Notebook as an OGC Application").click()
+            open_palette_item(page, "Package Notebook as an OGC Application")
             page.locator(".eopde-Wizard .eopde-Parameter").first.wait_for(timeout=60_000)
         finally:
             page.evaluate(save, "{}")

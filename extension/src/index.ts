@@ -63,7 +63,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
       const content = new WizardWidget({
         panel,
-        defaultImage: settings.defaultImage
+        defaultImage: settings.defaultImage,
+        defaultAdes: settings.defaultAdes
       });
       const widget = new MainAreaWidget({ content });
       widget.id = content.id;

@@ -78,6 +78,46 @@ export interface IRuntime {
   ram: string;
 }
 
+export interface IStacItem {
+  id: string;
+  datetime: string | null;
+  bbox: number[] | null;
+  collection?: string | null;
+  href?: string | null;
+  cloud_cover?: number | null;
+  assets: string[] | { [key: string]: string };
+}
+
+/** A test run as GET /eopde/runs/<id> answers. */
+export interface IRunStatus {
+  id: string;
+  status: string;
+  messages: string[];
+  log: string;
+  offset: number;
+  result: {
+    status: string;
+    message: string;
+    problems: string[];
+    log_tail: string;
+    seconds: number;
+    catalog: string | null;
+    notebook: string | null;
+    items: IStacItem[];
+  } | null;
+  error: { message: string; field?: string } | null;
+}
+
+export interface IJobStatus {
+  id: string;
+  status: string;
+  progress: number | null;
+  message: string | null;
+  created: string | null;
+  finished: string | null;
+  logs?: { title: string; text: string }[];
+}
+
 /** What the notebook's metadata keeps (metadata.eopde). */
 export interface IWizardState {
   step: number;
@@ -85,6 +125,12 @@ export interface IWizardState {
   parameters: { [name: string]: IEdit };
   metadata: IMetadata;
   runtime: IRuntime;
+  /** input values of the test run and the execution, as typed */
+  inputs: { [name: string]: string };
+  /** the ADES (a configured platform's name), the deployed process, the last job */
+  ades: string;
+  process: string;
+  job: string;
 }
 
 export const EMPTY_STATE: IWizardState = {
@@ -102,7 +148,11 @@ export const EMPTY_STATE: IWizardState = {
     keywords: '',
     codeRepository: ''
   },
-  runtime: { image: '', cores: '1', ram: '2048' }
+  runtime: { image: '', cores: '1', ram: '2048' },
+  inputs: {},
+  ades: '',
+  process: '',
+  job: ''
 };
 
 /** A stored state, whatever the notebook's metadata holds (it may be hand-edited). */
@@ -129,12 +179,24 @@ export function readState(value: unknown): IWizardState {
       parameters[name] = e;
     }
   }
-  const step = Number.isInteger(v.step) && v.step >= 0 && v.step < 4 ? v.step : 0;
+  const inputs: { [name: string]: string } = {};
+  if (v.inputs && typeof v.inputs === 'object') {
+    for (const [name, value] of Object.entries(v.inputs as object)) {
+      if (typeof value === 'string') {
+        inputs[name] = value;
+      }
+    }
+  }
+  const step = Number.isInteger(v.step) && v.step >= 0 && v.step < 9 ? v.step : 0;
   return {
     step,
     digest: typeof v.digest === 'string' ? v.digest : null,
     parameters,
     metadata: meta,
-    runtime
+    runtime,
+    inputs,
+    ades: text(v.ades, ''),
+    process: text(v.process, ''),
+    job: text(v.job, '')
   };
 }

@@ -13,7 +13,9 @@ import {
   IWizardState,
   readState
 } from './types';
+import { DeployStep, ExecuteStep, MonitorStep, PublishStep } from './platform';
 import { MetadataStep, ReviewStep, RuntimeStep } from './steps';
+import { TestRunStep } from './testrun';
 
 export const STEPS = [
   'Parameters',
@@ -26,13 +28,14 @@ export const STEPS = [
   'Monitor',
   'Publish'
 ];
-/** Steps 5-9 come in a later version: shown, not offered. */
-export const AVAILABLE = 4;
+/** Steps offered (all of them since steps 5-9 came). */
+export const AVAILABLE = 9;
 const DEBOUNCE_MS = 500;
 
 export interface IWizardOptions {
   panel: NotebookPanel;
   defaultImage: string;
+  defaultAdes?: string;
 }
 
 /** The packaging wizard of one notebook, in the main area. */
@@ -55,8 +58,9 @@ namespace Private {
   export let id = 0;
 }
 
-/** Request body fields from the wizard state (only what the user set). */
-export function packageBody(path: string, state: IWizardState): any {
+/** Request body fields from the wizard state (only what the user set; an empty image is the
+ * `defaultImage` setting when there is one). */
+export function packageBody(path: string, state: IWizardState, defaultImage = ''): any {
   const meta: any = {};
   for (const [key, value] of Object.entries(state.metadata)) {
     if (key === 'keywords') {
@@ -72,8 +76,9 @@ export function packageBody(path: string, state: IWizardState): any {
     }
   }
   const runtime: any = {};
-  if (state.runtime.image.trim()) {
-    runtime.image = state.runtime.image.trim();
+  const image = state.runtime.image.trim() || defaultImage.trim();
+  if (image) {
+    runtime.image = image;
   }
   for (const key of ['cores', 'ram'] as const) {
     const text = state.runtime[key].trim();
@@ -98,6 +103,7 @@ function Wizard(props: IWizardOptions): JSX.Element {
   const [fieldErrors, setFieldErrors] = useState<{ [field: string]: string }>({});
   const [error, setError] = useState<{ message: string; field?: string } | null>(null);
   const started = useRef(false);
+  const [runId, setRunId] = useState('');
 
   const keep = (next: IWizardState) => {
     setState(next);
@@ -187,7 +193,8 @@ function Wizard(props: IWizardOptions): JSX.Element {
   const stateKey = JSON.stringify([state.parameters, state.metadata, state.runtime]);
   useDebounced(
     () => {
-      if (state.step === 3 && !blocked && detected) {
+      // the Review shows it; the Test run needs its process description
+      if ((state.step === 3 || state.step === 4) && !blocked && detected) {
         void generate();
       }
     },
@@ -198,7 +205,7 @@ function Wizard(props: IWizardOptions): JSX.Element {
     setBusy('Generating the application package…');
     setError(null);
     try {
-      const result = await post<IPackaged>('package', packageBody(path, state));
+      const result = await post<IPackaged>('package', packageBody(path, state, props.defaultImage));
       setPackaged(result);
       setFieldErrors({});
     } catch (e) {
@@ -227,6 +234,9 @@ function Wizard(props: IWizardOptions): JSX.Element {
     setFieldErrors(errs => dropPrefix(errs, `runtime.${key}`));
     keep({ ...state, runtime: { ...state.runtime, [key]: value } });
   };
+  const setInput = (name: string, value: string) =>
+    keep({ ...state, inputs: { ...state.inputs, [name]: value } });
+  const body = () => packageBody(path, state, props.defaultImage);
   const goTo = (step: number) => {
     setError(null);
     keep({ ...state, step });
@@ -310,6 +320,36 @@ function Wizard(props: IWizardOptions): JSX.Element {
             onGoTo={goTo}
           />
         )}
+        {state.step === 4 && (
+          <TestRunStep
+            path={path}
+            body={body}
+            packaged={packaged}
+            values={state.inputs}
+            onChange={setInput}
+            runId={runId}
+            setRunId={setRunId}
+          />
+        )}
+        {state.step === 5 && (
+          <DeployStep
+            body={body}
+            ades={state.ades}
+            defaultAdes={props.defaultAdes ?? ''}
+            onDeployed={(ades, process) => keep({ ...state, ades, process })}
+          />
+        )}
+        {state.step === 6 && (
+          <ExecuteStep
+            ades={state.ades}
+            process={state.process}
+            values={state.inputs}
+            onChange={setInput}
+            onStarted={job => keep({ ...state, job, step: 7 })}
+          />
+        )}
+        {state.step === 7 && <MonitorStep ades={state.ades} job={state.job} />}
+        {state.step === 8 && <PublishStep ades={state.ades} job={state.job} />}
         <div className="eopde-Wizard-nav">
           <button disabled={state.step === 0} onClick={() => goTo(state.step - 1)}>
             Back
@@ -321,12 +361,6 @@ function Wizard(props: IWizardOptions): JSX.Element {
           >
             Next
           </button>
-          {state.step === AVAILABLE - 1 && (
-            <span className="eopde-soon">
-              Test run, deploy, execute, monitor and publish are not yet available in the
-              wizard.
-            </span>
-          )}
         </div>
       </main>
     </div>

@@ -115,3 +115,26 @@ def load(name: str | None = None) -> PlatformConfig:
     base = _from_file(name) or _from_local_platform() or PlatformConfig(name=name or "local")
     overrides = {f: os.environ[v] for f, v in ENV_VARS.items() if os.environ.get(v)}
     return replace(base, **overrides)
+
+
+def ades_endpoints() -> list[tuple[str, str]]:
+    """`(platform name, ADES URL)` of every configured platform that has an ADES: the current
+    platform (`load()`) first, then the others of the config file, in its order. Empty when
+    none is configured."""
+    found: list[tuple[str, str]] = []
+    current = load()
+    if current.ades_url:
+        found.append((current.name, current.ades_url))
+    path = config_file()
+    if path.exists():
+        import tomllib
+
+        try:
+            platforms = tomllib.loads(path.read_text()).get("platforms", {})
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{path} is not valid TOML: {err}") from None
+        for name, values in platforms.items():
+            url = values.get("ades_url") if isinstance(values, dict) else None
+            if isinstance(url, str) and url and name not in {n for n, _ in found}:
+                found.append((name, url))
+    return found

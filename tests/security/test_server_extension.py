@@ -3,6 +3,10 @@
 Attacks: another user (mallory) or nobody calls alice's wizard API to read her notebooks'
 parameters or package them; alice's own server is asked for a notebook outside her folder
 (`..`, an absolute path, a symbolic link out of it) or to validate a CWL "file" named by path.
+Steps 5-9: mallory cannot start, follow or cancel alice's test runs, deploy, execute, follow,
+publish or search through her server; alice's server talks only to the ADES endpoints its
+configuration names (a URL in the request is refused before any connection: her token would go
+to it); a test run's notebook is confined as the others are.
 Every answer is refused without a byte of what was asked for."""
 
 from __future__ import annotations
@@ -68,6 +72,56 @@ def test_another_user_cannot_call_alices_wizard_api(alice_server, mallory, route
     answer = _post(f"{alice_server}/{route}", body, mallory.headers)
     assert answer.status_code == 403
     assert SECRET not in answer.text
+
+
+STEP_ROUTES = [("runs", {"path": "private.ipynb"}), ("deploy/preview", {"path": "private.ipynb"}),
+               ("deploy", {"path": "private.ipynb", "ades": "local"}),
+               ("process", {"ades": "local", "process": "p"}),
+               ("execute", {"ades": "local", "process": "p"}),
+               ("job", {"ades": "local", "job": "j"}), ("dismiss", {"ades": "local", "job": "j"}),
+               ("results", {"ades": "local", "job": "j"}),
+               ("publish", {"ades": "local", "job": "j"}), ("search", {"limit": 1})]
+
+
+@pytest.mark.parametrize("route, body", STEP_ROUTES)
+def test_another_user_cannot_use_alices_steps_5_to_9(alice_server, mallory, route, body):
+    answer = _post(f"{alice_server}/{route}", body, mallory.headers)
+    assert answer.status_code == 403
+    assert SECRET not in answer.text
+    for method in ("GET", "DELETE"):
+        answer = httpx.request(method, f"{alice_server}/runs/0123abcd", headers=mallory.headers,
+                               timeout=30, follow_redirects=False)
+        assert answer.status_code == 403
+
+
+def test_alices_server_sends_her_token_to_no_ades_the_request_names(alice_server, alice):
+    """A listener stands for an attacker's server: no request ever reaches it."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.5)
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/ogc-api"
+    try:
+        for route, body in STEP_ROUTES[2:9]:
+            answer = _post(f"{alice_server}/{route}", {**body, "ades": url}, alice.headers)
+            assert answer.status_code == 400, answer.text
+            assert answer.json()["field"] == "ades"
+        with pytest.raises(socket.timeout):
+            listener.accept()
+    finally:
+        listener.close()
+
+
+def test_a_test_run_reads_no_notebook_outside_her_folder(alice_server, alice, platform):
+    for path, status in ((f"../{'mallory'}/theirs.ipynb", 403), ("escape.ipynb", 403)):
+        for route in ("runs", "deploy/preview", "deploy"):
+            answer = _post(f"{alice_server}/{route}", {"path": path, "ades": "local"},
+                           alice.headers)
+            assert (answer.status_code, answer.json()["field"]) == (status, "path")
+            assert SECRET not in answer.text
+            assert str(platform.settings().users_dir) not in answer.text
 
 
 @pytest.mark.parametrize("route", ["version", "parameters", "package", "validate"])

@@ -177,19 +177,12 @@ def _status_line(status) -> str:
 def _stand_in_image(package: str) -> None:
     """Without a container engine, on the local platform's machine, publish a local package
     folder as the stand-in of its image (what the local ADES runs), and say so."""
-    from pathlib import Path
+    from ..apppkg.images import stand_in_if_needed
 
-    folder = Path(package)
-    if not folder.is_dir():
-        return
-    from ..apppkg.images import images_dir, publish_local
-    from ..apppkg.package import find_engine
-
-    if find_engine() or not images_dir().parent.is_dir():
-        return
-    target = publish_local(folder)
-    print(f"no container engine here: {folder} stands in for its image ({target})",
-          file=sys.stderr)
+    target = stand_in_if_needed(package)
+    if target is not None:
+        print(f"no container engine here: {package} stands in for its image ({target})",
+              file=sys.stderr)
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:

@@ -185,11 +185,12 @@ class Job:
             return JobDismissed(f"job {self.id} was dismissed", job_id=self.id, status=status)
         return err
 
-    def logs(self) -> str:
-        """The job's logs as text: every ``rel: related`` text/plain link of the status (EOEPCA's
-        per-step logs) and ``rel: logs``; else ``/jobs/{id}/logs`` when the server has it."""
+    def step_logs(self) -> list[tuple[str, str]]:
+        """The job's logs as ``(title, text)``: one per ``rel: related`` text/plain link of the
+        status (EOEPCA's per-step logs) and ``rel: logs``; else ``/jobs/{id}/logs`` (titled
+        "job") when the server has it."""
         status = self.status() if self.id else self._status
-        parts: list[str] = []
+        parts: list[tuple[str, str]] = []
         for link in (status.log_links if status else []):
             href = link.get("href")
             if not href:
@@ -199,16 +200,26 @@ class Job:
                 text = self.client._text(href)
             except ProcessesError as err:
                 text = f"(could not read this log: {err})"
-            parts.append(f"==> {title} <==\n{text.rstrip()}")
+            parts.append((title, text.rstrip()))
         if not parts and self.id:
             try:
                 text = self.client._text(self._path("/logs"))
             except (NoSuchJob, ProcessesError) as err:
                 if getattr(err, "status", None) in (404, 405, 501):
-                    return ""
+                    return []
                 raise
-            parts.append(text.rstrip())
-        return "\n\n".join(parts) + ("\n" if parts else "")
+            parts.append(("job", text.rstrip()))
+        return parts
+
+    def logs(self) -> str:
+        """The job's logs as text: each of `step_logs` under a ``==> title <==`` line (a server
+        with one log only: that log alone)."""
+        parts = self.step_logs()
+        if len(parts) == 1 and parts[0][0] == "job":
+            texts = [parts[0][1]]
+        else:
+            texts = [f"==> {title} <==\n{text}" for title, text in parts]
+        return "\n\n".join(texts) + ("\n" if texts else "")
 
     def dismiss(self) -> JobStatus:
         """Dismiss the job (``DELETE /jobs/{id}``): stops it if running, removes its results."""

@@ -80,3 +80,15 @@ def docker_pull(cwl_text: str) -> str | None:
 
     images = load_package(cwl_text).images()
     return images[0] if images else None
+
+
+def stand_in_if_needed(folder: str | os.PathLike[str]) -> Path | None:
+    """Without a container engine, on the local platform's machine (its state folder exists),
+    publish the package folder as the stand-in of its image (what the local ADES runs); the
+    stand-in's folder, else None (an engine runs the real image; or no local platform)."""
+    from .package import find_engine
+
+    folder = Path(folder)
+    if not folder.is_dir() or find_engine() or not images_dir().parent.is_dir():
+        return None
+    return publish_local(folder)

@@ -15,11 +15,12 @@ from jupyter_server.utils import url_path_join
 
 import eopde
 
-from . import wizard
+from . import remote, wizard
 from .errors import RequestError
+from .runs import LocalRuns
 
 #: Bumped when a route or a JSON shape changes; the front end says so when it differs.
-API_VERSION = 1
+API_VERSION = 2
 MAX_BODY = 2_000_000
 
 
@@ -52,22 +53,33 @@ class _Handler(APIHandler):
                                        hidden_ok=bool(getattr(cm, "allow_hidden", False)))
         return path, str(data.get("path"))
 
-    async def run(self, work: Callable[[], dict[str, Any]]) -> None:
+    async def run(self, work: Callable[[], dict[str, Any]], remote: bool = False) -> None:
         try:
             result = await asyncio.get_running_loop().run_in_executor(None, work)
         except RequestError as err:
             self.answer(err.status, err.to_dict())
             return
+        except Exception as err:
+            if not remote:
+                raise
+            # another service broke in a way the library does not name: say which step, not
+            # what it answered (it may carry a server path); the server's log has the rest
+            self.log.exception("eopde: %s failed", self.request.path)
+            self.answer(502, {"message": f"the request failed ({type(err).__name__}); the "
+                                         "Jupyter server's log has the details."})
+            return
         self.answer(200, result)
 
-    async def call(self, fn: Callable[..., dict[str, Any]], with_notebook: bool = True) -> None:
+    async def call(self, fn: Callable[..., dict[str, Any]], with_notebook: bool = True,
+                   whole_body: bool = False) -> None:
         try:
             data = self.body()
-            args = (*self.notebook(data), data) if with_notebook else (data.get("cwl"),)
+            args: tuple = ((*self.notebook(data), data) if with_notebook else
+                           (data,) if whole_body else (data.get("cwl"),))
         except RequestError as err:
             self.answer(err.status, err.to_dict())
             return
-        await self.run(lambda: fn(*args))
+        await self.run(lambda: fn(*args), remote=whole_body)
 
 
 class VersionHandler(_Handler):
@@ -94,8 +106,73 @@ class ValidateHandler(_Handler):
         await self.call(wizard.check, with_notebook=False)
 
 
+class RunsHandler(_Handler):
+    """POST runs: start a test run; GET runs/<id>: its status and log from an offset; DELETE
+    runs/<id>: cancel it."""
+
+    @property
+    def runs(self) -> LocalRuns:
+        settings = self.settings
+        if "eopde_runs" not in settings:
+            settings["eopde_runs"] = LocalRuns(self.contents_manager.root_dir)
+        return settings["eopde_runs"]
+
+    @tornado.web.authenticated
+    async def post(self, run_id: str = "") -> None:
+        if run_id:
+            raise tornado.web.HTTPError(405)
+        await self.call(self.runs.start)
+
+    @tornado.web.authenticated
+    def get(self, run_id: str = "") -> None:
+        try:
+            messages = _count(self.get_argument("messages", "0"), "messages")
+            offset = _count(self.get_argument("offset", "0"), "offset")
+            self.answer(200, self.runs.status(run_id, messages, offset))
+        except RequestError as err:
+            self.answer(err.status, err.to_dict())
+
+    @tornado.web.authenticated
+    def delete(self, run_id: str = "") -> None:
+        try:
+            self.answer(200, self.runs.cancel(run_id))
+        except RequestError as err:
+            self.answer(err.status, err.to_dict())
+
+
+def _count(text: str, name: str) -> int:
+    if not text.isdigit() or len(text) > 15:
+        raise RequestError(400, f"`{name}` must be a whole number.", field=name)
+    return int(text)
+
+
+class AdesHandler(_Handler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        default = self.get_argument("default", "")[:500]
+        await self.run(lambda: remote.endpoints(default))
+
+
+def _remote(fn: Callable[..., dict[str, Any]], with_notebook: bool = False) -> type:
+    class Handler(_Handler):
+        @tornado.web.authenticated
+        async def post(self) -> None:
+            await self.call(fn, with_notebook=with_notebook, whole_body=True)
+
+    Handler.__name__ = f"{fn.__name__.title()}Handler"
+    return Handler
+
+
 ROUTES = [("version", VersionHandler), ("parameters", ParametersHandler),
-          ("package", PackageHandler), ("validate", ValidateHandler)]
+          ("package", PackageHandler), ("validate", ValidateHandler),
+          ("runs", RunsHandler), (r"runs/([0-9a-f]{1,32})", RunsHandler),
+          ("ades", AdesHandler),
+          ("deploy/preview", _remote(remote.preview, with_notebook=True)),
+          ("deploy", _remote(remote.deploy, with_notebook=True)),
+          ("process", _remote(remote.process)), ("execute", _remote(remote.execute)),
+          ("job", _remote(remote.job)), ("dismiss", _remote(remote.dismiss)),
+          ("results", _remote(remote.results)), ("publish", _remote(remote.publish)),
+          ("search", _remote(remote.search))]
 
 
 def setup_handlers(web_app: Any) -> None:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RequestError, scrub
-from .overrides import apply_overrides
 
 MAX_PATH = 1024
 MAX_CWL = 1_000_000
@@ -77,8 +76,13 @@ def edited_notebook(notebook: Path, api_path: str, edits: Mapping[str, Mapping[s
         index = find_parameters_cell(nb)
     except NotebookParametersError as err:
         raise RequestError(422, str(err), field="parameters", cell=err.cell) from None
+    from eopde.apppkg.paramedits import ParameterEditError, apply_overrides
+
     cell = nb.cells[index]
-    cell.source = apply_overrides(cell.source, edits)
+    try:
+        cell.source = apply_overrides(cell.source, edits)
+    except ParameterEditError as err:
+        raise RequestError(err.status, str(err), field=err.field) from None
     return nb
 
 
@@ -166,9 +170,9 @@ def package_options(body: Mapping[str, Any]) -> dict[str, Any]:
     return options
 
 
-def package(notebook: Path, api_path: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    """POST /eopde/package: the package made in a temporary folder, as `eopde package` makes it;
-    answers its CWL text, its OGC process description and the validation findings."""
+def build_package(notebook: Path, api_path: str, body: Mapping[str, Any], work: Path) -> Any:
+    """The package of the wizard's choices, made by `make_package` as `eopde package` makes it,
+    in `work/package` (from a copy of the notebook with the edits, in `work/src`)."""
     import nbformat
 
     from eopde.apppkg.package import PackageError, make_package
@@ -176,25 +180,33 @@ def package(notebook: Path, api_path: str, body: Mapping[str, Any]) -> dict[str,
 
     options = package_options(body)
     nb = edited_notebook(notebook, api_path, _edits(body))
+    src = Path(work, "src", notebook.name)
+    src.parent.mkdir(parents=True)
+    nbformat.write(nb, str(src))
+    hide = {str(work): "", str(notebook.parent): ""}
+    if "code_repository" not in options:  # the copy is outside the notebook's git checkout
+        options["code_repository"] = _repository_of(notebook.parent)
+    try:
+        pkg = make_package(src, Path(work, "package"), **options)
+    except NotebookParametersError as err:
+        raise RequestError(422, scrub(str(err), hide), field="parameters", cell=err.cell,
+                           line=err.line) from None
+    except PackageError as err:
+        raise RequestError(422, scrub(str(err), hide), field=_field_of(str(err))) from None
+    pkg.warnings[:] = [scrub(w, hide) for w in pkg.warnings]
+    return pkg
+
+
+def package(notebook: Path, api_path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """POST /eopde/package: the package made in a temporary folder, as `eopde package` makes it;
+    answers its CWL text, its OGC process description and the validation findings."""
     with tempfile.TemporaryDirectory(prefix="eopde-wizard-") as tmp:
-        src = Path(tmp, "src", notebook.name)
-        src.parent.mkdir()
-        nbformat.write(nb, str(src))
-        hide = {tmp: "", str(notebook.parent): ""}
-        if "code_repository" not in options:  # the copy is outside the notebook's git checkout
-            options["code_repository"] = _repository_of(notebook.parent)
-        try:
-            pkg = make_package(src, Path(tmp, "package"), **options)
-        except NotebookParametersError as err:
-            raise RequestError(422, scrub(str(err), hide), field="parameters", cell=err.cell,
-                               line=err.line) from None
-        except PackageError as err:
-            raise RequestError(422, scrub(str(err), hide), field=_field_of(str(err))) from None
+        pkg = build_package(notebook, api_path, body, Path(tmp))
         cwl_text = pkg.cwl_path.read_text(encoding="utf-8")
         result = {
             "id": pkg.app_id, "version": pkg.version, "image": pkg.image,
             "files": sorted(p.relative_to(pkg.directory).as_posix() for p in pkg.files),
-            "warnings": [scrub(w, hide) for w in pkg.warnings],
+            "warnings": list(pkg.warnings),
             "requirements": pkg.requirements.lines(),
         }
     result.update(check(cwl_text), cwl=cwl_text)

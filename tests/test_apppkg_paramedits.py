@@ -1,4 +1,4 @@
-"""The wizard's edits written into a parameters cell (eopde.server.overrides): the library then
+"""The wizard's edits written into a parameters cell (eopde.apppkg.paramedits): the library then
 reads the edited cell; line numbers stay those of the user's cell."""
 
 from __future__ import annotations
@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from eopde.apppkg.parameters import parse_parameters_source
-from eopde.server.errors import RequestError
-from eopde.server.overrides import apply_overrides
+from eopde.apppkg.paramedits import ParameterEditError, apply_overrides
 
 CELL = (
     "%matplotlib inline\n"
@@ -67,9 +66,9 @@ def test_a_literal_type_becomes_an_enum_and_a_wrong_one_a_warning_on_its_line():
     ({"mode": "int"}, 400, "parameters.mode"),
 ])
 def test_edits_that_cannot_be_written_are_refused_with_their_field(edits, status, field):
-    with pytest.raises(RequestError) as err:
+    with pytest.raises(ParameterEditError) as err:
         apply_overrides(CELL, edits)
-    assert (err.value.status, err.value.details["field"]) == (status, field)
+    assert (err.value.status, err.value.field) == (status, field)
 
 
 def test_no_edit_leaves_the_cell_as_it_was():

@@ -1,6 +1,6 @@
-"""The wizard's edits of a parameters cell (type, label, doc), written back as Python source so
-that the library reads them as it reads any notebook: the type becomes the annotation, the
-label and doc the comment on the line.
+"""Edits of a parameters cell (the JupyterLab wizard's: type, label, doc), written back
+as Python source, so that the library reads them as it reads any notebook: the type becomes
+the annotation, the label and doc the comment on the line.
 
 Line numbers are kept: comment lines that documented an edited parameter become blank lines, so
 a problem the library reports on line N is still on line N of the user's own cell.
@@ -13,7 +13,17 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import RequestError
+
+
+class ParameterEditError(ValueError):
+    """An edit that cannot be written: ``status`` 400 (malformed) or 422 (does not fit the
+    cell), ``field`` the wizard's field it belongs to (``parameters.<name>.type``)."""
+
+    def __init__(self, status: int, message: str, field: str):
+        super().__init__(message)
+        self.status = status
+        self.field = field
+
 
 #: Limits on what one edit may hold (a label is one line; a doc a paragraph).
 MAX_TYPE = 200
@@ -33,8 +43,9 @@ def _text(edit: Mapping[str, Any], key: str, limit: int, name: str) -> str | Non
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > limit or "\n" in value or "\r" in value:
-        raise RequestError(400, f"`{key}` of parameter `{name}` must be one line of text of at "
-                           f"most {limit} characters.", field=f"parameters.{name}.{key}")
+        raise ParameterEditError(
+            400, f"`{key}` of parameter `{name}` must be one line of text of at "
+                 f"most {limit} characters.", field=f"parameters.{name}.{key}")
     return value.strip()
 
 
@@ -42,7 +53,8 @@ def _check_type(text: str, name: str) -> str:
     try:
         ast.parse(text, mode="eval")
     except SyntaxError:
-        raise RequestError(422, f"the type `{text}` of parameter `{name}` is not a Python type "
+        raise ParameterEditError(
+            422, f"the type `{text}` of parameter `{name}` is not a Python type "
                            "expression; write e.g. `int`, `float | None`, `list[str]`, "
                            "`Literal[\"a\", \"b\"]` or `StacItem`.",
                            field=f"parameters.{name}.type") from None
@@ -75,13 +87,14 @@ def _statements(tree: ast.Module) -> dict[str, ast.stmt]:
 def apply_overrides(source: str, edits: Mapping[str, Mapping[str, Any]]) -> str:
     """`source` (a parameters cell) with `edits` ({name: {type, label, doc}}) applied.
 
-    Raises RequestError (4xx, with the field) for an edit that cannot be written: an unknown
+    Raises ParameterEditError (with the field) for an edit that cannot be written: an unknown
     parameter, a type that is not a Python expression, a statement sharing its line."""
     code = _code(source)
     try:
         tree = ast.parse(code)
     except SyntaxError:
-        raise RequestError(422, "the parameters cell is not valid Python, so the wizard cannot "
+        raise ParameterEditError(
+            422, "the parameters cell is not valid Python, so the wizard cannot "
                            "write your edits into it; fix the cell first (the Parameters step "
                            "shows where).", field="parameters") from None
     lines = source.splitlines()
@@ -90,11 +103,12 @@ def apply_overrides(source: str, edits: Mapping[str, Mapping[str, Any]]) -> str:
     ends = [n.end_lineno or n.lineno for n in tree.body]
     for name, edit in edits.items():
         if not isinstance(edit, Mapping):
-            raise RequestError(400, f"the edit of `{name}` must be an object "
+            raise ParameterEditError(400, f"the edit of `{name}` must be an object "
                                "{type, label, doc}.", field=f"parameters.{name}")
         node = nodes.get(name)
         if node is None:
-            raise RequestError(422, f"the parameters cell has no plain assignment of `{name}`; "
+            raise ParameterEditError(
+                422, f"the parameters cell has no plain assignment of `{name}`; "
                                "detect the parameters again.", field=f"parameters.{name}")
         type_text = _text(edit, "type", MAX_TYPE, name)
         label = _text(edit, "label", MAX_LABEL, name)
@@ -103,7 +117,8 @@ def apply_overrides(source: str, edits: Mapping[str, Mapping[str, Any]]) -> str:
             continue
         first, last = node.lineno, node.end_lineno or node.lineno
         if starts.count(first) > 1 or ends.count(first) > 1 or ends.count(last) > 1:
-            raise RequestError(422, f"`{name}` shares its line with another statement; put it on "
+            raise ParameterEditError(
+                422, f"`{name}` shares its line with another statement; put it on "
                                "a line of its own to edit it here.", field=f"parameters.{name}")
         _rewrite(lines, code, node, name, type_text, label, doc)
     return "\n".join(lines) + ("\n" if source.endswith("\n") else "")
