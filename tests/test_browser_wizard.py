@@ -87,7 +87,10 @@ def open_palette_item(page, label: str) -> None:
             'apputils:activate-command-palette')""")
         try:
             search.fill(label[:26], timeout=5_000)
-            item.click(timeout=5_000)
+            item.wait_for(state="visible", timeout=5_000)
+            # Enter runs the palette's active item (the first match): a click was seen landing
+            # on an item the palette was re-rendering ("detached", "not stable").
+            search.press("Enter", timeout=5_000)
             return
         except PlaywrightTimeout:
             page.keyboard.press("Escape")
