@@ -72,3 +72,30 @@ def test_jwt_expiry_reads_exp_without_trusting_it():
     assert auth.jwt_expiry(_jwt(1796000000)) == 1796000000.0
     assert auth.jwt_expiry("opaque-token") is None
     assert auth.jwt_expiry("a.!!!.c") is None
+
+
+
+def _ades_client(token):
+    from eopde.ades.client import Client
+
+    return Client("http://127.0.0.1:9/ades", token=token)
+
+
+def _workspace_backend(token):
+    from eopde.workspace.backends import Backend
+
+    return Backend("http://127.0.0.1:9/workspace", token, "alice")
+
+
+@pytest.mark.parametrize("make", [_ades_client, _workspace_backend])
+def test_clients_ask_for_the_current_token_unless_given_one(make, monkeypatch):
+    """The ADES and workspace clients read the token at each request: a client made an hour
+    ago sends the token of now; a token given to the client is kept until it is unset."""
+    tokens = iter(["first", "renewed", "after-unset"])
+    monkeypatch.setattr(auth, "get_token", lambda: next(tokens))
+    client = make(None)
+    assert (client.token, client.token) == ("first", "renewed")
+    given = make("mine")
+    assert (given.token, given.token) == ("mine", "mine")
+    given.token = None
+    assert given.token == "after-unset"

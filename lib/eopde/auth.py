@@ -37,6 +37,22 @@ def get_token() -> str | None:
     return os.environ.get("JUPYTERHUB_API_TOKEN") or _saved_login().get("token") or None
 
 
+class TokenSetting:
+    """A client attribute holding the token a user gave, else `get_token()` asked at each
+    request (cached there until near its expiry): on an OIDC platform the hub renews the access
+    token, so a job waited on for hours never sends a stale one. Used as ``token = TokenSetting()``
+    on a class; instances keep what is set in ``_token``."""
+
+    def __get__(self, obj: object, owner: type | None = None) -> str | None:
+        if obj is None:
+            return None
+        given: str | None = getattr(obj, "_token", None)
+        return given if given is not None else get_token()
+
+    def __set__(self, obj: object, value: str | None) -> None:
+        obj.__dict__["_token"] = value
+
+
 def get_user() -> str | None:
     """The user name for `{user}` URL parts: JUPYTERHUB_USER, else the `eopde login` user."""
     return os.environ.get("JUPYTERHUB_USER") or _saved_login().get("user") or None

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 from urllib.parse import quote, urljoin, urlsplit
 
+from ..auth import TokenSetting
 from .errors import (ADESConnectionError, DuplicateProcess, InvalidInput, ProcessesError,
                      from_response)
 from .jobs import Job, JobStatus
@@ -105,19 +106,8 @@ class Client:
     def __repr__(self) -> str:
         return f"<eopde.ades.Client {self.url}>"
 
-    @property
-    def token(self) -> str | None:
-        """The token given, else `eopde.auth.get_token()` asked at each request (cached there
-        until near its expiry): a job waited on for hours never sends a stale token."""
-        if self._token is not None:
-            return self._token
-        from ..auth import get_token
-
-        return get_token()
-
-    @token.setter
-    def token(self, value: str | None) -> None:
-        self._token = value
+    #: The token given, else the current one, asked at each request (see TokenSetting).
+    token = TokenSetting()
 
     # -- HTTP ---------------------------------------------------------------------------------
 

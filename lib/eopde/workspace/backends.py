@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ..auth import TokenSetting
 from .upload import PublishError
 
 KINDS = ("eopde", "eoepca-1.4", "stac-api")
@@ -29,19 +30,8 @@ class Backend:
         self.url = (url or "").rstrip("/")
         self._token, self.user, self.catalogue_url = token, user, catalogue_url
 
-    @property
-    def token(self) -> str | None:
-        """The token given, else `eopde.auth.get_token()` asked at each request: on an OIDC
-        platform the hub renews the access token, so it is never the one of an hour ago."""
-        if self._token is not None:
-            return self._token
-        from ..auth import get_token
-
-        return get_token()
-
-    @token.setter
-    def token(self, value: str | None) -> None:
-        self._token = value
+    #: The token given, else the current one, asked at each request (see TokenSetting).
+    token = TokenSetting()
 
     def _client(self, base: str | None = None) -> Any:
         import httpx
