@@ -1,12 +1,11 @@
 /* The catalogue panel (left sidebar): pick a catalogue and a collection, search with a form
  * built from its queryables and an AOI drawn on the map, see footprints and a true-colour
  * preview, browse the results, insert the search as code into the notebook. */
-import { ReactWidget } from '@jupyterlab/apputils';
-import type { Message } from '@lumino/messaging';
 import * as React from 'react';
 
 import { RequestError } from '../api';
 import { EoMap, MapView } from '../map';
+import { LazySidePanel } from '../sidepanel';
 import * as api from './api';
 import {
   EMPTY_FORM,
@@ -29,7 +28,7 @@ export interface ICataloguePanelOptions {
   insertCode: (code: string, replace: boolean) => Promise<void>;
 }
 
-export class CataloguePanel extends ReactWidget {
+export class CataloguePanel extends LazySidePanel {
   constructor(private options: ICataloguePanelOptions) {
     super();
     this.id = 'eopde-catalogue';
@@ -37,20 +36,8 @@ export class CataloguePanel extends ReactWidget {
     this.title.caption = 'EO catalogue search (eopde)';
   }
 
-  /** Nothing is asked of the server until the panel is first shown (most sessions never
-   * open it); from then on it stays mounted, hidden or not. */
-  private opened = false;
-
-  protected onAfterShow(msg: Message): void {
-    super.onAfterShow(msg);
-    if (!this.opened) {
-      this.opened = true;
-      this.update();
-    }
-  }
-
-  render(): JSX.Element {
-    return this.opened ? <Catalogue {...this.options} /> : <div />;
+  protected renderOpened(): JSX.Element {
+    return <Catalogue {...this.options} />;
   }
 }
 

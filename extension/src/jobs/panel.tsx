@@ -3,11 +3,11 @@
  * running finishes. */
 import { MainAreaWidget, Notification, ReactWidget } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
-import type { Message } from '@lumino/messaging';
 import * as React from 'react';
 
 import { catalogues } from '../catalogue/api';
 import { EoMap, MapView } from '../map';
+import { LazySidePanel } from '../sidepanel';
 import * as api from './api';
 
 export interface IJobsPanelOptions {
@@ -18,7 +18,7 @@ export interface IJobsPanelOptions {
   open: (widget: Widget) => void;
 }
 
-export class JobsPanel extends ReactWidget {
+export class JobsPanel extends LazySidePanel {
   constructor(private options: IJobsPanelOptions) {
     super();
     this.id = 'eopde-jobs';
@@ -26,20 +26,8 @@ export class JobsPanel extends ReactWidget {
     this.title.caption = 'ADES jobs (eopde)';
   }
 
-  /** Nothing is asked of the server until the panel is first shown (most sessions never
-   * open it); from then on it stays mounted, hidden or not. */
-  private opened = false;
-
-  protected onAfterShow(msg: Message): void {
-    super.onAfterShow(msg);
-    if (!this.opened) {
-      this.opened = true;
-      this.update();
-    }
-  }
-
-  render(): JSX.Element {
-    return this.opened ? <Jobs {...this.options} /> : <div />;
+  protected renderOpened(): JSX.Element {
+    return <Jobs {...this.options} />;
   }
 }
 
