@@ -17,6 +17,7 @@ from playwright.sync_api import expect
 from browser import browser_page, hub_login, open_notebook
 from conftest import ARTIFACTS
 from extension_install import REPO, install_for_user
+from workspace_helpers import drop_collections
 
 pytestmark = pytest.mark.platform
 
@@ -265,7 +266,11 @@ def resumed(platform, wizard_user) -> Iterator[str]:
                  headers={"Authorization": f"Bearer {token}"}, timeout=60)
 
 
-def test_wizard_steps_5_to_9_to_a_job_and_published_results(platform, resumed):
+def test_wizard_steps_5_to_9_to_a_job_and_published_results(platform, resumed, request):
+    # Other tests search the shared platform's whole catalogue: what step 9 publishes goes again.
+    token = platform.eopde("token", USER).stdout.strip()
+    request.addfinalizer(lambda: drop_collections(platform.url("catalogue"),
+                                                  {token: [f"ws-{USER}"]}))
     with browser_page(ARTIFACTS, "wizard-last-5-9") as page:
         open_fresh(page, platform, resumed)
         wizard = open_wizard(page)

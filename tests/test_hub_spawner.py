@@ -77,6 +77,7 @@ def test_spawn_progress_stream_from_the_real_hub(platform):
     try:
         assert session.login(platform.secrets["demo_password"]).status_code == 200
         xsrf = {"X-XSRFToken": session._xsrf("/hub/")}
+        _stopped(session, xsrf)  # earlier tests on the shared platform leave demo's server up
         started = session.client.post("/hub/api/users/demo/server", headers=xsrf)
         # slow_spawn_timeout 0: the hub answers at once, the start goes on
         assert started.status_code == 202, started.text
@@ -99,6 +100,20 @@ def test_spawn_progress_stream_from_the_real_hub(platform):
     assert progress == sorted(progress) and progress[0] == 0 and progress[-1] == 100
     # once ready, the pending page sends the browser on to the server
     assert page.status_code == 200 and "/user/demo/" in str(page.url)
+
+
+def _stopped(session, xsrf, timeout: float = 60) -> None:
+    """Stop demo's server and wait until the hub has it neither running nor pending."""
+    import time
+
+    session.stop()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        model = session.client.get("/hub/api/users/demo", headers=xsrf).json()
+        if not model.get("server") and not model.get("pending"):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"demo's server did not stop within {timeout} s: {model}")
 
 
 def test_start_returns_as_soon_as_the_server_listens(monkeypatch):
