@@ -419,6 +419,9 @@ def test_the_toolbar_button_follows_its_setting(platform, wizard_user):
             button = toolbar_button(page)
             assert button.count() == 1 and not button.is_visible()
             open_palette_item(page, "Package Notebook as an OGC Application")
-            page.locator(".eopde-Wizard .eopde-Parameter").first.wait_for(timeout=60_000)
+            # attached, not visible: JupyterLab may re-activate the notebook opened from the URL
+            # after the wizard opened (see open_wizard), which hides the wizard's tab
+            page.locator(".eopde-Wizard .eopde-Parameter").first.wait_for(
+                state="attached", timeout=60_000)
         finally:
             page.evaluate(save, "{}")
