@@ -14,7 +14,8 @@ What it does as the real one does (and what the tests rely on):
   (``bind`` on the Role, or holding its rules); 403 Status bodies;
 - SubjectAccessReview (``authorization.k8s.io/v1``) answered by the same evaluator.
 What it does not: watches, patches, admission, defaulting, controllers (no pod ever runs:
-tests play the kubelet with :meth:`FakeCluster.pod_ended`), garbage collection.
+tests play the kubelet with :meth:`FakeCluster.pod_ended`); of garbage collection only a Job's
+pods going with it.
 """
 
 from __future__ import annotations
@@ -128,9 +129,10 @@ class FakeCluster:
 
         def state(name: str) -> dict[str, Any]:
             code = exits.get(name)
+            known = {"name": name, "image": "x", "imageID": "", "ready": False, "restartCount": 0}
             if code is None:
-                return {"name": name, "state": {"waiting": {"reason": "PodInitializing"}}}
-            return {"name": name, "state": {"terminated": {"exitCode": code}}}
+                return {**known, "state": {"waiting": {"reason": "PodInitializing"}}}
+            return {**known, "state": {"terminated": {"exitCode": code}}}
 
         self.put("", "pods", ns, {
             "apiVersion": "v1", "kind": "Pod",
@@ -329,6 +331,10 @@ def _handler(cluster: FakeCluster):
                 return self._send(200, cluster.put(group, res, ns, body))
             with cluster.lock:
                 del cluster.objects[(group, res, ns, name)]
+                if res == "jobs":  # the garbage collector's part: the Job's pods go with it
+                    for key in [k for k, o in cluster.objects.items() if k[1] == "pods"
+                                and (o["metadata"].get("labels") or {}).get("job-name") == name]:
+                        del cluster.objects[key]
                 if res == "namespaces":
                     for key in [k for k in cluster.objects if k[2] == name]:
                         del cluster.objects[key]
