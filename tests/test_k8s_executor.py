@@ -257,3 +257,18 @@ def test_a_restarted_ades_follows_the_running_job(k8s):
         again.shutdown()
     assert done.status == "failed" and "Calrissian exited 4" in done.message
     assert "following the job's Job again" in open(done.log_path).read()
+
+
+def test_configured_from_the_environment(tmp_path):
+    from eopde.services.ades.k8s_executor import from_env
+
+    env = {"EOPDE_K8S_STORAGE_CLASS": "cephfs", "EOPDE_K8S_MAX_CORES": "8",
+           "EOPDE_K8S_USER_NAMESPACE_TEMPLATE": "pde-{username}", "EOPDE_HOME": str(tmp_path),
+           "EOPDE_WORKSPACE_KEYS_PATH": str(tmp_path / "keys.json"),
+           "EOPDE_ADES_JOB_TIMEOUT_MAX": "100", "EOPDE_ADES_KEEP_WORK": "5"}
+    ex = from_env(None, env, api=object())
+    assert (ex.backend.storage_class, ex.backend.max_cores) == ("cephfs", 8)
+    assert ex.backend.user_namespace_template == "pde-{username}"
+    assert ex.storage.keys_file == str(tmp_path / "keys.json") and ex.max_timeout == 100
+    with pytest.raises(ValueError, match="EOPDE_K8S_STORAGE_CLASS"):
+        from_env(None, {})

@@ -415,3 +415,38 @@ def _failure(pod, status, logs: dict[str, str], limit: float) -> str:
                     "has its output" if s.name == "calrissian"
                     else f"{s.name} failed (exit {done.exit_code}); the job's log has its output")
     return "the Job failed on the cluster; the job's log has what its containers said"
+
+
+def from_env(store, env: dict[str, str], *, url_policy: Any = None,
+             api: Any = None) -> KubernetesExecutor:
+    """The Kubernetes executor as the ADES's environment configures it (``EOPDE_ADES_EXECUTOR=
+    kubernetes``): ``EOPDE_K8S_USER_NAMESPACE_TEMPLATE`` (default ``eopde-{username}``, the hub's
+    ``K8sSettings.user_namespace_template``), ``EOPDE_K8S_ADES_NAMESPACE`` (``eopde``),
+    ``EOPDE_K8S_STORAGE_CLASS`` (an RWX class; required), ``EOPDE_K8S_VOLUME_SIZE``,
+    ``EOPDE_K8S_CALRISSIAN_IMAGE``, ``EOPDE_K8S_STEPS_IMAGE``, ``EOPDE_K8S_MAX_CORES``,
+    ``EOPDE_K8S_MAX_RAM``, ``EOPDE_K8S_POLL`` (seconds); storage: ``EOPDE_S3_ENDPOINT`` and
+    ``EOPDE_WORKSPACE_KEYS_PATH`` (per-user keys, required); ``EOPDE_ADES_WORK_DIR`` (logs)."""
+    from ..workspace_store import KEYS_FILE_ENV
+    from .execution import executor_limits
+
+    storage_class = env.get("EOPDE_K8S_STORAGE_CLASS")
+    if not storage_class:
+        raise ValueError("EOPDE_K8S_STORAGE_CLASS: the ReadWriteMany storage class of the jobs' "
+                         "volumes (NFS, CephFS, Longhorn RWX...)")
+    options: dict[str, Any] = {k: conv(env[v]) for k, v, conv in (
+        ("volume_size", "EOPDE_K8S_VOLUME_SIZE", str),
+        ("calrissian_image", "EOPDE_K8S_CALRISSIAN_IMAGE", str),
+        ("steps_image", "EOPDE_K8S_STEPS_IMAGE", str),
+        ("max_cores", "EOPDE_K8S_MAX_CORES", int),
+        ("max_ram", "EOPDE_K8S_MAX_RAM", str)) if env.get(v)}
+    backend = CalrissianBackend(
+        user_namespace_template=env.get("EOPDE_K8S_USER_NAMESPACE_TEMPLATE") or "eopde-{username}",
+        storage_class=storage_class, **options)
+    home = Path(env.get("EOPDE_HOME") or Path.home() / ".eopde")
+    return KubernetesExecutor(
+        store, backend=backend, storage=StageOutTarget(keys_file=env.get(KEYS_FILE_ENV) or None),
+        api=api,
+        work_dir=Path(env.get("EOPDE_ADES_WORK_DIR") or home / "ades" / "jobs"),
+        ades_namespace=env.get("EOPDE_K8S_ADES_NAMESPACE") or "eopde", url_policy=url_policy,
+        poll=float(env.get("EOPDE_K8S_POLL") or 5),
+        **{k: v for k, v in executor_limits(env).items() if k != "keep_work"})
