@@ -38,6 +38,7 @@ CWL = {
          "outputs": {"results": {"type": "Directory", "outputSource": "run/results"}},
          "steps": {"run": {"run": "#tool", "in": {"scene": "scene"}, "out": ["results"]}}},
         {"class": "CommandLineTool", "id": "tool",
+         "requirements": {"DockerRequirement": {"dockerPull": "docker.io/library/busybox:1.36"}},
          "baseCommand": ["sh", "-c", 'ls -R "$1" > loot.txt' + CATALOG_SH, "tool"],
          "arguments": ["$(inputs.scene.path)"],
          "inputs": {"scene": "Directory"},
@@ -272,3 +273,44 @@ def test_configured_from_the_environment(tmp_path):
     assert ex.storage.keys_file == str(tmp_path / "keys.json") and ex.max_timeout == 100
     with pytest.raises(ValueError, match="EOPDE_K8S_STORAGE_CLASS"):
         from_env(None, {})
+
+
+def test_through_the_ades_api(tmp_path):
+    """The ADES's own HTTP API with the Kubernetes executor (its uvicorn factory): execute,
+    follow, another user sees nothing."""
+    from fastapi.testclient import TestClient
+
+    from eopde.services.ades.k8s_executor import create_app
+
+    fake = FakeCluster().start()
+    for obj in ades_provisioner_rbac("eopde"):
+        kubernetes.utils.create_from_dict(fake.client(), obj)
+    env = {"EOPDE_K8S_STORAGE_CLASS": "rwx", "EOPDE_HOME": str(tmp_path), "EOPDE_K8S_POLL": "0.05",
+           "EOPDE_S3_ENDPOINT": "http://127.0.0.1:9",
+           "EOPDE_WORKSPACE_KEYS_PATH": str(tmp_path / "workspace" / "keys.json")}
+    tokens = {"tok-alice": "alice", "tok-bob": "bob"}
+    app = create_app(env=env, api=fake.client(fake.service_account_token("eopde", ADES_SA)),
+                     verify_token=tokens.get, base_url="http://testserver")
+    alice = {"Authorization": "Bearer tok-alice"}
+    try:
+        with TestClient(app) as client:
+            made = client.post("/alice/ogc-api/processes", content=json.dumps(CWL),
+                               headers={**alice, "Content-Type": "application/cwl+yaml"})
+            assert made.status_code == 201, made.text
+            resp = client.post("/alice/ogc-api/processes/read-scene/execution", headers={
+                **alice, "Prefer": "respond-async"}, json={"inputs": {
+                    "scene": "s3://user-alice/a/item.json"}})
+            assert resp.status_code == 201, resp.text
+            job_id = resp.headers["Location"].rsplit("/", 1)[1]
+            store = app.state.store
+            kjob = kube_job(SimpleNamespace(fake=fake, store=store), store.get_job(job_id))
+            fake.pod_ended("eopde-alice", kjob["metadata"]["name"], {"stage-in": 1},
+                           {"stage-in": "stage-in failed: input 'scene': no such item"})
+            app.state.executor.wait(job_id, timeout=20)
+            status = client.get(f"/alice/ogc-api/jobs/{job_id}", headers=alice).json()
+            assert (status["status"], status["message"]) == (
+                "failed", "stage-in failed: input 'scene': no such item")
+            assert client.get(f"/bob/ogc-api/jobs/{job_id}",
+                              headers={"Authorization": "Bearer tok-bob"}).status_code == 404
+    finally:
+        fake.stop()

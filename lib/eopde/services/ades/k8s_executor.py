@@ -444,9 +444,31 @@ def from_env(store, env: dict[str, str], *, url_policy: Any = None,
         storage_class=storage_class, **options)
     home = Path(env.get("EOPDE_HOME") or Path.home() / ".eopde")
     return KubernetesExecutor(
-        store, backend=backend, storage=StageOutTarget(keys_file=env.get(KEYS_FILE_ENV) or None),
+        store, backend=backend, storage=StageOutTarget(endpoint=env.get("EOPDE_S3_ENDPOINT") or None,
+                                              keys_file=env.get(KEYS_FILE_ENV) or None),
         api=api,
         work_dir=Path(env.get("EOPDE_ADES_WORK_DIR") or home / "ades" / "jobs"),
         ades_namespace=env.get("EOPDE_K8S_ADES_NAMESPACE") or "eopde", url_policy=url_policy,
         poll=float(env.get("EOPDE_K8S_POLL") or 5),
         **{k: v for k, v in executor_limits(env).items() if k != "keep_work"})
+
+
+def create_app(*, env: dict[str, str] | None = None, api: Any = None, store: Any = None,
+               **overrides: Any):
+    """The ADES app running its jobs on Kubernetes:
+    ``uvicorn eopde.services.ades.k8s_executor:create_app --factory`` (configuration:
+    :func:`from_env`; the rest as :func:`eopde.services.ades.app.create_app`)."""
+    import os
+
+    from .app import create_app as ades_app
+    from .fetchpolicy import platform_origins, policy_for
+    from .store import JobStore
+
+    env = dict(os.environ if env is None else env)
+    if store is None:
+        home = Path(env.get("EOPDE_HOME") or Path.home() / ".eopde")
+        (home / "ades").mkdir(parents=True, exist_ok=True)
+        store = JobStore(env.get("EOPDE_ADES_DB_URL") or f"sqlite:///{home / 'ades' / 'ades.db'}")
+    origins = platform_origins(env)
+    executor = from_env(store, env, url_policy=lambda user: policy_for(user, origins), api=api)
+    return ades_app(store=store, executor=executor, env=env, **overrides)
