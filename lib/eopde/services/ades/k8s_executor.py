@@ -419,8 +419,8 @@ def _failure(pod, status, logs: dict[str, str], limit: float) -> str:
 
 def from_env(store, env: dict[str, str], *, url_policy: Any = None,
              api: Any = None) -> KubernetesExecutor:
-    """The Kubernetes executor as the ADES's environment configures it (``EOPDE_ADES_EXECUTOR=
-    kubernetes``): ``EOPDE_K8S_USER_NAMESPACE_TEMPLATE`` (default ``eopde-{username}``, the hub's
+    """The Kubernetes executor as the ADES's environment configures it (:func:`create_app`):
+    ``EOPDE_K8S_USER_NAMESPACE_TEMPLATE`` (default ``eopde-{username}``, the hub's
     ``K8sSettings.user_namespace_template``), ``EOPDE_K8S_ADES_NAMESPACE`` (``eopde``),
     ``EOPDE_K8S_STORAGE_CLASS`` (an RWX class; required), ``EOPDE_K8S_VOLUME_SIZE``,
     ``EOPDE_K8S_CALRISSIAN_IMAGE``, ``EOPDE_K8S_STEPS_IMAGE``, ``EOPDE_K8S_MAX_CORES``,
