@@ -314,3 +314,38 @@ def test_through_the_ades_api(tmp_path):
                               headers={"Authorization": "Bearer tok-bob"}).status_code == 404
     finally:
         fake.stop()
+
+
+def test_the_usage_report_and_step_logs_are_kept(k8s, tmp_path, capsys):
+    """What Calrissian leaves on the output volume (usage report, a tool log per step) is
+    reported by the stage-out container and kept beside the job's log, where the jobs API
+    links step logs; a step name cannot lead out of the job's folder."""
+    from eopde.services.ades.k8s_steps import main, report_run
+    from eopde.services.ades.steplogs import step_log_files
+
+    out = tmp_path / "output"
+    (out / "logs").mkdir(parents=True)
+    (out / "usage.json").write_text(json.dumps({"cores": 2, "ram_megabytes": 1024}))
+    (out / "logs" / "node_ndvi.log").write_text("reading B04\nwriting ndvi.tif\n")
+    (out / "logs" / "..%2F..%2Fescape.log").write_text("nothing\n")
+    report_run(out)
+    printed = capsys.readouterr().out
+    assert main(["stage-out", "--output", str(out / "output.json"), "--user", "alice",
+                 "--job", "j"]) == 1  # no output document: says so, in one line
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "stage-out failed (nothing was kept in the bucket): the workflow wrote no output "
+        "document")
+    job = submit(k8s, "alice", "s3://user-alice/a/item.json")
+    k8s.fake.pod_ended("eopde-alice", kube_job(k8s, job)["metadata"]["name"],
+                       {"stage-in": 0, "calrissian": 0, "stage-out": 1},
+                       {"stage-out": printed + "stage-out failed (nothing was kept in the "
+                                               "bucket): S3 said no\n"})
+    done = k8s.ex.wait(job.id, timeout=20)
+    assert done.message == "stage-out failed (nothing was kept in the bucket): S3 said no"
+    folder = k8s.tmp / "jobs" / job.id
+    assert json.loads((folder / "usage.json").read_text()) == {"cores": 2, "ram_megabytes": 1024}
+    files = step_log_files(done.log_path)
+    assert [f.name for f in files] == ["2F.._2Fescape.log", "node_ndvi.log"]
+    assert all(f.parent == folder / "steps" for f in files)
+    assert (folder / "steps" / "node_ndvi.log").read_text() == "reading B04\nwriting ndvi.tif\n"
+    assert "eopde-step" not in open(done.log_path).read()

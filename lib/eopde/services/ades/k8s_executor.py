@@ -49,7 +49,7 @@ from .calrissian import CalrissianBackend, Staging
 from .execution import scrub
 from .executor_base import (DEFAULT_MAX_TIMEOUT, DEFAULT_TIMEOUT, DISMISS_MESSAGE, ExecutorBase,
                             split_inputs)
-from .k8s_steps import RESULTS_MARK
+from .k8s_steps import RESULTS_MARK, STEP_MARK, USAGE_MARK
 from .stageout import StageOutTarget, delete_results, job_prefix
 from .store import FINAL, utcnow
 
@@ -343,7 +343,9 @@ class KubernetesExecutor(ExecutorBase):
                 if pod is not None else "" for c in CONTAINERS}
         for c in CONTAINERS:
             for line in logs[c].splitlines():
-                self._say(job.id, f"{c}: {line}")
+                if not line.startswith((STEP_MARK, USAGE_MARK)):  # kept apart, below
+                    self._say(job.id, f"{c}: {line}")
+        self._keep_run_report(job.id, logs["stage-out"])
         outcome: tuple[str, str, dict[str, Any]]
         if status.succeeded:
             try:
@@ -358,6 +360,27 @@ class KubernetesExecutor(ExecutorBase):
             outcome = ("failed", _failure(pod, status, logs, limit), {})
         self._remove(job)  # the Secret with the owner's keys goes before the job is said done
         self._finish(job.id, outcome[0], outcome[1], **outcome[2])
+
+    def _keep_run_report(self, job_id: str, stage_out_log: str) -> None:
+        """Calrissian's usage report (``usage.json``) and the steps' tool logs (``steps/<step>.log``,
+        the files the jobs API links, as for local jobs) beside the job's log."""
+        import re
+
+        from .steplogs import STEPS_DIR
+
+        folder = self._log_path(job_id).parent
+        steps: dict[str, list[str]] = {}
+        for line in stage_out_log.splitlines():
+            if line.startswith(USAGE_MARK):
+                (folder / "usage.json").write_text(line[len(USAGE_MARK):])
+                self._say(job_id, "eopde: Calrissian's usage report is kept as usage.json")
+            elif line.startswith(STEP_MARK) and ": " in line:
+                step, _, text = line[len(STEP_MARK):].partition(": ")
+                steps.setdefault(step, []).append(text)
+        for step, lines in steps.items():  # the name is the workflow's: made a safe file name
+            name = re.sub(r"[^A-Za-z0-9._-]+", "_", step).strip("._") or "step"
+            (folder / STEPS_DIR).mkdir(exist_ok=True)
+            (folder / STEPS_DIR / f"{name}.log").write_text("\n".join(lines) + "\n")
 
     def _results(self, job, stage_out_log: str) -> dict[str, Any]:
         """The stage-out container's results, checked against the owner's bucket."""

@@ -11,6 +11,9 @@ readable with them); then ``DIR/job.yml``, the CWL job Calrissian runs, is writt
 Directory outputs of Calrissian's output document are copied to the owner's bucket by
 :func:`eopde.services.ades.stageout.stage_out` (same layout, all or nothing, as the local
 executor), with the same keys; the last log line is ``RESULTS_MARK`` + the results document.
+Before that it reports what Calrissian left on the output volume, for the ADES to keep (what
+EOEPCA's runner reads off the volume after a run): the usage report (``USAGE_MARK`` + JSON) and
+each step's tool log (``STEP_MARK`` + ``<step>: <line>``).
 
 Both exit 1 with one line saying what failed (no traceback, no file contents): the ADES puts the
 container's log in the job's log and that line in the job's message.
@@ -27,6 +30,10 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 RESULTS_MARK = "eopde-results: "
+USAGE_MARK = "eopde-usage: "
+STEP_MARK = "eopde-step "
+MAX_REPORT = 1 << 20  #: bytes of a usage report or of one step log passed on (the rest is cut)
+MAX_STEP_LOGS = 200
 
 
 def _s3():
@@ -85,6 +92,25 @@ def _folders(value: Any) -> Path | list[Path] | None:
     return path(value)
 
 
+def report_run(outdir: Path, usage: str = "usage.json", logs: str = "logs") -> None:
+    """Print Calrissian's usage report and the steps' tool logs (see the module doc)."""
+    try:
+        text = (outdir / usage).read_text(errors="replace")[:MAX_REPORT]
+        print(USAGE_MARK + json.dumps(json.loads(text)), flush=True)
+    except (OSError, ValueError):
+        pass
+    files = sorted((outdir / logs).glob("*.log"))[:MAX_STEP_LOGS] if (outdir / logs).is_dir() \
+        else []
+    for path in files:
+        try:
+            lines = path.read_text(errors="replace")[:MAX_REPORT].splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            print(f"{STEP_MARK}{path.stem}: {line}")
+    sys.stdout.flush()
+
+
 def stage_out(output: Path, user: str, job_id: str) -> dict[str, Any]:
     """Copy the Directory outputs of Calrissian's output document to the owner's bucket."""
     from .stageout import StageOutError, stage_out as upload
@@ -121,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             stage_in(json.loads(args.plan.read_text()), args.dest)
             print("eopde: stage-in done", flush=True)
         else:
+            report_run(args.output.parent)
             results = stage_out(args.output, args.user, args.job)
             print(RESULTS_MARK + json.dumps(results), flush=True)
     except StageInError as err:
