@@ -349,3 +349,24 @@ def test_the_usage_report_and_step_logs_are_kept(k8s, tmp_path, capsys):
     assert all(f.parent == folder / "steps" for f in files)
     assert (folder / "steps" / "node_ndvi.log").read_text() == "reading B04\nwriting ndvi.tif\n"
     assert "eopde-step" not in open(done.log_path).read()
+
+
+def test_a_cluster_refusal_says_so_without_the_servers_body(tmp_path):
+    """The ADES without its provisioner rights: the job fails saying the cluster refused, with
+    the status only (an API error's body and headers stay out of the user's message)."""
+    fake = FakeCluster().start()
+    store = JobStore(f"sqlite:///{tmp_path}/ades.db")
+    add_processes(store, "alice")
+    ex = make_executor(store, fake, tmp_path)
+    ex.start()
+    try:
+        job = store.create_job("alice", "read-scene", {"scene": "s3://user-alice/i.json"},
+                               None, "async")
+        ex.submit(job.id)
+        done = ex.wait(job.id, timeout=20)
+    finally:
+        ex.shutdown()
+        store.close()
+        fake.stop()
+    assert (done.status, done.message) == (
+        "failed", "the cluster refused to make the user's namespace: 403 Forbidden")

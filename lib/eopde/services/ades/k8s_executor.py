@@ -205,20 +205,26 @@ class KubernetesExecutor(ExecutorBase):
         except _Refused as err:
             self._say(job_id, f"eopde: {err}")
             return self._finish(job_id, "failed", str(err))
-        ns = self._namespace(job.user)
+        try:
+            ns = self._namespace(job.user)
+        except Exception as err:  # ApiException: the cluster said no (its body is not shown)
+            self._say(job_id, f"eopde: the cluster refused the user's namespace: {_reason(err)}")
+            return self._finish(job_id, "failed", "the cluster refused to make the user's "
+                                f"namespace: {_reason(err)}")
         backend = self._backend(limit)
         process = self.store.get_process(job.user, job.process_id)
         manifests = backend.render(job, process, staging)
         try:
             calrissian.submit(manifests, self.api)
         except Exception as err:  # FailToCreateError / ApiException: the cluster said no
-            reason = getattr(err, "reason", None) or getattr(
-                getattr(err, "api_exceptions", [None])[0], "reason", None) or type(err).__name__
+            reason = _reason(err)
             self._say(job_id, f"eopde: the cluster refused the job's objects: {reason}")
             self._remove(job)
             return self._finish(job_id, "failed", f"the cluster refused the job: {reason}")
         self._say(job_id, f"eopde: submitted as Job {manifests[-1]['metadata']['name']} in "
                           f"namespace {ns}")
+        if job_id in self._dismissed:  # dismissed while its objects were being made
+            return self._remove(job)
         self._follow(job, limit)
 
     def _follow_again(self, job_id: str) -> None:
@@ -407,6 +413,13 @@ class KubernetesExecutor(ExecutorBase):
         except Exception:
             raise _BadResults("the results' catalog is not in the owner's bucket") from None
         return results
+
+
+def _reason(err: Exception) -> str:
+    """An API error's status and reason ("403 Forbidden"), never its body or headers."""
+    first = (getattr(err, "api_exceptions", None) or [err])[0]
+    status, reason = getattr(first, "status", None), getattr(first, "reason", None)
+    return f"{status} {reason}" if status else type(err).__name__
 
 
 def _running_container(pod) -> str | None:
