@@ -38,7 +38,7 @@ CWL = {
          "outputs": {"results": {"type": "Directory", "outputSource": "run/results"}},
          "steps": {"run": {"run": "#tool", "in": {"scene": "scene"}, "out": ["results"]}}},
         {"class": "CommandLineTool", "id": "tool",
-         "requirements": {"DockerRequirement": {"dockerPull": "docker.io/library/busybox:1.36"}},
+         "hints": {"DockerRequirement": {"dockerPull": "docker.io/library/busybox:1.36"}},
          "baseCommand": ["sh", "-c", 'ls -R "$1" > loot.txt' + CATALOG_SH, "tool"],
          "arguments": ["$(inputs.scene.path)"],
          "inputs": {"scene": "Directory"},

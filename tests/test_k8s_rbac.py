@@ -22,9 +22,9 @@ from kubernetes.client import ApiException
 
 from eopde.hub.k8s import K8sSettings
 from eopde.hub.k8s_rbac import (ADES_RULES, ADES_SA, CALRISSIAN_RULES, CALRISSIAN_SA, allowed,
-                                ades_provisioner_rbac, ensure_user_namespace, hub_cluster_rbac,
+                                ades_provisioner_rbac, hub_cluster_rbac,
                                 main, user_namespace, user_namespace_rbac)
-from eopde.services.ades.calrissian import CalrissianBackend
+from eopde.services.ades.calrissian import CalrissianBackend, ensure_user_namespace
 from eopde.services.ades.store import JobRecord, ProcessRecord
 from k8s_fake import FakeCluster
 from test_k8s_spawner import FakeUser, kubeconfig, render  # noqa: F401  (autouse fixture)

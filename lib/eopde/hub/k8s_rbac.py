@@ -17,7 +17,9 @@ with a Role holding exactly what its code calls (tests/test_k8s_rbac.py records 
   created.
 
 Neither may read Secrets, exec into pods or touch another namespace. Who makes these objects: the
-ADES itself, when a user's first job arrives (:func:`ensure_user_namespace`, idempotent), with
+ADES itself, when a user's first job arrives
+(:func:`eopde.services.ades.calrissian.ensure_user_namespace`, idempotent; there, because the
+hub's image has no ``kubernetes`` client), with
 the cluster rights of :func:`ades_provisioner_rbac` (create namespaces; create the two Roles and
 their bindings, and nothing else of RBAC: ``bind``/``escalate`` are limited by name to them).
 Why the ADES and not a spawn hook of the hub: jobs arrive through the ADES's API from anywhere
@@ -125,7 +127,7 @@ def hub_cluster_rbac(hub_namespace: str = "eopde", hub_service_account: str = "h
 def ades_provisioner_rbac(ades_namespace: str = "eopde", ades_service_account: str = ADES_SA
                           ) -> list[dict[str, Any]]:
     """ClusterRole and ClusterRoleBinding with which the ADES makes a user's namespace and its
-    RBAC on the user's first job (:func:`ensure_user_namespace`): create namespaces, the
+    RBAC on the user's first job (``calrissian.ensure_user_namespace``): create namespaces, the
     ServiceAccount, the two Roles and their RoleBindings, and replace those two by name.
     ``escalate``/``bind`` (needed to grant what the ADES does not hold itself: Calrissian's pod
     rights) are limited by name to the two Roles."""
@@ -149,43 +151,6 @@ def ades_provisioner_rbac(ades_namespace: str = "eopde", ades_service_account: s
          "subjects": [{"kind": "ServiceAccount", "name": ades_service_account,
                        "namespace": ades_namespace}]},
     ]
-
-
-def ensure_user_namespace(api_client: Any, username: str, *, template: str = "eopde-{username}",
-                          ades_namespace: str = "eopde",
-                          image_pull_secrets: tuple[str, ...] = ()) -> str:
-    """Make ``username``'s namespace and its job RBAC (:func:`user_namespace_rbac`) unless they
-    exist; Roles and RoleBindings that exist are replaced, so their rules are always this
-    version's (and a tampered one is put right). Idempotent; returns the namespace.
-    ``api_client``: a ``kubernetes.client.ApiClient``."""
-    from kubernetes import client
-
-    ns = user_namespace(template, username)
-    core, rbac = client.CoreV1Api(api_client), client.RbacAuthorizationV1Api(api_client)
-
-    def create(make: Any, replace: Any = None) -> None:
-        try:
-            make()
-        except client.ApiException as err:
-            if err.status != 409:
-                raise
-            if replace is not None:
-                replace()
-
-    create(lambda: core.create_namespace(
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(ns)}))
-    for obj in user_namespace_rbac(ns, ades_namespace=ades_namespace,
-                                   image_pull_secrets=image_pull_secrets):
-        name = obj["metadata"]["name"]
-        if obj["kind"] == "ServiceAccount":
-            create(lambda o=obj: core.create_namespaced_service_account(ns, o))
-        elif obj["kind"] == "Role":
-            create(lambda o=obj: rbac.create_namespaced_role(ns, o),
-                   lambda o=obj, n=name: rbac.replace_namespaced_role(n, ns, o))
-        else:
-            create(lambda o=obj: rbac.create_namespaced_role_binding(ns, o),
-                   lambda o=obj, n=name: rbac.replace_namespaced_role_binding(n, ns, o))
-    return ns
 
 
 def allowed(rules: list[dict], verb: str, group: str, resource: str) -> bool:

@@ -406,6 +406,47 @@ def container_log(namespace: str, pod: str, container: str, api: Any = None,
         raise
 
 
+def ensure_user_namespace(api_client: Any, username: str, *, template: str = "eopde-{username}",
+                          ades_namespace: str = "eopde",
+                          image_pull_secrets: tuple[str, ...] = ()) -> str:
+    """Make ``username``'s namespace and its job RBAC
+    (:func:`eopde.hub.k8s_rbac.user_namespace_rbac`) unless they
+    exist; Roles and RoleBindings that exist are replaced, so their rules are always this
+    version's (and a tampered one is put right). Idempotent; returns the namespace.
+    ``api_client``: a ``kubernetes.client.ApiClient``."""
+    from kubernetes import client
+
+    from eopde.hub.k8s_rbac import LABELS, user_namespace, user_namespace_rbac
+
+    ns = user_namespace(template, username)
+    core, rbac = client.CoreV1Api(api_client), client.RbacAuthorizationV1Api(api_client)
+
+    def create(make: Any, replace: Any = None) -> None:
+        try:
+            make()
+        except client.ApiException as err:
+            if err.status != 409:
+                raise
+            if replace is not None:
+                replace()
+
+    create(lambda: core.create_namespace(
+        {"apiVersion": "v1", "kind": "Namespace",
+         "metadata": {"name": ns, "labels": dict(LABELS)}}))
+    for obj in user_namespace_rbac(ns, ades_namespace=ades_namespace,
+                                   image_pull_secrets=image_pull_secrets):
+        name = obj["metadata"]["name"]
+        if obj["kind"] == "ServiceAccount":
+            create(lambda o=obj: core.create_namespaced_service_account(ns, o))
+        elif obj["kind"] == "Role":
+            create(lambda o=obj: rbac.create_namespaced_role(ns, o),
+                   lambda o=obj, n=name: rbac.replace_namespaced_role(n, ns, o))
+        else:
+            create(lambda o=obj: rbac.create_namespaced_role_binding(ns, o),
+                   lambda o=obj, n=name: rbac.replace_namespaced_role_binding(n, ns, o))
+    return ns
+
+
 def remove(manifests: list[dict[str, Any]], api: Any = None) -> None:
     """Delete a job's objects one by one, last made first: the end of a job that ran in its
     user's namespace (which stays). Objects already gone are skipped."""

@@ -5,7 +5,7 @@ Per job (one thread, :meth:`KubernetesExecutor._run`):
 1. the inputs are checked here first (the CWL's parameter types, required inputs, the STAC item
    URLs against the user's URL policy): a bad job fails before anything is made in the cluster;
 2. the user's namespace and its RBAC are made if this process has not yet seen the user
-   (:func:`eopde.hub.k8s_rbac.ensure_user_namespace`: idempotent; the first job of a user makes
+   (:func:`eopde.services.ades.calrissian.ensure_user_namespace`: idempotent; the first job of a user makes
    them, no operator step);
 3. :meth:`CalrissianBackend.render` with a :class:`Staging`: ConfigMap (CWL, plan), Secret (the
    OWNER's storage keys, never the platform's), three volumes, the Job (stage-in, Calrissian,
@@ -281,16 +281,16 @@ class KubernetesExecutor(ExecutorBase):
                        secret_key=secret, region=where.region)
 
     def _namespace(self, user: str) -> str:
-        from eopde.hub.k8s_rbac import ensure_user_namespace, user_namespace
+        from eopde.hub.k8s_rbac import user_namespace
 
         template = self.backend.user_namespace_template
         assert template
         with self._lock:
             ready = user in self._ready
         if not ready:
-            ensure_user_namespace(self.api, user, template=template,
-                                  ades_namespace=self.ades_namespace,
-                                  image_pull_secrets=tuple(self.backend.image_pull_secrets))
+            calrissian.ensure_user_namespace(
+                self.api, user, template=template, ades_namespace=self.ades_namespace,
+                image_pull_secrets=tuple(self.backend.image_pull_secrets))
             with self._lock:
                 self._ready.add(user)
         return user_namespace(template, user)
