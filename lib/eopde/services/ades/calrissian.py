@@ -167,8 +167,8 @@ class CalrissianBackend:
                     "sa": CALRISSIAN_SA, "role": CALRISSIAN_SA, "binding": CALRISSIAN_SA}
         ns = namespace_name(self.namespace_prefix, process.id, job.id)
         return {"namespace": ns, "job": "calrissian", "config": "calrissian-input",
-                "tmp": "calrissian-tmp", "output": "calrissian-output", "input": "calrissian-input-data",
-                "secret": "calrissian-s3",
+                "tmp": "calrissian-tmp", "output": "calrissian-output",
+                "input": "calrissian-input-data", "secret": "calrissian-s3",
                 "sa": dns_label(self.service_account), "role": "calrissian-pods",
                 "binding": "calrissian-pods"}
 

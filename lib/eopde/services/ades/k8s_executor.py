@@ -5,8 +5,8 @@ Per job (one thread, :meth:`KubernetesExecutor._run`):
 1. the inputs are checked here first (the CWL's parameter types, required inputs, the STAC item
    URLs against the user's URL policy): a bad job fails before anything is made in the cluster;
 2. the user's namespace and its RBAC are made if this process has not yet seen the user
-   (:func:`eopde.services.ades.calrissian.ensure_user_namespace`: idempotent; the first job of a user makes
-   them, no operator step);
+   (:func:`eopde.services.ades.calrissian.ensure_user_namespace`: idempotent; the first job of
+   a user makes them, no operator step);
 3. :meth:`CalrissianBackend.render` with a :class:`Staging`: ConfigMap (CWL, plan), Secret (the
    OWNER's storage keys, never the platform's), three volumes, the Job (stage-in, Calrissian,
    stage-out: :mod:`eopde.services.ades.k8s_steps`), with the job's time limit as the Job's
@@ -368,8 +368,9 @@ class KubernetesExecutor(ExecutorBase):
         self._finish(job.id, outcome[0], outcome[1], **outcome[2])
 
     def _keep_run_report(self, job_id: str, stage_out_log: str) -> None:
-        """Calrissian's usage report (``usage.json``) and the steps' tool logs (``steps/<step>.log``,
-        the files the jobs API links, as for local jobs) beside the job's log."""
+        """Calrissian's usage report (``usage.json``) and the steps' tool logs
+        (``steps/<step>.log``, the files the jobs API links, as for local jobs) beside the job's
+        log."""
         import re
 
         from .steplogs import STEPS_DIR
@@ -480,8 +481,9 @@ def from_env(store, env: dict[str, str], *, url_policy: Any = None,
         storage_class=storage_class, **options)
     home = Path(env.get("EOPDE_HOME") or Path.home() / ".eopde")
     return KubernetesExecutor(
-        store, backend=backend, storage=StageOutTarget(endpoint=env.get("EOPDE_S3_ENDPOINT") or None,
-                                              keys_file=env.get(KEYS_FILE_ENV) or None),
+        store, backend=backend,
+        storage=StageOutTarget(endpoint=env.get("EOPDE_S3_ENDPOINT") or None,
+                               keys_file=env.get(KEYS_FILE_ENV) or None),
         api=api,
         work_dir=Path(env.get("EOPDE_ADES_WORK_DIR") or home / "ades" / "jobs"),
         ades_namespace=env.get("EOPDE_K8S_ADES_NAMESPACE") or "eopde", url_policy=url_policy,
