@@ -42,18 +42,14 @@ Configuration (traitlets-free dataclass; every option documented on the field): 
 prefix, storage class, volume size, Calrissian image, max cores / RAM, the controller's own
 resource limits, service account name, node selector, image pull secrets, env of the step pods.
 
-How an ADES would use it::
+How the ADES uses it (:class:`~eopde.services.ades.k8s_executor.KubernetesExecutor`)::
 
-    backend = CalrissianBackend(storage_class="managed-nfs-storage", volume_size="10Gi")
-    manifests = backend.render(job, process)          # list of dicts, in creation order
-    submit(manifests)                                 # kubernetes client, in-cluster config
-    # watch: batch_v1.read_namespaced_job_status(name, ns): .status.succeeded / .failed;
-    # logs: the Job's pod log and the tool logs under /calrissian/output/logs/ (read them
-    # from the output volume with a short-lived pod, or stage them out with the results);
-    # stage-out: the results Directory is in /calrissian/output/<output-id>/ (see the
-    # --stdout JSON, /calrissian/output/output.json) and is copied to S3 as the local
-    # executor does (eopde.services.ades.stageout), then
-    # dismiss / clean-up: delete the namespace (EOEPCA's runDismiss does exactly that).
+    ns = ensure_user_namespace(api, job.user, template=...)  # the user's first job only
+    manifests = backend.render(job, process, Staging(plan, endpoint, key, secret))
+    submit(manifests, api)                       # in creation order
+    job_status(ns, name, api); job_pod(ns, name, api)   # followed until it ends
+    container_log(ns, pod, "stage-out", api)     # logs; the results document
+    remove(manifests, api)                       # the job's objects (the namespace stays)
 """
 
 from __future__ import annotations
