@@ -1,87 +1,61 @@
-"""RBAC of ADES jobs in users' namespaces, checked against the calls the code really makes.
+"""RBAC of ADES jobs in users' namespaces: made by the ADES on a user's first job, and checked
+against what the code really calls.
 
-The ADES side: the Calrissian backend's own ``submit``/``job_state``/``remove`` run with the
-official ``kubernetes`` client against a recording FAKE of the Kubernetes API server (its REST
-layer answers and records; no cluster here). Every recorded request is turned into the RBAC
-(verb, group, resource) the API server would check, which the rendered Role must allow, and the
-Role must allow nothing else. The Calrissian side: Calrissian itself cannot run here (it is a
+Against a FAKE Kubernetes API server (tests/k8s_fake.py: the official ``kubernetes`` client over
+HTTP to loopback; RBAC evaluated from the stored Roles and bindings, SubjectAccessReview answered
+by the same evaluator). No kube-apiserver can run here (none in Debian 12, PyPI or npm, and no
+Docker engine): what a real API server would decide is what these tests assume, through a fake
+that implements Kubernetes' RBAC rules. The Calrissian side: Calrissian itself cannot run here (a
 controller image), so its calls are those read in its source (0.18.1, calrissian/k8s.py, the
 version CalrissianBackend pins) and listed in eopde.hub.k8s_rbac.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from datetime import datetime, timezone
 from pathlib import Path
-from types import SimpleNamespace
-from urllib.parse import parse_qs, urlsplit
 
 import kubernetes
 import kubespawner
 import pytest
+from kubernetes.client import ApiException
 
 from eopde.hub.k8s import K8sSettings
-from eopde.hub.k8s_rbac import (ADES_SA, CALRISSIAN_RULES, CALRISSIAN_SA, allowed,
-                                hub_cluster_rbac, main, user_namespace, user_namespace_rbac)
-from eopde.services.ades import calrissian
-from eopde.services.ades.calrissian import CalrissianBackend
+from eopde.hub.k8s_rbac import (ADES_RULES, ADES_SA, CALRISSIAN_RULES, CALRISSIAN_SA, allowed,
+                                ades_provisioner_rbac, hub_cluster_rbac,
+                                main, user_namespace, user_namespace_rbac)
+from eopde.services.ades.calrissian import CalrissianBackend, ensure_user_namespace
 from eopde.services.ades.store import JobRecord, ProcessRecord
+from k8s_fake import FakeCluster
 from test_k8s_spawner import FakeUser, kubeconfig, render  # noqa: F401  (autouse fixture)
 
 CWL = (Path(__file__).parent / "data" / "run_package" / "test-app.cwl").read_text()
-KUBECONFIG = """apiVersion: v1
-kind: Config
-clusters: [{name: none, cluster: {server: "https://127.0.0.1:9"}}]
-users: [{name: none, user: {token: never-sent}}]
-contexts: [{name: none, context: {cluster: none, user: none}}]
-current-context: none
-"""
-VERBS = {"POST": "create", "DELETE": "delete", "PATCH": "patch", "PUT": "update"}
-
-
-class FakeApiServer:
-    """Records each request the client sends; answers as the API server would on success."""
-
-    def __init__(self):
-        self.calls: list[tuple[str, str, str, str, str]] = []  # verb, group, resource, ns, name
-
-    def request(self, method, url, query_params=None, headers=None, body=None, **_):
-        path = urlsplit(url).path
-        m = re.fullmatch(r"/(?:api/v1|apis/(?P<group>[^/]+)/[^/]+)/namespaces/(?P<ns>[^/]+)/"
-                         r"(?P<res>[^/]+)(?:/(?P<name>[^/]+)(?:/(?P<sub>[^/]+))?)?", path)
-        assert m, f"unexpected API path {path}"
-        query = dict(query_params or []) | {k: v[0] for k, v in
-                                            parse_qs(urlsplit(url).query).items()}
-        if method == "GET":
-            verb = "watch" if query.get("watch") else ("get" if m["name"] else "list")
-        else:
-            verb = VERBS[method]
-        resource = m["res"] + (f"/{m['sub']}" if m["sub"] else "")
-        self.calls.append((verb, m["group"] or "", resource, m["ns"], m["name"] or ""))
-        if m["sub"] == "status":
-            answer = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": m["name"]},
-                      "status": {"succeeded": 1}}
-        elif method == "DELETE":
-            answer = {"kind": "Status", "apiVersion": "v1", "status": "Success"}
-        else:
-            answer = body
-        return SimpleNamespace(status=201 if method == "POST" else 200, reason="OK",
-                               data=json.dumps(answer).encode(), getheaders=lambda: {},
-                               getheader=lambda name, default=None: "application/json")
+ADES_USER = f"system:serviceaccount:eopde:{ADES_SA}"
 
 
 @pytest.fixture
-def api(tmp_path, monkeypatch):
-    (tmp_path / "kubeconfig").write_text(KUBECONFIG)
-    monkeypatch.setattr("kubernetes.config.kube_config.KUBE_CONFIG_DEFAULT_LOCATION",
-                        str(tmp_path / "kubeconfig"))
-    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    fake = FakeApiServer()
-    monkeypatch.setattr(kubernetes.client.rest.RESTClientObject, "request",
-                        lambda self, *a, **k: fake.request(*a, **k))
-    return fake
+def cluster():
+    """The fake API server, with the ADES's cluster rights applied (the operator's one step,
+    from the Helm chart or ``python -m eopde.hub.k8s_rbac --ades``)."""
+    fake = FakeCluster().start()
+    admin = fake.client()
+    for obj in ades_provisioner_rbac("eopde"):
+        kubernetes.utils.create_from_dict(admin, obj)
+    yield fake
+    fake.stop()
+
+
+def sar(fake: FakeCluster, user: str, verb: str, resource: str, namespace: str,
+        group: str = "", subresource: str = "", name: str = "") -> bool:
+    """SubjectAccessReview: may ``user`` (a ServiceAccount) do this?"""
+    body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+            "spec": {"user": user, "groups": ["system:serviceaccounts", "system:authenticated",
+                                              f"system:serviceaccounts:{user.split(':')[2]}"],
+                     "resourceAttributes": {"namespace": namespace, "verb": verb,
+                                            "group": group, "resource": resource,
+                                            "subresource": subresource, "name": name}}}
+    api = kubernetes.client.AuthorizationV1Api(fake.client())
+    return api.create_subject_access_review(body).status.allowed
 
 
 def records(user="Alice.Smith", job_id="6f1c2a4e-0b7d-4c1e-9a55-2f3d8e7a9b10"):
@@ -123,30 +97,99 @@ def test_the_namespace_is_the_one_kubespawner_makes():
         assert spawner.namespace == user_namespace(TEMPLATE, name)
 
 
-def test_ades_role_allows_exactly_what_the_backend_calls(api):
-    job, process = records()
-    objs = CalrissianBackend(user_namespace_template=TEMPLATE).render(job, process)
-    ns = objs[0]["metadata"]["namespace"]
-    calrissian.submit(objs)
-    assert calrissian.job_state(ns, objs[-1]["metadata"]["name"]) == "successful"
-    calrissian.remove(objs)
-    used = {(verb, group, resource) for verb, group, resource, _, _ in api.calls}
-    assert {c[3] for c in api.calls} == {ns}  # nothing outside the user's namespace
-    assert used == {("create", "", "configmaps"), ("create", "", "persistentvolumeclaims"),
-                    ("create", "batch", "jobs"), ("get", "batch", "jobs/status"),
-                    ("delete", "batch", "jobs"), ("delete", "", "persistentvolumeclaims"),
-                    ("delete", "", "configmaps")}
-    rbac = user_namespace_rbac(ns)
-    (role,) = [o for o in rbac if o["kind"] == "Role" and o["metadata"]["name"] == ADES_SA]
-    assert all(allowed(role["rules"], *u) for u in used)
-    granted = {(v, g, r) for rule in role["rules"] for v in rule["verbs"]
-               for g in rule["apiGroups"] for r in rule["resources"]}
-    assert granted == used  # least privilege: nothing the backend does not call
-    (binding,) = [o for o in rbac if o["kind"] == "RoleBinding"
-                  and o["metadata"]["name"] == ADES_SA]
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": ADES_SA,
-                                    "namespace": "eopde"}]
-    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+def test_first_job_makes_namespace_and_rbac_idempotently(cluster):
+    """The ADES, with only its provisioner rights, makes alice's namespace and RBAC; again is a
+    no-op; a tampered Role is put right."""
+    ades = cluster.client(cluster.service_account_token("eopde", ADES_SA))
+    ns = ensure_user_namespace(ades, "Alice.Smith", template=TEMPLATE)
+    assert ns == user_namespace(TEMPLATE, "Alice.Smith")
+    assert cluster.get("", "namespaces", "", ns) is not None
+    for o in user_namespace_rbac(ns):
+        group = "rbac.authorization.k8s.io" if o["kind"] != "ServiceAccount" else ""
+        res = {"ServiceAccount": "serviceaccounts", "Role": "roles",
+               "RoleBinding": "rolebindings"}[o["kind"]]
+        stored = cluster.get(group, res, ns, o["metadata"]["name"])
+        assert stored is not None
+        for key in ("rules", "subjects", "roleRef"):
+            assert stored.get(key) == o.get(key)
+    before = len(cluster.objects)
+    admin = kubernetes.client.RbacAuthorizationV1Api(cluster.client())
+    admin.replace_namespaced_role(CALRISSIAN_SA, ns, {
+        "metadata": {"name": CALRISSIAN_SA},
+        "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]})
+    assert ensure_user_namespace(ades, "Alice.Smith", template=TEMPLATE) == ns
+    assert len(cluster.objects) == before
+    assert cluster.get("rbac.authorization.k8s.io", "roles", ns, CALRISSIAN_SA)["rules"] == \
+        CALRISSIAN_RULES
+    denied = [c for c in cluster.calls if c[0] == ADES_USER and not c[6]]
+    assert denied == []  # the provisioner rights were enough, for every call
+
+
+def test_without_its_cluster_role_the_ades_makes_nothing():
+    fake = FakeCluster().start()
+    try:
+        ades = fake.client(fake.service_account_token("eopde", ADES_SA))
+        with pytest.raises(ApiException) as err:
+            ensure_user_namespace(ades, "alice", template=TEMPLATE)
+        assert err.value.status == 403
+        assert fake.get("", "namespaces", "", user_namespace(TEMPLATE, "alice")) is None
+    finally:
+        fake.stop()
+
+
+def test_the_ades_rights_are_no_more_than_that(cluster):
+    """With its provisioner rights the ADES still cannot grant itself (or anyone) more."""
+    ades = cluster.client(cluster.service_account_token("eopde", ADES_SA))
+    ns = ensure_user_namespace(ades, "alice", template=TEMPLATE)
+    rbac = kubernetes.client.RbacAuthorizationV1Api(ades)
+    for body, make in [
+        ({"metadata": {"name": "loot"}, "rules": [{"apiGroups": [""], "resources": ["secrets"],
+                                                  "verbs": ["get", "list"]}]},
+         lambda b: rbac.create_namespaced_role(ns, b)),
+        ({"metadata": {"name": "loot"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io",
+                                                     "kind": "ClusterRole", "name": "admin"},
+          "subjects": [{"kind": "ServiceAccount", "name": ADES_SA, "namespace": "eopde"}]},
+         lambda b: rbac.create_namespaced_role_binding(ns, b)),
+    ]:
+        with pytest.raises(ApiException) as err:
+            make(body)
+        assert err.value.status == 403
+    assert not sar(cluster, ADES_USER, "get", "secrets", ns)
+    assert not sar(cluster, ADES_USER, "list", "secrets", ns)
+    assert not sar(cluster, ADES_USER, "delete", "namespaces", "", name=ns)
+    assert not sar(cluster, ADES_USER, "create", "pods", ns, subresource="exec")
+    assert not sar(cluster, ADES_USER, "create", "pods", "eopde")
+    assert sar(cluster, ADES_USER, "create", "jobs", ns, group="batch")  # the control
+
+
+def test_one_users_service_account_can_do_nothing_in_anothers_namespace(cluster):
+    """Alice's job identity (Calrissian's ServiceAccount in her namespace) against Bob's
+    namespace: every verb on every resource either Role grants is refused there, by
+    SubjectAccessReview and by a real request; the same are allowed in her own (the control)."""
+    ades = cluster.client(cluster.service_account_token("eopde", ADES_SA))
+    alice = ensure_user_namespace(ades, "alice", template=TEMPLATE)
+    bob = ensure_user_namespace(ades, "bob", template=TEMPLATE)
+    me = f"system:serviceaccount:{alice}:{CALRISSIAN_SA}"
+    grants = [(v, g, r) for rules in (CALRISSIAN_RULES, ADES_RULES) for rule in rules
+              for v in rule["verbs"] for g in rule["apiGroups"] for r in rule["resources"]]
+    own = {c for c in grants if allowed(CALRISSIAN_RULES, *c)}
+    assert own  # Calrissian's rights, in her namespace
+    for verb, group, resource in grants:
+        res, _, sub = resource.partition("/")
+        assert not sar(cluster, me, verb, res, bob, group, sub), (verb, resource)
+        assert sar(cluster, me, verb, res, alice, group, sub) == ((verb, group, resource) in own)
+    core = kubernetes.client.CoreV1Api(cluster.client(
+        cluster.service_account_token(alice, CALRISSIAN_SA)))
+    pod = {"metadata": {"name": "step"}, "spec": {"containers": [{"name": "c", "image": "x"}]}}
+    for attempt in (lambda: core.create_namespaced_pod(bob, pod),
+                    lambda: core.list_namespaced_pod(bob),
+                    lambda: core.list_namespaced_secret(alice),
+                    lambda: core.create_namespaced_config_map(bob, {"metadata": {"name": "x"}})):
+        with pytest.raises(ApiException) as err:
+            attempt()
+        assert err.value.status == 403
+    assert core.create_namespaced_pod(alice, pod).metadata.name == "step"  # the control
+    assert cluster.get("", "pods", bob, "step") is None
 
 
 def test_calrissian_role_allows_what_calrissian_calls():

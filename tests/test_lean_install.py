@@ -246,3 +246,26 @@ def test_server_and_lab_extensions_in_the_lean_venv(lean):
     result = subprocess.run([str(python), "-c", VALIDATE], capture_output=True, text=True,
                             env=clean_env(venv), cwd=venv, timeout=120)
     assert (result.returncode, result.stdout.strip()) == (0, "eopde.server valid"), result.stderr
+
+
+STEPS = """
+import sys
+import eopde.services.ades.k8s_steps as steps
+from eopde.services.ades.k8s_steps import report_run, stage_in, stage_out  # noqa: F401
+import eopde.apppkg.stagein, eopde.services.ades.stageout, eopde.urlguard  # what they call
+print(sorted({n.split(".")[0] for n in sys.modules} & {"jupyterhub", "psycopg", "titiler",
+                                                        "fastapi", "uvicorn", "pypgstac"}))
+"""
+
+
+def test_the_kubernetes_jobs_stage_containers_run_on_the_lean_install(lean):
+    """The stage-in/stage-out containers of ADES jobs on Kubernetes run the users' image (eopde
+    without the platform extra): their module and everything it calls import there."""
+    python, venv = lean
+    env = clean_env(venv)
+    result = subprocess.run([str(python), "-c", STEPS], capture_output=True, text=True,
+                            env=env, cwd=venv, timeout=300)
+    assert (result.returncode, result.stdout.strip()) == (0, "[]"), result.stderr[-3000:]
+    usage = subprocess.run([str(python), "-m", "eopde.services.ades.k8s_steps", "--help"],
+                           capture_output=True, text=True, env=env, cwd=venv, timeout=120)
+    assert usage.returncode == 0 and "stage-in" in usage.stdout

@@ -1,11 +1,19 @@
 """The Kubernetes execution backend: run a job's CWL with Calrissian as a Kubernetes Job, the way
 EOEPCA's ADES (zoo-calrissian-runner) does.
 
-Status: manifests only. No cluster is reachable where eopde is developed, so this module renders
-the Kubernetes objects as plain dicts (tested structurally) and offers one thin, clearly marked
-:func:`submit` using the official ``kubernetes`` client when it is installed. The local ADES uses
-:class:`~eopde.services.ades.executor.LocalExecutor`; a Kubernetes-backed executor would call
-``render`` + ``submit`` in its worker instead of ``run_package`` and watch the Job.
+This module renders the Kubernetes objects (plain dicts, pure) and makes the few cluster calls
+(``submit``, ``job_state``, ``job_pod``, ``container_log``, ``remove``) with the official
+``kubernetes`` client; :class:`~eopde.services.ades.k8s_executor.KubernetesExecutor` runs the
+ADES's jobs with them. No cluster is reachable where eopde is developed: the calls are tested
+against a fake of the API server (tests/k8s_fake.py), never a real one.
+
+With a :class:`Staging` (what the executor passes), the Job's pod runs three containers in
+order: ``stage-in`` (init container, eopde's image: the STAC items of the Directory inputs
+fetched with the job OWNER's storage keys, from a Secret of the job, into the input volume, and
+the CWL job file written there), ``calrissian`` (init container: the workflow), ``stage-out``
+(eopde's image: the result catalogs copied to the owner's bucket with the same keys, the
+results document printed as its last log line). Calrissian and the tool's step pods never see
+the keys.
 
 What is rendered, per job (``CalrissianBackend.render(job, process)``), all in a namespace of its
 own named ``<prefix><process>-<job>`` (shortened to a 63-character DNS label, as EOEPCA's
@@ -17,7 +25,8 @@ own named ``<prefix><process>-<job>`` (shortened to a 63-character DNS label, as
    what Calrissian 0.18.1 calls (``eopde.hub.k8s_rbac.CALRISSIAN_RULES``);
 3. ``ConfigMap`` ``<name>-input`` holding ``workflow.cwl`` (the deployed CWL, as stored) and
    ``job.yml`` (the CWL job: the job's inputs, Directory inputs as the URLs of STAC items to
-   stage in, the ADES stage-in wrapper's convention);
+   stage in, the ADES stage-in wrapper's convention), or with a :class:`Staging` ``plan.json``
+   (what stage-in does; it writes the job file); and then a ``Secret`` with the owner's keys;
 4. three ``PersistentVolumeClaim`` (ReadWriteMany, ``storage_class``): ``calrissian-tmp`` (the
    steps' working folders), ``calrissian-output`` (results), ``calrissian-input`` (staged
    inputs). RWX because every step pod mounts them, possibly on different nodes;
@@ -33,18 +42,14 @@ Configuration (traitlets-free dataclass; every option documented on the field): 
 prefix, storage class, volume size, Calrissian image, max cores / RAM, the controller's own
 resource limits, service account name, node selector, image pull secrets, env of the step pods.
 
-How an ADES would use it::
+How the ADES uses it (:class:`~eopde.services.ades.k8s_executor.KubernetesExecutor`)::
 
-    backend = CalrissianBackend(storage_class="managed-nfs-storage", volume_size="10Gi")
-    manifests = backend.render(job, process)          # list of dicts, in creation order
-    submit(manifests)                                 # kubernetes client, in-cluster config
-    # watch: batch_v1.read_namespaced_job_status(name, ns): .status.succeeded / .failed;
-    # logs: the Job's pod log and the tool logs under /calrissian/output/logs/ (read them
-    # from the output volume with a short-lived pod, or stage them out with the results);
-    # stage-out: the results Directory is in /calrissian/output/<output-id>/ (see the
-    # --stdout JSON, /calrissian/output/output.json) and is copied to S3 as the local
-    # executor does (eopde.services.ades.stageout), then
-    # dismiss / clean-up: delete the namespace (EOEPCA's runDismiss does exactly that).
+    ns = ensure_user_namespace(api, job.user, template=...)  # the user's first job only
+    manifests = backend.render(job, process, Staging(plan, endpoint, key, secret))
+    submit(manifests, api)                       # in creation order
+    job_status(ns, name, api); job_pod(ns, name, api)   # followed until it ends
+    container_log(ns, pod, "stage-out", api)     # logs; the results document
+    remove(manifests, api)                       # the job's objects (the namespace stays)
 """
 
 from __future__ import annotations
@@ -78,6 +83,19 @@ def namespace_name(prefix: str, process_id: str, job_id: str) -> str:
     """``<prefix><process>-<job>`` shortened to a 63-character DNS label (EOEPCA:
     ``shorten_namespace(<processId>-<jobId>)``)."""
     return dns_label(f"{prefix}{process_id}-{job_id}")
+
+
+@dataclass
+class Staging:
+    """Stage-in and stage-out of one job in its pod (:mod:`eopde.services.ades.k8s_steps`):
+    ``plan`` (JSON: the CWL job's parameters, the STAC items of each Directory input, the URL
+    policy), and the S3 endpoint and the job OWNER's keys (they go in a Secret)."""
+
+    plan: dict[str, Any]
+    endpoint: str
+    access_key: str
+    secret_key: str
+    region: str = "us-east-1"
 
 
 @dataclass
@@ -118,6 +136,11 @@ class CalrissianBackend:
     """Kubernetes removes the finished Job after this many seconds (None: never)."""
     keep_pods: bool = False
     """``--keep-pods``: leave the step pods after they end (debugging)."""
+    steps_image: str = "ghcr.io/eopde/eopde-user:0.1.0"
+    """Image of the stage-in and stage-out containers: any image with eopde installed (the
+    users' image, hub_config/k8s/Dockerfile, is one)."""
+    active_deadline: float | None = None
+    """The Job's ``activeDeadlineSeconds`` (the executor sets each job's time limit)."""
     user_namespace_template: str | None = None
     """E.g. ``"eopde-{username}"`` (the hub's ``K8sSettings.user_namespace_template``): run each job
     in its user's namespace instead of a namespace of its own. That namespace's ServiceAccount,
@@ -135,12 +158,13 @@ class CalrissianBackend:
             jid = dns_label(job.id, 36)
             return {"namespace": ns, "job": f"calrissian-{jid}", "config": f"calrissian-in-{jid}",
                     "tmp": f"calrissian-tmp-{jid}", "output": f"calrissian-out-{jid}",
-                    "input": f"calrissian-data-{jid}",
+                    "input": f"calrissian-data-{jid}", "secret": f"calrissian-s3-{jid}",
                     # made once per user (not rendered here): eopde.hub.k8s_rbac
                     "sa": CALRISSIAN_SA, "role": CALRISSIAN_SA, "binding": CALRISSIAN_SA}
         ns = namespace_name(self.namespace_prefix, process.id, job.id)
         return {"namespace": ns, "job": "calrissian", "config": "calrissian-input",
-                "tmp": "calrissian-tmp", "output": "calrissian-output", "input": "calrissian-input-data",
+                "tmp": "calrissian-tmp", "output": "calrissian-output",
+                "input": "calrissian-input-data", "secret": "calrissian-s3",
                 "sa": dns_label(self.service_account), "role": "calrissian-pods",
                 "binding": "calrissian-pods"}
 
@@ -148,12 +172,13 @@ class CalrissianBackend:
 
     def job_inputs(self, job) -> dict[str, Any]:
         """The CWL job (job.yml): OGC values without their qualification."""
-        from .executor import _unwrap
+        from .executor_base import unwrap
 
-        return {k: _unwrap(v) for k, v in (job.inputs or {}).items()}
+        return {k: unwrap(v) for k, v in (job.inputs or {}).items()}
 
-    def render(self, job, process) -> list[dict[str, Any]]:
-        """The objects to create, in order, as dicts ready for ``kubectl apply`` / the client."""
+    def render(self, job, process, staging: Staging | None = None) -> list[dict[str, Any]]:
+        """The objects to create, in order, as dicts ready for ``kubectl apply`` / the client.
+        ``staging``: stage-in and stage-out in the pod (see the module doc)."""
         import yaml
 
         from eopde.hub.k8s_rbac import CALRISSIAN_RULES
@@ -170,8 +195,12 @@ class CalrissianBackend:
                 m["namespace"] = ns
             return m
 
-        files = {"workflow.cwl": process.cwl_text,
-                 "job.yml": yaml.safe_dump(self.job_inputs(job), sort_keys=False)}
+        files = {"workflow.cwl": process.cwl_text}
+        if staging is None:
+            files["job.yml"] = yaml.safe_dump(self.job_inputs(job), sort_keys=False)
+        else:
+            files["plan.json"] = json.dumps(staging.plan)
+        job_file = f"{WORKFLOW_DIR}/job.yml" if staging is None else f"{INPUT_DIR}/job.yml"
         extra_args: list[str] = []
         if self.node_selector:
             files["pod-nodeselectors.yml"] = yaml.safe_dump(dict(self.node_selector))
@@ -211,7 +240,7 @@ class CalrissianBackend:
                 "--stdout", f"{OUTPUT_DIR}/output.json", "--stderr", f"{OUTPUT_DIR}/stderr.log",
                 "--usage-report", f"{OUTPUT_DIR}/usage.json",
                 "--tool-logs-basepath", f"{OUTPUT_DIR}/logs",
-                *extra_args, entry, f"{WORKFLOW_DIR}/job.yml"]
+                *extra_args, entry, job_file]
         env = [{"name": "CALRISSIAN_POD_NAME",
                 "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
                {"name": "CALRISSIAN_DELETE_PODS", "value": "false" if self.keep_pods else "true"},
@@ -247,9 +276,47 @@ class CalrissianBackend:
                      "template": {"metadata": {"labels": dict(labels)}, "spec": pod_spec}}}
         if self.ttl_seconds_after_finished is not None:
             kjob["spec"]["ttlSecondsAfterFinished"] = self.ttl_seconds_after_finished
-        if self.user_namespace_template:
-            return [config, *pvcs, kjob]  # the namespace and its RBAC are the user's, made once
-        return [namespace, sa, role, binding, config, *pvcs, kjob]
+        if self.active_deadline is not None:
+            kjob["spec"]["activeDeadlineSeconds"] = max(1, int(self.active_deadline))
+        secrets: list[dict[str, Any]] = []
+        if staging is not None:
+            secrets = [{"apiVersion": "v1", "kind": "Secret", "metadata": meta(n["secret"]),
+                        "type": "Opaque",
+                        "stringData": {"AWS_ACCESS_KEY_ID": staging.access_key,
+                                       "AWS_SECRET_ACCESS_KEY": staging.secret_key}}]
+            self._add_steps(pod_spec, staging, n["secret"], job)
+        if self.user_namespace_template:  # the namespace and its RBAC are the user's, made once
+            return [config, *secrets, *pvcs, kjob]
+        return [namespace, sa, role, binding, config, *secrets, *pvcs, kjob]
+
+    def _add_steps(self, pod_spec: dict[str, Any], staging: Staging, secret: str, job) -> None:
+        """Stage-in before Calrissian, stage-out after it (init containers run in order; the
+        pod's one container runs once they all ended well)."""
+        env = [{"name": "EOPDE_S3_ENDPOINT", "value": staging.endpoint},
+               {"name": "AWS_DEFAULT_REGION", "value": staging.region},
+               *({"name": k, "valueFrom": {"secretKeyRef": {"name": secret, "key": k}}}
+                 for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"))]
+        # the pod's user and groups (as Calrissian's, so all share the volumes), nothing more
+        safe = {"runAsNonRoot": True, "allowPrivilegeEscalation": False,
+                "capabilities": {"drop": ["ALL"]}}
+        resources = {"limits": {"cpu": "1", "memory": "1Gi"},
+                     "requests": {"cpu": "100m", "memory": "128Mi"}}
+        steps = ["python", "-m", "eopde.services.ades.k8s_steps"]
+        stage_in = {"name": "stage-in", "image": self.steps_image, "env": env,
+                    "command": [*steps, "stage-in", "--plan", f"{CONFIG_DIR}/plan.json",
+                                "--dest", INPUT_DIR],
+                    "volumeMounts": [{"name": "input", "mountPath": INPUT_DIR},
+                                     {"name": "workflow", "mountPath": CONFIG_DIR,
+                                      "readOnly": True}],
+                    "securityContext": safe, "resources": resources}
+        stage_out = {"name": "stage-out", "image": self.steps_image, "env": env,
+                     "command": [*steps, "stage-out", "--output", f"{OUTPUT_DIR}/output.json",
+                                 "--user", job.user, "--job", job.id],
+                     "volumeMounts": [{"name": "output", "mountPath": OUTPUT_DIR,
+                                       "readOnly": True}],
+                     "securityContext": safe, "resources": resources}
+        pod_spec["initContainers"] = [stage_in, *pod_spec["containers"]]
+        pod_spec["containers"] = [stage_out]
 
     def to_yaml(self, job, process) -> str:
         """The manifests as one multi-document YAML (for ``kubectl apply -f -``)."""
@@ -259,55 +326,134 @@ class CalrissianBackend:
                                   sort_keys=False)
 
 
-# ------------------------------------------------- cluster calls (no cluster here:
-# tests/test_k8s_rbac.py runs them against a recording fake of the API server)
+# ------------------------------------------------- cluster calls (no cluster here: tested
+# against a fake of the API server, tests/k8s_fake.py). ``api``: a kubernetes ApiClient
+# (default: in-cluster configuration, else ~/.kube/config).
 
 
-def submit(manifests: list[dict[str, Any]]) -> None:
-    """Create the rendered objects with the ``kubernetes`` client
-    (in-cluster configuration, else ~/.kube/config). Raises ImportError without the client.
-    Tested against a recording fake of the API server (tests/test_k8s_rbac.py), not a cluster."""
-    from kubernetes import utils
-
-    api = _clients().ApiClient()
-    for obj in manifests:
-        utils.create_from_dict(api, obj, namespace=obj["metadata"].get("namespace"))
-
-
-def dismiss(namespace: str) -> None:  # pragma: no cover - needs a cluster
-    """UNTESTED HERE (no cluster): delete the job's namespace (its Job, pods and volumes go with
-    it), as EOEPCA's runDismiss does."""
-    _clients().CoreV1Api().delete_namespace(namespace, propagation_policy="Foreground")
-
-
-def _clients():  # pragma: no cover - configuration only
+def api_client():  # pragma: no cover - configuration only
+    """A ``kubernetes`` ApiClient: in-cluster configuration, else ~/.kube/config."""
     from kubernetes import client, config
 
     try:
         config.load_incluster_config()
     except config.ConfigException:
         config.load_kube_config()
-    return client
+    return client.ApiClient()
 
 
-def job_state(namespace: str, name: str = "calrissian") -> str:
-    """The Job's state: ``"running"``, ``"successful"`` or ``"failed"`` (its status subresource:
-    what the ADES polls)."""
-    client = _clients()
-    status = client.BatchV1Api().read_namespaced_job_status(name, namespace).status
+def submit(manifests: list[dict[str, Any]], api: Any = None) -> None:
+    """Create the rendered objects, in order."""
+    from kubernetes import utils
+
+    api = api or api_client()
+    for obj in manifests:
+        utils.create_from_dict(api, obj, namespace=obj["metadata"].get("namespace"))
+
+
+def dismiss(namespace: str, api: Any = None) -> None:  # pragma: no cover - per-job namespaces
+    """Delete a job's own namespace (its Job, pods and volumes go with it), as EOEPCA's
+    runDismiss does."""
+    from kubernetes import client
+
+    client.CoreV1Api(api or api_client()).delete_namespace(namespace,
+                                                           propagation_policy="Foreground")
+
+
+def job_status(namespace: str, name: str = "calrissian", api: Any = None):
+    """The Job's status subresource (``V1JobStatus``): what the executor follows."""
+    from kubernetes import client
+
+    batch = client.BatchV1Api(api or api_client())
+    return batch.read_namespaced_job_status(name, namespace).status
+
+
+def job_state(namespace: str, name: str = "calrissian", api: Any = None) -> str:
+    """The Job's state: ``"running"``, ``"successful"`` or ``"failed"``."""
+    status = job_status(namespace, name, api)
     if status.succeeded:
         return "successful"
     return "failed" if status.failed else "running"
 
 
-def remove(manifests: list[dict[str, Any]]) -> None:
-    """Delete a job's objects one by one, last made first: the dismissal of a job that ran in its
+def job_pod(namespace: str, name: str, api: Any = None):
+    """The Job's pod (``V1Pod``; the newest when there were several), or None."""
+    from kubernetes import client
+
+    pods = client.CoreV1Api(api or api_client()).list_namespaced_pod(
+        namespace, label_selector=f"job-name={name}").items
+    pods.sort(key=lambda p: str(p.metadata.creation_timestamp or ""))
+    return pods[-1] if pods else None
+
+
+def container_log(namespace: str, pod: str, container: str, api: Any = None,
+                  limit_bytes: int = 1 << 20) -> str:
+    """The log of one container of a pod ("" when it has none yet)."""
+    from kubernetes import client
+
+    try:  # the raw body: kubernetes 36 returns a str response as the repr of its bytes
+        raw = client.CoreV1Api(api or api_client()).read_namespaced_pod_log(
+            pod, namespace, container=container, limit_bytes=limit_bytes,
+            _preload_content=False)
+        return raw.data.decode("utf-8", "replace")
+    except client.ApiException as err:
+        if err.status in (400, 404):  # not started yet, or gone
+            return ""
+        raise
+
+
+def ensure_user_namespace(api_client: Any, username: str, *, template: str = "eopde-{username}",
+                          ades_namespace: str = "eopde",
+                          image_pull_secrets: tuple[str, ...] = ()) -> str:
+    """Make ``username``'s namespace and its job RBAC
+    (:func:`eopde.hub.k8s_rbac.user_namespace_rbac`) unless they
+    exist; Roles and RoleBindings that exist are replaced, so their rules are always this
+    version's (and a tampered one is put right). Idempotent; returns the namespace.
+    ``api_client``: a ``kubernetes.client.ApiClient``."""
+    from kubernetes import client
+
+    from eopde.hub.k8s_rbac import LABELS, user_namespace, user_namespace_rbac
+
+    ns = user_namespace(template, username)
+    core, rbac = client.CoreV1Api(api_client), client.RbacAuthorizationV1Api(api_client)
+
+    def create(make: Any, replace: Any = None) -> None:
+        try:
+            make()
+        except client.ApiException as err:
+            if err.status != 409:
+                raise
+            if replace is not None:
+                replace()
+
+    create(lambda: core.create_namespace(
+        {"apiVersion": "v1", "kind": "Namespace",
+         "metadata": {"name": ns, "labels": dict(LABELS)}}))
+    for obj in user_namespace_rbac(ns, ades_namespace=ades_namespace,
+                                   image_pull_secrets=image_pull_secrets):
+        name = obj["metadata"]["name"]
+        if obj["kind"] == "ServiceAccount":
+            create(lambda o=obj: core.create_namespaced_service_account(ns, o))
+        elif obj["kind"] == "Role":
+            create(lambda o=obj: rbac.create_namespaced_role(ns, o),
+                   lambda o=obj, n=name: rbac.replace_namespaced_role(n, ns, o))
+        else:
+            create(lambda o=obj: rbac.create_namespaced_role_binding(ns, o),
+                   lambda o=obj, n=name: rbac.replace_namespaced_role_binding(n, ns, o))
+    return ns
+
+
+def remove(manifests: list[dict[str, Any]], api: Any = None) -> None:
+    """Delete a job's objects one by one, last made first: the end of a job that ran in its
     user's namespace (which stays). Objects already gone are skipped."""
-    client = _clients()
-    core, batch = client.CoreV1Api(), client.BatchV1Api()
+    from kubernetes import client
+
+    api = api or api_client()
+    core, batch = client.CoreV1Api(api), client.BatchV1Api(api)
     deleters = {"Job": lambda n, ns: batch.delete_namespaced_job(
-                    n, ns, propagation_policy="Foreground"),
+                    n, ns, propagation_policy="Background"),
                 "PersistentVolumeClaim": core.delete_namespaced_persistent_volume_claim,
+                "Secret": core.delete_namespaced_secret,
                 "ConfigMap": core.delete_namespaced_config_map}
     for obj in reversed(manifests):
         try:

@@ -69,6 +69,8 @@ from ..process import group_alive, stop_group
 from . import jobuser
 from .fairshare import FairQueue
 from .execution import failure_message, scrub
+from .executor_base import (DEFAULT_MAX_TIMEOUT, DEFAULT_TIMEOUT, DISMISS_MESSAGE, ExecutorBase,
+                            count_steps, split_inputs)
 from .stageout import StageOutError, StageOutTarget, delete_results, stage_out
 from .steplogs import ToolProgress, notebook_cells, write_step_logs
 from .store import FINAL, utcnow
@@ -77,26 +79,11 @@ log = logging.getLogger(__name__)
 
 RESTART_MESSAGE = "the ADES service restarted while this job was running; run it again"
 REQUEUE_MESSAGE = "re-queued after a restart of the ADES service"
-DISMISS_MESSAGE = "dismissed: the job was stopped at the user's request"
-DEFAULT_TIMEOUT = 3600.0  #: seconds a job may run (EOPDE_ADES_JOB_TIMEOUT)
-DEFAULT_MAX_TIMEOUT = 6 * 3600.0  #: the most a job may ask for (EOPDE_ADES_JOB_TIMEOUT_MAX)
 
 P_ACCEPTED, P_STAGE_IN, P_RUN, P_RUN_END, P_STAGE_OUT, P_DONE = 0, 10, 20, 90, 95, 100
 _STEP_DONE = re.compile(r"^(step|job) (\S+): completed")
 _CELL_STARTED = re.compile(r"^notebook cell (\d+): started$")
 _TOOL_STARTED = re.compile(r"^job \S+: running the tool$")
-
-
-def _unwrap(value: Any) -> Any:
-    """An OGC input value without its qualification: {"value": v} -> v, {"href": u} -> u."""
-    if isinstance(value, list):
-        return [_unwrap(v) for v in value]
-    if isinstance(value, dict):
-        if "value" in value and len(set(value) - {"value", "mediaType", "type", "format"}) == 0:
-            return value["value"]
-        if "href" in value and value.get("class") not in ("File", "Directory"):
-            return value["href"]
-    return value
 
 
 def _runs_cwltool(pid: int) -> bool:
@@ -111,7 +98,7 @@ class _Dismissed(Exception):
     pass
 
 
-class LocalExecutor:
+class LocalExecutor(ExecutorBase):
     """Runs the store's jobs with cwltool on ``workers`` workers (default: the number of cores),
     shared fairly between users (up to ``burst`` jobs at once, see :class:`FairQueue`).
 
@@ -130,7 +117,7 @@ class LocalExecutor:
                  job_timeout: float = DEFAULT_TIMEOUT, max_timeout: float = DEFAULT_MAX_TIMEOUT,
                  keep_work: float = 0.0, burst: int | None = None,
                  url_policy: Callable[[str], Any] | None = None):
-        self.store = store
+        super().__init__(store, job_timeout=job_timeout, max_timeout=max_timeout)
         self.work_dir = Path(work_dir).expanduser().resolve()
         self.workers = max(1, int(workers or os.cpu_count() or 1))
         self.engine = engine
@@ -138,19 +125,14 @@ class LocalExecutor:
         self.kill_grace = kill_grace
         self.app_dirs = app_dirs
         self.url_policy = url_policy  # user -> what stage-in may fetch for them (urlguard)
-        self.max_timeout = float(max_timeout)
-        self.job_timeout = min(float(job_timeout), self.max_timeout)
         self.keep_work = float(keep_work)
         self._fair = FairQueue(self.workers, burst)
         self._threads: list[threading.Thread] = []
-        self._lock = threading.RLock()
         self._procs: dict[str, subprocess.Popen] = {}
         self._dismissed: set[str] = set()
         self._timeouts: dict[str, float] = {}  # job id -> its time limit (seconds)
         self._deadlines: dict[str, float] = {}  # running job id -> monotonic deadline
         self._timed_out: set[str] = set()
-        self._watchers: dict[str, list[Callable[[], None]]] = {}
-        self._changed = threading.Condition(self._lock)
         self._engine_name: str | None = None
         self._engine_note = ""
         self._engine_error: str | None = None
@@ -233,14 +215,6 @@ class LocalExecutor:
                 self._timeouts[job_id] = float(timeout)
         self._enqueue(job.user, job_id)
 
-    def check_timeout(self, timeout: Any) -> float:
-        """A requested time limit, checked: ValueError says what is allowed."""
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) \
-                or not 0 < timeout <= self.max_timeout:
-            raise ValueError(f"a job's time limit is a number of seconds, more than 0 and at "
-                             f"most {self.max_timeout:g} (the default is {self.job_timeout:g})")
-        return float(timeout)
-
     def _enqueue(self, user: str, job_id: str) -> None:
         with self._lock:
             self._fair.push(user, job_id)
@@ -258,43 +232,6 @@ class LocalExecutor:
             self._threads = [x for x in self._threads if x.is_alive()]
             self._threads.append(t)
             t.start()
-
-    def wait(self, job_id: str, timeout: float | None = None):
-        """The job's record once it has ended (or when ``timeout`` seconds have passed)."""
-        end = None if timeout is None else time.monotonic() + timeout
-        while True:
-            job = self.store.get_job(job_id)
-            if job is None or job.status in FINAL:
-                return job
-            left = None if end is None else end - time.monotonic()
-            if left is not None and left <= 0:
-                return job
-            with self._changed:
-                self._changed.wait(min(0.5, left) if left is not None else 0.5)
-
-    def watch(self, job_id: str, callback: Callable[[], None]) -> Callable[[], None]:
-        """Call ``callback()`` (from any thread) whenever the job changes; returns the function
-        that stops watching. For waiting without a thread (asyncio)."""
-        with self._lock:
-            self._watchers.setdefault(job_id, []).append(callback)
-
-        def unwatch() -> None:
-            with self._lock:
-                left = [c for c in self._watchers.get(job_id, []) if c is not callback]
-                if left:
-                    self._watchers[job_id] = left
-                else:
-                    self._watchers.pop(job_id, None)
-        return unwatch
-
-    def _notify(self, job_id: str) -> None:
-        """Wake the waiters of a job (lock held)."""
-        self._changed.notify_all()
-        for callback in list(self._watchers.get(job_id, [])):
-            try:
-                callback()
-            except Exception:  # a closed event loop: that waiter is gone
-                pass
 
     def dismiss(self, job_id: str):
         """Stop the job: a queued one never starts; a running one has its whole process tree
@@ -411,16 +348,6 @@ class LocalExecutor:
             self.store.update_job(job_id, **fields)
             self._notify(job_id)
 
-    @staticmethod
-    def _append_log(path: str | None, line: str) -> None:
-        if not path:
-            return
-        try:
-            with open(path, "a") as f:
-                f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}\n")
-        except OSError:
-            pass
-
     def _run(self, job_id: str) -> None:
         from eopde.apppkg.run import ParameterError, RunError, load_workflow
         from eopde.apppkg.stagein import StageInError
@@ -459,7 +386,7 @@ class LocalExecutor:
             workflow = load_workflow(cwl, process.workflow_id or None)
         except RunError as err:
             return self._finish(job_id, "failed", f"the process's CWL cannot be run: {err}")
-        params, stac = _split_inputs(workflow, job.inputs or {})
+        params, stac = split_inputs(workflow, job.inputs or {})
 
         say(f"eopde: {self._engine_note}")
         if self._engine_error:
@@ -517,7 +444,7 @@ class LocalExecutor:
         the service's again (and nothing of the account runs) when it returns."""
         from eopde.apppkg.run import run_package
 
-        n_steps = max(1, _count_steps(workflow))
+        n_steps = max(1, count_steps(workflow))
         done = ToolProgress(n_steps, P_RUN, P_RUN_END, cells=notebook_cells(app_dir))
 
         def progress(line: str) -> None:
@@ -594,24 +521,3 @@ class LocalExecutor:
                      f"{results['StacCatalogUri']} in {total:.1f} s", progress=P_DONE,
                      results=results)
 
-
-def _split_inputs(workflow, inputs: dict) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """OGC inputs -> (parameters, STAC item URLs of the Directory inputs)."""
-    params: dict[str, Any] = {}
-    stac: dict[str, list[str]] = {}
-    for name, raw in inputs.items():
-        value = _unwrap(raw)
-        spec = workflow.input(name)
-        if spec is not None and spec.kind in ("Directory", "Directory[]") and (
-                isinstance(value, str) or isinstance(value, list)
-                and all(isinstance(v, str) for v in value)):
-            stac[name] = [value] if isinstance(value, str) else list(value)
-        else:
-            params[name] = value
-    return params, stac
-
-
-def _count_steps(workflow) -> int:
-    """Steps of the entry Workflow (1 for a lone CommandLineTool), as load_workflow read them
-    (the CWL is not parsed again)."""
-    return getattr(workflow, "steps", 0) or 1

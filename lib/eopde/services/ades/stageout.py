@@ -79,11 +79,22 @@ class StageOutTarget:
         """A client with ``user``'s own keys (made on first use), or :meth:`client`."""
         if not self.keys_file:
             return self.client()
+        access, secret = self.keys_for(user)
+        return s3_client(self.endpoint, access, secret, self.region)
+
+    def keys_for(self, user: str) -> tuple[str | None, str | None]:
+        """``user``'s own (access, secret) keys (made on first use), or the target's keys (the
+        environment's for the fields that are None) when there is no keys file."""
+        if not self.keys_file:
+            from eopde.storage import resolve
+
+            found = resolve(self.endpoint, self.access_key, self.secret_key, self.region)
+            return found.access_key, found.secret_key
         from ..workspace_store import ensure_keys
 
         path = Path(self.keys_file)
         keys = ensure_keys(path, user, path.parent.parent / "storage")
-        return s3_client(self.endpoint, keys.access, keys.secret, self.region)
+        return keys.access, keys.secret
 
 
 def ensure_bucket(client, bucket: str) -> None:
