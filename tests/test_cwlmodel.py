@@ -246,14 +246,14 @@ def test_package_of_a_plain_dict():
 def test_package_reads_what_it_writes_back_through_the_model(monkeypatch):
     """`eopde package` writes with PyYAML (YAML 1.1) and checks the text reads back the same
     through the model (YAML 1.2, as cwltool reads it)."""
-    from eopde.apppkg import package as pkgmod
+    from eopde.apppkg import cwlbuild
 
     doc = {"cwlVersion": "v1.2", "$graph": [{"class": "Workflow", "id": "wf", "inputs": {},
                                             "outputs": {}, "steps": {}, "flag": True}]}
-    assert "flag: true" in pkgmod._dump_checked(doc)
+    assert "flag: true" in cwlbuild.dump_checked(doc)
     # a writer that left a YAML 1.1 boolean unquoted would be caught
-    monkeypatch.setattr(pkgmod, "_dump", lambda d: (
+    monkeypatch.setattr(cwlbuild, "dump_yaml", lambda d: (
         "cwlVersion: v1.2\n$graph:\n- class: Workflow\n  id: wf\n  inputs: {}\n"
         "  outputs: {}\n  steps: {}\n  flag: yes\n"))
     with pytest.raises(ValueError, match="does not read back as built"):
-        pkgmod._dump_checked(doc)
+        cwlbuild.dump_checked(doc)

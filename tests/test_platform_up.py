@@ -133,7 +133,7 @@ def test_the_stopped_part_is_really_gone(platform):
 
 
 def test_demo_items_are_loaded_again_only_when_something_changed(platform, monkeypatch):
-    from eopde.services import parts, queryables
+    from eopde.services import parts_data, queryables
 
     data = platform.part("data")
     data.settings.data_dir.mkdir(parents=True)
@@ -146,8 +146,8 @@ def test_demo_items_are_loaded_again_only_when_something_changed(platform, monke
         in_catalogue["count"] = 6
         return 6
 
-    monkeypatch.setattr(parts, "load_demo_items", load)
-    monkeypatch.setattr(parts, "demo_item_count", lambda _platform: in_catalogue["count"])
+    monkeypatch.setattr(parts_data, "load_demo_items", load)
+    monkeypatch.setattr(parts_data, "demo_item_count", lambda _platform: in_catalogue["count"])
     monkeypatch.setattr(queryables, "register_queryables", lambda dsn: None)
 
     data.after_start()

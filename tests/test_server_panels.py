@@ -10,11 +10,11 @@ from urllib.parse import quote
 
 import pytest
 from shapely.geometry import box
-from tornado.httpclient import HTTPClientError
 
 from eopde.services import demodata
 from security.ades_jobs import deploy, execute, publish_image, sh_process, wait
 from security.conftest import User
+from server_helpers import call
 
 pytestmark = pytest.mark.platform
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
@@ -48,20 +48,6 @@ def user_env(platform, user, ades_user_env, monkeypatch):
 @pytest.fixture(scope="module")
 def demo(platform) -> list[dict]:
     return demodata.items(platform.home / "data", platform.url("data"))
-
-
-async def call(jp_fetch, route: str, method: str = "GET", body=None, **query) -> tuple[int, dict]:
-    kwargs: dict = {"method": method}
-    if body is not None:
-        kwargs["body"] = body if isinstance(body, (str, bytes)) else json.dumps(body)
-    if query:
-        kwargs["params"] = query
-    try:
-        r = await jp_fetch("eopde", *route.split("/"), **kwargs)
-    except HTTPClientError as err:
-        assert err.response is not None
-        return err.code, json.loads(err.response.body)
-    return r.code, json.loads(r.body)
 
 
 def trasimeno(demo) -> tuple[tuple[float, ...], list[str]]:

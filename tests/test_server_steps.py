@@ -10,9 +10,11 @@ import asyncio
 import json
 import time
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import pytest
-from tornado.httpclient import HTTPClientError
+
+import server_helpers
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
@@ -59,18 +61,10 @@ def notebook(jp_root_dir: Path) -> str:
 
 
 async def call(jp_fetch, method: str, route: str, body=None) -> tuple[int, dict]:
-    from urllib.parse import parse_qsl
-
+    """`server_helpers.call` with the method first and the query in the route (the way of these
+    tests and of test_server_platform_steps)."""
     route, _, query = route.partition("?")
-    kwargs: dict = {"method": method, "params": dict(parse_qsl(query))}
-    if body is not None:
-        kwargs["body"] = json.dumps(body)
-    try:
-        r = await jp_fetch("eopde", *route.split("/"), **kwargs)
-    except HTTPClientError as err:
-        assert err.response is not None
-        return err.code, json.loads(err.response.body)
-    return r.code, json.loads(r.body)
+    return await server_helpers.call(jp_fetch, route, method, body, **dict(parse_qsl(query)))
 
 
 async def follow(jp_fetch, run_id: str, timeout: float = 180) -> tuple[dict, str, list[str]]:

@@ -199,6 +199,26 @@ def test_cors_allows_get_from_any_origin(client, cog):
     assert "GET" in pre.headers["access-control-allow-methods"]
 
 
+def test_openapi_document_is_valid(client):
+    """/openapi.json is an OpenAPI 3.1 document that validates against the specification's own
+    schema (schemathesis carries it), with every router's routes; the basemap route's return
+    annotation once made the whole document fail with a 500."""
+    import schemathesis
+
+    resp = client.get("/openapi.json")
+    assert resp.status_code == 200, resp.text[:500]
+    doc = resp.json()
+    assert doc["openapi"].startswith("3.1")
+    schemathesis.openapi.from_dict(doc).validate()  # raises on an invalid document
+    paths = set(doc["paths"])
+    for path in ("/healthz", "/basemap/{z}/{x}/{y}.png", "/cog/info", "/stac/assets",
+                 "/tileMatrixSets", "/algorithms", "/colorMaps"):
+        assert path in paths, sorted(paths)
+    basemap = doc["paths"]["/basemap/{z}/{x}/{y}.png"]["get"]["responses"]["200"]
+    assert list(basemap["content"]) == ["image/png"]
+    assert client.get("/docs").status_code == 200
+
+
 def test_helper_routes(client):
     assert "WebMercatorQuad" in client.get("/tileMatrixSets").text
     algos = client.get("/algorithms").json()

@@ -15,9 +15,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .layout import APP_DIR_IN_IMAGE
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cwltool.context import LoadingContext
+    from cwltool.process import Process
+    from ruamel.yaml.comments import CommentedMap
 
 NO_ENGINE_MESSAGE = (
     "no container engine found: running the tool in this Python environment (--no-container)")
@@ -264,12 +269,11 @@ def run_in_process(args: list[str], log: TextIO, progress: LogProgress,
     """Run cwltool in this process through its API (no new interpreter, no second import, its
     schemas loaded once per process). Its log lines and the tools' stdout/stderr (through a pipe,
     as a subprocess's stderr) go to ``log`` and through ``progress``. ``path_first`` goes first on
-    PATH while it runs (cwltool gives the tool this process's PATH). Returns (exit status, output
-    object as JSON text), or None when another in-process run holds cwltool (the caller runs a
-    subprocess then)."""
+    the PATH of the tools it runs without a container (this process's own PATH is left alone).
+    Returns (exit status, output object as JSON text), or None when another in-process run holds
+    cwltool (the caller runs a subprocess then)."""
     if not _IN_PROCESS.acquire(blocking=False):
         return None
-    old_path = os.environ.get("PATH")
     lock = threading.Lock()
 
     def sink(line: str) -> None:
@@ -292,20 +296,22 @@ def run_in_process(args: list[str], log: TextIO, progress: LogProgress,
     reader.start()
     try:
         from cwltool.argparser import arg_parser
-        from cwltool.context import RuntimeContext
+        from cwltool.context import LoadingContext, RuntimeContext
         from cwltool.main import main
 
         parsed = arg_parser().parse_args(args)
         context = RuntimeContext(vars(parsed))
         context.default_stdout = context.default_stderr = _KeepOpen(write_fd)  # type: ignore
-        if (old_path or "").split(os.pathsep)[0] != path_first:
-            os.environ["PATH"] = path_first + os.pathsep + (old_path or "")
+        # What main() makes when given no LoadingContext, plus our tool constructor.
+        loading = LoadingContext(vars(parsed))
+        loading.singularity, loading.podman = context.singularity, context.podman
+        loading.construct_tool_object = _tool_maker(path_first)
         out = io.StringIO()
         try:
             # custom_schema_callback: by default main() drops the loaded schemas (to load the
             # standard ones again); ours are the standard ones (no --enable-ext): keep them
-            rc = main(args=parsed, runtimeContext=context, stdout=out, logger_handler=handler,
-                      custom_schema_callback=_keep_schemas)
+            rc = main(args=parsed, runtimeContext=context, loadingContext=loading, stdout=out,
+                      logger_handler=handler, custom_schema_callback=_keep_schemas)
         except Exception as err:  # cwltool's own failure: the run fails, saying so in its log
             sink(f"ERROR cwltool failed: {type(err).__name__}: {err}\n")
             rc = 1
@@ -313,15 +319,51 @@ def run_in_process(args: list[str], log: TextIO, progress: LogProgress,
     finally:
         os.close(write_fd)  # the tools have ended: the reader sees the end of their output
         reader.join()
-        if old_path is None:
-            os.environ.pop("PATH", None)
-        else:
-            os.environ["PATH"] = old_path
         for name in _CWLTOOL_LOGGERS:
             logger = logging.getLogger(name)
             if handler in logger.handlers:
                 logger.removeHandler(handler)
         _IN_PROCESS.release()
+
+
+def with_first_on_path(folder: str, path: str | None) -> str:
+    """``path`` (a PATH value) with ``folder`` first (unchanged when it already is)."""
+    if (path or "").split(os.pathsep)[0] == folder:
+        return path or folder
+    return folder + os.pathsep + path if path else folder
+
+
+def _tool_maker(path_first: str) -> Callable[..., Process]:
+    """cwltool's ``construct_tool_object`` for one in-process run: CommandLineTools whose jobs
+    without a container get ``path_first`` first on their PATH.
+
+    cwltool gives such a job this process's ``os.environ["PATH"]`` (its CommandLineJob's
+    required environment). Setting os.environ for the run, as eopde did, changed PATH for every
+    thread of the process while the run lasted (the Jupyter server's, other runs'); a job class
+    of our own changes only the tool's environment. A LoadingContext's tool constructor is
+    cwltool's extension point for this (Calrissian and toil plug in the same way)."""
+    from cwltool.command_line_tool import CommandLineTool
+    from cwltool.job import CommandLineJob
+    from cwltool.workflow import default_make_tool
+
+    class Job(CommandLineJob):
+        def prepare_environment(self, runtimeContext: Any, envVarReq: Any) -> None:
+            super().prepare_environment(runtimeContext, envVarReq)
+            self.environment["PATH"] = with_first_on_path(path_first,
+                                                          self.environment.get("PATH"))
+
+    class Tool(CommandLineTool):
+        def make_job_runner(self, runtimeContext: Any) -> Any:
+            runner = super().make_job_runner(runtimeContext)
+            return Job if runner is CommandLineJob else runner
+
+    def make_tool(toolpath_object: CommentedMap, loadingContext: LoadingContext) -> Process:
+        if isinstance(toolpath_object, Mapping) and \
+                toolpath_object.get("class") == "CommandLineTool":
+            return Tool(toolpath_object, loadingContext)
+        return default_make_tool(toolpath_object, loadingContext)
+
+    return make_tool
 
 
 def python_bin() -> str:

@@ -187,6 +187,7 @@ def fetch_item(ref: str, *, client=None, s3=None, policy: UrlPolicy | None = Non
     import httpx
     import pystac
 
+    from eopde.readcap import ResponseTooLarge, read_capped
     from eopde.urlguard import UrlRefused
 
     check_ref(ref, policy, f"STAC item {ref}")
@@ -206,7 +207,12 @@ def fetch_item(ref: str, *, client=None, s3=None, policy: UrlPolicy | None = Non
                 with _get(client, ref, policy, {"Accept": "application/geo+json, "
                                                           "application/json"}) as response:
                     response.raise_for_status()
-                    data = json.loads(_read_limited(response, MAX_ITEM_BYTES, ref))
+                    try:
+                        body = read_capped(response, MAX_ITEM_BYTES, chunk_size=CHUNK)
+                    except ResponseTooLarge:
+                        raise StageInError(
+                            f"STAC item {ref}: larger than {MAX_ITEM_BYTES} bytes") from None
+                    data = json.loads(body)
             finally:
                 if own:
                     client.close()
@@ -245,16 +251,6 @@ def fetch_item(ref: str, *, client=None, s3=None, policy: UrlPolicy | None = Non
         link.target = link.get_absolute_href() or link.href
     item.set_self_href(None)
     return item
-
-
-def _read_limited(response, limit: int, ref: str) -> bytes:
-    chunks, size = [], 0
-    for chunk in response.iter_bytes(CHUNK):
-        size += len(chunk)
-        if size > limit:
-            raise StageInError(f"STAC item {ref}: larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _filename(key: str, href: str, taken: set[str]) -> str:

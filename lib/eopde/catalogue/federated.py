@@ -51,7 +51,8 @@ def _fixed(backend: CatalogueBackend) -> Callable[[], CatalogueBackend]:
 
 def _sources(entries: Sequence[CatalogueLike] | Mapping[str, CatalogueLike],
              token: str | None) -> list[_Source]:
-    from .stac import _default_name, open_catalogue, token_for
+    from .stac import open_catalogue, token_for
+    from .stacerrors import default_name
 
     pairs = list(entries.items()) if isinstance(entries, Mapping) else [(None, e) for e in entries]
     if not pairs:
@@ -60,7 +61,7 @@ def _sources(entries: Sequence[CatalogueLike] | Mapping[str, CatalogueLike],
     for name, entry in pairs:
         if isinstance(entry, str):
             url = entry
-            label = name or _default_name(url)
+            label = name or default_name(url)
 
             def opener(url: str = url, label: str = label) -> CatalogueBackend:
                 return open_catalogue(url, token_for(url, token), label)

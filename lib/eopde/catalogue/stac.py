@@ -2,30 +2,24 @@
 
 pystac-client does the HTTP, paging and parameter encoding; this module adds what a notebook
 user needs on top: the platform's URL and token by default, conformance-aware choices (a
-cloud-cover bound becomes CQL2, a `query` expression, or a client-side check), collections
-checked before searching, and errors that say what to do.
+cloud-cover bound becomes CQL2, a `query` expression, or a client-side check: `stacplan`),
+collections checked before searching, and errors that say what to do (`stacerrors`).
 """
 
 from __future__ import annotations
 
 import difflib
-import json
-import re
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from .base import (
-    CatalogueAuthError,
     CatalogueBackend,
     CatalogueError,
-    CatalogueUnreachableError,
-    CatalogueWarning,
     NotACatalogueError,
     SearchParameterError,
     SearchParams,
@@ -42,14 +36,11 @@ from .params import (
     QueryLike,
     SortbyLike,
     build_params,
-    cloud_cover_cql2,
-    cloud_cover_query,
-    cloud_cover_text,
-    cql2_to_json,
-    cql2_to_text,
     filter_cloud_cover,
 )
 from .results import SearchResults
+from .stacerrors import api_error, default_name, reason, retry
+from .stacplan import FEATURES, Prepared, conforms, plan_search
 
 if TYPE_CHECKING:  # pragma: no cover
     import pystac
@@ -58,93 +49,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["FEATURES", "Catalogue", "CatalogueLike", "open_catalogue", "search"]
 
-#: Feature name -> the pystac-client ConformanceClasses member(s) that grant it (any of them).
-FEATURES: dict[str, tuple[str, ...]] = {
-    "core": ("CORE",),
-    "item-search": ("ITEM_SEARCH",),
-    "filter": ("FILTER",),
-    "sort": ("SORT",),
-    "fields": ("FIELDS",),
-    "query": ("QUERY",),
-    "context": ("CONTEXT",),
-    "free-text": ("/item-search#free-text",),  # not in ConformanceClasses (yet)
-    "collections": ("COLLECTIONS", "FEATURES"),
-    "features": ("FEATURES",),
-    "transaction": ("TRANSACTION",),
-    "collection-search": ("COLLECTION_SEARCH",),
-}
 #: Seconds an opened catalogue (and its list of collections) is reused by `search(url=...)`.
 CACHE_SECONDS = 300.0
 #: (connect, read) timeouts in seconds.
 DEFAULT_TIMEOUT = (5.0, 60.0)
-
-
-def _suffix(name: str) -> str:
-    if name.startswith("/"):
-        return name
-    from pystac_client.conformance import ConformanceClasses
-
-    return ConformanceClasses[name].value
-
-
-def _pattern(name: str) -> re.Pattern[str]:
-    # Any STAC API 1.x release or release candidate: pystac-client's own patterns only accept
-    # v1.0.*, so they miss e.g. stac-fastapi's ".../v1.1.0/item-search#sort".
-    return re.compile(r"^https?://api\.stacspec\.org/v1\.\d+\.\d+(?:-[\w.]+)?"
-                      + re.escape(_suffix(name)) + "$")
-
-
-def _retry() -> Any:
-    from urllib3 import Retry
-
-    # Few, quick retries: a refused connection or a 502/503/504 is retried twice, not five
-    # times (pystac-client's default), so an unreachable catalogue fails fast.
-    return Retry(total=2, backoff_factor=0.1, status_forcelist=(502, 503, 504),
-                 allowed_methods=None, raise_on_status=False)
-
-
-def _reason(err: BaseException) -> str:
-    text = str(err)
-    for pattern in (r"\[Errno -?\d+\][^'\")]*", r"Read timed out[^'\")]*",
-                    r"Connection to \S+ timed out[^'\")]*", r"Name or service not known",
-                    r"Failed to resolve[^'\")]*"):
-        found = re.search(pattern, text)
-        if found:
-            return found.group(0).strip().rstrip(".")
-    return text if len(text) < 300 else text[:297] + "..."
-
-
-def _server_detail(text: str) -> str:
-    try:
-        body = json.loads(text)
-    except (ValueError, TypeError):
-        return text.strip()[:300]
-    if isinstance(body, dict):
-        detail = body.get("description") or body.get("detail") or body.get("message") or body
-        if isinstance(detail, list):
-            parts = []
-            for d in detail:
-                if isinstance(d, dict):
-                    loc = ".".join(str(x) for x in d.get("loc", [])[1:])
-                    parts.append(f"{loc}: {d.get('msg')}" if loc else str(d.get("msg")))
-                else:
-                    parts.append(str(d))
-            return "; ".join(parts[:3]) + (f" (and {len(parts) - 3} more)" if len(parts) > 3
-                                            else "")
-        return str(detail)
-    return str(body)[:300]
-
-
-def _default_name(url: str) -> str:
-    parsed = urlparse(url)
-    return (parsed.netloc + parsed.path.rstrip("/")) or url
-
-
-@dataclass
-class _Prepared:
-    kwargs: dict[str, Any]
-    max_items: int | None
-    client_cloud_cover: tuple[float | None, float | None] | None
 
 
 class Catalogue:
@@ -170,7 +78,7 @@ class Catalogue:
                 f"catalogue URL {url!r} is not an http(s) URL; e.g. "
                 "'https://earth-search.aws.element84.com/v1'")
         self.url = url.rstrip("/") or url
-        self.name = name or _default_name(url)
+        self.name = name or default_name(url)
         all_headers = dict(headers or {})
         if token:
             all_headers["Authorization"] = f"Bearer {token}"
@@ -212,7 +120,7 @@ class Catalogue:
         from pystac_client.stac_api_io import StacApiIO
         from pystac_client.warnings import NoConformsTo
 
-        stac_io = StacApiIO(max_retries=_retry())
+        stac_io = StacApiIO(max_retries=retry())
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", NoConformsTo)  # reported below, our way
@@ -227,34 +135,10 @@ class Catalogue:
         except (ValueError, KeyError, TypeError, pystac.STACError) as err:
             raise NotACatalogueError(
                 f"{url} answered, but not with a STAC API landing page ({type(err).__name__}: "
-                f"{_reason(err)}); check that the URL is the STAC API's root") from err
+                f"{reason(err)}); check that the URL is the STAC API's root") from err
 
     def _error(self, err: Exception, doing: str) -> CatalogueError:
-        status = getattr(err, "status_code", None)
-        where = f"catalogue {self.name!r} ({self.url})" if self.name != _default_name(
-            self.url) else f"catalogue {self.url}"
-        if status is None:
-            return CatalogueUnreachableError(
-                f"{where} is unreachable while {doing}: {_reason(err)}. Check the URL, your "
-                "network, and that the service runs (`eopde status` for the local platform)")
-        detail = _server_detail(str(err))
-        if status in (401, 403):
-            return CatalogueAuthError(
-                f"{where} refused access while {doing} (HTTP {status}: {detail}); pass token= "
-                "or set EOPDE_TOKEN to a token it accepts")
-        if status == 404 and doing == "opening it":
-            return NotACatalogueError(
-                f"{where} answered 404 Not Found: there is no STAC API landing page at this "
-                "URL; check the path (the API root, e.g. https://host/stac)")
-        if status in (502, 503, 504):
-            return CatalogueUnreachableError(
-                f"{where} is unavailable while {doing} (HTTP {status}: {detail}); try again later")
-        if status >= 500:
-            return CatalogueError(
-                f"{where} failed while {doing} (HTTP {status}: {detail}). If it persists, "
-                "simplify the search: e.g. a filter comparing a number property with a string "
-                "makes some catalogues fail this way")
-        return SearchParameterError(f"{where} rejected the search (HTTP {status}): {detail}")
+        return api_error(err, doing, name=self.name, url=self.url)
 
     def _post_advertised(self) -> bool:
         methods = {(link.extra_fields.get("method") or "GET").upper()
@@ -264,8 +148,7 @@ class Catalogue:
     # ------------------------------------------------------------------ capabilities
 
     def _conforms(self, feature: str) -> bool:
-        uris = self.client.get_conforms_to()
-        return any(_pattern(n).match(u) for n in FEATURES[feature] for u in uris)
+        return conforms(self.client.get_conforms_to(), feature)
 
     def conforms_to(self, feature: str) -> bool:
         """Whether the API supports a feature: "item-search", "filter", "sort", "fields",
@@ -355,79 +238,12 @@ class Catalogue:
 
     # ------------------------------------------------------------------ searching
 
-    def _prepare(self, params: SearchParams) -> _Prepared:
-        def unsupported(what: str, feature: str, instead: str) -> SearchParameterError:
-            return SearchParameterError(
-                f"catalogue {self.name!r} does not support {what} (its conformsTo lacks "
-                f"item-search#{feature}); {instead}")
-
+    def _prepare(self, params: SearchParams) -> Prepared:
         if params.collections:
             self.check_collections(params.collections)
-        flt, lang, query = params.filter, params.filter_lang, params.query
-        if flt is not None and not self._features["filter"]:
-            hint = "use query= instead" if self._features["query"] else \
-                "search with bbox/datetime/collections and filter the results yourself"
-            raise unsupported("CQL2 filters", "filter", hint)
-        if query is not None and not self._features["query"]:
-            hint = "use filter= (CQL2) instead" if self._features["filter"] else \
-                "search with bbox/datetime/collections and filter the results yourself"
-            raise unsupported("the query extension", "query", hint)
-        client_cc = None
-        if params.cloud_cover is not None:
-            if self._features["filter"]:
-                if flt is None:
-                    flt, lang = cloud_cover_cql2(params.cloud_cover), "cql2-json"
-                elif lang == "cql2-json":
-                    flt = {"op": "and", "args": [flt, cloud_cover_cql2(params.cloud_cover)]}
-                else:
-                    flt = f"({flt}) AND {cloud_cover_text(params.cloud_cover)}"
-            elif self._features["query"]:
-                query = dict(query or {})
-                ops = dict(query.get("eo:cloud_cover", {}))
-                ops.update(cloud_cover_query(params.cloud_cover)["eo:cloud_cover"])
-                query["eo:cloud_cover"] = ops
-            else:
-                client_cc = params.cloud_cover
-                warnings.warn(
-                    f"catalogue {self.name!r} supports neither CQL2 filters nor the query "
-                    "extension: cloud_cover is checked on the client side, so every page of "
-                    "the other criteria's results is fetched", CatalogueWarning, stacklevel=4)
-        method = "POST" if self._post else "GET"
-        if flt is not None:
-            if method == "POST" and lang == "cql2-text":
-                as_json = cql2_to_json(flt)
-                if as_json is not None:
-                    flt, lang = as_json, "cql2-json"
-                else:
-                    method = "GET"
-            elif method == "GET" and lang == "cql2-json":
-                as_text = cql2_to_text(flt)
-                if as_text is not None:
-                    flt, lang = as_text, "cql2-text"
-        sortby = list(params.sortby) if params.sortby else None
-        if sortby and not self._features["sort"]:
-            warnings.warn(f"catalogue {self.name!r} does not support sorting (no "
-                          "item-search#sort): sortby is ignored, results come in its own order",
-                          CatalogueWarning, stacklevel=4)
-            sortby = None
-        kwargs = {
-            "method": method,
-            "limit": params.limit,
-            "bbox": list(params.bbox) if params.bbox else None,
-            "intersects": params.intersects,
-            "datetime": params.datetime,
-            "collections": list(params.collections) if params.collections else None,
-            "ids": list(params.ids) if params.ids else None,
-            "filter": flt,
-            "filter_lang": lang if flt is not None else None,
-            "query": query,
-            "sortby": sortby,
-            "max_items": None if client_cc else params.max_items,
-        }
-        return _Prepared({k: v for k, v in kwargs.items() if v is not None}, params.max_items,
-                         client_cc)
+        return plan_search(params, self._features, post=self._post, name=self.name)
 
-    def _item_search(self, prepared: _Prepared) -> ItemSearch:
+    def _item_search(self, prepared: Prepared) -> ItemSearch:
         try:
             return self.client.search(**prepared.kwargs)
         except Exception as err:  # pystac-client raises bare Exception for bad parameters
@@ -435,7 +251,7 @@ class Catalogue:
                 raise
             raise SearchParameterError(f"pystac-client rejected the search: {err}") from err
 
-    def _iterate(self, search: ItemSearch, prepared: _Prepared) -> Iterator[pystac.Item]:
+    def _iterate(self, search: ItemSearch, prepared: Prepared) -> Iterator[pystac.Item]:
         from pystac_client.exceptions import APIError
 
         items = filter_cloud_cover(search.items(), prepared.client_cloud_cover)
@@ -450,7 +266,7 @@ class Catalogue:
         prepared = self._prepare(params)
         return self._iterate(self._item_search(prepared), prepared)
 
-    def _count(self, search: ItemSearch, prepared: _Prepared) -> int | None:
+    def _count(self, search: ItemSearch, prepared: Prepared) -> int | None:
         from pystac_client.exceptions import APIError
 
         if prepared.client_cloud_cover is not None:

@@ -114,7 +114,9 @@ class RunsHandler(_Handler):
     def runs(self) -> LocalRuns:
         settings = self.settings
         if "eopde_runs" not in settings:
-            settings["eopde_runs"] = LocalRuns(self.contents_manager.root_dir)
+            # parent: the server's traitlets config reaches it (c.LocalRuns.keep_per_notebook)
+            settings["eopde_runs"] = LocalRuns(self.contents_manager.root_dir,
+                                               parent=settings.get("serverapp"))
         return settings["eopde_runs"]
 
     @tornado.web.authenticated

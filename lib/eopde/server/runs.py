@@ -6,11 +6,19 @@ A run's folder is `<the notebook's folder>/eopde-runs/<app id>-<time>/` (as `eop
 `./eopde-runs/` in its working folder): `package/` (the generated package) and `run/` (the run
 folder of `run_package`: `run.log`, `outputs/`). Everything the front end sees names files
 relative to the server's root, never by a server path.
+
+Run folders would pile up beside the notebook: starting a run deletes the oldest finished runs of
+the same notebook beyond `LocalRuns.keep_per_notebook` (traitlets configuration of the Jupyter
+server, e.g. `c.LocalRuns.keep_per_notebook = 5`; 0 keeps them all). A run still running is never
+deleted: neither one of this server, nor a folder holding the marker a run keeps while it runs
+(another server's run, or one cut short when a server died: that folder stays).
 """
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import signal
 import threading
 import time
@@ -20,10 +28,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from traitlets import Integer
+from traitlets.config import LoggingConfigurable
+
 from .errors import RequestError, scrub
 
-#: Runs a server keeps (the oldest finished are forgotten, their folders stay).
+#: Runs a server remembers (the oldest finished are forgotten; their folders: `keep_per_notebook`).
 KEEP = 20
+#: The folder of a notebook's runs, beside it.
+RUNS_DIR = "eopde-runs"
+#: A file a run's folder holds while the run runs.
+RUNNING_MARKER = ".eopde-running"
 #: Runs at once in one server (each is a cwltool process and a kernel).
 AT_ONCE = 2
 MAX_LOG_CHUNK = 256_000
@@ -48,12 +63,19 @@ class LocalRun:
         return self.folder / "run" / "run.log"
 
 
-class LocalRuns:
+class LocalRuns(LoggingConfigurable):
     """The test runs of one Jupyter server (`root`: its root folder)."""
 
-    def __init__(self, root: str | Path):
+    keep_per_notebook = Integer(
+        10, min=0, config=True,
+        help="Test run folders kept per notebook (in eopde-runs/ beside it): starting a run "
+             "deletes the oldest finished ones beyond this number. 0 keeps them all.")
+
+    def __init__(self, root: str | Path, **kwargs: Any):
+        super().__init__(**kwargs)
         self.root = Path(root).resolve()
         self.runs: dict[str, LocalRun] = {}
+        self._starting = threading.Lock()
 
     def _hide(self) -> dict[str, str]:
         return {str(self.root) + os.sep: "", str(self.root): "."}
@@ -64,17 +86,20 @@ class LocalRuns:
         if not isinstance(inputs, Mapping) or not all(isinstance(k, str) for k in inputs):
             raise RequestError(400, "`inputs` must map the process's inputs to values.",
                                field="inputs")
-        running = [r for r in self.runs.values() if r.status == "running"]
-        if len(running) >= AT_ONCE:
-            raise RequestError(429, f"{len(running)} test runs are still running; wait for one "
-                               "to end or cancel it.")
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        run = LocalRun(id=uuid.uuid4().hex[:12],
-                       folder=notebook.parent / "eopde-runs" / f"{notebook.stem}-{stamp}-"
-                       f"{uuid.uuid4().hex[:4]}")
-        run.folder.mkdir(parents=True)
-        self._forget_old()
-        self.runs[run.id] = run
+        with self._starting:
+            running = [r for r in self.runs.values() if r.status == "running"]
+            if len(running) >= AT_ONCE:
+                raise RequestError(429, f"{len(running)} test runs are still running; wait for "
+                                   "one to end or cancel it.")
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            run = LocalRun(id=uuid.uuid4().hex[:12],
+                           folder=notebook.parent / RUNS_DIR / f"{notebook.stem}-{stamp}-"
+                           f"{uuid.uuid4().hex[:4]}")
+            run.folder.mkdir(parents=True)
+            (run.folder / RUNNING_MARKER).touch()
+            self._forget_old()
+            self.runs[run.id] = run
+            self.prune(notebook)
         threading.Thread(target=self._work, args=(run, notebook, api_path, dict(body),
                                                   dict(inputs)),
                          name=f"eopde-run-{run.id}", daemon=True).start()
@@ -85,6 +110,39 @@ class LocalRuns:
                       key=lambda r: r.started)
         for old in done[:max(0, len(self.runs) + 1 - KEEP)]:
             self.runs.pop(old.id, None)
+
+    def prune(self, notebook: Path) -> list[Path]:
+        """Delete the oldest finished run folders of `notebook` beyond `keep_per_notebook`
+        (runs still running count, but stay); returns the folders deleted."""
+        keep = self.keep_per_notebook
+        runs_dir = notebook.parent / RUNS_DIR
+        if keep <= 0 or not runs_dir.is_dir() or not runs_dir.resolve().is_relative_to(self.root):
+            return []
+        # What start() names this notebook's runs: another notebook's never match.
+        name = re.compile(re.escape(notebook.stem) + r"-\d{8}-\d{6}-[0-9a-f]{4}")
+        folders = []
+        for path in runs_dir.iterdir():
+            if name.fullmatch(path.name) and path.is_dir() and not path.is_symlink():
+                folders.append((path.name[len(notebook.stem) + 1:][:15], path.stat().st_mtime,
+                                path))
+        folders.sort()
+        running = {r.folder for r in self.runs.values() if r.status == "running"}
+        deleted: list[Path] = []
+        for _, _, path in folders[:max(0, len(folders) - keep)]:
+            if path in running or (path / RUNNING_MARKER).exists():
+                continue
+            try:
+                shutil.rmtree(path)
+            except OSError as err:
+                self.log.warning("eopde: could not delete the old test run %s: %s",
+                                 self._rel(path), err.strerror)
+                continue
+            deleted.append(path)
+        if deleted:
+            gone = set(deleted)
+            for run_id in [i for i, r in self.runs.items() if r.folder in gone]:
+                del self.runs[run_id]
+        return deleted
 
     def _rel(self, path: str | Path) -> str:
         return scrub(str(path), self._hide())
@@ -126,6 +184,7 @@ class LocalRuns:
         if run.cancelled:
             status = "dismissed"
             self._say(run, "Cancelled.")
+        (run.folder / RUNNING_MARKER).unlink(missing_ok=True)
         run.status = status
 
     def _started(self, run: LocalRun, popen: Any) -> None:

@@ -305,7 +305,10 @@ def router() -> Any:
 
     usage = f"basemap tiles are /basemap/{{z}}/{{x}}/{{y}}.png with 0 <= z <= {MAX_ZOOM}"
 
-    @api.get("/basemap/{z}/{x}/{y}.png", response_class=Response,
+    # response_model=None: the return annotation is a string here (`from __future__ import
+    # annotations`) naming a class imported in this function, which FastAPI cannot resolve;
+    # it then made the unresolved name a response model and /openapi.json failed (500).
+    @api.get("/basemap/{z}/{x}/{y}.png", response_class=Response, response_model=None,
              responses={200: {"content": {"image/png": {}}}})
     def basemap_tile(z: str, x: str, y: str) -> Response:
         """An offline basemap tile (WebMercatorQuad): coastlines, lakes, borders, places."""

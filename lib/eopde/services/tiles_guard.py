@@ -245,6 +245,8 @@ def _read_item(url: str) -> dict:
 def _get(url: str) -> bytes:
     import httpx
 
+    from eopde.readcap import ResponseTooLarge, read_capped
+
     try:
         # No redirects: a redirect could lead anywhere; the allowed servers do not redirect.
         with httpx.stream("GET", url, timeout=ITEM_TIMEOUT_SECONDS,
@@ -253,12 +255,10 @@ def _get(url: str) -> bytes:
                 raise ItemNotFound("no STAC item at this url (deleted or never created)")
             if resp.status_code != 200:
                 raise UnreadableDataset(f"the item url answered HTTP {resp.status_code}")
-            body = bytearray()
-            for chunk in resp.iter_bytes():
-                body += chunk
-                if len(body) > MAX_ITEM_BYTES:
-                    break
-            return bytes(body)
+            try:
+                return read_capped(resp, MAX_ITEM_BYTES)
+            except ResponseTooLarge:
+                raise TooLarge(f"the STAC item is larger than {MAX_ITEM_BYTES} bytes") from None
     except httpx.HTTPError:
         raise CatalogueUnavailable("the catalogue could not be reached; try again") from None
 

@@ -86,6 +86,7 @@ def _fetch(href: str, *, max_bytes: int, href_dirs: list[Path],
     folders the operator configured (EOPDE_ADES_HREF_DIRS, none by default)."""
     import httpx
 
+    from eopde.readcap import ResponseTooLarge, read_capped
     from eopde.urlguard import UrlRefused, guarded_client, open_guarded
 
     parts = urlsplit(href)
@@ -102,11 +103,10 @@ def _fetch(href: str, *, max_bytes: int, href_dirs: list[Path],
                     raise bad_request(f"cannot fetch the execution unit from {href!r}: HTTP "
                                       f"{resp.status_code}; give an href this service can "
                                       "reach, or the CWL by value")
-                data = bytearray()
-                for chunk in resp.iter_bytes(64 * 1024):
-                    data += chunk
-                    if len(data) > max_bytes:
-                        raise too_large(max_bytes)
+                try:
+                    data = read_capped(resp, max_bytes)
+                except ResponseTooLarge:
+                    raise too_large(max_bytes) from None
         except UrlRefused as err:
             raise bad_request(f"the execution unit href is refused: {err}; give the CWL by "
                               "value or a URL on a public host") from None
@@ -114,7 +114,7 @@ def _fetch(href: str, *, max_bytes: int, href_dirs: list[Path],
             raise bad_request(f"cannot fetch the execution unit from {href!r} "
                               f"({type(err).__name__}); give an href this service can reach, "
                               "or the CWL by value") from None
-        return _decode(bytes(data))
+        return _decode(data)
     if parts.scheme in ("", "file") and href_dirs:
         raw = unquote(parts.path) if parts.scheme == "file" else href.split("#", 1)[0]
         if "\x00" in raw or not raw.startswith("/"):
