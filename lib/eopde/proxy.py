@@ -45,8 +45,14 @@ def _user_settings(data_dir: Path) -> None:
     if path.exists():
         return
     path.parent.mkdir(parents=True, exist_ok=True)
+    bindir = str(Path(sys.executable).parent)
     path.write_text(json.dumps({
         "python.defaultInterpreterPath": sys.executable,
+        # The terminals of VS Code's server do not get the server's own PATH (they had
+        # Debian's default one, without `python`): put this environment's bin first again.
+        "terminal.integrated.env.linux": {"PATH": bindir + os.pathsep + "${env:PATH}"},
+        # The platform's many loopback ports are not for forwarding (and would each notify).
+        "remote.autoForwardPorts": False,
         "security.workspace.trust.enabled": False,
         "telemetry.telemetryLevel": "off",
         "update.mode": "none",
