@@ -144,6 +144,15 @@ class BinderSession:
         return subprocess.run(args, env=env or self.env, cwd=self.home, capture_output=True,
                               text=True, timeout=timeout, **self.popen_kwargs(cgroup))
 
+    def start(self, args: list[str], env: dict[str, str], log: Path,
+              cgroup: bool = False) -> subprocess.Popen:
+        """``args`` in the background as the session's user (its own process group), its
+        output to ``log``."""
+        with open(log, "w") as out:
+            return subprocess.Popen(args, env=env, cwd=self.home, stdout=out,
+                                    stderr=subprocess.STDOUT, start_new_session=True,
+                                    **self.popen_kwargs(cgroup))
+
     def eopde(self, *args: str) -> subprocess.CompletedProcess:
         return self.run([sys.executable, "-m", "eopde.cli", *args],
                         env=dict(self.env, EOPDE_HOME=str(self.state)))
@@ -218,11 +227,8 @@ def launched(base_port: int, hub_port: int, lab_port: int,
         if account is None and os.geteuid() == 0:
             command.append("--allow-root")
         began = time.monotonic()
-        with open(session.log, "w") as out:
-            session.lab = subprocess.Popen(command, env=env, cwd=home, stdout=out,
-                                           stderr=subprocess.STDOUT, start_new_session=True,
-                                           **session.popen_kwargs(cgroup=True))
-        stack.callback(_stop, session.lab)
+        session.lab = session.start(command, env, session.log, cgroup=True)
+        stack.callback(stop, session.lab)
         session.url = f"http://127.0.0.1:{lab_port}{PREFIX.rstrip('/')}"
         wait_http(f"{session.url}/api/status?token={session.token}", 240, session.lab,
                   session.log)
@@ -230,7 +236,8 @@ def launched(base_port: int, hub_port: int, lab_port: int,
         yield session
 
 
-def _stop(process: subprocess.Popen) -> None:
+def stop(process: subprocess.Popen) -> None:
+    """Stop ``process`` and its process group (TERM, then KILL after 30 s)."""
     try:
         os.killpg(process.pid, signal.SIGTERM)
     except ProcessLookupError:

@@ -2,8 +2,9 @@
 into a fresh home owned by an ordinary account, `binder/postBuild` and `binder/start jupyter
 lab ...` run as that account under `/user/binder-x/`, inside a memory cgroup with Binder's
 2 GiB limit where this machine lets one be made. Then every tutorial runs with nbval in the
-session, a real browser opens tutorial 01 there and gets map tiles through
-jupyter-server-proxy, and the browser IDE opens the session's home.
+session while, at the same time, a real browser opens tutorial 01 there and gets map tiles
+through jupyter-server-proxy, and the browser IDE opens the session's home; then nothing in
+the cgroup was killed for want of memory.
 """
 
 from __future__ import annotations
@@ -108,23 +109,26 @@ def test_tiles_reach_the_browser_through_the_session_server(binder):
     assert printed.stdout.strip() == f"{PREFIX}proxy/{tiles_port}", printed.stderr
 
 
-@pytest.mark.timeout(1500)
-def test_every_tutorial_runs_in_the_binder_session(binder):
-    """01-05 with nbval as the session's user, in the session's cgroup (one pytest run: the
-    tutorials form a course, and one interpreter start-up instead of five)."""
+@pytest.fixture(scope="module")
+def tutorials(binder):
+    """nbval over tutorials 01-05 (one pytest run: one interpreter start-up instead of five),
+    as the session's user, in its cgroup, started in the background so that the browser
+    tests run meanwhile, as a second user of the session would;
+    test_every_tutorial_runs_in_the_binder_session waits for it."""
     work = binder.home / "notebooks"
-    result = binder.run(
+    log = binder.home / "nbval.log"
+    process = binder.start(
         [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-v",
          "--nbval-cell-timeout=300", "--rootdir", str(work),
          *[str(work / n.name) for n in NOTEBOOKS]],
-        env=binder.kernel_env(), timeout=1500, cgroup=True)
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
-    # (nbval names a cell `notebooks/01-search-and-preview::ipynb::Cell 3`.)
-    ran = set(re.findall(r"(\d\d-[\w-]+)::ipynb::Cell \d+ PASSED", result.stdout))
-    assert ran == {n.stem for n in NOTEBOOKS}, result.stdout[-3000:]
+        env=binder.kernel_env(), log=log, cgroup=True)
+    try:
+        yield process, log
+    finally:
+        binder_session.stop(process)
 
 
-def test_tutorial_01_shows_tiles_in_the_binder_lab(binder):
+def test_tutorial_01_shows_tiles_in_the_binder_lab(binder, tutorials):
     from browser import browser_page, cell_errors, run_all_cells, show_every_cell, wait_kernel_idle
     from eopde.services.settings import PlatformSettings
     from test_browser_notebook import _png_pixels
@@ -159,26 +163,7 @@ def test_tutorial_01_shows_tiles_in_the_binder_lab(binder):
     assert varied, "every tile was blank"
 
 
-def test_the_session_fits_in_binders_memory(binder):
-    """After the tutorials and the browser's run of tutorial 01, the session's cgroup (the
-    platform, JupyterLab, the kernels) killed nothing for want of memory and every part is
-    still up. (Placed after them: pytest runs a module's tests in order.)"""
-    cgroup = binder.cgroup
-    if cgroup is None:
-        pytest.skip(f"no memory cgroup can be made here: {NO_CGROUP}")
-    assert cgroup.limit() == binder_session.BINDER_MEMORY
-    assert binder.lab.pid in cgroup.processes()
-    assert cgroup.oom_kills() == 0
-    status = json.loads(binder.eopde("status", "--json").stdout)
-    assert {name for name, part in status.items() if not part["healthy"]} == set()
-    # The platform's processes are charged here: far more than an empty group would hold.
-    peak = cgroup.peak()
-    print(f"session memory peak {peak / 2**20:.0f} MiB of {cgroup.limit() / 2**20:.0f} MiB "
-          f"(cgroup v{cgroup.version}); not file cache now: {cgroup.anon() / 2**20:.0f} MiB")
-    assert peak > 300 * 2**20
-
-
-def test_the_ide_opens_the_sessions_home(binder):
+def test_the_ide_opens_the_sessions_home(binder, tutorials):
     """code-server through the session's server, as its user, on the home folder (Binder's
     repository: binder/, notebooks/ ...); its terminal runs eopde's Python."""
     from browser import browser_page
@@ -199,6 +184,36 @@ def test_the_ide_opens_the_sessions_home(binder):
     python, module = marker.read_text().split()
     assert python == sys.executable
     assert module == str(binder.home / "lib" / "eopde" / "__init__.py")
+
+
+@pytest.mark.timeout(1500)
+def test_every_tutorial_runs_in_the_binder_session(binder, tutorials):
+    process, log = tutorials
+    process.wait(timeout=1400)
+    output = log.read_text()
+    assert process.returncode == 0, output[-6000:]
+    # (nbval names a cell `notebooks/01-search-and-preview::ipynb::Cell 3`.)
+    ran = set(re.findall(r"(\d\d-[\w-]+)::ipynb::Cell \d+ PASSED", output))
+    assert ran == {n.stem for n in NOTEBOOKS}, output[-3000:]
+
+
+def test_the_session_fits_in_binders_memory(binder):
+    """After the tutorials and the browser's run of tutorial 01, the session's cgroup (the
+    platform, JupyterLab, the kernels) killed nothing for want of memory and every part is
+    still up. (Placed after them: pytest runs a module's tests in order.)"""
+    cgroup = binder.cgroup
+    if cgroup is None:
+        pytest.skip(f"no memory cgroup can be made here: {NO_CGROUP}")
+    assert cgroup.limit() == binder_session.BINDER_MEMORY
+    assert binder.lab.pid in cgroup.processes()
+    assert cgroup.oom_kills() == 0
+    status = json.loads(binder.eopde("status", "--json").stdout)
+    assert {name for name, part in status.items() if not part["healthy"]} == set()
+    # The platform's processes are charged here: far more than an empty group would hold.
+    peak = cgroup.peak()
+    print(f"session memory peak {peak / 2**20:.0f} MiB of {cgroup.limit() / 2**20:.0f} MiB "
+          f"(cgroup v{cgroup.version}); not file cache now: {cgroup.anon() / 2**20:.0f} MiB")
+    assert peak > 300 * 2**20
 
 
 def test_a_failed_start_says_why_and_still_starts_the_server():

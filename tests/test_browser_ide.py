@@ -77,6 +77,9 @@ def test_code_server_listens_on_a_private_socket_with_this_python(monkeypatch, t
     assert written["python.defaultInterpreterPath"] == sys.executable
     assert written["terminal.integrated.env.linux"] == {
         "PATH": str(Path(sys.executable).parent) + os.pathsep + "${env:PATH}"}
+    tasks = json.loads(settings.with_name("tasks.json").read_text())["tasks"]
+    assert tasks == [proxy.RUN_FILE_TASK]
+    assert proxy.RUN_FILE_TASK["command"] == "${config:python.defaultInterpreterPath}"
     settings.write_text("{}")  # a user's own settings are never overwritten
     proxy.setup_code_server()
     assert settings.read_text() == "{}"
@@ -147,13 +150,7 @@ def run_in_terminal(page, command: str, marker: Path, timeout: float = 90) -> No
     """In the code-server on ``page``: open a new terminal (command palette), run ``command``
     in it, and wait until it has written ``marker``."""
     page.locator(".monaco-workbench").click(position={"x": 600, "y": 400})
-    page.keyboard.press("F1")
-    box = page.locator(".quick-input-widget input")
-    box.wait_for(timeout=30_000)
-    box.fill(">Terminal: Create New Terminal")
-    page.locator(".quick-input-list .monaco-list-row",
-                 has_text="Create New Terminal").first.wait_for(timeout=30_000)
-    page.keyboard.press("Enter")
+    palette(page, ">Terminal: Create New Terminal", "Create New Terminal")
     # The terminal draws on a canvas (no text to wait for): type once its input is there, and
     # again if the shell was not reading yet (the command is idempotent).
     keys = page.locator(".terminal-wrapper .xterm-helper-textarea").last
@@ -187,6 +184,40 @@ def test_the_terminal_runs_eopdes_python(lab):
     python, module = marker.read_text().split()
     assert python == sys.executable
     assert module == str(REPO / "lib" / "eopde" / "__init__.py")
+
+
+def palette(page, text: str, item: str) -> None:
+    """Type ``text`` into code-server's quick input (F1) and run the item showing ``item``."""
+    page.keyboard.press("F1")
+    box = page.locator(".quick-input-widget input")
+    box.wait_for(timeout=30_000)
+    box.fill(text)
+    page.locator(".quick-input-list .monaco-list-row", has_text=item).first.wait_for(
+        timeout=30_000)
+    page.keyboard.press("Enter")
+
+
+def test_the_build_task_runs_the_open_file_with_the_interpreter_setting(lab):
+    """The interpreter setting at work without the Python extension: Run Build Task runs the
+    open file with it (eopde.proxy.RUN_FILE_TASK)."""
+    url, token, home = lab
+    (home / "where_am_i.py").write_text(
+        "import pathlib, sys\npathlib.Path('ide-task.txt').write_text(sys.executable)\n")
+    marker = home / "ide-task.txt"
+    with browser_page(ARTIFACTS, "browser-ide-task") as page:
+        page.goto(f"{url}/lab?token={token}")
+        page.goto(f"{url}/code-server/")
+        page.locator(".monaco-workbench").wait_for(timeout=120_000)
+        page.get_by_text("where_am_i.py").first.wait_for(timeout=60_000)
+        page.locator(".monaco-workbench").click(position={"x": 600, "y": 400})
+        palette(page, "where_am_i.py", "where_am_i.py")
+        page.locator(".tab", has_text="where_am_i.py").wait_for(timeout=30_000)
+        palette(page, ">Tasks: Run Build Task", "Run Build Task")
+        deadline = time.monotonic() + 60
+        while not marker.exists() and time.monotonic() < deadline:
+            page.wait_for_timeout(300)
+    assert marker.exists(), "the build task did not run the file"
+    assert marker.read_text() == sys.executable
 
 
 def test_the_ide_route_needs_the_servers_login(lab):
