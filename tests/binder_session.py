@@ -6,8 +6,11 @@ user's home (repo2docker's REPO_DIR is $HOME) and owned by that user; `binder/po
 as that user in it; then `binder/start jupyter lab ...` with the variables Binder's JupyterHub
 gives a session (`JUPYTERHUB_SERVICE_PREFIX=/user/binder-x/`, ...). The user is an ordinary
 account: when the tests run as root (CI), a throwaway account made with useradd
-(`ordinary_account`); otherwise the tests' own. Optionally the session (the platform, the
-server and its kernels) runs in a memory cgroup with Binder's limit (`MemoryCgroup`).
+(`ordinary_account`); otherwise the tests' own. When the interpreter is under /root, the
+account is lent traverse access only with EOPDE_TEST_GRANT_TRAVERSE=1 (.ci/run sets it);
+without it the simulation stops with that advice rather than running as root (which would test
+the wrong thing). Optionally the session (the platform, the server and its kernels) runs in a
+memory cgroup with Binder's limit (`MemoryCgroup`).
 
 Not simulated: installing binder/apt.txt and requirements.txt (this environment has them; the
 copy's `lib/` stands first on PYTHONPATH as `pip install -e .` would put it), and installing
