@@ -112,38 +112,44 @@ class HubSession:
         cookies = "; ".join(f"{c.name}={c.value}" for c in self.client.cookies.jar)
         ws = websocket.create_connection(ws_url, header=[f"Cookie: {cookies}"], timeout=timeout)
         try:
-            msg_id = uuid.uuid4().hex
-            ws.send(json.dumps({
-                "header": {"msg_id": msg_id, "username": self.username, "session": uuid.uuid4().hex,
-                           "msg_type": "execute_request", "version": "5.3"},
-                "parent_header": {}, "metadata": {}, "channel": "shell",
-                "content": {"code": code, "silent": False, "store_history": False,
-                            "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
-            }))
-            result = ExecutionResult(status="unknown")
-            deadline = time.monotonic() + timeout
-            idle = replied = False
-            while time.monotonic() < deadline and not (idle and replied):
-                msg = json.loads(ws.recv())
-                if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                    continue
-                result.messages.append(msg)
-                kind, content = msg["msg_type"], msg["content"]
-                if kind == "stream":
-                    if content["name"] == "stdout":
-                        result.stdout += content["text"]
-                    else:
-                        result.stderr += content["text"]
-                elif kind == "execute_result":
-                    result.result = content["data"].get("text/plain")
-                elif kind == "error":
-                    result.error = f"{content['ename']}: {content['evalue']}\n" + "\n".join(
-                        content.get("traceback", []))
-                elif kind == "execute_reply":
-                    result.status = content["status"]
-                    replied = True
-                elif kind == "status" and content["execution_state"] == "idle":
-                    idle = True
-            return result
+            return run_code(ws, code, timeout, self.username)
         finally:
             ws.close()
+
+
+def run_code(ws, code: str, timeout: float, username: str = "test") -> ExecutionResult:
+    """Run ``code`` in the kernel behind the open channels WebSocket ``ws`` and collect its
+    output (Jupyter's messaging protocol, v5.3)."""
+    msg_id = uuid.uuid4().hex
+    ws.send(json.dumps({
+        "header": {"msg_id": msg_id, "username": username, "session": uuid.uuid4().hex,
+                   "msg_type": "execute_request", "version": "5.3"},
+        "parent_header": {}, "metadata": {}, "channel": "shell",
+        "content": {"code": code, "silent": False, "store_history": False,
+                    "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
+    }))
+    result = ExecutionResult(status="unknown")
+    deadline = time.monotonic() + timeout
+    idle = replied = False
+    while time.monotonic() < deadline and not (idle and replied):
+        msg = json.loads(ws.recv())
+        if msg.get("parent_header", {}).get("msg_id") != msg_id:
+            continue
+        result.messages.append(msg)
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "stream":
+            if content["name"] == "stdout":
+                result.stdout += content["text"]
+            else:
+                result.stderr += content["text"]
+        elif kind == "execute_result":
+            result.result = content["data"].get("text/plain")
+        elif kind == "error":
+            result.error = f"{content['ename']}: {content['evalue']}\n" + "\n".join(
+                content.get("traceback", []))
+        elif kind == "execute_reply":
+            result.status = content["status"]
+            replied = True
+        elif kind == "status" and content["execution_state"] == "idle":
+            idle = True
+    return result

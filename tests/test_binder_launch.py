@@ -1,168 +1,87 @@
-"""The Binder launch, simulated without Docker: a fresh HOME, the files of binder/ alone.
-
-What repo2docker and Binder do, step by step, minus the image: `binder/postBuild` (kernel,
-lab extension, server configuration, the platform set up once: cluster, schema, demo data),
-then `binder/start jupyter lab ...` with the variables Binder's JupyterHub gives a session
-(`JUPYTERHUB_SERVICE_PREFIX=/user/binder-x/`, ...) and the server under that base URL. Then
-every tutorial runs with nbval in the session's environment, and a real browser opens
-tutorial 01 in that JupyterLab and gets map tiles through jupyter-server-proxy.
-
-Not simulated: installing binder/apt.txt and requirements.txt (this environment has them; CI
-installs the same packages through make), and code-server (EOPDE_BINDER_IDE=none: the browser
-IDE has its own test). The session runs as the test's own user (root in CI: the platform then
-runs PostgreSQL as its unprivileged account, as `eopde up` does).
+"""The Binder launch, simulated without Docker (tests/binder_session.py): the repository copied
+into a fresh home owned by an ordinary account, `binder/postBuild` and `binder/start jupyter
+lab ...` run as that account under `/user/binder-x/`, inside a memory cgroup with Binder's
+2 GiB limit where this machine lets one be made. Then every tutorial runs with nbval in the
+session while, at the same time, a real browser opens tutorial 01 there and gets map tiles
+through jupyter-server-proxy, and the browser IDE opens the session's home; then nothing in
+the cgroup was killed for want of memory.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pwd
 import re
-import secrets
-import shutil
-import signal
 import socket
-import subprocess
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from conftest import ARTIFACTS, TEST_BASE_PORT, TEST_HUB_PORT, clean_env
+import binder_session
+from binder_session import PREFIX, REPO, BinderSession
+from conftest import ARTIFACTS, TEST_BASE_PORT, TEST_HUB_PORT
 
 pytestmark = pytest.mark.platform
 
-REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
-PREFIX = "/user/binder-x/"
 # A block of ports beside the session platform's (base .. base+15): this platform's own.
 BASE_PORT = TEST_BASE_PORT + 40
 HUB_PORT = TEST_HUB_PORT + 5
 LAB_PORT = TEST_HUB_PORT + 6
 
 
-@dataclass
-class BinderSession:
-    home: Path
-    env: dict[str, str]      # the test's environment of the session (Binder's variables)
-    url: str                 # http://127.0.0.1:<port>/user/binder-x
-    token: str
-    log: Path
-    post_build_seconds: float
-    launch_seconds: float    # start until JupyterLab answers
-
-    def kernel_env(self) -> dict[str, str]:
-        """What a kernel of the session sees: the session's variables plus what `start`
-        exported (read from the file it sourced)."""
-        env = dict(self.env)
-        for line in (self.home / ".cache" / "eopde" / "binder.env").read_text().splitlines():
-            key, _, value = line.partition("=")
-            env[key] = value.strip("'")
-        return env
-
-
-def _session_env(home: Path) -> dict[str, str]:
-    env = clean_env()
-    for var in ("JUPYTER_PATH", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR",
-                "JUPYTERHUB_API_TOKEN", "JUPYTERHUB_API_URL", "AWS_ACCESS_KEY_ID",
-                "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL_S3"):
-        env.pop(var, None)
-    env.update(
-        HOME=str(home),
-        PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
-        PYTHONPATH=str(REPO / "lib"),
-        EOPDE_BINDER_PYTHON=sys.executable,
-        EOPDE_BINDER_IDE="none",
-        EOPDE_BASE_PORT=str(BASE_PORT),
-        EOPDE_HUB_PORT=str(HUB_PORT),
-        # What Binder's JupyterHub sets in a session.
-        JUPYTERHUB_SERVICE_PREFIX=PREFIX,
-        JUPYTERHUB_BASE_URL="/",
-        JUPYTERHUB_USER="binder-x",
-    )
-    return env
-
-
-def _wait_http(url: str, timeout: float, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the server exited ({process.returncode}):\n"
-                                 + log.read_text()[-4000:])
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"{url} did not answer in {timeout} s:\n" + log.read_text()[-4000:])
-
-
-def _eopde(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "eopde.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=300)
+NO_CGROUP: list[str] = []  # why the session has no memory cgroup, if it has none
 
 
 @pytest.fixture(scope="module")
-def binder(tmp_path_factory) -> BinderSession:
-    home = tmp_path_factory.mktemp("binder-home")
-    env = _session_env(home)
-    began = time.monotonic()
-    built = subprocess.run([str(REPO / "binder" / "postBuild")], env=env, capture_output=True,
-                           text=True, timeout=900)
-    post_build_seconds = time.monotonic() - began
-    state = dict(env, EOPDE_HOME=str(home / ".local" / "state" / "eopde"))
+def binder() -> BinderSession:
     try:
-        assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-4000:]
-        # Binder's repository is the home folder: the tutorials are in ~/notebooks.
-        shutil.copytree(REPO / "notebooks", home / "notebooks")
-        token = secrets.token_hex(16)
-        log = home / "binder-start.log"
-        command = [str(REPO / "binder" / "start"), sys.executable, "-m", "jupyter", "lab",
-                   "--no-browser", "--ip=127.0.0.1", f"--port={LAB_PORT}",
-                   f"--ServerApp.base_url={PREFIX}", f"--IdentityProvider.token={token}",
-                   f"--ServerApp.root_dir={home}",
-                   "--LabApp.expose_app_in_browser=True"]  # for the browser test's checks
-        if os.geteuid() == 0:
-            command.append("--allow-root")
-        began = time.monotonic()
-        with open(log, "w") as out:
-            lab = subprocess.Popen(command, env=env, cwd=home, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-        url = f"http://127.0.0.1:{LAB_PORT}{PREFIX.rstrip('/')}"
-        try:
-            _wait_http(f"{url}/api/status?token={token}", 240, lab, log)
-            yield BinderSession(home, env, url, token, log, post_build_seconds,
-                                time.monotonic() - began)
-        finally:
-            os.killpg(lab.pid, signal.SIGTERM)
-            try:
-                lab.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(lab.pid, signal.SIGKILL)
-    finally:
-        outside = (home / ".local" / "state" / "eopde" / "postgres").resolve()
-        _eopde(state, "purge", "--yes")
-        assert not outside.exists()
+        cgroup = binder_session.MemoryCgroup.create(f"eopde-binder-{os.getpid()}",
+                                                    binder_session.BINDER_MEMORY)
+    except binder_session.CgroupUnavailable as err:
+        cgroup = None
+        NO_CGROUP.append(str(err))
+    with binder_session.launched(BASE_PORT, HUB_PORT, LAB_PORT, cgroup) as session:
+        yield session
+
+
+def _uid(pid: int) -> int:
+    return os.stat(f"/proc/{pid}").st_uid
 
 
 def test_start_brings_every_part_up_before_the_server(binder):
     log = binder.log.read_text()
     assert re.search(r"eopde: platform healthy in \d+\.\d s", log), log[-3000:]
     assert log.index("platform healthy") < log.index("Jupyter Server")
-    status = json.loads(_eopde(dict(binder.env, EOPDE_HOME=str(
-        binder.home / ".local/state/eopde")), "status", "--json").stdout)
+    status = json.loads(binder.eopde("status", "--json").stdout)
     assert {name for name, part in status.items() if not part["healthy"]} == set()
     assert not (binder.home / "EOPDE-PLATFORM-FAILED.txt").exists()
+    print(f"postBuild {binder.post_build_seconds:.1f} s, start to JupyterLab answering "
+          f"{binder.launch_seconds:.1f} s")
+
+
+def test_the_session_runs_as_an_ordinary_account(binder):
+    """As Binder's notebook user: not root, so PostgreSQL runs as that user with its cluster
+    in the home folder, and the server needs no --allow-root."""
+    uid = pwd.getpwnam(binder.account).pw_uid if binder.account else os.geteuid()
+    assert uid != 0
+    status = json.loads(binder.eopde("status", "--json").stdout)
+    running = {name: part["pid"] for name, part in status.items() if part["pid"]}
+    assert {"postgres", "catalogue", "tiles", "storage", "ades", "hub"} <= set(running)
+    assert {name: _uid(pid) for name, pid in running.items()} == dict.fromkeys(running, uid)
+    assert _uid(binder.lab.pid) == uid
+    cluster = binder.state / "postgres" / "data"
+    assert not (binder.state / "postgres").is_symlink() and cluster.stat().st_uid == uid
+    assert "--allow-root" not in binder.lab.args
 
 
 def test_lab_has_the_platforms_offline_settings(binder):
     # hub_config/lab-settings/overrides.json: no news feed, no update check (offline).
     page = httpx.get(f"{binder.url}/lab", params={"token": binder.token}, timeout=30).text
-    assert f'"appSettingsDir": "{REPO / "hub_config" / "lab-settings"}"' in page
+    assert f'"appSettingsDir": "{binder.home / "hub_config" / "lab-settings"}"' in page
 
 
 def test_session_environment_is_the_users_own(binder):
@@ -185,25 +104,31 @@ def test_tiles_reach_the_browser_through_the_session_server(binder):
     answer = httpx.get(f"{binder.url}/proxy/{tiles_port}/healthz",
                        params={"token": binder.token}, timeout=10)
     assert answer.status_code == 200
-    code = ("from eopde.maps.tiles import tiles_base; print(tiles_base())")
-    printed = subprocess.run([sys.executable, "-c", code], env=binder.kernel_env(),
-                             capture_output=True, text=True, timeout=60)
+    code = "from eopde.maps.tiles import tiles_base; print(tiles_base())"
+    printed = binder.run([sys.executable, "-c", code], env=binder.kernel_env(), timeout=60)
     assert printed.stdout.strip() == f"{PREFIX}proxy/{tiles_port}", printed.stderr
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.name for n in NOTEBOOKS])
-def test_tutorial_runs_in_the_binder_session(binder, notebook):
+@pytest.fixture(scope="module")
+def tutorials(binder):
+    """nbval over tutorials 01-05 (one pytest run: one interpreter start-up instead of five),
+    as the session's user, in its cgroup, started in the background so that the browser
+    tests run meanwhile, as a second user of the session would;
+    test_every_tutorial_runs_in_the_binder_session waits for it."""
     work = binder.home / "notebooks"
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q",
-         "--nbval-cell-timeout=300", "--rootdir", str(work), str(work / notebook.name)],
-        env=binder.kernel_env(), capture_output=True, text=True, timeout=900, cwd=work,
-    )
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
-    assert " passed" in result.stdout
+    log = binder.home / "nbval.log"
+    process = binder.start(
+        [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-v",
+         "--nbval-cell-timeout=300", "--rootdir", str(work),
+         *[str(work / n.name) for n in NOTEBOOKS]],
+        env=binder.kernel_env(), log=log, cgroup=True)
+    try:
+        yield process, log
+    finally:
+        binder_session.stop(process)
 
 
-def test_tutorial_01_shows_tiles_in_the_binder_lab(binder):
+def test_tutorial_01_shows_tiles_in_the_binder_lab(binder, tutorials):
     from browser import browser_page, cell_errors, run_all_cells, show_every_cell, wait_kernel_idle
     from eopde.services.settings import PlatformSettings
     from test_browser_notebook import _png_pixels
@@ -238,22 +163,78 @@ def test_tutorial_01_shows_tiles_in_the_binder_lab(binder):
     assert varied, "every tile was blank"
 
 
-def test_a_failed_start_says_why_and_still_starts_the_server(tmp_path):
+def test_the_ide_opens_the_sessions_home(binder, tutorials):
+    """code-server through the session's server, as its user, on the home folder (Binder's
+    repository: binder/, notebooks/ ...); its terminal runs eopde's Python."""
+    from browser import browser_page
+
+    if binder_session.code_server() is None:
+        raise AssertionError("code-server is not installed: `make` installs it")
+    marker = binder.home / "ide-python.txt"
+    with browser_page(ARTIFACTS, "binder-ide") as page:
+        # The token logs the browser in (a cookie); the launcher card is test_browser_ide's.
+        page.goto(f"{binder.url}/lab?token={binder.token}")
+        page.goto(f"{binder.url}/code-server/")
+        page.locator(".monaco-workbench").wait_for(timeout=120_000)
+        page.get_by_text("notebooks").first.wait_for(timeout=60_000)
+        from test_browser_ide import run_in_terminal
+
+        run_in_terminal(page, "python -c 'import eopde, sys; print(sys.executable, "
+                              f"eopde.__file__)' > {marker}", marker)
+    python, module = marker.read_text().split()
+    assert python == sys.executable
+    assert module == str(binder.home / "lib" / "eopde" / "__init__.py")
+
+
+@pytest.mark.timeout(1500)
+def test_every_tutorial_runs_in_the_binder_session(binder, tutorials):
+    process, log = tutorials
+    process.wait(timeout=1400)
+    output = log.read_text()
+    assert process.returncode == 0, output[-6000:]
+    # (nbval names a cell `notebooks/01-search-and-preview::ipynb::Cell 3`.)
+    ran = set(re.findall(r"(\d\d-[\w-]+)::ipynb::Cell \d+ PASSED", output))
+    assert ran == {n.stem for n in NOTEBOOKS}, output[-3000:]
+
+
+def test_the_session_fits_in_binders_memory(binder):
+    """After the tutorials and the browser's run of tutorial 01, the session's cgroup (the
+    platform, JupyterLab, the kernels) killed nothing for want of memory and every part is
+    still up. (Placed after them: pytest runs a module's tests in order.)"""
+    cgroup = binder.cgroup
+    if cgroup is None:
+        pytest.skip(f"no memory cgroup can be made here: {NO_CGROUP}")
+    assert cgroup.limit() == binder_session.BINDER_MEMORY
+    assert binder.lab.pid in cgroup.processes()
+    assert cgroup.oom_kills() == 0
+    status = json.loads(binder.eopde("status", "--json").stdout)
+    assert {name for name, part in status.items() if not part["healthy"]} == set()
+    # The platform's processes are charged here: far more than an empty group would hold.
+    peak = cgroup.peak()
+    print(f"session memory peak {peak / 2**20:.0f} MiB of {cgroup.limit() / 2**20:.0f} MiB "
+          f"(cgroup v{cgroup.version}); not file cache now: {cgroup.anon() / 2**20:.0f} MiB")
+    assert peak > 300 * 2**20
+
+
+def test_a_failed_start_says_why_and_still_starts_the_server():
     """No platform: the postgres port is taken, so `start` fails at once. The log (which Binder
     shows) and a file in the home folder name the part and the port; the server still starts."""
-    env = _session_env(tmp_path)
-    env["EOPDE_BASE_PORT"] = str(BASE_PORT + 20)
     from eopde.services.settings import PlatformSettings
 
-    port = PlatformSettings(base_port=BASE_PORT + 20).port("postgres")
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", port))
-        taken.listen()
-        done = subprocess.run([str(REPO / "binder" / "start"), "sh", "-c", "echo server started"],
-                              env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert done.returncode == 0
-    assert done.stdout.strip() == "server started"
-    reason = f"port {port} for part 'postgres' is already in use"
-    assert reason in done.stderr
-    assert reason in (tmp_path / "EOPDE-PLATFORM-FAILED.txt").read_text()
-    assert not (tmp_path / ".cache" / "eopde" / "binder.env").exists()
+    with binder_session.home_of_its_own() as (home, account):
+        session = BinderSession(home, binder_session.session_env(
+            home, BASE_PORT + 20, HUB_PORT, account), account)
+        port = PlatformSettings(base_port=BASE_PORT + 20).port("postgres")
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", port))
+            taken.listen()
+            done = session.run([str(REPO / "binder" / "start"), "sh", "-c",
+                                "echo server started"], timeout=120)
+        assert done.returncode == 0
+        assert done.stdout.strip() == "server started"
+        reason = f"port {port} for part 'postgres' is already in use"
+        assert reason in done.stderr
+        assert reason in (home / "EOPDE-PLATFORM-FAILED.txt").read_text()
+        assert not (home / ".cache" / "eopde" / "binder.env").exists()
+        assert Path(home / "EOPDE-PLATFORM-FAILED.txt").stat().st_uid == (
+            pwd.getpwnam(account).pw_uid if account else os.geteuid())

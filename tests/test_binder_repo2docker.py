@@ -58,3 +58,47 @@ def test_requirements_install_after_the_repository_is_copied(dockerfile):
 def test_post_build_runs_and_start_is_the_entrypoint(dockerfile):
     assert "RUN ./binder/postBuild" in dockerfile
     assert 'ENV R2D_ENTRYPOINT="${REPO_DIR}/binder/start"' in dockerfile
+
+
+DOCUMENTS = [REPO / "README.md", REPO / "SECURITY.md", *sorted((REPO / "docs").glob("*.md")),
+             REPO / "binder" / "README.md"]
+
+
+def test_the_readme_badge_is_made_from_the_one_repository_setting(tmp_path):
+    from eopde import binder
+
+    url = binder.repository_url()
+    assert url == "https://github.com/eopde/eopde"  # the placeholder (README says so)
+    line = binder.badge(url)
+    assert line in (REPO / "README.md").read_text().splitlines()
+    # Publishing elsewhere: one setting changed, one command, the README follows.
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project]\nname = "x"\n[project.urls]\n'
+                         'Repository = "https://github.com/someone/eo-pde.git"\n')
+    readme = tmp_path / "README.md"
+    readme.write_text((REPO / "README.md").read_text())
+    assert binder.write_badge(readme, binder.badge(binder.repository_url(pyproject)))
+    assert "mybinder.org/v2/gh/someone/eo-pde/HEAD?urlpath=lab/tree/notebooks/01-" in \
+        readme.read_text()
+    assert "eopde/eopde" not in readme.read_text()
+    with pytest.raises(ValueError, match="GitHub repository URL"):
+        binder.badge("https://gitlab.com/someone/eo-pde")
+
+
+def test_the_badge_is_the_only_link_out_of_the_repository():
+    """The guide: README and docs link nothing outside the repository. The one exception is
+    the Binder badge's launch link (a launch cannot be linked any other way); its image is
+    the repository's own (binder/badge.svg), so reading the README fetches nothing outside."""
+    outside = {}
+    for document in DOCUMENTS:
+        found = re.findall(r"\]\((\w+://[^)\s]+)|<(\w+://[^>\s]+)>|(?:src|href)=\"(\w+://[^\"]+)",
+                           document.read_text())
+        links = [next(g for g in groups if g) for groups in found]
+        if links:
+            outside[document.name] = links
+    from eopde import binder
+
+    launch = re.search(r"\]\((https://mybinder\.org/[^)]+)\)$",
+                       binder.badge(binder.repository_url()))[1]
+    assert outside == {"README.md": [launch]}
+    assert (REPO / "binder" / "badge.svg").read_text().startswith("<svg")

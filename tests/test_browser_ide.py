@@ -73,7 +73,13 @@ def test_code_server_listens_on_a_private_socket_with_this_python(monkeypatch, t
     assert config["command"][-1] == str(tmp_path)
     assert config["environment"]["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
     settings = tmp_path / ".local/share/eopde/code-server/User/settings.json"
-    assert json.loads(settings.read_text())["python.defaultInterpreterPath"] == sys.executable
+    written = json.loads(settings.read_text())
+    assert written["python.defaultInterpreterPath"] == sys.executable
+    assert written["terminal.integrated.env.linux"] == {
+        "PATH": str(Path(sys.executable).parent) + os.pathsep + "${env:PATH}"}
+    tasks = json.loads(settings.with_name("tasks.json").read_text())["tasks"]
+    assert tasks == [proxy.RUN_FILE_TASK]
+    assert proxy.RUN_FILE_TASK["command"] == "${config:python.defaultInterpreterPath}"
     settings.write_text("{}")  # a user's own settings are never overwritten
     proxy.setup_code_server()
     assert settings.read_text() == "{}"
@@ -138,6 +144,80 @@ def test_the_launcher_opens_code_server_on_the_users_home(lab):
         page.get_by_text("hello_ide.py").first.wait_for(timeout=60_000)
     settings = home / ".local/share/eopde/code-server/User/settings.json"
     assert json.loads(settings.read_text())["python.defaultInterpreterPath"] == sys.executable
+
+
+def run_in_terminal(page, command: str, marker: Path, timeout: float = 90) -> None:
+    """In the code-server on ``page``: open a new terminal (command palette), run ``command``
+    in it, and wait until it has written ``marker``."""
+    page.locator(".monaco-workbench").click(position={"x": 600, "y": 400})
+    palette(page, ">Terminal: Create New Terminal", "Create New Terminal")
+    # The terminal draws on a canvas (no text to wait for): type once its input is there, and
+    # again if the shell was not reading yet (the command is idempotent).
+    keys = page.locator(".terminal-wrapper .xterm-helper-textarea").last
+    keys.wait_for(state="attached", timeout=60_000)
+    deadline = time.monotonic() + timeout
+    while True:
+        keys.focus()
+        page.keyboard.type(command)
+        page.keyboard.press("Enter")
+        retry = min(deadline, time.monotonic() + 20)
+        while time.monotonic() < retry:
+            if marker.exists() and marker.read_text().strip():
+                return
+            page.wait_for_timeout(300)
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"the terminal did not run {command!r}")
+
+
+def test_the_terminal_runs_eopdes_python(lab):
+    """Without VS Code's Python extension (no marketplace offline), the terminal is where the
+    IDE runs code: its `python` is this environment's, with eopde."""
+    url, token, home = lab
+    marker = home / "ide-python.txt"
+    with browser_page(ARTIFACTS, "browser-ide-terminal") as page:
+        page.goto(f"{url}/lab?token={token}")
+        page.locator(".jp-LauncherCard[title='Code editor']").wait_for(timeout=90_000)
+        page.goto(f"{url}/code-server/")
+        page.locator(".monaco-workbench").wait_for(timeout=120_000)
+        run_in_terminal(page, "python -c 'import eopde, sys; print(sys.executable, "
+                              f"eopde.__file__)' > {marker}", marker)
+    python, module = marker.read_text().split()
+    assert python == sys.executable
+    assert module == str(REPO / "lib" / "eopde" / "__init__.py")
+
+
+def palette(page, text: str, item: str) -> None:
+    """Type ``text`` into code-server's quick input (F1) and run the item showing ``item``."""
+    page.keyboard.press("F1")
+    box = page.locator(".quick-input-widget input")
+    box.wait_for(timeout=30_000)
+    box.fill(text)
+    page.locator(".quick-input-list .monaco-list-row", has_text=item).first.wait_for(
+        timeout=30_000)
+    page.keyboard.press("Enter")
+
+
+def test_the_build_task_runs_the_open_file_with_the_interpreter_setting(lab):
+    """The interpreter setting at work without the Python extension: Run Build Task runs the
+    open file with it (eopde.proxy.RUN_FILE_TASK)."""
+    url, token, home = lab
+    (home / "where_am_i.py").write_text(
+        "import pathlib, sys\npathlib.Path('ide-task.txt').write_text(sys.executable)\n")
+    marker = home / "ide-task.txt"
+    with browser_page(ARTIFACTS, "browser-ide-task") as page:
+        page.goto(f"{url}/lab?token={token}")
+        page.goto(f"{url}/code-server/")
+        page.locator(".monaco-workbench").wait_for(timeout=120_000)
+        page.get_by_text("where_am_i.py").first.wait_for(timeout=60_000)
+        page.locator(".monaco-workbench").click(position={"x": 600, "y": 400})
+        palette(page, "where_am_i.py", "where_am_i.py")
+        page.locator(".tab", has_text="where_am_i.py").wait_for(timeout=30_000)
+        palette(page, ">Tasks: Run Build Task", "Run Build Task")
+        deadline = time.monotonic() + 60
+        while not marker.exists() and time.monotonic() < deadline:
+            page.wait_for_timeout(300)
+    assert marker.exists(), "the build task did not run the file"
+    assert marker.read_text() == sys.executable
 
 
 def test_the_ide_route_needs_the_servers_login(lab):

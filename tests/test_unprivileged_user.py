@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import ordinary_account
 from conftest import BIN, TEST_BASE_PORT, clean_env
 from hubsession import HubSession
 
@@ -23,58 +24,28 @@ USER = "eopde-laptop"
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _ensure_user() -> None:
-    try:
-        pwd.getpwnam(USER)
-    except KeyError:
-        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", USER], check=True)
-
-
-def _blocking_folders(paths: list[Path]) -> list[Path]:
-    """Folders on the way to `paths` that the ordinary account cannot traverse."""
-    import stat
-
-    from eopde.services.postgres import traversable_by
-
-    blocked = []
-    for path in paths:
-        for folder in [path, *path.parents]:
-            if folder.is_dir() and not traversable_by(folder, USER):
-                mode = folder.stat().st_mode
-                if not mode & stat.S_IXOTH and folder not in blocked:
-                    blocked.append(folder)
-    return blocked
-
-
 @pytest.fixture
 def laptop_user(tmp_path_factory):
     if os.geteuid() != 0:
         pytest.skip("already an ordinary user: the main end-to-end tests cover this path")
     if not shutil.which("useradd") or not shutil.which("runuser"):
         pytest.skip("useradd/runuser not available to make an ordinary account")
-    _ensure_user()
-    # The account must reach the interpreter (pyenv keeps it under /root here), the venv and
-    # the checkout. CI grants it traverse-only permission for the test (EOPDE_TEST_GRANT_TRAVERSE=1)
-    # and takes it back afterwards; elsewhere the test is skipped rather than touching folders.
+    ordinary_account.ensure(USER)
+    # The account must reach the interpreter, the venv and the checkout (ordinary_account);
+    # without EOPDE_TEST_GRANT_TRAVERSE the test is skipped rather than touching folders.
     needed = [Path(os.path.realpath(sys.executable)).parent, Path(sys.base_prefix) / "lib",
               BIN, REPO / "hub_config" / "node_modules"]
-    blocked = _blocking_folders(needed)
-    if blocked and os.environ.get("EOPDE_TEST_GRANT_TRAVERSE") != "1":
-        pytest.skip(f"{blocked} not reachable by an ordinary account; "
-                    "set EOPDE_TEST_GRANT_TRAVERSE=1 to grant o+x for the test")
-    modes = {folder: folder.stat().st_mode for folder in blocked}
-    for folder, mode in modes.items():
-        folder.chmod(mode | 0o001)
-    home = Path(pwd.getpwnam(USER).pw_dir) / "eopde-state"
-    if home.exists():
-        subprocess.run(["runuser", "-u", USER, "--", str(BIN / "eopde"), "down"],
-                       env=_env(home), capture_output=True)
-        shutil.rmtree(home)
     try:
+        ordinary_account.check_reachable(USER, needed)
+    except ordinary_account.Unreachable as err:
+        pytest.skip(str(err))
+    with ordinary_account.traverse_granted(USER, needed):
+        home = Path(pwd.getpwnam(USER).pw_dir) / "eopde-state"
+        if home.exists():
+            subprocess.run(["runuser", "-u", USER, "--", str(BIN / "eopde"), "down"],
+                           env=_env(home), capture_output=True)
+            shutil.rmtree(home)
         yield home
-    finally:
-        for folder, mode in modes.items():
-            folder.chmod(mode)
 
 
 def _env(home: Path) -> dict[str, str]:

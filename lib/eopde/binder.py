@@ -36,6 +36,10 @@ from typing import Any
 FAILURE_FILE = "EOPDE-PLATFORM-FAILED.txt"
 #: The user of the platform's hub when Binder does not name one (JUPYTERHUB_USER).
 DEFAULT_USER = "binder"
+#: The checkout holding this module (binder/ and pyproject.toml are there).
+REPO = Path(__file__).resolve().parents[2]
+#: What a launch from the README's badge opens.
+LAUNCH_PATH = "lab/tree/notebooks/01-search-and-preview.ipynb"
 
 
 def session_user() -> str:
@@ -103,6 +107,43 @@ def start(env_file: Path, home: Path | None = None, progress=print) -> float:
     return seconds
 
 
+def repository_url(pyproject: Path = REPO / "pyproject.toml") -> str:
+    """The public repository, the one place that names it: ``[project.urls] Repository`` of
+    pyproject.toml (the package's metadata carries it too)."""
+    import tomllib
+
+    urls = tomllib.loads(pyproject.read_text()).get("project", {}).get("urls", {})
+    if "Repository" not in urls:
+        raise ValueError(f"{pyproject} has no Repository under [project.urls]: add "
+                         'Repository = "https://github.com/<owner>/<name>"')
+    return str(urls["Repository"])
+
+
+def badge(repository: str) -> str:
+    """The README's Binder badge for a GitHub ``repository`` URL: the launch link (the one link
+    out of the repository the README has) around the badge image kept in binder/."""
+    found = re.fullmatch(r"https://github\.com/([\w.-]+)/([\w.-]+?)(?:\.git)?/?", repository)
+    if found is None:
+        raise ValueError(f"Binder's badge needs a GitHub repository URL "
+                         f"(https://github.com/<owner>/<name>), not {repository!r}")
+    owner, name = found.groups()
+    return (f"[![Launch the Binder demo](binder/badge.svg)](https://mybinder.org/v2/gh/"
+            f"{owner}/{name}/HEAD?urlpath={LAUNCH_PATH})")
+
+
+def write_badge(readme: Path, line: str) -> bool:
+    """Put ``line`` in place of the README's badge line. Returns True if the file changed."""
+    lines = readme.read_text().split("\n")
+    where = [i for i, text in enumerate(lines) if text.startswith("[![") and "mybinder.org" in text]
+    if len(where) != 1:
+        raise ValueError(f"{readme} should have exactly one Binder badge line, has {len(where)}")
+    if lines[where[0]] == line:
+        return False
+    lines[where[0]] = line
+    readme.write_text("\n".join(lines))
+    return True
+
+
 def _report_failure(err: BaseException, home: Path) -> None:
     """Say why on stderr (the container's log, which Binder shows) and in the home folder."""
     text = (f"eopde: the local platform did not start, so the tutorials cannot reach it.\n"
@@ -123,7 +164,17 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("build", help="set the platform up once, at image build time")
     p = sub.add_parser("start", help="start the platform and write the session's environment")
     p.add_argument("--env-file", type=Path, required=True)
+    b = sub.add_parser("badge", help="print the README's Binder badge, made from the "
+                       "repository named in pyproject.toml ([project.urls] Repository)")
+    b.add_argument("--write", type=Path, metavar="README", help="put it in this README instead")
     args = parser.parse_args(argv)
+    if args.command == "badge":
+        line = badge(repository_url())
+        if args.write is None:
+            print(line)
+        else:
+            print(f"{args.write}: {'updated' if write_badge(args.write, line) else 'unchanged'}")
+        return 0
 
     def progress(message: str) -> None:
         print(f"eopde: {message}", file=sys.stderr, flush=True)

@@ -2,7 +2,8 @@
 
 * ``setup_code_server()`` is the ``jupyter_serverproxy_servers`` entry point (pyproject.toml):
   code-server at ``{base_url}code-server/``, in JupyterLab's launcher, opening the user's home,
-  with this environment's Python first on its PATH and as the Python extension's interpreter.
+  with this environment's Python first on its PATH (its terminals' too), as the interpreter
+  setting, and in a user task that runs the open file with it (Run Build Task).
   It listens on a Unix socket in a folder only the user can open (jupyter-server-proxy makes
   it), so no other local account reaches an IDE that runs with ``--auth none``.
 * ``python -m eopde.proxy binder-config REPO`` prints the JupyterLab configuration
@@ -39,14 +40,39 @@ def code_server_path() -> str | None:
     return None
 
 
+#: A user task (Terminal > Run Build Task) that runs the open Python file with the interpreter
+#: setting: what makes that setting useful without VS Code's Python extension, which is not
+#: installed (no marketplace offline).
+RUN_FILE_TASK = {
+    "label": "Run this Python file (eopde)",
+    "type": "process",
+    "command": "${config:python.defaultInterpreterPath}",
+    "args": ["${file}"],
+    "options": {"cwd": "${fileDirname}"},
+    "group": {"kind": "build", "isDefault": True},
+    "presentation": {"reveal": "always", "panel": "dedicated"},
+    "problemMatcher": [],
+}
+
+
 def _user_settings(data_dir: Path) -> None:
-    """code-server's first user settings: this environment's Python (never overwrites)."""
+    """code-server's first user settings and tasks: this environment's Python (never
+    overwrites a user's own)."""
+    tasks = data_dir / "User" / "tasks.json"
+    if not tasks.exists():
+        tasks.parent.mkdir(parents=True, exist_ok=True)
+        tasks.write_text(json.dumps({"version": "2.0.0", "tasks": [RUN_FILE_TASK]}, indent=1))
     path = data_dir / "User" / "settings.json"
     if path.exists():
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
+    bindir = str(Path(sys.executable).parent)
     path.write_text(json.dumps({
         "python.defaultInterpreterPath": sys.executable,
+        # The terminals of VS Code's server do not get the server's own PATH (they had
+        # Debian's default one, without `python`): put this environment's bin first again.
+        "terminal.integrated.env.linux": {"PATH": bindir + os.pathsep + "${env:PATH}"},
+        # The platform's many loopback ports are not for forwarding (and would each notify).
+        "remote.autoForwardPorts": False,
         "security.workspace.trust.enabled": False,
         "telemetry.telemetryLevel": "off",
         "update.mode": "none",
