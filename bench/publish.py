@@ -7,7 +7,8 @@ Prints, measured in the same run against the same S3 server with the same user's
 1. upload throughput (MB/s) of `eopde.workspace.publish` for FILES rasters of MIB MiB each,
    against plain boto3 `upload_file` of the same files (a default boto3 client, 8 threads), and
    the ratio (aim >= 0.9); medians of ROUNDS alternated rounds; the load average after them
-   (the machine may be shared);
+   (the machine may be shared), and the CPU seconds each way took in this process and in the
+   storage part (rclone), which the other work on a shared machine moves far less than MB/s;
 2. seconds to publish ITEMS small items (1 KiB asset each, upload + documents + registration),
    against stac-fastapi-pgstac's bulk insert (`POST .../bulk_items`) of the same item JSON alone.
 """
@@ -89,6 +90,25 @@ def main() -> None:
         subprocess.run([str(BIN / "eopde"), "purge", "--yes"], env=env, capture_output=True)
 
 
+class CpuClock:
+    """CPU seconds used by this process (all threads) and by the storage part (rclone)."""
+
+    def __init__(self, home: Path):
+        self.storage_pid = json.loads((home / "run" / "storage.json").read_text())["pid"]
+
+    def read(self) -> tuple[float, float]:
+        import resource
+
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        fields = Path(f"/proc/{self.storage_pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])  # utime + stime
+        return own.ru_utime + own.ru_stime, ticks / os.sysconf("SC_CLK_TCK")
+
+    def since(self, start: tuple[float, float]) -> tuple[float, float]:
+        now = self.read()
+        return now[0] - start[0], now[1] - start[1]
+
+
 def run(env: dict, home: Path, args: argparse.Namespace) -> None:
     from eopde.workspace import Workspace
 
@@ -98,10 +118,11 @@ def run(env: dict, home: Path, args: argparse.Namespace) -> None:
     ws = Workspace("bench", url=ports["EOPDE_WORKSPACE_URL"], token=token,
                    catalogue_url=ports["EOPDE_CATALOGUE_URL"])
     with tempfile.TemporaryDirectory(prefix="eopde-bench-data-") as folder:
-        measure(ws, token, ports, Path(folder), args)
+        measure(ws, token, ports, Path(folder), args, CpuClock(home))
 
 
-def measure(ws: Any, token: str, ports: dict, data: Path, args: argparse.Namespace) -> None:
+def measure(ws: Any, token: str, ports: dict, data: Path, args: argparse.Namespace,
+            clock: CpuClock) -> None:
     import httpx
 
     big = big_catalog(data / "big", args.files, args.mib)
@@ -119,17 +140,20 @@ def measure(ws: Any, token: str, ports: dict, data: Path, args: argparse.Namespa
                             aws_secret_access_key=creds["secret"],
                             config=Config(s3={"addressing_style": "path"}))
     plains, publishes, unverified, uploads = [], [], [], []
+    cpu: dict[str, list[tuple[float, float]]] = {"plain": [], "publish": []}
     options = {"workers": args.workers} if args.workers else {}
     for _ in range(args.rounds):  # alternated, medians: the machine is shared
-        began = time.monotonic()
+        began, cpu0 = time.monotonic(), clock.read()
         with ThreadPoolExecutor(8) as pool:
             # the same layout as publish's keys (folder depth costs the server lookups)
             list(pool.map(lambda p: plain_s3.upload_file(
                 str(p), ws.bucket, f"plain/bench-big/{p.stem}/{p.name}"), files))
         plains.append(time.monotonic() - began)
-        began = time.monotonic()
+        cpu["plain"].append(clock.since(cpu0))
+        began, cpu0 = time.monotonic(), clock.read()
         done = ws.publish(big, collection="bench-big", progress=False, **options)
         publishes.append(time.monotonic() - began)
+        cpu["publish"].append(clock.since(cpu0))
         uploads.append(done.timings["upload"])
         began = time.monotonic()
         ws.publish(big, collection="bench-big", progress=False, verify=False, **options)
@@ -144,6 +168,11 @@ def measure(ws: Any, token: str, ports: dict, data: Path, args: argparse.Namespa
           f"{total / upload / 1e6:.0f} MB/s ({upload:.2f} s), ratio {plain / upload:.2f}; "
           f"without the MD5 checks {total / fast / 1e6:.0f} MB/s, ratio {plain / fast:.2f}; "
           f"load average after: {load}")
+    spent = {k: [statistics.median(c[i] for c in v) for i in (0, 1)] for k, v in cpu.items()}
+    print("CPU seconds (median): plain boto3 {:.2f} here + {:.2f} storage = {:.2f}; publish "
+          "{:.2f} here + {:.2f} storage = {:.2f}; ratio {:.2f}".format(
+              *spent["plain"], sum(spent["plain"]), *spent["publish"], sum(spent["publish"]),
+              sum(spent["plain"]) / sum(spent["publish"])))
 
     small = small_catalog(data / "small", args.items)
     began = time.monotonic()

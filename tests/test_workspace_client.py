@@ -350,3 +350,26 @@ def test_a_single_put_is_checked_against_the_servers_md5(s3, tmp_path, monkeypat
         transfer(client, "ws-eric", [Upload(tif, "t/scene2.tif")], [], progress=False)
     listed = client.list_objects_v2(Bucket="ws-eric", Prefix="t/scene2")
     assert listed.get("Contents", []) == []  # the corrupted object is not left behind
+
+
+def test_job_input_urls_skip_redacted_inputs_and_servers_without_the_route():
+    """derived_from links come from `Job.inputs()`: every URL of the inputs (strings, qualified
+    `{"href"}` values, CWL locations) once, in order; not the inputs the ADES redacted; none
+    when the server does not give a job's inputs."""
+    from types import SimpleNamespace
+
+    from eopde.ades import InputsUnavailable, JobInputs
+    from eopde.workspace.collect import job_input_urls
+
+    given = JobInputs(job_id="j1", process_id="ndvi", redacted=["signed"], inputs={
+        "scenes": ["https://cat/items/a", {"href": "https://cat/items/b"}, "https://cat/items/a"],
+        "dem": {"class": "Directory", "location": "s3://user-eve/dem/catalog.json"},
+        "threshold": 0.3, "label": "not a url", "signed": "https://x/y?sig=REDACTED"})
+    job = SimpleNamespace(id="j1", inputs=lambda: given)
+    assert job_input_urls(job) == ["https://cat/items/a", "https://cat/items/b",
+                                   "s3://user-eve/dem/catalog.json"]
+
+    def unavailable():
+        raise InputsUnavailable("no such route", status=404)
+
+    assert job_input_urls(SimpleNamespace(id="j2", inputs=unavailable)) == []

@@ -28,7 +28,7 @@ def alice(platform):
     yield user
     drop_collections(platform.url("catalogue"), {user.token: [
         "ws-alice.readback", "ws-alice.cli-results", "ws-alice.interrupted", "alice-plain-stac",
-        "ws-alice.job-results"]})
+        "ws-alice.job-results", "ws-alice.job-provenance"]})
 
 
 def _workspace(platform, user) -> Workspace:
@@ -175,8 +175,9 @@ EOT
 
 
 @pytest.fixture(scope="module")
-def ndvi_job(platform, alice, tmp_path_factory) -> str:
-    """Deploy a one-step process with alice's token and run it through the ADES; its job id."""
+def ndvi_job(platform, alice, tmp_path_factory) -> tuple[str, list[str]]:
+    """Deploy a one-step process with alice's token and run it through the ADES on two items of
+    the catalogue; (its job id, the items' URLs)."""
     import httpx
 
     from security.ades_jobs import IMAGE, publish_image
@@ -184,12 +185,12 @@ def ndvi_job(platform, alice, tmp_path_factory) -> str:
     publish_image(platform, tmp_path_factory.mktemp("image"))
     cwl = {"cwlVersion": "v1.2", "$graph": [
         {"class": "Workflow", "id": "ws-ndvi", "label": "NDVI", "doc": "NDVI of a scene",
-         "inputs": {"scene": {"type": "string"}},
+         "inputs": {"scenes": {"type": "string[]"}},
          "outputs": {"results": {"type": "Directory", "outputSource": "run/results"}},
-         "steps": {"run": {"run": "#tool", "in": {"scene": "scene"}, "out": ["results"]}}},
+         "steps": {"run": {"run": "#tool", "in": {"scenes": "scenes"}, "out": ["results"]}}},
         {"class": "CommandLineTool", "id": "tool",
          "requirements": {"DockerRequirement": {"dockerPull": IMAGE}},
-         "baseCommand": ["sh", "-c", NDVI_SH, "tool"], "inputs": {"scene": "string"},
+         "baseCommand": ["sh", "-c", NDVI_SH, "tool"], "inputs": {"scenes": "string[]"},
          "outputs": {"results": {"type": "Directory", "outputBinding": {"glob": "."}}}}]}
     ades = f"{platform.url('ades').rstrip('/')}/alice/ogc-api"
     with httpx.Client(headers={"Authorization": f"Bearer {alice.token}"}, timeout=60) as c:
@@ -197,9 +198,12 @@ def ndvi_job(platform, alice, tmp_path_factory) -> str:
         made = c.post(f"{ades}/processes", content=json.dumps(cwl),
                       headers={"Content-Type": "application/cwl+json"})
         assert made.status_code == 201, made.text
-        scene = f"{platform.url('catalogue')}/collections/sentinel-2-l2a/items/S2B_33TUJ_20240601"
-        started = c.post(f"{ades}/processes/ws-ndvi/execution", json={"inputs": {"scene": scene}},
-                         headers={"Prefer": "respond-async"})
+        found = pystac_client.Client.open(platform.url("catalogue")).search(
+            collections=["sentinel-2-l2a"], max_items=2).items()
+        scenes = [item.get_self_href() for item in found]
+        assert len(scenes) == 2 and all(scenes), scenes
+        started = c.post(f"{ades}/processes/ws-ndvi/execution",
+                         json={"inputs": {"scenes": scenes}}, headers={"Prefer": "respond-async"})
         assert started.status_code == 201, started.text
         job_id = started.json()["jobID"]
         deadline = time.monotonic() + 240
@@ -207,7 +211,7 @@ def ndvi_job(platform, alice, tmp_path_factory) -> str:
                 ("accepted", "running") and time.monotonic() < deadline:
             time.sleep(0.5)
     assert status["status"] == "successful", status
-    return job_id
+    return job_id, scenes
 
 
 def test_cli_publish_of_a_job(platform, alice, ndvi_job):
@@ -215,7 +219,7 @@ def test_cli_publish_of_a_job(platform, alice, ndvi_job):
     own storage keys in the environment); read back with pystac-client and boto3."""
     import boto3
 
-    job_id = ndvi_job
+    job_id, scenes = ndvi_job
     keys = _workspace(platform, alice).info["storage"]["credentials"]
     env = {**platform.env, "JUPYTERHUB_USER": "alice", "JUPYTERHUB_API_TOKEN": alice.token,
            "AWS_ACCESS_KEY_ID": keys["access"], "AWS_SECRET_ACCESS_KEY": keys["secret"],
@@ -234,11 +238,11 @@ def test_cli_publish_of_a_job(platform, alice, ndvi_job):
     assert href == ("s3://user-alice/published/ws-alice.job-results/S2B_33TUJ_20240601_ndvi/"
                     "ndvi.tif")
     ades = f"{platform.url('ades').rstrip('/')}/alice/ogc-api"
-    provenance = {link.rel: link.href for link in item.links
-                  if link.rel in ("via", "processing-software", "derived_from")}
-    # (no derived_from: the ADES's job status, OGC's statusInfo, does not say a job's inputs)
-    assert provenance == {"via": f"{ades}/jobs/{job_id}",
-                          "processing-software": f"{ades}/processes/ws-ndvi"}
+    provenance = [(link.rel, link.href) for link in item.links
+                  if link.rel in ("via", "processing-software", "derived_from")]
+    assert provenance == [("via", f"{ades}/jobs/{job_id}"),
+                          ("processing-software", f"{ades}/processes/ws-ndvi"),
+                          *(("derived_from", scene) for scene in scenes)]
     s3 = boto3.client("s3", endpoint_url=keys["endpoint"], region_name=keys["region"],
                       aws_access_key_id=keys["access"], aws_secret_access_key=keys["secret"])
     body = s3.get_object(Bucket="user-alice", Key=href.split("user-alice/", 1)[1])["Body"].read()
@@ -248,13 +252,39 @@ def test_cli_publish_of_a_job(platform, alice, ndvi_job):
                                            "1 updated")
 
 
+def test_publish_of_a_job_links_the_catalogue_items_it_was_run_on(platform, alice, ndvi_job,
+                                                                   monkeypatch):
+    """`Workspace().publish(job)`: the job's inputs come from the ADES (`Job.inputs()`), each
+    input item becomes a derived_from link; the links lead back to those items."""
+    import pystac
+
+    from eopde.ades import Client
+
+    job_id, scenes = ndvi_job
+    keys = _workspace(platform, alice).info["storage"]["credentials"]
+    for name, key in (("AWS_ACCESS_KEY_ID", "access"), ("AWS_SECRET_ACCESS_KEY", "secret"),
+                      ("AWS_ENDPOINT_URL_S3", "endpoint")):  # as alice's kernel has them
+        monkeypatch.setenv(name, keys[key])
+    ades = Client(f"{platform.url('ades')}/{{user}}/ogc-api", user="alice", token=alice.token)
+    done = _workspace(platform, alice).publish(ades.job(job_id), collection="job-provenance",
+                                               progress=False)
+    assert done.created == ["S2B_33TUJ_20240601_ndvi"]
+    catalogue = pystac_client.Client.open(platform.url("catalogue"))
+    [item] = catalogue.search(collections=["ws-alice.job-provenance"]).items()
+    derived = [link.href for link in item.links if link.rel == "derived_from"]
+    assert derived == scenes
+    inputs = [pystac.Item.from_file(href) for href in derived]
+    assert [i.collection_id for i in inputs] == ["sentinel-2-l2a"] * 2
+    assert [i.id for i in inputs] == [href.rsplit("/", 1)[1] for href in scenes]
+
+
 def test_eoepca_style_register_of_a_job_catalog_as_stac_item(platform, alice, ndvi_job):
     """What EOEPCA's ADES does after a job: `register {type: stac-item, url: <the job's
     catalog.json>}`; the Catalog's items land in the default workspace collection, and the
     answer says so at once."""
     import httpx
 
-    url = f"s3://user-alice/processing-results/{ndvi_job}/catalog.json"
+    url = f"s3://user-alice/processing-results/{ndvi_job[0]}/catalog.json"
     with httpx.Client(base_url=platform.url("workspace"), timeout=60,
                       headers={"Authorization": f"Bearer {alice.token}"}) as client:
         answer = client.post("/workspaces/ws-alice/register",
@@ -268,7 +298,7 @@ def test_eoepca_style_register_of_a_job_catalog_as_stac_item(platform, alice, nd
             [item] = catalogue.search(collections=["ws-alice"],
                                       ids=["S2B_33TUJ_20240601_ndvi"]).items()
             assert item.assets["ndvi"].href == \
-                f"s3://user-alice/processing-results/{ndvi_job}/ndvi.tif"
+                f"s3://user-alice/processing-results/{ndvi_job[0]}/ndvi.tif"
         finally:
             client.post("/workspaces/ws-alice/deregister",
                         json={"identifier": "S2B_33TUJ_20240601_ndvi", "collection": "ws-alice"})

@@ -94,3 +94,27 @@ def test_workspace_collection_ids_belong_to_their_user():
     check_namespace("Alice", workspace_name("Alice") + ".x")
     with pytest.raises(OwnershipError):
         check_namespace("Alice", "ws-alice")
+
+
+def test_register_clients_are_made_once_per_keys_never_shared_between_users(tmp_path):
+    """The workspace part keeps one S3 client per user's keys and one TLS context (making them
+    was most of a publish's fixed cost); one user never gets a client with another's keys, and
+    each catalogue client carries its caller's token."""
+    from eopde.services.workspace import WorkspaceSettings, _clients
+
+    settings = WorkspaceSettings(home=tmp_path, s3_endpoint="http://127.0.0.1:9",
+                                 public_s3_endpoint="http://127.0.0.1:9",
+                                 catalogue_url="http://127.0.0.1:9", hub_api_url="",
+                                 service_token="")
+    a3, a_cat, a_bucket = _clients(settings, "alice", "tok-a")
+    again, a_cat2, _ = _clients(settings, "alice", "tok-a2")
+    b3, b_cat, b_bucket = _clients(settings, "bob", "tok-b")
+    assert again is a3 and b3 is not a3 and (a_bucket, b_bucket) == ("user-alice", "user-bob")
+    keys = {u: ensure_keys(settings.keys_file, u) for u in ("alice", "bob")}
+    for client, user in ((a3, "alice"), (b3, "bob")):
+        creds = client._request_signer._credentials
+        assert (creds.access_key, creds.secret_key) == (keys[user].access, keys[user].secret)
+    assert [c.headers["authorization"] for c in (a_cat, a_cat2, b_cat)] == \
+        ["Bearer tok-a", "Bearer tok-a2", "Bearer tok-b"]
+    for c in (a_cat, a_cat2, b_cat):
+        c.close()

@@ -9,7 +9,8 @@
 ``publish`` uploads every local asset in parallel (multipart above 256 MiB, the server checking
 the MD5 of every request's bytes), copies a job's results out of its results folder, rewrites
 the hrefs to ``s3://<your bucket>/published/<collection>/<item>/...``, adds provenance links
-(job, process, inputs), writes the item and collection JSON, and registers them **only when all
+(``via`` the job, ``processing-software`` its process, ``derived_from`` the input items that
+`Job.inputs()` names), writes the item and collection JSON, and registers them **only when all
 of that succeeded**: an interrupted publish leaves the catalogue as it was, names the file that
 failed, and running it again completes it (same keys, same ids: an upsert, never a duplicate).
 

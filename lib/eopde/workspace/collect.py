@@ -97,17 +97,49 @@ def _job_items(job: Any) -> tuple[list[Any], Provenance, str | None]:
     items = [i.clone() for i in results.items()]
     base = str(getattr(job.client, "url", "")).rstrip("/")
     process = getattr(job, "process_id", None)
-    inputs: list[str] = []
-    status = getattr(job, "last_status", None)
-    # OGC statusInfo has no inputs; a server that adds them (or a Job that kept its own) gives
-    # derived_from links, others none
-    given = getattr(job, "inputs", None) or (getattr(status, "raw", None) or {}).get("inputs")
-    for value in (given if isinstance(given, dict) else {}).values():
-        inputs += [v for v in (value if isinstance(value, list) else [value])
-                   if isinstance(v, str) and "://" in v]
     return items, Provenance(f"{base}/jobs/{job.id}" if base else None,
                              f"{base}/processes/{process}" if base and process else None,
-                             inputs), str(job.id)
+                             job_input_urls(job)), str(job.id)
+
+
+def job_input_urls(job: Any) -> list[str]:
+    """The URLs a job's inputs name (its STAC items...), for ``derived_from`` links: read from
+    the ADES (`Job.inputs()`, ``GET /jobs/{id}/inputs``); none from a server that does not give
+    a job's inputs (EOEPCA's ADES). Inputs in which the server redacted credentials are left
+    out: their URLs are incomplete, and a signed URL is no lasting reference anyway."""
+    from ..ades.errors import InputsUnavailable
+
+    reader = getattr(job, "inputs", None)
+    if not callable(reader) or not getattr(job, "id", None):
+        return []
+    try:
+        given = reader()
+    except InputsUnavailable:
+        return []
+    found: list[str] = []
+    for name, value in given.inputs.items():
+        if name not in given.redacted:
+            found += _urls(value)
+    return list(dict.fromkeys(found))
+
+
+def _urls(value: Any, depth: int = 0) -> list[str]:
+    """http(s):// and s3:// URLs in an input value: strings, ``{"href": ...}`` (OGC qualified
+    values), CWL File/Directory ``location``s, lists of these."""
+    if depth > 16:
+        return []
+    if isinstance(value, str):
+        try:
+            scheme = urlsplit(value).scheme
+        except ValueError:
+            return []
+        return [value] if scheme in ("http", "https", "s3") else []
+    if isinstance(value, list):
+        return [u for v in value for u in _urls(v, depth + 1)]
+    if isinstance(value, dict):
+        ref = value.get("href", value.get("location"))
+        return _urls(ref, depth + 1) if isinstance(ref, str) else []
+    return []
 
 
 @dataclass
