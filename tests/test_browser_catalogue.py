@@ -146,6 +146,7 @@ def test_a_csw_catalogue_searched_with_a_wkt_area(platform, demo_user, pycsw):
             page.wait_for_timeout(500)
         assert server.count("GetCapabilities") >= 1
 
+        panel.locator(".eopde-Catalogue-aoi-more summary").click()
         panel.get_by_label("Area as WKT").fill(WKT)
         panel.get_by_role("button", name="Show").click()
         page.wait_for_function(f"""() => document.querySelector('#eopde-catalogue .eopde-Map')
@@ -178,6 +179,7 @@ def test_the_area_drawn_on_the_notebook_map(platform, demo_user):
         open_notebook(page, platform.hub_url, USER, path)
         panel = open_panel(page)
         notice = panel.locator(".eopde-Catalogue-notice")
+        panel.locator(".eopde-Catalogue-aoi-more summary").click()
         # a kernel without a map yet: the panel says so
         panel.get_by_role("button", name="From the notebook's map").click()
         notice.wait_for(timeout=30_000)
@@ -189,8 +191,9 @@ def test_the_area_drawn_on_the_notebook_map(platform, demo_user):
             .cells.get(0).executionCount > 0""", timeout=120_000)
         wait_kernel_idle(page, timeout=60)
         panel.get_by_role("button", name="From the notebook's map").click()
-        page.wait_for_function("""text => document.querySelector(
-            '#eopde-catalogue .eopde-Catalogue-notice').innerText.startsWith(text)""",
+        page.wait_for_function("""text => (document.querySelector(
+            '#eopde-catalogue .eopde-Catalogue-notice') || {innerText: ''}).innerText
+            .startsWith(text)""",
                                arg=f"The map of {path} has no area drawn", timeout=30_000)
 
         run_all_cells(page, timeout=120)

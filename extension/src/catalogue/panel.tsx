@@ -280,7 +280,7 @@ function Catalogue(props: ICataloguePanelOptions): JSX.Element {
         </select>
       </div>
       <details className="eopde-Catalogue-add">
-        <summary>Add a catalogue (STAC API, CSW, OpenSearch)</summary>
+        <summary>Add a catalogue</summary>
         <select
           aria-label="Kind of catalogue to add"
           value={newKind}
@@ -389,18 +389,6 @@ function Catalogue(props: ICataloguePanelOptions): JSX.Element {
         <input id="eopde-bbox" placeholder="draw on the map, or type a box" value={form.bboxText}
           onChange={e => typedBBox(e.target.value)} />
       </div>
-      <div className="eopde-Field">
-        <label htmlFor="eopde-wkt">Area as WKT</label>
-        <div className="eopde-Row">
-          <input id="eopde-wkt" placeholder="POLYGON ((12.1 43.1, 12.2 43.1, …))"
-            value={form.wkt} onChange={e => set({ wkt: e.target.value })}
-            onKeyDown={e => e.key === 'Enter' && void useWkt()} />
-          <button className="jp-mod-styled" disabled={!form.wkt.trim()}
-            onClick={() => void useWkt()}>
-            Show
-          </button>
-        </div>
-      </div>
       <div className="eopde-Row eopde-Catalogue-draw">
         <button className="jp-mod-styled" onClick={() => map.current?.startDrawing('rectangle')}>
           Draw a rectangle
@@ -418,14 +406,29 @@ function Catalogue(props: ICataloguePanelOptions): JSX.Element {
         >
           Clear
         </button>
-        <button className="jp-mod-styled" onClick={() => void fromNotebook()}>
-          From the notebook's map
-        </button>
       </div>
-      {notice && <div className="eopde-Catalogue-notice" role="status">{notice}</div>}
       {basemap !== undefined && (
         <MapView basemap={basemap} onAoi={onAoi} onReady={m => (map.current = m)} />
       )}
+      <details className="eopde-Catalogue-aoi-more">
+        <summary>Area as WKT, or from the notebook's map</summary>
+        <div className="eopde-Field">
+          <label htmlFor="eopde-wkt">Area as WKT</label>
+          <div className="eopde-Row">
+            <input id="eopde-wkt" placeholder="POLYGON ((12.1 43.1, 12.2 43.1, …))"
+              value={form.wkt} onChange={e => set({ wkt: e.target.value })}
+              onKeyDown={e => e.key === 'Enter' && void useWkt()} />
+            <button className="jp-mod-styled" disabled={!form.wkt.trim()}
+              onClick={() => void useWkt()}>
+              Show
+            </button>
+          </div>
+        </div>
+        <button className="jp-mod-styled" onClick={() => void fromNotebook()}>
+          From the notebook's map
+        </button>
+      </details>
+      {notice && <div className="eopde-Catalogue-notice" role="status">{notice}</div>}
       <div className="eopde-Row">
         <div className="eopde-Field">
           <label htmlFor="eopde-max">At most</label>
