@@ -80,7 +80,8 @@ def start_server(env: dict, settings, token: str) -> tuple[subprocess.Popen, str
     proc = subprocess.Popen(
         [str(BIN / "jupyter"), "server", f"--port={port}", "--no-browser",
          f"--IdentityProvider.token={secret}", "--ServerApp.root_dir=/tmp",
-         "--ServerApp.jpserver_extensions=eopde.server=True", "--allow-root"],
+         "--ServerApp.jpserver_extensions=eopde.server=True", "--allow-root",
+         "--LabApp.expose_app_in_browser=True"],  # window.jupyterapp, as the hub's servers
         env=server_env, stdout=subprocess.DEVNULL, stderr=open(os.environ.get("EOPDE_BENCH_SERVER_LOG", os.devnull), "w"))
     return proc, f"http://127.0.0.1:{port}", secret
 
