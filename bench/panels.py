@@ -8,8 +8,11 @@ and JOBS finished job records of one user into the ADES's store. Prints, median 
 1. what the catalogue panel waits for before drawing footprints: `POST /eopde/catalogue/search`
    (first page: footprints with their preview templates, as JSON over HTTP) against pystac-client
    fetching the same items and turning them into GeoJSON, and the ratio; for 100 and 500 items;
-2. the jobs panel's poll: `GET /eopde/jobs` with JOBS jobs (ms and bytes per poll).
-Not measured here: the browser's own drawing (Leaflet) and the first render of the list.
+2. the jobs panel's poll: `GET /eopde/jobs` with JOBS jobs (ms and bytes per poll);
+3. in Chromium (JupyterLab served by that server, a fresh page each run, median of
+   BROWSER_REPEAT): the catalogue panel's first render, from showing it to the collections
+   listed, and a search of the bench collection from the click to its first page of footprints
+   (100) drawn on the panel's map (Leaflet paths in the page), with the time the rows take.
 """
 
 from __future__ import annotations
@@ -31,6 +34,33 @@ from _platform import BIN, running_platform  # noqa: E402
 from catalogue import BENCH_COLLECTION, load  # noqa: E402
 
 USER = "bench"
+CHROMIUM = os.environ.get("EOPDE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+#: In the page: show the panel, wait (frame by frame) for the collection to be listed.
+OPEN_PANEL_JS = """async (collection) => {
+    await window.jupyterapp.restored;
+    const t0 = performance.now();
+    window.jupyterapp.shell.activateById('eopde-catalogue');
+    const sel = `#eopde-catalogue .eopde-Collections option[value="${collection}"]`;
+    while (!document.querySelector(sel)) await new Promise(r => requestAnimationFrame(r));
+    return performance.now() - t0;
+}"""
+#: In the page: click Search, wait for the rows and for `n` footprints drawn on the map.
+SEARCH_JS = """async (n) => {
+    const panel = document.querySelector('#eopde-catalogue');
+    const t0 = performance.now();
+    panel.querySelector('.eopde-Catalogue-search').click();
+    let rows = null;
+    while (panel.querySelectorAll('.eopde-Map path.leaflet-interactive').length < n) {
+        if (rows === null && panel.querySelector('.eopde-Results-row')) {
+            rows = performance.now() - t0;
+        }
+        await new Promise(r => requestAnimationFrame(r));
+    }
+    const drawn = performance.now() - t0;
+    return [rows === null ? drawn : rows, drawn];
+}"""
 
 
 def free_port() -> int:
@@ -50,7 +80,8 @@ def start_server(env: dict, settings, token: str) -> tuple[subprocess.Popen, str
     proc = subprocess.Popen(
         [str(BIN / "jupyter"), "server", f"--port={port}", "--no-browser",
          f"--IdentityProvider.token={secret}", "--ServerApp.root_dir=/tmp",
-         "--ServerApp.jpserver_extensions=eopde.server=True", "--allow-root"],
+         "--ServerApp.jpserver_extensions=eopde.server=True", "--allow-root",
+         "--LabApp.expose_app_in_browser=True"],  # window.jupyterapp, as the hub's servers
         env=server_env, stdout=subprocess.DEVNULL, stderr=open(os.environ.get("EOPDE_BENCH_SERVER_LOG", os.devnull), "w"))
     return proc, f"http://127.0.0.1:{port}", secret
 
@@ -76,6 +107,35 @@ def median_ms(run, repeat: int) -> tuple[float, object]:
     return statistics.median(times), out
 
 
+def browser_render(url: str, secret: str, repeat: int, page_size: int = 100) -> None:
+    """The catalogue panel in Chromium: first render and search to footprints (see the doc)."""
+    from playwright.sync_api import sync_playwright
+
+    opened, rows, drawn = [], [], []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for _ in range(repeat):
+                context = browser.new_context(viewport={"width": 1400, "height": 1000})
+                page = context.new_page()
+                page.goto(f"{url}/lab?reset&token={secret}")
+                page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell",
+                                       timeout=120_000)
+                opened.append(page.evaluate(OPEN_PANEL_JS, BENCH_COLLECTION))
+                page.select_option("#eopde-catalogue .eopde-Collections", BENCH_COLLECTION)
+                page.fill("#eopde-max", str(page_size))
+                first_row, footprints = page.evaluate(SEARCH_JS, page_size)
+                rows.append(first_row)
+                drawn.append(footprints)
+                context.close()
+        finally:
+            browser.close()
+    print(f"catalogue panel in Chromium, median of {repeat} fresh pages (ms)")
+    print(f"  shown -> collections listed: {statistics.median(opened):.0f}")
+    print(f"  Search -> first rows: {statistics.median(rows):.0f}; -> {page_size} footprints "
+          f"drawn: {statistics.median(drawn):.0f}")
+
+
 def add_jobs(home: Path, count: int) -> None:
     from eopde.services.ades.store import JobStore
 
@@ -91,6 +151,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--items", type=int, default=2000)
     parser.add_argument("--jobs", type=int, default=500)
+    parser.add_argument("--browser-repeat", type=int, default=5,
+                        help="fresh Chromium pages for the first-render figures (0: none)")
     args = parser.parse_args()
 
     import httpx
@@ -129,6 +191,8 @@ def main() -> None:
                 assert len(jobs) == args.jobs, len(jobs)
                 print(f"jobs panel poll with {len(jobs)} jobs: {poll:.1f} ms, "
                       f"{len(listed.content) / 1024:.0f} KiB")  # type: ignore[attr-defined]
+            if args.browser_repeat:
+                browser_render(url, secret, args.browser_repeat)
         finally:
             proc.terminate()
             proc.wait(timeout=30)

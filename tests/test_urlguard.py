@@ -154,3 +154,30 @@ def test_unresolved_ok_for_checks_ahead():
     policy.check("https://later.example.org/", unresolved_ok=True)
     with pytest.raises(UrlRefused):
         UrlPolicy(resolve=fixed("10.0.0.1")).check("https://x.example.org/", unresolved_ok=True)
+
+
+def test_guarded_requests_only_on_its_own_thread():
+    """requests (urllib3) connections are checked inside `guarded_requests`, on that thread
+    only; the refusal is kept even when a library wraps it in its own error."""
+    import threading
+
+    import requests
+
+    from eopde.urlguard import guarded_requests
+
+    with serve_routes({"/": (200, {}, b"{}")}) as base:
+        assert requests.get(base, timeout=10).status_code == 200  # no policy: as before
+        with guarded_requests(UrlPolicy.of()) as seen:
+            with pytest.raises(UrlRefused, match="loopback"):
+                requests.get(base, timeout=10)
+            assert seen.refused is not None
+            other: list[int] = []
+            worker = threading.Thread(
+                target=lambda: other.append(requests.get(base, timeout=10).status_code))
+            worker.start()
+            worker.join()
+            assert other == [200]  # another thread is not guarded
+        with guarded_requests(UrlPolicy.of([base])) as seen:
+            assert requests.get(base, timeout=10).status_code == 200  # an allowed origin
+            assert seen.refused is None
+        assert requests.get(base, timeout=10).status_code == 200

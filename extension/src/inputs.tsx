@@ -1,4 +1,4 @@
-import React, { useState } from 'react';
+import React, { useEffect, useState } from 'react';
 
 import { post, RequestError } from './api';
 import { Field } from './steps';
@@ -7,6 +7,35 @@ import { ItemsMap } from './wizardmap';
 
 type Errors = { [field: string]: string };
 type Values = { [name: string]: string };
+
+/** A STAC item handed over by the catalogue panel ("Use as input"). */
+export interface IOfferedItem {
+  id: string;
+  href: string;
+}
+
+let offered: IOfferedItem | null = null;
+const listeners = new Set<(item: IOfferedItem | null) => void>();
+
+/** Offer `item` to the wizard's item inputs (Execute and Test run steps): a form with one item
+ * input takes it at once, a form with several shows a button per input. */
+export function offerItem(item: IOfferedItem | null): void {
+  offered = item;
+  listeners.forEach(l => l(item));
+}
+
+/** The item on offer, kept up to date. */
+function useOfferedItem(): IOfferedItem | null {
+  const [item, setItem] = useState<IOfferedItem | null>(offered);
+  useEffect(() => {
+    listeners.add(setItem);
+    setItem(offered);
+    return () => {
+      listeners.delete(setItem);
+    };
+  }, []);
+  return item;
+}
 
 /** One input of an OGC API - Processes description (eopde.apppkg.describe's shape). */
 interface IOgcInput {
@@ -92,6 +121,22 @@ export function InputsForm(props: {
   onChange: (name: string, value: string) => void;
 }): JSX.Element {
   const [picking, setPicking] = useState<string | null>(null);
+  const item = useOfferedItem();
+  const itemInputs = Object.entries(props.inputs)
+    .filter(([, input]) => isItemInput(input.schema))
+    .map(([name]) => name);
+  const take = (name: string) => {
+    if (item) {
+      props.onChange(name, item.href);
+      offerItem(null);
+    }
+  };
+  // one item input: the offered item goes there at once
+  useEffect(() => {
+    if (item && itemInputs.length === 1) {
+      take(itemInputs[0]);
+    }
+  }, [item, itemInputs.join(',')]);
   return (
     <form className="eopde-form eopde-Inputs" onSubmit={e => e.preventDefault()}>
       {Object.entries(props.inputs).map(([name, input]) => {
@@ -132,6 +177,11 @@ export function InputsForm(props: {
               errors={props.errors}
               onChange={v => props.onChange(name, v)}
             />
+            {isItemInput(input.schema) && item && (
+              <button type="button" className="eopde-Offered" onClick={() => take(name)}>
+                Use {item.id} (from the catalogue panel)
+              </button>
+            )}
             {isItemInput(input.schema) && (
               <button type="button" aria-expanded={picking === name}
                 onClick={() => setPicking(picking === name ? null : name)}>

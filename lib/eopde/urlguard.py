@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -265,3 +266,66 @@ def open_guarded(client, url: str, policy: UrlPolicy, *, headers: dict[str, str]
             yield response
             return
     raise UrlRefused(url, f"more than {max_redirects} redirects")
+
+
+# ------------------------------------------------------------------- requests / urllib3 side
+
+_active = threading.local()
+_patch_lock = threading.Lock()
+_patched: list[Callable[..., Any]] = []  # the original urllib3 create_connection, once patched
+
+
+def _guarded_create_connection(address: tuple[str, int], *args: Any, **kwargs: Any) -> Any:
+    """urllib3's create_connection, checking the address first when a policy is active on this
+    thread (`guarded_requests`); the addresses checked are the ones connected to."""
+    original = _patched[0]
+    policy: UrlPolicy | None = getattr(_active, "policy", None)
+    if policy is None:
+        return original(address, *args, **kwargs)
+    host, port = address
+    try:
+        checked = policy.check_host(host, int(port)) or [host]
+    except UrlRefused as err:
+        # libraries wrap what they catch in their own errors: the refusal is kept for the caller
+        seen = getattr(_active, "seen", None)
+        if seen is not None and seen.refused is None:
+            seen.refused = err
+        raise
+    last: OSError | None = None
+    for ip in checked:
+        try:
+            return original((ip, port), *args, **kwargs)
+        except OSError as err:
+            last = err
+    raise last or OSError(f"cannot connect to {host}:{port}")
+
+
+@dataclass
+class Guarded:
+    """What `guarded_requests` saw: the first connection it refused (None: none)."""
+
+    refused: UrlRefused | None = None
+
+
+@contextmanager
+def guarded_requests(policy: UrlPolicy) -> Iterator[Guarded]:
+    """Within the block, every connection that ``requests`` (urllib3) opens *on this thread* goes
+    only to addresses ``policy`` accepts: for libraries that make their own requests (OWSLib,
+    pystac-client), including the redirects they follow and the URLs a server's answer names.
+    A refused connection raises :class:`UrlRefused` (a ValueError), which libraries may wrap in
+    errors of their own: the yielded :class:`Guarded` keeps it."""
+    import urllib3.util.connection as connection
+
+    with _patch_lock:
+        if not _patched:
+            # urllib3.connection calls `connection.create_connection` through the module, so one
+            # replacement covers every pool; it is a pass-through on threads without a policy
+            _patched.append(connection.create_connection)
+            connection.create_connection = _guarded_create_connection
+    previous = getattr(_active, "policy", None), getattr(_active, "seen", None)
+    seen = Guarded()
+    _active.policy, _active.seen = policy, seen
+    try:
+        yield seen
+    finally:
+        _active.policy, _active.seen = previous

@@ -3,9 +3,19 @@ import type * as GeoJSON from 'geojson';
 
 import { post, requestAPI } from '../api';
 
+export type CatalogueKind = 'stac' | 'csw' | 'opensearch';
+
+export const KIND_TITLES: { [kind in CatalogueKind]: string } = {
+  stac: 'STAC API',
+  csw: 'CSW',
+  opensearch: 'OpenSearch'
+};
+
 export interface ICatalogue {
   name: string;
   url: string | null;
+  /** What the endpoint speaks (default: a STAC API). */
+  kind?: CatalogueKind;
   platform?: boolean;
 }
 
@@ -49,9 +59,11 @@ export interface ISearchPage {
 /** What the form sends (eopde.catalogue.search's keyword arguments, plus the page size). */
 export interface ISearchRequest {
   url?: string;
+  kind?: CatalogueKind;
   collections?: string[];
   bbox?: number[];
-  intersects?: GeoJSON.Geometry;
+  /** A GeoJSON geometry, or WKT text (the inserted code then carries the WKT). */
+  intersects?: GeoJSON.Geometry | string;
   datetime?: string;
   cloud_cover?: number;
   filter?: string;
@@ -79,16 +91,23 @@ export function catalogues(): Promise<{
 }
 
 export function collections(
-  url: string | null
+  url: string | null,
+  kind: CatalogueKind = 'stac'
 ): Promise<{ collections: ICollection[]; features: { [k: string]: boolean } }> {
-  return requestAPI(`catalogue/collections${query({ url })}`);
+  return requestAPI(`catalogue/collections${query({ url, kind })}`);
 }
 
 export function queryables(
   url: string | null,
-  collection: string | null
+  collection: string | null,
+  kind: CatalogueKind = 'stac'
 ): Promise<{ queryables: IQueryable[]; features: { [k: string]: boolean } }> {
-  return requestAPI(`catalogue/queryables${query({ url, collection })}`);
+  return requestAPI(`catalogue/queryables${query({ url, collection, kind })}`);
+}
+
+/** A WKT (or GeoJSON) text as a GeoJSON geometry, read by the library (eopde.catalogue). */
+export function aoi(wkt: string): Promise<{ geometry: GeoJSON.Geometry; bbox: number[] }> {
+  return post('catalogue/aoi', { wkt });
 }
 
 export function search(body: ISearchRequest): Promise<ISearchPage> {

@@ -4,7 +4,7 @@ import type * as GeoJSON from 'geojson';
 import * as React from 'react';
 
 import { BBox } from '../map';
-import { IQueryable, ISearchRequest } from './api';
+import { CatalogueKind, IQueryable, ISearchRequest } from './api';
 
 /** Queryables the form has its own fields for (or that make no sense as a filter widget). */
 export const OWN_FIELDS = new Set([
@@ -24,6 +24,8 @@ export interface IFormState {
   cloudCover: number;
   bboxText: string;
   aoi: GeoJSON.Geometry | null;
+  /** The AOI as the WKT the user typed ('' when drawn or typed as a box). */
+  wkt: string;
   /** queryable name -> value typed (numbers as [min, max] text) */
   values: { [name: string]: string };
   cql: string;
@@ -37,6 +39,7 @@ export const EMPTY_FORM: IFormState = {
   cloudCover: 100,
   bboxText: '',
   aoi: null,
+  wkt: '',
   values: {},
   cql: '',
   maxItems: 100
@@ -115,17 +118,23 @@ export function requestOf(
   url: string | null,
   queryables: IQueryable[],
   state: IFormState,
-  pageSize: number
+  pageSize: number,
+  kind: CatalogueKind = 'stac'
 ): ISearchRequest | string {
   const body: ISearchRequest = { max_items: state.maxItems, limit: pageSize };
   if (url) {
     body.url = url;
   }
+  if (kind !== 'stac') {
+    body.kind = kind;
+  }
   if (state.collection) {
     body.collections = [state.collection];
   }
   const box = state.aoi ? rectangleBBox(state.aoi) : null;
-  if (state.aoi && !box) {
+  if (state.wkt.trim()) {
+    body.intersects = state.wkt.trim();
+  } else if (state.aoi && !box) {
     body.intersects = state.aoi;
   } else if (state.bboxText.trim()) {
     const parsed = parseBBox(state.bboxText);

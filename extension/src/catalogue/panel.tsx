@@ -26,6 +26,10 @@ export interface ICataloguePanelOptions {
   addCatalogue: (c: api.ICatalogue) => Promise<void>;
   /** Write the search's code into the notebook (replacing the cell inserted before if asked). */
   insertCode: (code: string, replace: boolean) => Promise<void>;
+  /** The AOI drawn on the active notebook's map (an Error says what is missing). */
+  notebookAoi: () => Promise<api.IItemFeature['geometry']>;
+  /** Hand an item to the packaging wizard's item inputs. */
+  useAsInput: (item: api.IItemFeature) => Promise<unknown>;
 }
 
 export class CataloguePanel extends LazySidePanel {
@@ -52,6 +56,8 @@ function Catalogue(props: ICataloguePanelOptions): JSX.Element {
   const [basemap, setBasemap] = React.useState<string | null | undefined>(undefined);
   const [url, setUrl] = React.useState<string | null>(null);
   const [newUrl, setNewUrl] = React.useState('');
+  const [newKind, setNewKind] = React.useState<api.CatalogueKind>('stac');
+  const [notice, setNotice] = React.useState<string | null>(null);
   const [collections, setCollections] = React.useState<api.ICollection[]>([]);
   const [filterText, setFilterText] = React.useState('');
   const [queryables, setQueryables] = React.useState<api.IQueryable[]>([]);
@@ -69,6 +75,10 @@ function Catalogue(props: ICataloguePanelOptions): JSX.Element {
   const map = React.useRef<EoMap | null>(null);
   const loadingMore = React.useRef(false);
   const set = (change: Partial<IFormState>) => setForm(f => ({ ...f, ...change }));
+  const all = [...platform, ...props.userCatalogues()];
+  const kindOf = (u: string | null): api.CatalogueKind =>
+    all.find(c => c.url === u)?.kind ?? 'stac';
+  const kind = kindOf(url);
 
   React.useEffect(() => {
     api
@@ -90,17 +100,25 @@ function Catalogue(props: ICataloguePanelOptions): JSX.Element {
       return;
     }
     setCollections([]);
+    setCanFilter(false);
     set({ collection: '', values: {} });
+    let current = true; // an answer for a catalogue no longer picked is dropped
     api
-      .collections(url)
+      .collections(url, kindOf(url))
       .then(answer => {
+        if (!current) {
+          return;
+        }
         setCollections(answer.collections);
         setCanFilter(!!answer.features.filter);
         if (answer.collections.length === 1) {
           set({ collection: answer.collections[0].id });
         }
       })
-      .catch(e => setError(message(e)));
+      .catch(e => current && setError(message(e)));
+    return () => {
+      current = false;
+    };
   }, [url]);
 
   // the queryables of the chosen collection (or of the whole catalogue)
@@ -108,10 +126,14 @@ function Catalogue(props: ICataloguePanelOptions): JSX.Element {
     if (!url) {
       return;
     }
+    let current = true;
     api
-      .queryables(url, form.collection || null)
-      .then(answer => setQueryables(answer.queryables))
-      .catch(() => setQueryables([]));
+      .queryables(url, form.collection || null, kindOf(url))
+      .then(answer => current && setQueryables(answer.queryables))
+      .catch(() => current && setQueryables([]));
+    return () => {
+      current = false;
+    };
   }, [url, form.collection]);
 
   const show = (features: api.IItemFeature[], fit: boolean) => {
@@ -134,7 +156,7 @@ function Catalogue(props: ICataloguePanelOptions): JSX.Element {
   };
 
   const runSearch = async () => {
-    const body = requestOf(url, queryables, form, PAGE_SIZE);
+    const body = requestOf(url, queryables, form, PAGE_SIZE, kind);
     if (typeof body === 'string') {
       setError(body);
       return;
@@ -178,11 +200,35 @@ function Catalogue(props: ICataloguePanelOptions): JSX.Element {
 
   const onAoi = (geometry: api.IItemFeature['geometry'] | null) => {
     const box = geometry ? rectangleBBox(geometry) : null;
-    set({ aoi: geometry, bboxText: box ? box.join(', ') : '' });
+    set({ aoi: geometry, bboxText: box ? box.join(', ') : '', wkt: '' });
+  };
+
+  const useWkt = async () => {
+    setNotice(null);
+    try {
+      const read = await api.aoi(form.wkt);
+      map.current?.setAoi(read.geometry, true);
+      set({ aoi: read.geometry, bboxText: '' });
+      setError(null);
+    } catch (e) {
+      setError(message(e));
+    }
+  };
+
+  const fromNotebook = async () => {
+    setNotice(null);
+    try {
+      const geometry = await props.notebookAoi();
+      map.current?.setAoi(geometry, true);
+      onAoi(geometry);
+      setNotice("The area drawn on the notebook's map.");
+    } catch (e) {
+      setNotice(message(e));
+    }
   };
 
   const typedBBox = (text: string) => {
-    set({ bboxText: text, aoi: null });
+    set({ bboxText: text, aoi: null, wkt: '' });
     const box = parseBBox(text);
     if (typeof box !== 'string') {
       const [w, s, e, n] = box;
@@ -207,13 +253,13 @@ function Catalogue(props: ICataloguePanelOptions): JSX.Element {
     }
   };
 
-  const all = [...platform, ...props.userCatalogues()];
   const wanted = filterText.toLowerCase();
   const shownCollections = collections.filter(
     c => !wanted || c.id.toLowerCase().includes(wanted) || c.title.toLowerCase().includes(wanted)
   );
   const extra = canFilter ? queryables.filter(q => !OWN_FIELDS.has(q.name)) : [];
   const sorted = React.useMemo(() => sortRows(rows, sort), [rows, sort]);
+  const selectedRow = rows.find(r => r.id === selected) ?? null;
 
   return (
     <div className="eopde-Catalogue-body">
@@ -226,16 +272,35 @@ function Catalogue(props: ICataloguePanelOptions): JSX.Element {
         >
           {all.map(c => (
             <option key={`${c.name}-${c.url}`} value={c.url ?? ''}>
-              {c.platform ? 'Platform catalogue' : c.name}
+              {c.platform
+                ? 'Platform catalogue'
+                : `${c.name} (${api.KIND_TITLES[c.kind ?? 'stac']})`}
             </option>
           ))}
         </select>
       </div>
       <details className="eopde-Catalogue-add">
-        <summary>Add a STAC API</summary>
+        <summary>Add a catalogue</summary>
+        <select
+          aria-label="Kind of catalogue to add"
+          value={newKind}
+          onChange={e => setNewKind(e.target.value as api.CatalogueKind)}
+        >
+          {Object.entries(api.KIND_TITLES).map(([k, title]) => (
+            <option key={k} value={k}>
+              {title}
+            </option>
+          ))}
+        </select>
         <input
-          aria-label="STAC API URL to add"
-          placeholder="https://…/stac"
+          aria-label="Catalogue URL to add"
+          placeholder={
+            newKind === 'opensearch'
+              ? 'https://…/opensearch (description document)'
+              : newKind === 'csw'
+                ? 'https://…/csw'
+                : 'https://…/stac'
+          }
           value={newUrl}
           onChange={e => setNewUrl(e.target.value)}
         />
@@ -243,7 +308,11 @@ function Catalogue(props: ICataloguePanelOptions): JSX.Element {
           className="jp-mod-styled"
           onClick={() =>
             void props
-              .addCatalogue({ name: new URL(newUrl, location.href).host, url: newUrl })
+              .addCatalogue({
+                name: new URL(newUrl, location.href).host,
+                url: newUrl,
+                kind: newKind
+              })
               .then(() => {
                 setUrl(newUrl);
                 setNewUrl('');
@@ -331,7 +400,8 @@ function Catalogue(props: ICataloguePanelOptions): JSX.Element {
           className="jp-mod-styled"
           onClick={() => {
             map.current?.setAoi(null);
-            set({ aoi: null, bboxText: '' });
+            set({ aoi: null, bboxText: '', wkt: '' });
+            setNotice(null);
           }}
         >
           Clear
@@ -340,6 +410,25 @@ function Catalogue(props: ICataloguePanelOptions): JSX.Element {
       {basemap !== undefined && (
         <MapView basemap={basemap} onAoi={onAoi} onReady={m => (map.current = m)} />
       )}
+      <details className="eopde-Catalogue-aoi-more">
+        <summary>Area as WKT, or from the notebook's map</summary>
+        <div className="eopde-Field">
+          <label htmlFor="eopde-wkt">Area as WKT</label>
+          <div className="eopde-Row">
+            <input id="eopde-wkt" placeholder="POLYGON ((12.1 43.1, 12.2 43.1, …))"
+              value={form.wkt} onChange={e => set({ wkt: e.target.value })}
+              onKeyDown={e => e.key === 'Enter' && void useWkt()} />
+            <button className="jp-mod-styled" disabled={!form.wkt.trim()}
+              onClick={() => void useWkt()}>
+              Show
+            </button>
+          </div>
+        </div>
+        <button className="jp-mod-styled" onClick={() => void fromNotebook()}>
+          From the notebook's map
+        </button>
+      </details>
+      {notice && <div className="eopde-Catalogue-notice" role="status">{notice}</div>}
       <div className="eopde-Row">
         <div className="eopde-Field">
           <label htmlFor="eopde-max">At most</label>
@@ -374,6 +463,15 @@ function Catalogue(props: ICataloguePanelOptions): JSX.Element {
           onEnd={() => void loadMore()}
           height={Math.min(8, rows.length) * 26}
         />
+      )}
+      {selectedRow && (
+        <div className="eopde-Row eopde-Catalogue-use">
+          <button className="jp-mod-styled" disabled={!selectedRow.href}
+            title={selectedRow.href ? selectedRow.href : 'This item has no URL to stage in'}
+            onClick={() => void props.useAsInput(selectedRow).catch(e => setError(message(e)))}>
+            Use {selectedRow.id} as input
+          </button>
+        </div>
       )}
       {last && (
         <div className="eopde-Row eopde-Catalogue-code">

@@ -1,17 +1,25 @@
 /* The catalogue panel's plugin: the panel in the left sidebar, the user's catalogues in the
- * settings (eopde:catalogue), "Insert as code" into the active notebook. */
+ * settings (eopde:catalogue), "Insert as code" into the active notebook, the AOI of the active
+ * notebook's map (asked of its kernel), "Use as input" (the command eopde:use-as-input). */
 import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { Notification } from '@jupyterlab/apputils';
+import { KernelMessage } from '@jupyterlab/services';
 import { searchIcon } from '@jupyterlab/ui-components';
+import type * as GeoJSON from 'geojson';
 
+import { offerItem } from '../inputs';
 import { ICatalogue } from './api';
 import { CataloguePanel } from './panel';
 
 const PLUGIN_ID = 'eopde:catalogue';
+export const USE_AS_INPUT = 'eopde:use-as-input';
+/** What the kernel is asked (eopde.maps.panel_aoi: its repr is JSON; loads no map library). */
+const AOI_EXPRESSION = "__import__('eopde.maps').maps.panel_aoi()";
 /** Cell metadata marking the cell the panel inserted (replaced by the next insertion). */
 const MARK = 'eopde-catalogue-search';
 
@@ -49,6 +57,45 @@ export async function insertCode(
   cell.model.setMetadata(MARK, true);
 }
 
+/** The AOI drawn on an eopde map of the active notebook, asked of its kernel; an Error saying
+ * what is missing otherwise. */
+export async function notebookAoi(notebooks: INotebookTracker): Promise<GeoJSON.Geometry> {
+  const panel = notebooks.currentWidget;
+  const kernel = panel?.sessionContext.session?.kernel;
+  if (!panel || !kernel) {
+    throw new Error('No notebook with a running kernel is active: open the notebook with the map.');
+  }
+  const reply = (await kernel.requestExecute({
+    code: '',
+    silent: true,
+    store_history: false,
+    user_expressions: { aoi: AOI_EXPRESSION }
+  }).done) as KernelMessage.IExecuteReplyMsg;
+  const answer = (reply.content as any).user_expressions?.aoi;
+  if (!answer || answer.status !== 'ok') {
+    throw new Error(
+      `The kernel of ${panel.context.localPath} could not say (${answer?.ename ?? 'no answer'}): ` +
+        'is eopde installed in it?'
+    );
+  }
+  const found = JSON.parse(answer.data['text/plain']) as {
+    maps: number;
+    aoi: GeoJSON.Geometry | null;
+  };
+  if (!found.maps) {
+    throw new Error(
+      `No eopde map in ${panel.context.localPath}: make one (eopde.maps.Map()) and draw an area.`
+    );
+  }
+  if (!found.aoi) {
+    throw new Error(
+      `The map of ${panel.context.localPath} has no area drawn: draw one with its rectangle ` +
+        'or polygon tool.'
+    );
+  }
+  return found.aoi;
+}
+
 export const cataloguePlugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
   description: 'eopde: the catalogue search panel',
@@ -65,6 +112,27 @@ export const cataloguePlugin: JupyterFrontEndPlugin<void> = {
       ((settings?.composite.catalogues as any[]) ?? []).filter(
         c => c && typeof c.url === 'string'
       );
+    app.commands.addCommand(USE_AS_INPUT, {
+      label: 'Use as input of the packaging wizard',
+      execute: args => {
+        const href = String(args.href ?? '');
+        if (!/^https?:\/\//.test(href)) {
+          throw new Error('The item has no URL an ADES can stage in.');
+        }
+        offerItem({ id: String(args.id ?? href), href });
+        const wizards = Array.from(app.shell.widgets('main')).filter(w =>
+          w.id.startsWith('eopde-wizard-')
+        );
+        if (wizards.length) {
+          app.shell.activateById(wizards[wizards.length - 1].id);
+        } else {
+          Notification.info(
+            `${args.id} is offered to the packaging wizard: open its Execute step to use it.`,
+            { autoClose: 8000 }
+          );
+        }
+      }
+    });
     const panel = new CataloguePanel({
       userCatalogues,
       addCatalogue: async c => {
@@ -74,7 +142,10 @@ export const cataloguePlugin: JupyterFrontEndPlugin<void> = {
         const kept = userCatalogues().filter(k => k.url !== c.url);
         await settings.set('catalogues', [...kept, c] as any);
       },
-      insertCode: (code, replace) => insertCode(app, notebooks, code, replace)
+      insertCode: (code, replace) => insertCode(app, notebooks, code, replace),
+      notebookAoi: () => notebookAoi(notebooks),
+      useAsInput: item =>
+        app.commands.execute(USE_AS_INPUT, { id: item.id, href: item.href ?? '' })
     });
     panel.title.icon = searchIcon;
     app.shell.add(panel, 'left', { rank: 300 });

@@ -60,6 +60,25 @@ _LAZY = {
 }
 
 
+class _JSONAnswer(dict):
+    """A dict whose repr is JSON: a kernel's user_expressions answer as text/plain."""
+
+    def __repr__(self) -> str:
+        import json
+
+        return json.dumps(self)
+
+
+def panel_aoi() -> Any:
+    """The area of interest drawn last on an eopde map of this kernel, for the JupyterLab
+    catalogue panel ("From the notebook's map"): its repr is the JSON of
+    {"maps": n, "aoi": geometry or None}. Does not load ipyleaflet when no map was made."""
+    import sys
+
+    module = sys.modules.get(f"{__name__}.map")
+    return _JSONAnswer(module.latest_aoi() if module else {"maps": 0, "aoi": None})
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         from importlib import import_module

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import html
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -38,6 +39,9 @@ AOI_STYLE = {"color": "#6a3d9a", "weight": 2, "fillOpacity": 0.05, "dashArray": 
 DRAW_PATH = {"pathOptions": {"color": "#6a3d9a", "weight": 2, "fillOpacity": 0.08}}
 
 Geometry = dict[str, Any]
+#: The maps of this kernel, and the one whose AOI changed last (`latest_aoi`).
+_MAPS: weakref.WeakSet[Map] = weakref.WeakSet()
+_LATEST: list[weakref.ref[Map]] = []
 AOILike = Any  # GeoJSON geometry/Feature dict, (w, s, e, n), __geo_interface__ object, or None
 
 
@@ -122,6 +126,7 @@ class Map(ipyleaflet.Map):
         self._aoi_layer: ipyleaflet.GeoJSON | None = None
         self._selected_layer: ipyleaflet.GeoJSON | None = None
         self._aoi_callbacks: list[Callable[[Geometry | None], Any]] = []
+        _MAPS.add(self)
         self._select_callbacks: list[Callable[[ItemLike], Any]] = []
         self._pinned = False
         self._tree: Any = None  # shapely STRtree of the footprints, built at the first hover
@@ -204,6 +209,7 @@ class Map(ipyleaflet.Map):
         if geometry == self._aoi:
             return
         self._aoi = geometry
+        _LATEST[:] = [weakref.ref(self)]
         for callback in list(self._aoi_callbacks):
             callback(geometry)
 
@@ -559,6 +565,15 @@ def details_html(properties: Mapping[str, Any], pinned: bool = False,
             if overlapping > 1 else "")
     return (f"<div style='font-size:12px'><b>{title}</b>"
             f"<table style='border-collapse:collapse'>{''.join(rows)}</table>{more}</div>")
+
+
+def latest_aoi() -> dict[str, Any]:
+    """{"maps": how many maps this kernel has, "aoi": the AOI of the map whose AOI changed last
+    (else of any map that has one), a GeoJSON geometry or None}."""
+    latest = _LATEST[0]() if _LATEST else None
+    if latest is None or latest.aoi is None:
+        latest = next((m for m in list(_MAPS) if m.aoi is not None), latest)
+    return {"maps": len(_MAPS), "aoi": latest.aoi if latest is not None else None}
 
 
 def show_items(items: ItemsLike, preview: str | None = None, **kwargs: Any) -> Map:

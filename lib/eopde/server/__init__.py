@@ -17,16 +17,18 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     from .handlers import setup_handlers
 
     setup_handlers(serverapp.web_app)
-    _setup_panels(serverapp.web_app)
+    _setup_panels(serverapp.web_app, serverapp.config)
     serverapp.log.info("eopde server extension loaded (routes under /eopde/)")
 
 
-def _setup_panels(web_app: Any) -> None:
+def _setup_panels(web_app: Any, config: Any = None) -> None:
     """The catalogue and jobs panels' routes (`catalogue.py`, `jobs.py`), under /eopde/ too."""
     from jupyter_server.utils import url_path_join
 
     from . import catalogue, jobs
+    from .sources import CatalogueGuard
 
+    web_app.settings["eopde_catalogue_guard"] = CatalogueGuard(config=config)
     base = web_app.settings["base_url"]
     web_app.add_handlers(".*$", [(url_path_join(base, "eopde", route), handler)
                                  for route, handler in catalogue.ROUTES + jobs.ROUTES])

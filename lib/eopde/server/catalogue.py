@@ -3,8 +3,9 @@ queryables and searches, through `eopde.catalogue` (what `search()` in a noteboo
 
 A search is kept (a few per server, the newest) so that the panel pages through it without
 searching again; its answer carries the `eopde.catalogue.search(...)` call that reproduces it.
-The platform's token goes only to the platform's catalogue (`token_for`); a catalogue the user
-added is asked without one."""
+Which catalogue a request names (the platform's STAC API, a user's STAC API, CSW or OpenSearch
+endpoint), the guard on what a user-added one makes this server fetch, and where the platform's
+token goes: `sources.py`."""
 
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ from typing import Any
 import tornado.web
 
 from eopde import catalogue as cat
-from eopde.catalogue.stac import open_catalogue, platform_catalogue_url, token_for
 
 from .errors import RequestError
 from .handlers import _Handler
+from .sources import CatalogueGuard, Source, open_source, platform_url
 
 #: Searches kept per server for paging (the oldest goes first).
 KEPT_SEARCHES = 8
@@ -29,56 +30,17 @@ MAX_PAGE = 500
 #: Properties sent with each footprint (the table's columns); the rest stay in the catalogue.
 PROPERTIES = ("datetime", "eo:cloud_cover", "platform", "constellation", "gsd",
               "start_datetime", "end_datetime", "title")
-SEARCH_KEYS = {"url", "collections", "bbox", "intersects", "datetime", "cloud_cover", "filter",
-               "sortby", "max_items", "limit", "query"}
-
-
-def _errors(err: Exception) -> RequestError:
-    """A library error as the REST API's 4xx (the catalogue's fault: 502)."""
-    if isinstance(err, cat.SearchParameterError):
-        return RequestError(400, str(err))
-    if isinstance(err, cat.UnknownCollectionError):
-        return RequestError(404, str(err), field="collections")
-    if isinstance(err, cat.CatalogueAuthError):
-        return RequestError(403, str(err))
-    if isinstance(err, (cat.CatalogueUnreachableError, cat.NotACatalogueError,
-                        cat.CatalogueError)):
-        return RequestError(502, str(err), field="url")
-    # a third-party catalogue's answer that pystac cannot read: its fault, not the user's
-    return RequestError(502, f"the catalogue's answer could not be read ({type(err).__name__}: "
-                             f"{str(err)[:300]})", field="url")
-
-
-def _platform_url() -> str | None:
-    from eopde.config import ConfigError
-
-    try:
-        return platform_catalogue_url()
-    except ConfigError:
-        return None
-
-
-def _open(url: Any) -> Any:
-    """The catalogue at `url` (default: the platform's), opened by the library."""
-    if url in (None, ""):
-        url = _platform_url()
-        if not url:
-            raise RequestError(400, "no platform catalogue is configured (EOPDE_CATALOGUE_URL): "
-                                    "add a catalogue by its STAC API URL.", field="url")
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise RequestError(400, "url: give a STAC API's http(s) URL, e.g. "
-                                "https://earth-search.aws.element84.com/v1", field="url")
-    try:
-        return open_catalogue(url, token_for(url, None))
-    except Exception as err:  # noqa: BLE001 - sorted by _errors
-        raise _errors(err) from None
+SEARCH_KEYS = {"url", "kind", "collections", "bbox", "intersects", "datetime", "cloud_cover",
+               "filter", "sortby", "max_items", "limit", "query"}
+#: Longest WKT the AOI route reads.
+MAX_WKT = 200_000
 
 
 def catalogues() -> dict[str, Any]:
     """The platform's catalogue and the basemap template (user-added ones are lab settings)."""
     from eopde.maps import tiles
 
-    url = _platform_url()
+    url = platform_url()
     try:
         basemap: str | None = tiles.basemap_url()
     except (tiles.TilesConfigError, ValueError):
@@ -87,18 +49,25 @@ def catalogues() -> dict[str, Any]:
     return {"catalogues": found, "basemap": basemap}
 
 
-def collections(url: Any) -> dict[str, Any]:
-    catalogue = _open(url)
-    try:
-        found = catalogue.collections()
-    except Exception as err:  # noqa: BLE001 - sorted by _errors
-        raise _errors(err) from None
+def collections(url: Any, kind: Any, guard: CatalogueGuard) -> dict[str, Any]:
+    """A STAC API's collections; a CSW/OpenSearch endpoint lists none, but is asked what it
+    is (capabilities, description document) so that a wrong URL shows when it is picked."""
+    source = open_source(url, kind, guard)
+    if source.kind != "stac":
+        from .sources import describe
+
+        describe(source)
+        return {"url": source.url, "kind": source.kind, "collections": [],
+                "features": {"filter": False, "sort": source.kind == "csw"}}
+    with source.fetching():
+        found = source.backend.collections()
     out = []
     for c in found:
         interval = c.extent.temporal.intervals[0] if c.extent.temporal.intervals else [None, None]
         out.append({"id": c.id, "title": c.title or c.id, "description": (c.description or "")[:400],
                     "interval": [t.isoformat() if t else None for t in interval]})
-    return {"url": catalogue.url, "collections": out, "features": catalogue.features}
+    return {"url": source.backend.url, "kind": "stac", "collections": out,
+            "features": source.backend.features}
 
 
 def _kind(schema: dict[str, Any]) -> str:
@@ -112,15 +81,17 @@ def _kind(schema: dict[str, Any]) -> str:
     return kind if kind in ("number", "integer", "string", "boolean") else "other"
 
 
-def queryables(url: Any, collection: Any) -> dict[str, Any]:
-    """The catalogue's queryables as form fields: name, title, kind and bounds."""
+def queryables(url: Any, kind: Any, collection: Any, guard: CatalogueGuard) -> dict[str, Any]:
+    """The catalogue's queryables as form fields: name, title, kind and bounds (a CSW or
+    OpenSearch endpoint has none the library filters on: bbox, dates, cloud cover only)."""
     if collection is not None and not isinstance(collection, str):
         raise RequestError(400, "collection: give one collection id.", field="collection")
-    catalogue = _open(url)
-    try:
+    source = open_source(url, kind, guard)
+    if source.kind != "stac":
+        return {"queryables": [], "features": {"filter": False}}
+    catalogue = source.backend
+    with source.fetching():
         doc = catalogue.queryables(collection or None)
-    except Exception as err:  # noqa: BLE001 - sorted by _errors
-        raise _errors(err) from None
     fields = []
     for name, schema in (doc.get("properties") or {}).items():
         if not isinstance(schema, dict):
@@ -134,7 +105,8 @@ def queryables(url: Any, collection: Any) -> dict[str, Any]:
 
 
 class _Search:
-    def __init__(self, results: Any, code: str, catalogue: str):
+    def __init__(self, source: Source, results: Any, code: str, catalogue: str):
+        self.source = source
         self.results = results
         self.code = code
         self.catalogue = catalogue
@@ -169,12 +141,24 @@ def _kwargs(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def search_code(url: str | None, kwargs: dict[str, Any]) -> str:
+def search_code(source: Source, kwargs: dict[str, Any]) -> str:
     """The notebook code that runs the same search (the platform's catalogue is the default)."""
-    args = [f"url={url!r}"] if url else []
+    names, url = source.code_url()
+    args = [f"url={url}"] if url else []
     args += [f"{key}={value!r}" for key, value in kwargs.items()]
-    return ("from eopde.catalogue import search\n\n"
+    return (f"from eopde.catalogue import {names}\n\n"
             f"found = search({', '.join(args)})\nfound")
+
+
+def _href(item: Any) -> str | None:
+    """The item's URL (what an ADES stages in): its self link, else (a CSW/OpenSearch record)
+    the STAC Item it links to as a JSON alternate."""
+    href = item.get_self_href()
+    if href:
+        return str(href)
+    return next((link.href for link in item.links if link.rel == "alternate"
+                 and (link.media_type or "").endswith("json") and link.href.startswith("http")),
+                None)
 
 
 def _feature(item: Any) -> dict[str, Any]:
@@ -192,49 +176,59 @@ def _feature(item: Any) -> dict[str, Any]:
                       if "thumbnail" in (a.roles or []) and a.href.startswith("http")), None)
     return {"type": "Feature", "id": item.id, "collection": item.collection_id,
             "geometry": item.geometry, "bbox": item.bbox, "properties": props,
-            "preview": preview, "thumbnail": thumbnail, "href": item.get_self_href()}
+            "preview": preview, "thumbnail": thumbnail, "href": _href(item)}
 
 
 def _page(found: _Search, search_id: str, offset: int, limit: int) -> dict[str, Any]:
     """Items offset..offset+limit. Whether more follow is judged without fetching a page ahead
     (a full page below max_items: maybe more; the last page may then come back empty)."""
     max_items = found.results.max_items
-    with found.lock:  # one pull at a time from the library's lazy results
-        try:
-            items = list(islice(iter(found.results), offset, offset + limit))
-            more = len(items) == limit and (max_items is None or offset + limit < max_items)
-            if not found.counted:
-                # a short page ends the matches: their number is known; else the catalogue's
-                # count, asked once per search (None when it does not count)
-                found.matched = offset + len(items) if len(items) < limit \
-                    else found.results.matched()
-                found.counted = True
-        except Exception as err:  # noqa: BLE001 - sorted by _errors
-            raise _errors(err) from None
+    with found.lock, found.source.fetching():  # one pull at a time from the lazy results
+        items = list(islice(iter(found.results), offset, offset + limit))
+        more = len(items) == limit and (max_items is None or offset + limit < max_items)
+        if not found.counted:
+            # a short page ends the matches: their number is known; else the catalogue's
+            # count, asked once per search (None when it does not count)
+            found.matched = offset + len(items) if len(items) < limit \
+                else found.results.matched()
+            found.counted = True
     return {"search": search_id, "offset": offset, "features": [_feature(i) for i in items],
             "next": offset + limit if more else None, "matched": found.matched,
             "code": found.code, "catalogue": found.catalogue}
 
 
-def search(data: dict[str, Any]) -> dict[str, Any]:
+def search(data: dict[str, Any], guard: CatalogueGuard) -> dict[str, Any]:
     """Run a search; answer its first page and the id to page through it."""
     limit = _int(data, "limit", 100, MAX_PAGE)
     kwargs = _kwargs(data)
-    catalogue = _open(data.get("url"))
-    try:
+    source = open_source(data.get("url"), data.get("kind"), guard)
+    with source.fetching():
         # the panel's page size is the library's too: one request per page shown
-        results = catalogue.search(limit=limit, **kwargs)
-    except Exception as err:  # noqa: BLE001 - sorted by _errors
-        raise _errors(err) from None
-    url = None if catalogue.url.rstrip("/") == (_platform_url() or "").rstrip("/") \
-        else catalogue.url
-    found = _Search(results, search_code(url, kwargs), catalogue.url)
+        results = source.search(limit, kwargs)
+    found = _Search(source, results, search_code(source, kwargs), source.url)
     search_id = uuid.uuid4().hex
     with _searches_lock:
         _searches[search_id] = found
         while len(_searches) > KEPT_SEARCHES:
             _searches.popitem(last=False)
     return _page(found, search_id, 0, limit)
+
+
+def aoi(data: dict[str, Any]) -> dict[str, Any]:
+    """A WKT (or GeoJSON) text as the GeoJSON geometry the panel draws, and its bbox."""
+    text = data.get("wkt")
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_WKT:
+        raise RequestError(400, "wkt: give a WKT geometry, e.g. 'POLYGON ((12.1 43.1, 12.2 43.1, "
+                                "12.2 43.2, 12.1 43.2, 12.1 43.1))'.", field="wkt")
+    from eopde.catalogue.geometry import normalize_intersects
+
+    try:
+        geometry = normalize_intersects(text)
+    except cat.SearchParameterError as err:
+        raise RequestError(400, str(err), field="wkt") from None
+    from shapely.geometry import shape
+
+    return {"geometry": geometry, "bbox": list(shape(geometry).bounds)}
 
 
 def page(search_id: str, offset: Any, limit: Any) -> dict[str, Any]:
@@ -259,22 +253,30 @@ class CataloguesHandler(_Handler):
         await self.run(catalogues)
 
 
-class CollectionsHandler(_Handler):
+class _CatalogueHandler(_Handler):
+    @property
+    def guard(self) -> CatalogueGuard:
+        return self.settings.get("eopde_catalogue_guard") or CatalogueGuard()
+
+
+class CollectionsHandler(_CatalogueHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
         url = self.get_query_argument("url", None)
-        await self.run(lambda: collections(url))
+        kind = self.get_query_argument("kind", None)
+        await self.run(lambda: collections(url, kind, self.guard))
 
 
-class QueryablesHandler(_Handler):
+class QueryablesHandler(_CatalogueHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
         url = self.get_query_argument("url", None)
+        kind = self.get_query_argument("kind", None)
         collection = self.get_query_argument("collection", None)
-        await self.run(lambda: queryables(url, collection))
+        await self.run(lambda: queryables(url, kind, collection, self.guard))
 
 
-class SearchHandler(_Handler):
+class SearchHandler(_CatalogueHandler):
     @tornado.web.authenticated
     async def post(self) -> None:
         try:
@@ -282,7 +284,18 @@ class SearchHandler(_Handler):
         except RequestError as err:
             self.answer(err.status, err.to_dict())
             return
-        await self.run(lambda: search(data))
+        await self.run(lambda: search(data, self.guard))
+
+
+class AoiHandler(_Handler):
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        try:
+            data = self.body()
+        except RequestError as err:
+            self.answer(err.status, err.to_dict())
+            return
+        await self.run(lambda: aoi(data))
 
 
 class PageHandler(_Handler):
@@ -297,4 +310,5 @@ ROUTES = [("catalogue/catalogues", CataloguesHandler),
           ("catalogue/collections", CollectionsHandler),
           ("catalogue/queryables", QueryablesHandler),
           ("catalogue/search", SearchHandler),
+          ("catalogue/aoi", AoiHandler),
           (r"catalogue/search/([0-9a-f]{32})", PageHandler)]

@@ -1,0 +1,199 @@
+"""Which catalogue a panel request names, opened through the kernel library: the platform's STAC
+API, or a STAC API, CSW or OpenSearch endpoint the user added (lab settings).
+
+Everything a user-added endpoint makes this server fetch goes through `eopde.urlguard`: every
+connection (the endpoint, the redirects it answers, the operation URLs a CSW capabilities
+document or an OpenSearch description names) goes only to public addresses, the platform's own
+catalogue, or the origins an administrator allows (`CatalogueGuard.allowed_origins`). The
+platform's token goes only to the platform's STAC API (`token_for`); CSW and OpenSearch
+endpoints are asked without one.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from traitlets import List, Unicode
+from traitlets.config import Configurable
+
+from eopde import catalogue as cat
+from eopde.catalogue.stac import open_catalogue, platform_catalogue_url, token_for
+
+from .errors import RequestError
+
+#: The kinds of catalogue the panel searches, and the library class of each ("stac": Catalogue).
+KINDS = ("stac", "csw", "opensearch")
+#: Seconds an opened CSW/OpenSearch endpoint (its capabilities or description) is reused.
+CACHE_SECONDS = 300.0
+
+
+class CatalogueGuard(Configurable):
+    """What the panels may fetch for a user-added catalogue."""
+
+    allowed_origins = List(
+        Unicode(), config=True,
+        help="Origins (scheme://host:port) of non-public catalogues users may add to the panel, "
+             "e.g. an institute's CSW on a private network. Public hosts and the platform's own "
+             "catalogue are always allowed; nothing else on a private, loopback or link-local "
+             "address is fetched.")
+
+    def policy(self) -> Any:
+        from eopde.urlguard import UrlPolicy
+
+        return UrlPolicy.of([platform_url() or "", *self.allowed_origins])
+
+
+def platform_url() -> str | None:
+    from eopde.config import ConfigError
+
+    try:
+        return platform_catalogue_url()
+    except ConfigError:
+        return None
+
+
+def is_platform(url: str) -> bool:
+    mine = platform_url()
+    return bool(mine) and url.rstrip("/") == (mine or "").rstrip("/")
+
+
+def errors(err: Exception) -> RequestError:
+    """A library error as the REST API's 4xx (the catalogue's fault: 502)."""
+    if isinstance(err, cat.SearchParameterError):
+        return RequestError(400, str(err))
+    if isinstance(err, cat.UnknownCollectionError):
+        return RequestError(404, str(err), field="collections")
+    if isinstance(err, cat.CatalogueAuthError):
+        return RequestError(403, str(err))
+    if isinstance(err, (cat.CatalogueUnreachableError, cat.NotACatalogueError,
+                        cat.CatalogueError)):
+        return RequestError(502, str(err), field="url")
+    # a third-party catalogue's answer that the library cannot read: its fault, not the user's
+    return RequestError(502, f"the catalogue's answer could not be read ({type(err).__name__}: "
+                             f"{str(err)[:300]})", field="url")
+
+
+def _refused(err: Exception) -> RequestError:
+    return RequestError(
+        400, f"url: {err} An administrator can allow a private catalogue's origin "
+             "(CatalogueGuard.allowed_origins in the Jupyter server's configuration).",
+        field="url")
+
+
+@dataclass
+class Source:
+    """An opened catalogue: the library object and what reproduces it in a notebook."""
+
+    url: str
+    kind: str
+    backend: Any  #: an eopde.catalogue Catalogue, CSWCatalogue or OpenSearchCatalogue
+    guard: CatalogueGuard | None  #: None: the platform's own catalogue, fetched unguarded
+
+    @contextmanager
+    def fetching(self) -> Iterator[None]:
+        """Run library calls that fetch from this catalogue: guarded, errors as RequestErrors."""
+        if self.guard is None:
+            try:
+                yield
+            except RequestError:
+                raise
+            except Exception as err:  # noqa: BLE001 - sorted by errors()
+                raise errors(err) from None
+            return
+        from eopde.urlguard import UrlRefused, guarded_requests
+
+        try:
+            with guarded_requests(self.guard.policy()) as seen:
+                try:
+                    yield
+                except RequestError:
+                    raise
+                except Exception as err:  # noqa: BLE001 - a refusal, else sorted by errors()
+                    refusal = seen.refused or (err if isinstance(err, UrlRefused) else None)
+                    if refusal is not None:
+                        raise _refused(refusal) from None
+                    raise errors(err) from None
+        except UrlRefused as err:
+            raise _refused(err) from None
+
+    def code_url(self) -> tuple[str, str | None]:
+        """(import names, the `url=` argument) of `eopde.catalogue.search(...)` for it."""
+        if self.kind == "csw":
+            return "CSWCatalogue, search", f"CSWCatalogue({self.url!r})"
+        if self.kind == "opensearch":
+            return "OpenSearchCatalogue, search", f"OpenSearchCatalogue({self.url!r})"
+        return "search", None if is_platform(self.url) else repr(self.url)
+
+    def search(self, limit: int, kwargs: dict[str, Any]) -> Any:
+        """The library's lazy SearchResults (nothing fetched for CSW/OpenSearch yet)."""
+        if self.kind == "stac":
+            return self.backend.search(limit=limit, **kwargs)
+        params = cat.build_params(limit=limit, **kwargs)
+        backend = self.backend
+        from eopde.catalogue.params import filter_cloud_cover
+
+        # as eopde.catalogue.search(url=backend) does, with the catalogue's own count
+        return cat.SearchResults(
+            lambda: filter_cloud_cover(backend.search_items(params), params.cloud_cover),
+            max_items=params.max_items, catalogues=[backend.name],
+            matched=lambda: backend.matched(params))
+
+
+_opened: dict[tuple[str, str], tuple[float, Any]] = {}
+_opened_lock = threading.Lock()
+
+
+def _backend(kind: str, url: str) -> Any:
+    """A CSW/OpenSearch backend, reused for a few minutes (it keeps its capabilities)."""
+    now = time.monotonic()
+    with _opened_lock:
+        hit = _opened.get((kind, url))
+        if hit and now - hit[0] < CACHE_SECONDS:
+            return hit[1]
+    make: Callable[[str], Any] = cat.CSWCatalogue if kind == "csw" else cat.OpenSearchCatalogue
+    backend = make(url)
+    with _opened_lock:
+        _opened[(kind, url)] = (now, backend)
+    return backend
+
+
+def open_source(url: Any, kind: Any, guard: CatalogueGuard) -> Source:
+    """The catalogue at `url` (default: the platform's) of `kind` (default "stac")."""
+    kind = kind or "stac"
+    if kind not in KINDS:
+        raise RequestError(400, f"kind: one of {', '.join(KINDS)}, not {str(kind)[:40]!r}.",
+                           field="kind")
+    if url in (None, ""):
+        url = platform_url()
+        if not url or kind != "stac":
+            raise RequestError(400, "url: give the catalogue's URL (no platform catalogue is "
+                                    "configured, or the platform's is a STAC API).", field="url")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        example = {"stac": "https://earth-search.aws.element84.com/v1",
+                   "csw": "https://catalogue.example.org/csw",
+                   "opensearch": "https://catalogue.example.org/opensearch/description.xml"}
+        raise RequestError(400, f"url: give a {kind} endpoint's http(s) URL, e.g. "
+                                f"{example[kind]}", field="url")
+    mine = kind == "stac" and is_platform(url)
+    source = Source(url, kind, None, None if mine else guard)
+    if kind == "stac":
+        with source.fetching():  # pystac-client reads the landing page here
+            source.backend = open_catalogue(url, token_for(url, None))
+    else:
+        source.backend = _backend(kind, url)
+    return source
+
+
+def describe(source: Source) -> None:
+    """Ask a CSW/OpenSearch endpoint what it is (capabilities, description): its errors come
+    when the user picks it, not at the first search."""
+    with source.fetching():
+        if source.kind == "csw":
+            source.backend.schema  # noqa: B018 - GetCapabilities
+        elif source.kind == "opensearch":
+            source.backend.template  # noqa: B018 - the description document

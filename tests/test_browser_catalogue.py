@@ -1,0 +1,283 @@
+"""The catalogue panel's CSW/OpenSearch catalogues, AOIs typed as WKT or taken from the notebook's
+map, "Use as input" and "Insert as code" without a notebook, in a real browser, in the JupyterLab
+the demo user gets through the hub of the local platform.
+
+The CSW is a real pycsw 2.6.2 with the demo scenes (tests/catalogue_endpoints.py); it listens on
+127.0.0.1, which the panel refuses unless an administrator allows its origin: the demo user's
+server is given that setting (CatalogueGuard.allowed_origins) for this module.
+Screenshots: test-artifacts/catalogue-*.png."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import nbformat
+import pytest
+from shapely.geometry import box
+
+from browser import browser_page, hub_login, open_notebook, run_all_cells, wait_kernel_idle
+from catalogue_endpoints import demo_pycsw
+from conftest import ARTIFACTS
+from extension_install import install_for_user
+from security.ades_jobs import deploy, publish_image
+from security.conftest import User
+
+pytestmark = [pytest.mark.platform,
+              pytest.mark.filterwarnings("ignore::DeprecationWarning:pycsw")]
+
+USER = "demo"
+FOLDER = "catalogue-panel"
+#: Inside the Trasimeno scenes (pycsw's Atom rounds boxes to 2 decimals: away from the edges).
+AOI = (12.0, 43.0, 12.2, 43.2)
+WKT = "POLYGON ((12 43, 12.2 43, 12.2 43.2, 12 43.2, 12 43))"
+PICK_TOOL = "panel-pick-tool"
+#: The AOI's outline on the panel's map (map.tsx: not interactive, its own colour).
+AOI_PATH = "path[stroke='#2e7d32']"
+
+
+@pytest.fixture(scope="module")
+def pycsw(tmp_path_factory):
+    with demo_pycsw(tmp_path_factory.mktemp("browser-csw")) as found:
+        yield found
+
+
+@pytest.fixture(scope="module")
+def demo_user(platform, pycsw) -> Iterator[User]:
+    """The demo user, whose server (restarted) allows pycsw's origin; afterwards the setting,
+    the catalogues the tests added and the saved layout go."""
+    token = platform.eopde("token", USER).stdout.strip()
+    install_for_user(platform, USER, token)  # stops the server: it reads the setting below
+    home = platform.settings().users_dir / USER
+    config = home / ".jupyter" / "jupyter_server_config.json"  # (the .d folder: switches only)
+    kept = config.read_text() if config.exists() else None
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(pycsw[0].url))
+    config.write_text(json.dumps({**json.loads(kept or "{}"),
+                                  "CatalogueGuard": {"allowed_origins": [origin]}}))
+    (home / FOLDER).mkdir(exist_ok=True)
+    yield User(USER, token, platform)
+    if kept is None:
+        config.unlink()
+    else:
+        config.write_text(kept)
+    settings = home / ".jupyter" / "lab" / "user-settings" / "eopde" / \
+        "catalogue.jupyterlab-settings"
+    settings.unlink(missing_ok=True)
+    for saved in (home / ".jupyter" / "lab" / "workspaces").glob("*.jupyterlab-workspace"):
+        saved.unlink()
+
+
+def expected(items) -> list[str]:
+    return sorted(i["id"] for i in items if box(*i["bbox"]).intersects(box(*AOI)))
+
+
+def write_notebook(platform, name: str, cells: list[str], metadata: dict | None = None) -> str:
+    path = f"{FOLDER}/{name}"
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    if metadata and "eopde" in metadata:  # the wizard's notebook: its parameters cell
+        notebook.cells[0].metadata["tags"] = ["parameters"]
+    notebook.metadata["kernelspec"] = {"name": "eopde", "display_name": "EO Python (eopde)",
+                                       "language": "python"}
+    notebook.metadata.update(metadata or {})
+    nbformat.write(notebook, platform.settings().users_dir / USER / path)
+    return path
+
+
+def open_panel(page) -> object:
+    page.evaluate("() => window.jupyterapp.restored.then(() => true)")
+    page.evaluate("() => window.jupyterapp.shell.activateById('eopde-catalogue')")
+    panel = page.locator("#eopde-catalogue")
+    panel.wait_for(state="visible", timeout=30_000)
+    return panel
+
+
+def search(panel, count: int) -> list[str]:
+    panel.get_by_role("button", name="Search").click()
+    rows = panel.locator(".eopde-Results-row")
+    rows.nth(count - 1).wait_for(timeout=60_000)
+    return rows.evaluate_all("rs => rs.map(r => r.dataset.id)")
+
+
+def cell_source(page, index: int) -> str:
+    return page.evaluate("""i => window.jupyterapp.shell.currentWidget.content.model
+        .cells.get(i).sharedModel.getSource()""", index)
+
+
+def run_and_print_ids(page) -> list[str]:
+    """Add a cell printing `found.ids()`, run the notebook, read what it printed."""
+    page.evaluate("""() => { const m = window.jupyterapp.shell.currentWidget.content.model;
+        m.sharedModel.insertCell(m.cells.length, {cell_type: 'code',
+            source: 'import json\\nprint(json.dumps(found.ids()))'}); }""")
+    run_all_cells(page, timeout=180)
+    printed = page.evaluate("""() => { const m = window.jupyterapp.shell.currentWidget.content
+        .model; return m.cells.get(m.cells.length - 1).outputs.get(0).toJSON().text; }""")
+    return json.loads("".join(printed))
+
+
+def shut_down(page) -> None:
+    """No kernel left running into the next tests of this user."""
+    page.evaluate("""async () => {
+        for (const w of [...window.jupyterapp.shell.widgets('main')]) {
+            if (w.sessionContext) { await w.sessionContext.shutdown(); await w.context.save(); }
+        }
+    }""")
+
+
+def test_a_csw_catalogue_searched_with_a_wkt_area(platform, demo_user, pycsw):
+    server, items = pycsw
+    want = expected(items)
+    assert len(want) == 3
+    path = write_notebook(platform, "csw.ipynb", [""])
+    with browser_page(ARTIFACTS, "catalogue-csw-last") as page:
+        hub_login(page, platform.hub_url, USER, platform.secrets["demo_password"])
+        open_notebook(page, platform.hub_url, USER, path)
+        panel = open_panel(page)
+        panel.locator(".eopde-Catalogue-add summary").click()
+        panel.get_by_label("Kind of catalogue to add").select_option("csw")
+        panel.get_by_label("Catalogue URL to add").fill(server.url)
+        panel.get_by_role("button", name="Add").click()
+        page.wait_for_function("""() => document.querySelector('#eopde-catalogue-url')
+            .selectedOptions[0]?.textContent.endsWith('(CSW)')""", timeout=30_000)
+        for _ in range(60):  # the panel asks what it is when it is picked
+            if server.count("GetCapabilities"):
+                break
+            page.wait_for_timeout(500)
+        assert server.count("GetCapabilities") >= 1
+
+        panel.locator(".eopde-Catalogue-aoi-more summary").click()
+        panel.get_by_label("Area as WKT").fill(WKT)
+        panel.get_by_role("button", name="Show").click()
+        page.wait_for_function(f"""() => document.querySelector('#eopde-catalogue .eopde-Map')
+            .querySelectorAll("{AOI_PATH}").length === 1""", timeout=30_000)
+        ids = search(panel, len(want))
+        assert sorted(ids) == want
+        assert panel.locator(".eopde-Catalogue-error").count() == 0
+        # the WKT area and the three footprints
+        assert panel.locator(f".eopde-Map {AOI_PATH}").count() == 1
+        assert panel.locator(".eopde-Map path.leaflet-interactive").count() == len(want)
+        page.screenshot(path=str(ARTIFACTS / "catalogue-csw.png"))
+
+        panel.get_by_role("button", name="Insert as code").click()
+        page.wait_for_function("""() => window.jupyterapp.shell.currentWidget.content.model
+            .cells.get(0).sharedModel.getSource().startsWith('from eopde.catalogue')""")
+        assert cell_source(page, 0) == (
+            "from eopde.catalogue import CSWCatalogue, search\n\n"
+            f"found = search(url=CSWCatalogue({server.url!r}), intersects={WKT!r}, "
+            "max_items=100)\nfound")
+        assert run_and_print_ids(page) == ids
+        shut_down(page)
+
+
+def test_the_area_drawn_on_the_notebook_map(platform, demo_user):
+    path = write_notebook(platform, "map.ipynb", [
+        "from eopde.maps import Map\n\nm = Map(basemap=False)\nm",
+        f"m.aoi = {AOI!r}"])
+    with browser_page(ARTIFACTS, "catalogue-notebook-aoi-last") as page:
+        hub_login(page, platform.hub_url, USER, platform.secrets["demo_password"])
+        open_notebook(page, platform.hub_url, USER, path)
+        panel = open_panel(page)
+        notice = panel.locator(".eopde-Catalogue-notice")
+        panel.locator(".eopde-Catalogue-aoi-more summary").click()
+        # a kernel without a map yet: the panel says so
+        panel.get_by_role("button", name="From the notebook's map").click()
+        notice.wait_for(timeout=30_000)
+        assert notice.inner_text() == (
+            f"No eopde map in {path}: make one (eopde.maps.Map()) and draw an area.")
+
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-cell')")
+        page.wait_for_function("""() => window.jupyterapp.shell.currentWidget.content.model
+            .cells.get(0).executionCount > 0""", timeout=120_000)
+        wait_kernel_idle(page, timeout=60)
+        panel.get_by_role("button", name="From the notebook's map").click()
+        page.wait_for_function("""text => (document.querySelector(
+            '#eopde-catalogue .eopde-Catalogue-notice') || {innerText: ''}).innerText
+            .startsWith(text)""",
+                               arg=f"The map of {path} has no area drawn", timeout=30_000)
+
+        run_all_cells(page, timeout=120)
+        panel.get_by_role("button", name="From the notebook's map").click()
+        page.wait_for_function("""() => document.querySelector('#eopde-bbox').value !== ''""",
+                               timeout=30_000)
+        assert notice.inner_text() == "The area drawn on the notebook's map."
+        typed = [float(v) for v in panel.locator("#eopde-bbox").input_value().split(",")]
+        assert typed == list(AOI)
+        assert panel.locator(f".eopde-Map {AOI_PATH}").count() == 1
+        page.screenshot(path=str(ARTIFACTS / "catalogue-notebook-aoi.png"))
+        shut_down(page)
+
+
+def _pick_tool() -> dict:
+    """A process with one STAC item input (a CWL Directory: a URI in its description)."""
+    from security.ades_jobs import sh_process
+
+    cwl = sh_process(PICK_TOOL, "true")
+    workflow, tool = cwl["$graph"]
+    workflow["inputs"] = {"scene": {"type": "Directory", "label": "Scene"}}
+    workflow["steps"]["run"]["in"] = {"scene": "scene"}
+    tool["inputs"] = {"scene": "Directory"}
+    return cwl
+
+
+def test_use_as_input_fills_the_wizard_execute_step(platform, demo_user, tmp_path):
+    publish_image(platform, tmp_path)
+    deploy(demo_user, _pick_tool())
+    path = write_notebook(platform, "wizard.ipynb", ["threshold = 0.5"], {
+        "eopde": {"step": 6, "ades": "local", "process": PICK_TOOL}})
+    with browser_page(ARTIFACTS, "catalogue-use-as-input-last") as page:
+        hub_login(page, platform.hub_url, USER, platform.secrets["demo_password"])
+        open_notebook(page, platform.hub_url, USER, path)
+        page.evaluate("() => window.jupyterapp.commands.execute('eopde:open-wizard')")
+        scene = page.locator(".eopde-Wizard #eopde-inputs-scene")
+        scene.wait_for(timeout=60_000)
+        assert scene.input_value() == ""
+
+        panel = open_panel(page)
+        panel.locator("#eopde-bbox").fill(", ".join(map(str, AOI)))
+        ids = search(panel, 3)
+        panel.locator(f".eopde-Results-row[data-id='{ids[1]}']").click()
+        panel.get_by_role("button", name=f"Use {ids[1]} as input").click()
+        # the wizard comes forward with the item's URL in its one item input
+        page.wait_for_function("""end => (document.querySelector(
+            '.eopde-Wizard #eopde-inputs-scene') || {value: ''}).value.endsWith(end)""",
+                               arg=f"/collections/sentinel-2-l2a/items/{ids[1]}",
+                               timeout=30_000)
+        assert scene.input_value() == (
+            f"{platform.url('catalogue')}/collections/sentinel-2-l2a/items/{ids[1]}")
+        assert scene.is_visible()
+        page.screenshot(path=str(ARTIFACTS / "catalogue-use-as-input.png"))
+        shut_down(page)
+    with demo_user.client() as c:
+        c.delete(demo_user.ades(f"/processes/{PICK_TOOL}"))
+
+
+def test_insert_as_code_without_a_notebook_opens_one(platform, demo_user):
+    before = {p.name for p in (platform.settings().users_dir / USER).glob("Untitled*.ipynb")}
+    with browser_page(ARTIFACTS, "catalogue-insert-new-last") as page:
+        hub_login(page, platform.hub_url, USER, platform.secrets["demo_password"])
+        page.goto(f"{platform.hub_url}/user/{USER}/lab?reset")
+        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell",
+                               timeout=90_000)
+        page.evaluate("() => window.jupyterapp.restored.then(() => true)")
+        page.evaluate("() => window.jupyterapp.commands.execute('application:close-all')")
+        page.wait_for_function("""() => ![...window.jupyterapp.shell.widgets('main')]
+            .some(w => w.sessionContext)""", timeout=30_000)
+        panel = open_panel(page)
+        panel.locator("#eopde-bbox").fill(", ".join(map(str, AOI)))
+        ids = search(panel, 3)
+        panel.get_by_role("button", name="Insert as code").click()
+        page.wait_for_function("""() => { const w = window.jupyterapp.shell.currentWidget;
+            const cells = w?.content?.model?.cells;  // (the launcher has a model, no cells)
+            return !!cells?.length && cells.get(0).sharedModel.getSource()
+                .startsWith('from eopde.catalogue import search'); }""", timeout=90_000)
+        new = page.evaluate("() => window.jupyterapp.shell.currentWidget.context.path")
+        assert new.startswith("Untitled") and new.endswith(".ipynb") and new not in before
+        kernel = page.evaluate("""() => window.jupyterapp.shell.currentWidget.sessionContext
+            .kernelPreference.name""")
+        assert kernel == "eopde"
+        wait_kernel_idle(page, timeout=120)
+        assert run_and_print_ids(page) == ids
+        page.screenshot(path=str(ARTIFACTS / "catalogue-insert-new.png"))
+        shut_down(page)
+    (platform.settings().users_dir / USER / new).unlink()
