@@ -8,7 +8,8 @@ and JOBS finished job records of one user into the ADES's store. Prints, median 
 1. what the catalogue panel waits for before drawing footprints: `POST /eopde/catalogue/search`
    (first page: footprints with their preview templates, as JSON over HTTP) against pystac-client
    fetching the same items and turning them into GeoJSON, and the ratio; for 100 and 500 items;
-2. the jobs panel's poll: `GET /eopde/jobs` with JOBS jobs (ms and bytes per poll).
+2. the jobs panel's poll: `GET /eopde/jobs` with JOBS jobs (ms and bytes per poll), and the
+   same poll when nothing changed (the ETag sent back: a 304 without a body).
 Not measured here: the browser's own drawing (Leaflet) and the first render of the list.
 """
 
@@ -101,7 +102,8 @@ def main() -> None:
 
     base = int(os.environ.get("EOPDE_BENCH_BASE_PORT", "19800"))
     with running_platform(base) as (env, home):
-        settings = PlatformSettings(home=str(home), base_port=base, hub_port=base - 700)
+        hub = int(os.environ.get("EOPDE_BENCH_HUB_PORT", base - 700))
+        settings = PlatformSettings(home=str(home), base_port=base, hub_port=hub)
         load(Platform(settings).part("postgres").dsn(), args.items)  # type: ignore[attr-defined]
         token = subprocess.run([str(BIN / "eopde"), "token", USER], env=env, text=True,
                                capture_output=True, check=True).stdout.strip()
@@ -129,6 +131,13 @@ def main() -> None:
                 assert len(jobs) == args.jobs, len(jobs)
                 print(f"jobs panel poll with {len(jobs)} jobs: {poll:.1f} ms, "
                       f"{len(listed.content) / 1024:.0f} KiB")  # type: ignore[attr-defined]
+                # the panel's poll sends back the listing's ETag: nothing changed, no body
+                tag = {"If-None-Match": listed.headers["etag"]}  # type: ignore[attr-defined]
+                poll, same = median_ms(lambda: http.get(f"{url}/eopde/jobs", headers=tag),
+                                       args.repeat)
+                assert same.status_code == 304, same.status_code  # type: ignore[attr-defined]
+                print(f"  the same poll, unchanged (If-None-Match -> 304): {poll:.1f} ms, "
+                      f"{len(same.content)} bytes")  # type: ignore[attr-defined]
         finally:
             proc.terminate()
             proc.wait(timeout=30)
