@@ -1033,3 +1033,19 @@ def test_wait_polls_with_backoff(server, ades, monkeypatch):
     server.jobs[job.id]["script"] = SCRIPTS["slow"] * 8 + [("successful", 100, "ok")]
     job.wait(interval=1.0, max_interval=4.0, backoff=2.0, progress=False)
     assert pauses[:4] == [1.0, 2.0, 4.0, 4.0] and len(pauses) >= 7
+
+
+def test_job_inputs_on_a_server_without_the_route_says_so(server, ades):
+    """zoo-project-dru serves no `/jobs/{id}/inputs` (Part 4): a clear InputsUnavailable, and
+    NoSuchJob for a job the server does not know."""
+    from eopde.ades import InputsUnavailable
+
+    ades.deploy(WATER_BODIES_CWL)
+    job = ades.execute("water-bodies", {"aoi": "-121.399,39.834,-120.74,40.472"})
+    with pytest.raises(InputsUnavailable, match="does not give the inputs of job") as caught:
+        job.inputs()
+    assert caught.value.status == 404 and "keep the inputs" in str(caught.value)
+    from eopde.ades import Job
+
+    with pytest.raises(NoSuchJob):  # the inputs route answers 404, the status says why
+        Job(ades, "0000-no-such-job").inputs()

@@ -15,21 +15,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import (ADESConnectionError, DuplicateProcess, ImmutableProcess, InvalidInput,
-                     JobDismissed, JobError, JobFailed, JobTimeout, NoSuchJob, NoSuchProcess,
-                     ProcessesError, ResultNotReady, Unauthorized)
+from .errors import (ADESConnectionError, DuplicateProcess, ImmutableProcess, InputsUnavailable,
+                     InvalidInput, JobDismissed, JobError, JobFailed, JobTimeout, NoSuchJob,
+                     NoSuchProcess, ProcessesError, ResultNotReady, Unauthorized)
 
 _LAZY = {
     "Client": "client", "ProcessSummary": "client", "to_input_value": "client",
-    "Job": "jobs", "JobStatus": "jobs",
+    "Job": "jobs", "JobStatus": "jobs", "JobInputs": "jobs",
     "JobResults": "results", "S3StacIO": "results",
 }
 
 __all__ = [
-    "Client", "ProcessSummary", "Job", "JobStatus", "JobResults", "S3StacIO", "to_input_value",
-    "ProcessesError", "NoSuchProcess", "NoSuchJob", "DuplicateProcess", "ImmutableProcess",
-    "ResultNotReady", "InvalidInput", "Unauthorized", "ADESConnectionError", "JobError",
-    "JobFailed", "JobDismissed", "JobTimeout",
+    "Client", "ProcessSummary", "Job", "JobStatus", "JobInputs", "JobResults", "S3StacIO",
+    "to_input_value", "ProcessesError", "NoSuchProcess", "NoSuchJob", "DuplicateProcess",
+    "ImmutableProcess", "ResultNotReady", "InputsUnavailable", "InvalidInput", "Unauthorized",
+    "ADESConnectionError", "JobError", "JobFailed", "JobDismissed", "JobTimeout",
 ]
 
 

@@ -43,6 +43,12 @@ class NoSuchJob(ProcessesError, LookupError):
     """The job does not exist (or is not visible to this user)."""
 
 
+class InputsUnavailable(ProcessesError, LookupError):
+    """The server does not give the inputs a job ran with: it has no ``GET /jobs/{id}/inputs``
+    (OGC API - Processes Part 4, Job Management, a draft that EOEPCA's zoo-project-dru ADES does
+    not serve), or it recorded none for this job."""
+
+
 class DuplicateProcess(ProcessesError):
     """Deploy of a process id that is already deployed (409). ``location`` is the existing
     process's URL when the server gave it."""
@@ -111,6 +117,7 @@ _BY_TYPE: dict[str, type[ProcessesError]] = {
     "duplicateprocess": DuplicateProcess,
     "immutableprocess": ImmutableProcess,
     "resultnotready": ResultNotReady,
+    "noinputsrecorded": InputsUnavailable,
     "invalidparametervalue": InvalidInput,
     "missingparametervalue": InvalidInput,
     "invalidinput": InvalidInput,

@@ -8,13 +8,16 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .errors import JobDismissed, JobFailed, JobTimeout, NoSuchJob, ProcessesError
+from .errors import (InputsUnavailable, JobDismissed, JobFailed, JobTimeout, NoSuchJob,
+                     ProcessesError)
 
 if TYPE_CHECKING:
     from .client import Client
     from .results import JobResults
 
 FINAL = ("successful", "failed", "dismissed")
+#: The link relation of a job's inputs (OGC API - Processes Part 4, Job Management, draft).
+REL_INPUTS = "http://www.opengis.net/def/rel/ogc/1.0/inputs"
 
 
 @dataclass
@@ -66,6 +69,47 @@ class JobStatus:
                 if link.get("rel") == "logs"
                 or (link.get("rel") == "related"
                     and (link.get("type") or "text/plain").startswith("text/"))]
+
+
+@dataclass
+class JobInputs:
+    """The inputs a job was executed with (``GET /jobs/{id}/inputs``); ``raw`` is the document.
+
+    ``inputs``/``outputs``/``response`` are what an execute request takes again (a re-run:
+    ``client.execute(ji.process_id, ji.inputs, ji.outputs, response=ji.response)``), except the
+    inputs named in ``redacted``: the server replaced credentials in them (passwords, tokens,
+    signed URLs' signatures) by ``REDACTED``, so a re-run must ask for those again."""
+
+    job_id: str
+    process_id: str | None
+    inputs: dict[str, Any]
+    outputs: dict[str, Any] | None = None
+    response: str | None = None
+    redacted: list[str] = field(default_factory=list)
+    process_href: str | None = None
+    links: list[dict] = field(default_factory=list)
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_dict(cls, doc: dict, job_id: str, process_id: str | None = None) -> "JobInputs":
+        inputs = doc.get("inputs")
+        if isinstance(inputs, list):  # [{"id": ..., "value"|"href": ...}] (older drafts)
+            inputs = {i["id"]: i.get("value", {"href": i["href"]} if "href" in i else None)
+                      for i in inputs if isinstance(i, dict) and "id" in i}
+        if not isinstance(inputs, dict):
+            raise InputsUnavailable(f"the answer for job {job_id}'s inputs holds no `inputs` "
+                                    "object", body=doc)
+        outputs = doc.get("outputs")
+        redacted = doc.get("redacted")
+        process = doc.get("process")
+        return cls(job_id=str(doc.get("jobID") or job_id),
+                   process_id=doc.get("processID") or process_id, inputs=inputs,
+                   outputs=outputs if isinstance(outputs, dict) else None,
+                   response=doc.get("response") if isinstance(doc.get("response"), str) else None,
+                   redacted=[str(r) for r in redacted] if isinstance(redacted, list) else [],
+                   process_href=process if isinstance(process, str) else None,
+                   links=[link for link in doc.get("links") or [] if isinstance(link, dict)],
+                   raw=doc)
 
 
 class Job:
@@ -184,6 +228,34 @@ class Job:
         if state == "dismissed":
             return JobDismissed(f"job {self.id} was dismissed", job_id=self.id, status=status)
         return err
+
+    def inputs(self) -> JobInputs:
+        """The inputs the job was executed with (``GET /jobs/{id}/inputs``, the status's
+        ``…/rel/ogc/1.0/inputs`` link when it has one). NoSuchJob for an unknown job (or
+        another user's); InputsUnavailable when the server does not serve a job's inputs (e.g.
+        EOEPCA's zoo-project-dru ADES) or kept none for this job."""
+        if not self.id:
+            raise InputsUnavailable("a synchronous execution has no job on the server to ask "
+                                    "for its inputs")
+        link = next((lk.get("href") for lk in (self._status.links if self._status else [])
+                     if lk.get("rel") in (REL_INPUTS, "inputs") and lk.get("href")), None)
+        try:
+            doc = self.client._json("GET", link or self._path("/inputs"))
+        except InputsUnavailable:
+            raise
+        except ProcessesError as err:
+            if err.status not in (404, 405, 501):
+                raise
+            status = self.status()  # NoSuchJob here: the job itself is unknown
+            raise InputsUnavailable(
+                f"the ADES does not give the inputs of job {self.id} ({status.status}): "
+                f"GET {err.url or 'jobs/{id}/inputs'} answered {err.status} ({err.detail}); "
+                "keep the inputs you execute with on your side for this server",
+                status=err.status, url=err.url, body=err.body) from None
+        if not isinstance(doc, dict):
+            raise InputsUnavailable(f"the answer for job {self.id}'s inputs is not a JSON "
+                                    "object", body=doc)
+        return JobInputs.from_dict(doc, self.id, self.process_id)
 
     def step_logs(self) -> list[tuple[str, str]]:
         """The job's logs as ``(title, text)``: one per ``rel: related`` text/plain link of the

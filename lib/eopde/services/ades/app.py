@@ -23,32 +23,27 @@ from urllib.parse import quote
 from fastapi import FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from starlette.datastructures import URL
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ...apppkg import describe as _desc
 from .auth import Principal, Verifier, VerifierUnavailable, bearer_token, verifier_from_env
 from .deploy import ID_RE, read_package
-from .execution import DISMISS_DOC, EXECUTE_DOC, ServerTimingMiddleware, SyncWaits, wait_for_job
-from .execution import delete_results as _delete_results
-from .execution import raw_value, response_mode, results_document
+from .execution import EXECUTE_DOC, ServerTimingMiddleware, SyncWaits, response_mode, wait_for_job
 from .execution import executor_limits as _executor_limits
 from .execution import job_timeout as _job_timeout
 from .errors import (P1, LastResort, OGCError, bad_request, duplicated_process, job_failed,
-                     no_such_job, no_such_process, not_acceptable, not_found, result_not_ready,
-                     too_large, unauthorized)
+                     no_such_process, not_acceptable, not_found, too_large, unauthorized)
 from .fetchpolicy import check_inputs, platform_origins, policy_for
 from .inputs import check_execute
-from .steplogs import step_log_files
+from .jobroutes import MAX_SKIP, JobContext, add_job_routes, job_results, status_info
 from .web import load_json, public_bases
-from .store import (FINAL, DuplicateProcess, JobRecord, JobStore, NoSuchProcess,
-                    ProcessRecord, RetiredIdentity, utcnow)
+from .store import (DuplicateProcess, JobStore, NoSuchProcess, ProcessRecord, RetiredIdentity,
+                    utcnow)
 
 log = logging.getLogger(__name__)
 
 PREFIX = "/{user}/ogc-api"
-STATUSES = ("accepted", "running", "successful", "failed", "dismissed")
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/ogc-process-description",
@@ -61,9 +56,7 @@ CONFORMANCE = [
 ]
 PACKAGE_TYPES = ["application/cwl+yaml", "application/cwl", "application/cwl+json",
                  "application/ogcapppkg+json"]
-TIME_FMT = "%Y-%m-%dT%H:%M:%SZ"
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
-MAX_SKIP = 10 ** 9  # beyond any real list; larger values overflow the database's integers
 
 _DEPLOY_BODY = {"requestBody": {"required": True, "content": {
     "application/cwl+yaml": {"schema": {"type": "string"}},
@@ -78,10 +71,6 @@ _EXECUTE_BODY = {"requestBody": {"required": True, "content": {"application/json
                                                   "default": "document"},
                                      "timeout": {"type": "number", "exclusiveMinimum": 0,
                                                  "description": "the job's time limit (s)"}}}}}}}
-
-
-def _fmt(t) -> str | None:
-    return t.strftime(TIME_FMT) if t else None
 
 
 def _json(content: Any, status: int = 200, headers: dict | None = None) -> JSONResponse:
@@ -291,32 +280,6 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
         return {**_desc.summary(rec.description), "id": rec.id,
                 "links": process_links(base, rec.id)}
 
-    def status_info(base: str, job: JobRecord) -> dict:
-        href = f"{base}/jobs/{job.id}"
-        links = [
-            {"rel": "self", "type": "application/json", "title": "Status location", "href": href},
-            {"rel": "monitor", "type": "application/json", "title": "Status location",
-             "href": href},
-            {"rel": "up", "type": "application/json", "title": "Job list",
-             "href": f"{base}/jobs"},
-            {"rel": "related", "type": "text/plain", "title": "Job log",
-             "href": f"{href}/logs"},
-        ]
-        if job.status in FINAL:  # one log per CWL step, as ZOO's ADES links them
-            links += [{"rel": "related", "type": "text/plain", "title": f"Tool log {p.name}",
-                       "href": f"{href}/logs/{p.stem}"} for p in step_log_files(job.log_path)]
-        if job.status == "successful":
-            links.insert(2, {"rel": "http://www.opengis.net/def/rel/ogc/1.0/results",
-                             "type": "application/json", "title": "Result location",
-                             "href": f"{href}/results"})
-            links.insert(3, {"rel": "results", "type": "application/json",
-                             "title": "Result location", "href": f"{href}/results"})
-        return {"jobID": job.id, "id": job.id, "type": "process", "processID": job.process_id,
-                "status": job.status, "message": job.message or "",
-                "progress": int(job.progress or 0), "created": _fmt(job.created),
-                "started": _fmt(job.started), "finished": _fmt(job.finished),
-                "updated": _fmt(job.updated), "links": links}
-
     def get_process(user: str, pid: str) -> ProcessRecord:
         if not ID_RE.match(pid):
             raise no_such_process(pid)
@@ -324,14 +287,6 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
         if rec is None:
             raise no_such_process(pid)
         return rec
-
-    def get_job(user: str, job_id: str) -> JobRecord:
-        if not ID_RE.match(job_id):
-            raise no_such_job(job_id)
-        job = store.get_job(job_id, user)
-        if job is None:
-            raise no_such_job(job_id)
-        return job
 
     # ------------------------------------------------------------------ platform
     @app.get("/healthz", include_in_schema=False)
@@ -491,114 +446,13 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
             await run_in_threadpool(executor.dismiss, location.rsplit("/", 1)[1])
             return Response(status_code=499)  # nginx's "client closed request"; never sent
         if job.status == "successful":
-            return _json(await job_results(job, rec), 200, {"Location": location})
+            return _json(await job_results(executor, job, rec), 200, {"Location": location})
         if job.status in ("failed", "dismissed"):
             err = job_failed(job.id, job.status, job.message, f"{location}/logs")
             return _json(err.to_dict(), err.status, {"Location": location, **err.headers})
         return _json(status_info(base, job), 201, {"Location": location})
 
-    async def job_results(job: JobRecord, rec: ProcessRecord | None) -> Any:
-        """What the results of a successful job are, in the response the execute asked for."""
-        description = rec.description if rec is not None else {
-            "outputs": {k: {} for k in job.results or {} if k != "StacCatalogUri"}}
-        if job.response == "raw":
-            return await run_in_threadpool(raw_value, job, description, executor)
-        return results_document(job, description)
-
-    # ------------------------------------------------------------------ jobs
-    @app.get(PREFIX + "/jobs", tags=["Jobs"], summary="List your jobs")
-    async def list_jobs(request: Request, user: str,
-                        limit: int = Query(1000, ge=1, le=10000),
-                        skip: int = Query(0, ge=0, le=MAX_SKIP),
-                        processID: list[str] | None = Query(None),
-                        status: list[str] | None = Query(None),
-                        type: str | None = Query(None)):
-        await authed(request, user)
-        statuses = [s for v in status or [] for s in v.split(",") if s]
-        bad = [s for s in statuses if s not in STATUSES]
-        if bad:
-            raise bad_request(f"unknown status {bad}; use any of {list(STATUSES)}")
-        pids = [p for v in processID or [] for p in v.split(",") if p]
-        base = root(request, user)
-        if type not in (None, "process"):
-            jobs: list[Any] = []
-            total = 0
-        else:
-            jobs, total = store.list_jobs(user, process_ids=pids or None,
-                                          statuses=statuses or None, limit=limit, skip=skip)
-        query = request.url.query
-        here = URL(f"{base}/jobs" + (f"?{query}" if query else ""))
-        links = [{"rel": "self", "type": "application/json", "href": str(here)}]
-        if skip + len(jobs) < total:
-            links.append({"rel": "next", "type": "application/json",
-                          "href": str(here.include_query_params(skip=skip + limit))})
-        return {"jobs": [status_info(base, j) for j in jobs], "links": links,
-                "numberTotal": total}
-
-    @app.get(PREFIX + "/jobs/{job_id}", tags=["Jobs"], summary="Status of a job")
-    async def job_status(request: Request, user: str, job_id: str):
-        await authed(request, user)
-        # The most polled route: read the store off the event loop so pollers don't queue.
-        job = await run_in_threadpool(get_job, user, job_id)
-        return status_info(root(request, user), job)
-
-    @app.delete(PREFIX + "/jobs/{job_id}", tags=["Jobs"], summary="Dismiss a job",
-                description=DISMISS_DOC)
-    async def dismiss(request: Request, user: str, job_id: str):
-        await authed(request, user)
-        job = get_job(user, job_id)
-        if job.status not in FINAL:
-            job = await run_in_threadpool(executor.dismiss, job.id)
-        elif job.status != "dismissed":
-            note = await run_in_threadpool(_delete_results, executor, job)
-            job = store.update_job(job.id, status="dismissed", updated=utcnow(),
-                                   message=f"dismissed after it was {job.status}{note}")
-        base = root(request, user)
-        info = status_info(base, job)
-        info["links"].append({"rel": "parent", "type": "application/json",
-                              "title": "Job list", "href": f"{base}/jobs"})
-        return info
-
-    @app.get(PREFIX + "/jobs/{job_id}/results", tags=["Jobs"], summary="Results of a job")
-    async def results(request: Request, user: str, job_id: str):
-        await authed(request, user)
-        job = get_job(user, job_id)
-        if job.status in ("failed", "dismissed"):  # the failure itself, not "not ready"
-            raise job_failed(job.id, job.status, job.message,
-                             f"{root(request, user)}/jobs/{job.id}/logs")
-        if job.status != "successful":
-            raise result_not_ready(job.id, job.status)
-        return await job_results(job, store.get_process(user, job.process_id))
-
-    @app.get(PREFIX + "/jobs/{job_id}/logs/{step}", tags=["Jobs"],
-             summary="Log of one CWL step of a finished job (text)",
-             response_class=PlainTextResponse)
-    async def step_log(request: Request, user: str, job_id: str, step: str):
-        await authed(request, user)
-        job = await run_in_threadpool(get_job, user, job_id)
-        for path in step_log_files(job.log_path):
-            if path.stem == step:
-                return PlainTextResponse(path.read_text(errors="replace"))
-        raise StarletteHTTPException(
-            404, f"job {job.id!r} has no log of a step {step!r}; its status document links "
-                 "the logs it has (rel 'related')")
-
-    @app.get(PREFIX + "/jobs/{job_id}/logs", tags=["Jobs"], summary="Log of a job (text)",
-             response_class=PlainTextResponse)
-    async def logs(request: Request, user: str, job_id: str):
-        await authed(request, user)
-        job = get_job(user, job_id)
-        text = ""
-        if job.log_path:
-            try:
-                text = await run_in_threadpool(
-                    Path(job.log_path).read_text, encoding="utf-8", errors="replace")
-            except OSError:
-                text = ""
-        if not text:
-            text = f"job {job.id}: {job.status}" + (f" - {job.message}" if job.message else "") \
-                + "\n"
-        return PlainTextResponse(text)
+    add_job_routes(app, JobContext(store=store, executor=executor, authed=authed, root=root))
 
     app.add_middleware(ServerTimingMiddleware)
     if prefix := (env.get("EOPDE_ADES_PUBLIC_PATH") or "").rstrip("/"):
