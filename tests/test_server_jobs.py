@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from tornado.httpclient import HTTPClientError
@@ -63,6 +65,7 @@ def tools(platform, user, tmp_path_factory):
     deploy(user, sh_process("jobs-tool", "echo step says $1", ("word",)))
     deploy(user, sh_process("jobs-slow", "echo first; sleep 4; echo second; sleep 2"))
     deploy(user, sh_process("jobs-fail", "echo about to fail; exit 3"))
+    deploy(user, sh_process("jobs-secret", "echo signing in", ("api_token",)))
     return user
 
 
@@ -245,6 +248,11 @@ async def test_an_ades_that_is_down_is_named_and_the_others_still_answer(jp_fetc
     ("jobs/x1/results", "GET", None, {"ades": "other"}, 400, "configured: local"),
     ("jobs/x1/publish", "POST", {"ades": "https://evil.example/ogc-api"}, {}, 400,
      "is configured"),
+    ("jobs/no-such-job/inputs", "GET", None, {}, 404, "no-such-job"),
+    ("jobs/no-such-job/rerun", "POST", {}, {}, 404, "no-such-job"),
+    ("jobs/x1/rerun", "POST", "not json", {}, 400, "must be JSON"),
+    ("jobs/x1/rerun", "POST", {"ades": "http://127.0.0.1:1/ogc-api"}, {}, 400, "is configured"),
+    ("jobs/x1/inputs", "GET", None, {"ades": "nowhere"}, 400, "no ADES named"),
 ])
 async def test_bad_requests_get_a_4xx_saying_what_to_fix(jp_fetch, route, method, body, query,
                                                          status, says):
@@ -261,3 +269,78 @@ async def test_a_log_that_does_not_exist_is_named_with_those_that_do(jp_fetch, t
     code, refused, _ = await call(jp_fetch, f"jobs/{job}/logs", step="no such log")
     assert (code, refused["field"]) == (404, "step")
     assert "`Job log`" in refused["message"]
+
+
+async def test_a_job_runs_again_with_the_same_inputs(jp_fetch, tools):
+    first = execute(tools, "jobs-tool", {"word": "again"})
+    assert wait(tools, first)["status"] == "successful"
+    code, found, _ = await call(jp_fetch, f"jobs/{first}/inputs")
+    assert code == 200, found
+    assert (found["process"], found["inputs"], found["redacted"]) == \
+        ("jobs-tool", {"word": "again"}, [])
+
+    code, second, _ = await call(jp_fetch, f"jobs/{first}/rerun", "POST", {"ades": "local"})
+    assert code == 200, second
+    assert second["id"] != first and (second["process"], second["ades"]) == ("jobs-tool", "local")
+    assert second["status"] in ("accepted", "running", "successful")
+    assert wait(tools, second["id"])["status"] == "successful"
+    code, logs, _ = await call(jp_fetch, f"jobs/{second['id']}/logs")
+    assert "step says again" in "".join(x["text"] for x in logs["step_logs"])
+    code, again, _ = await call(jp_fetch, f"jobs/{second['id']}/inputs")
+    assert again["inputs"] == {"word": "again"}
+
+
+async def test_a_job_with_a_credential_is_not_run_again_without_it(jp_fetch, tools):
+    job = execute(tools, "jobs-secret", {"api_token": "tok-SECRET-4711"})
+    assert wait(tools, job)["status"] == "successful"
+    code, found, _ = await call(jp_fetch, f"jobs/{job}/inputs")
+    assert code == 200 and found["redacted"] == ["api_token"]
+    assert "tok-SECRET-4711" not in json.dumps(found)
+    before = {j["id"] for j in (await call(jp_fetch, "jobs"))[1]["jobs"]}
+    code, refused, _ = await call(jp_fetch, f"jobs/{job}/rerun", "POST", {})
+    assert (code, refused["field"], refused["redacted"]) == (409, "inputs", ["api_token"])
+    assert "Execute step" in refused["message"]
+    after = {j["id"] for j in (await call(jp_fetch, "jobs"))[1]["jobs"]}
+    assert after == before  # nothing was started
+
+
+class _NoInputsADES(BaseHTTPRequestHandler):
+    """An ADES without `GET /jobs/{id}/inputs` (EOEPCA's zoo-project-dru has none): a stand-in,
+    since that server cannot run here. It knows one finished job."""
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        if self.path.split("?")[0] == "/ogc-api/jobs/zoo-job":
+            self._send(200, {"jobID": "zoo-job", "status": "successful", "processID": "p",
+                             "links": []})
+        else:
+            self._send(404, {"type": "http://www.opengis.net/def/exceptions/ogcapi-processes-1/"
+                             "1.0/not-found", "title": "NotFound", "detail": "no route"})
+
+    def _send(self, code: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+async def test_an_ades_without_job_inputs_says_to_use_the_wizard(jp_fetch, config):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _NoInputsADES)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        config.write_text(f'[platforms.zoo]\nades_url = "http://127.0.0.1:'
+                          f'{server.server_port}/ogc-api"\n')
+        for route, method in (("inputs", "GET"), ("rerun", "POST")):
+            code, refused, _ = await call(jp_fetch, f"jobs/zoo-job/{route}", method,
+                                          {"ades": "zoo"} if method == "POST" else None,
+                                          **({"ades": "zoo"} if method == "GET" else {}))
+            assert code == 409, refused
+            assert "does not give this job's inputs back" in refused["message"]
+            assert "wizard's Execute step" in refused["message"]
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -126,6 +126,24 @@ export function publish(job: IJob, collection?: string): Promise<IPublished> {
   });
 }
 
+export interface IJobInputs {
+  id: string;
+  ades: string;
+  process: string | null;
+  inputs: { [name: string]: unknown };
+  /** Inputs whose credentials the ADES did not keep (a re-run needs them again). */
+  redacted: string[];
+}
+
+export function inputs(job: IJob): Promise<IJobInputs> {
+  return requestAPI(where(job, '/inputs'));
+}
+
+/** The job's process again with the same inputs: the new job. */
+export function rerun(job: IJob): Promise<IJob> {
+  return post(`jobs/${encodeURIComponent(job.id)}/rerun`, { ades: job.ades });
+}
+
 export function dismiss(job: IJob): Promise<IJob> {
   return requestAPI(where(job), { method: 'DELETE' });
 }

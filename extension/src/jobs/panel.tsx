@@ -1,7 +1,7 @@
 /* The jobs panel (left sidebar): the user's jobs on every configured ADES, newest first,
- * refreshed by polling (a poll with nothing new costs a 304); per job: its logs (main area,
- * followed while it runs), its results (the catalog tree and the items on the map, publish to
- * the workspace), dismiss/cancel. Ends are notified by the page's job watcher (watch.ts). */
+ * refreshed by polling (a poll with nothing new costs a 304); per job: its inputs, its logs
+ * (main area, followed while it runs), its results (the catalog tree and the items on the map,
+ * publish to the workspace), re-run with the same inputs, dismiss/cancel. Ends are notified by the page's job watcher (watch.ts). */
 import { MainAreaWidget } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 import * as React from 'react';
@@ -56,11 +56,41 @@ export function duration(job: api.IJob): string {
   return m < 60 ? `${m} min ${Math.round(s % 60)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
+/** The inputs a job ran with, asked when first shown. */
+function Inputs(props: { job: api.IJob }): JSX.Element {
+  const [found, setFound] = React.useState<api.IJobInputs | null>(null);
+  const [error, setError] = React.useState('');
+  const open = (e: React.SyntheticEvent<HTMLDetailsElement>) => {
+    if (e.currentTarget.open && !found && !error) {
+      api.inputs(props.job)
+        .then(setFound)
+        .catch(err => setError((err as RequestError).message));
+    }
+  };
+  return (
+    <details className="eopde-Job-inputs" onToggle={open}>
+      <summary>Inputs</summary>
+      {error && <div className="eopde-Job-message">{error}</div>}
+      {found && (
+        <dl>
+          {Object.entries(found.inputs).map(([name, value]) => (
+            <React.Fragment key={name}>
+              <dt>{name}{found.redacted.includes(name) ? ' (not kept)' : ''}</dt>
+              <dd><code>{JSON.stringify(value)}</code></dd>
+            </React.Fragment>
+          ))}
+        </dl>
+      )}
+    </details>
+  );
+}
+
 function JobRow(props: {
   job: api.IJob;
   many: boolean;
   onLog: () => void;
   onResults: () => void;
+  onRerun: () => void;
   onDismiss: () => void;
 }): JSX.Element {
   const { job } = props;
@@ -83,11 +113,14 @@ function JobRow(props: {
         <button className="jp-mod-styled" onClick={props.onLog}>Log</button>
         <button className="jp-mod-styled" disabled={job.status !== 'successful'}
           onClick={props.onResults}>Results</button>
+        <button className="jp-mod-styled" onClick={props.onRerun}
+          title="Run the process again with the same inputs">Re-run</button>
         <button className="jp-mod-styled" disabled={job.status === 'dismissed'}
           onClick={props.onDismiss}>
           {final ? 'Dismiss' : 'Cancel'}
         </button>
       </div>
+      <Inputs job={job} />
     </li>
   );
 }
@@ -151,6 +184,17 @@ function Jobs(props: IJobsPanelOptions): JSX.Element {
     }
   };
 
+  const rerun = async (job: api.IJob) => {
+    try {
+      const again = await api.rerun(job);
+      watcher().track(again);
+      setError(null);
+      refresh();
+    } catch (e) {
+      setError((e as RequestError).message);
+    }
+  };
+
   const dismiss = async (job: api.IJob) => {
     try {
       await api.dismiss(job);
@@ -197,7 +241,7 @@ function Jobs(props: IJobsPanelOptions): JSX.Element {
         {jobs.map(job => (
           <JobRow key={`${job.ades}-${job.id}`} job={job} many={list!.endpoints.length > 1}
             onLog={() => openLog(job)} onResults={() => void openResults(job)}
-            onDismiss={() => void dismiss(job)} />
+            onRerun={() => void rerun(job)} onDismiss={() => void dismiss(job)} />
         ))}
       </ul>
     </div>

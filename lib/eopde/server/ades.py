@@ -112,6 +112,9 @@ def rest_error(name: str, err: Exception) -> RequestError:
         return RequestError(409, f"{err.message}; its log says why.")
     if isinstance(err, e.JobDismissed):
         return RequestError(409, f"{err.message}: it has no results; run it again.")
+    if isinstance(err, e.InputsUnavailable):
+        return RequestError(409, f"the ADES `{name}` does not give this job's inputs back "
+                            f"({err}); run the process again from the wizard's Execute step.")
     if isinstance(err, e.ADESConnectionError):
         return RequestError(502, f"cannot reach the ADES `{name}`: {err}; check that it runs "
                             "(`eopde status`) or choose another.", field="ades")
@@ -338,3 +341,36 @@ def publish(name: Any, job: Any, collection: Any = None) -> dict[str, Any]:
             raise RequestError(422, f"publishing failed: {no_home(str(err))}") from None
     return {"id": job, "ades": ades, "collection": done.collection, "created": done.created,
             "updated": done.updated, "uploaded": done.uploaded, "url": done.url}
+
+
+def _inputs_doc(found: Any, ades: str) -> dict[str, Any]:
+    return {"id": found.job_id, "ades": ades, "process": found.process_id,
+            "inputs": found.inputs, "redacted": found.redacted}
+
+
+def inputs(name: Any, job: Any) -> dict[str, Any]:
+    """The inputs the job ran with (`Job.inputs()`); `redacted` names those whose credentials
+    the ADES did not keep."""
+    ades, job = choose(name, default_first=True)[0], job_id(job)
+    with client_for(ades) as client:
+        return _inputs_doc(client.job(job).inputs(), ades)
+
+
+def rerun(name: Any, job: Any) -> dict[str, Any]:
+    """The job's process executed again with the same inputs (`Job.inputs()`, then
+    `Client.execute`); answers the new job's status. Refused when the ADES redacted inputs
+    (credentials it did not keep): only the user can give them again."""
+    ades, job = choose(name, default_first=True)[0], job_id(job)
+    with client_for(ades) as client:
+        found = client.job(job).inputs()
+        if found.redacted:
+            names = ", ".join(f"`{n}`" for n in found.redacted)
+            raise RequestError(409, f"the ADES did not keep the credentials in {names}: run "
+                               "the process again from the wizard's Execute step and give "
+                               "them there.", field="inputs", redacted=found.redacted)
+        if not found.process_id:
+            raise RequestError(409, f"the ADES `{ades}` does not say which process job {job} "
+                               "ran: run it again from the wizard's Execute step.")
+        again = client.execute(found.process_id, found.inputs, found.outputs,
+                               response=found.response)
+        return status_doc(again.last_status, ades, again.id)

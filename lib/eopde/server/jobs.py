@@ -1,6 +1,6 @@
 """The jobs panel's REST API under `<base_url>/eopde/jobs`: the user's jobs on the configured
 ADES endpoints, a job's status, logs (one log followed from an offset), results (items and the
-catalog tree), dismiss, publish to the workspace, re-run. Thin: each route calls the server
+catalog tree), dismiss, publish to the workspace, its inputs, re-run with the same inputs. Thin: each route calls the server
 extension's one ADES layer (`ades.py`), which the wizard's steps use too.
 
 `?ades=<name>` names a configured ADES (`eopde.config.ades_endpoints`; default: the current
@@ -91,6 +91,27 @@ class PublishHandler(_JobHandler):
                                                     body.get("collection")))
 
 
+class InputsHandler(_JobHandler):
+    @tornado.web.authenticated
+    async def get(self, job_id: str) -> None:
+        name = self.ades_name()
+        await self.answer_with(lambda: ades.inputs(name, job_id))
+
+
+class RerunHandler(_JobHandler):
+    """POST {ades?}: the job's process again with the same inputs; the new job's status."""
+
+    @tornado.web.authenticated
+    async def post(self, job_id: str) -> None:
+        try:
+            body = self.body()
+        except RequestError as err:
+            self.answer(err.status, err.to_dict())
+            return
+        await self.answer_with(lambda: ades.rerun(body.get("ades"), job_id))
+
+
 ROUTES = [("jobs", JobsHandler), (r"jobs/([^/]+)", JobHandler),
           (r"jobs/([^/]+)/logs", LogsHandler), (r"jobs/([^/]+)/results", ResultsHandler),
-          (r"jobs/([^/]+)/publish", PublishHandler)]
+          (r"jobs/([^/]+)/publish", PublishHandler), (r"jobs/([^/]+)/inputs", InputsHandler),
+          (r"jobs/([^/]+)/rerun", RerunHandler)]
