@@ -344,3 +344,71 @@ async def test_an_ades_without_job_inputs_says_to_use_the_wizard(jp_fetch, confi
     finally:
         server.shutdown()
         server.server_close()
+
+
+class _RecordingADES(BaseHTTPRequestHandler):
+    """An ADES whose jobs the test sets (`server.jobs`: id -> status), recording every request
+    (`server.seen`): what the panel's polls cost the ADES. A stand-in: the request pattern is
+    the point here; the real ADES answers the same routes in the tests above."""
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        self.server.seen.append(self.path)
+        path, _, query = self.path.partition("?")
+        jobs = self.server.jobs
+        doc = lambda i: {"jobID": i, "status": jobs[i], "processID": "p",  # noqa: E731
+                         "created": f"2026-01-01T00:00:0{sorted(jobs).index(i)}Z",
+                         "links": []}
+        if path == "/ogc-api/jobs":
+            wanted = [s for part in query.split("&") if part.startswith("status=")
+                      for s in part[7:].replace("%2C", ",").split(",")]
+            found = [doc(i) for i in jobs if not wanted or jobs[i] in wanted]
+            self._send(200, {"jobs": found, "links": []})
+        elif path.startswith("/ogc-api/jobs/") and path[14:] in jobs:
+            self._send(200, doc(path[14:]))
+        else:
+            self._send(404, {"type": "http://www.opengis.net/def/exceptions/ogcapi-processes-1/"
+                             "1.0/no-such-job", "title": "NoSuchJob", "detail": path})
+
+    _send = _NoInputsADES._send
+
+    def log_message(self, *args):
+        pass
+
+
+async def test_a_poll_asks_the_ades_for_its_running_jobs_only(jp_fetch, config, monkeypatch):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _RecordingADES)
+    server.jobs, server.seen = {"j0-old": "successful", "j1-run": "running"}, []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    config.write_text(f'[platforms.rec]\nades_url = "http://127.0.0.1:{server.server_port}'
+                      '/ogc-api"\n')
+
+    async def poll(**query) -> list[tuple[str, str]]:
+        server.seen.clear()
+        code, listed, _ = await call(jp_fetch, "jobs", ades="rec", **query)
+        assert code == 200 and listed["failures"] == {}, listed
+        return [(j["id"], j["status"]) for j in listed["jobs"]]
+
+    try:
+        assert await poll() == [("j1-run", "running"), ("j0-old", "successful")]
+        assert server.seen == ["/ogc-api/jobs?limit=500"]
+        # one ended, one new: the running ones, and the status of the one that ended
+        server.jobs.update({"j1-run": "failed", "j2-new": "accepted"})
+        assert await poll() == [("j2-new", "accepted"), ("j1-run", "failed"),
+                                ("j0-old", "successful")]
+        assert server.seen == ["/ogc-api/jobs?status=accepted%2Crunning&limit=500",
+                               "/ogc-api/jobs/j1-run"]
+        # nothing running that it knew of: the running ones only
+        server.jobs.update({"j2-new": "successful"})
+        await poll()
+        server.jobs.pop("j0-old")  # gone elsewhere: shows at the next full listing
+        assert await poll() == [("j2-new", "successful"), ("j1-run", "failed"),
+                                ("j0-old", "successful")]
+        assert server.seen == ["/ogc-api/jobs?status=accepted%2Crunning&limit=500"]
+        assert await poll(full="1") == [("j2-new", "successful"), ("j1-run", "failed")]
+        assert server.seen == ["/ogc-api/jobs?limit=500"]
+        monkeypatch.setattr("eopde.server.ades.FULL_EVERY", 0.0)
+        await poll()
+        assert server.seen == ["/ogc-api/jobs?limit=500"]
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -83,14 +83,16 @@ function where(job: { id: string; ades: string }, route = '', query: string[][] 
 }
 
 /** The listing, asked with the ETag of the last one: null when nothing changed (a 304,
- * no body: a poll of hundreds of jobs costs a few bytes). */
+ * no body: a poll of hundreds of jobs costs a few bytes). The first asks the server to list
+ * everything again (`full`); the next ones let it ask the ADES for its running jobs only. */
 export class JobListing {
   private etag = '';
 
   async fetch(): Promise<IJobList | null> {
     let tag = '';
     const headers: { [k: string]: string } = this.etag ? { 'If-None-Match': this.etag } : {};
-    const answer = await requestAPI<IJobList | null>('jobs', { headers }, r => {
+    const route = this.etag ? 'jobs' : 'jobs?full=1';
+    const answer = await requestAPI<IJobList | null>(route, { headers }, r => {
       tag = r.headers.get('ETag') ?? '';
     });
     if (answer) {
@@ -99,7 +101,7 @@ export class JobListing {
     return answer;
   }
 
-  /** Forget the last listing (the next fetch answers in full). */
+  /** Forget the last listing (the next fetch lists everything again). */
   reset(): void {
     this.etag = '';
   }

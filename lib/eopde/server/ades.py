@@ -14,6 +14,8 @@ storage behind its results) cannot be reached or breaks."""
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -131,7 +133,6 @@ def client_for(name: Any, default_first: bool = False) -> Iterator[Any]:
     """The library's client of the configured ADES `name`; its errors as `rest_error` says."""
     from eopde.ades import Client
     from eopde.ades.errors import JobError, ProcessesError
-
     from eopde.config import ConfigError
 
     chosen, url = choose(name, default_first)
@@ -167,6 +168,7 @@ def status_doc(status: Any, ades: str, job: str | None = None) -> dict[str, Any]
 
 
 def item_doc(item: Any) -> dict[str, Any]:
+    """A STAC item as the wizard's tables and the maps want it."""
     return {"id": item.id, "datetime": item.properties.get("datetime"),
             "bbox": list(item.bbox) if item.bbox else None,
             "geometry": item.geometry,
@@ -225,15 +227,68 @@ def results_doc(results: Any, ades: str, job: str) -> dict[str, Any]:
 # --- the operations ---------------------------------------------------------------------------
 
 
-def _list_one(name: str) -> list[dict[str, Any]]:
-    with client_for(name) as client:
-        return [status_doc(job.last_status, name, job.id)
-                for job in client.jobs(limit=MAX_JOBS)]
+#: Statuses of a job that will not change any more.
+FINAL = ("successful", "failed", "dismissed")
+#: Seconds between two full listings of an ADES; polls in between ask it only for its
+#: unfinished jobs (OGC API - Processes' `status` filter) and for the status of each job that
+#: was unfinished and is not any more. A job dismissed elsewhere, or started and ended between
+#: two polls, shows within this time.
+FULL_EVERY = 60.0
 
 
-def listing(names: list[str]) -> dict[str, Any]:
+class _Listings:
+    """The last listing of each ADES (a Jupyter server is one user's), so that a poll of
+    hundreds of jobs costs the ADES little more than its running ones."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+
+    def forget(self, name: str) -> None:
+        """The next poll of `name` lists everything (a job was dismissed here)."""
+        with self._lock:
+            self._last.pop(name, None)
+
+    def jobs(self, name: str, full: bool) -> list[dict[str, Any]]:
+        from eopde.ades.errors import NoSuchJob
+
+        with self._lock:
+            last = self._last.get(name)
+        now = time.monotonic()
+        with client_for(name) as client:
+            if full or last is None or now - last[0] > FULL_EVERY:
+                jobs = [status_doc(j.last_status, name, j.id)
+                        for j in client.jobs(limit=MAX_JOBS)]
+                stamp = now
+            else:
+                stamp, before = last
+                active = {j.id: status_doc(j.last_status, name, j.id)
+                          for j in client.jobs(status=["accepted", "running"], limit=MAX_JOBS)}
+                known = {doc["id"] for doc in before}
+                jobs = [doc for job_id, doc in active.items() if job_id not in known]
+                for doc in before:
+                    if doc["id"] in active:
+                        jobs.append(active[doc["id"]])
+                    elif doc["status"] in FINAL:
+                        jobs.append(doc)
+                    else:  # it ended since: its status says how
+                        try:
+                            jobs.append(status_doc(client.job(doc["id"]).last_status, name,
+                                                   doc["id"]))
+                        except NoSuchJob:
+                            pass  # dismissed elsewhere, gone
+        with self._lock:
+            self._last[name] = (stamp, jobs)
+        return jobs
+
+
+_listings = _Listings()
+
+
+def listing(names: list[str], full: bool = False) -> dict[str, Any]:
     """The user's jobs on each configured ADES named (default: all of them), newest first; an
-    ADES that cannot answer is named in `failures` and the others still answer."""
+    ADES that cannot answer is named in `failures` and the others still answer. `full`: list
+    everything again now (else at most every FULL_EVERY seconds)."""
     found = configured()
     wanted = list(dict.fromkeys(names)) if names else [name for name, _ in found]
     for name in wanted:
@@ -241,11 +296,12 @@ def listing(names: list[str]) -> dict[str, Any]:
     jobs: list[dict[str, Any]] = []
     failures: dict[str, str] = {}
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(wanted)))) as pool:
-        futures = {name: pool.submit(_list_one, name) for name in wanted}
+        futures = {name: pool.submit(_listings.jobs, name, full) for name in wanted}
         for name, future in futures.items():
             try:
                 jobs += future.result()
             except RequestError as err:
+                _listings.forget(name)
                 failures[name] = err.message
     jobs.sort(key=lambda job: job.get("created") or "", reverse=True)
     return {"jobs": jobs, "failures": failures, "endpoints": wanted}
@@ -316,7 +372,9 @@ def dismiss(name: Any, job: Any) -> dict[str, Any]:
 
     ades, job = choose(name, default_first=True)[0], job_id(job)
     with client_for(ades) as client:
-        return status_doc(Job(client, job).dismiss(), ades, job)
+        gone = status_doc(Job(client, job).dismiss(), ades, job)
+    _listings.forget(ades)  # the listing drops it at once
+    return gone
 
 
 def publish(name: Any, job: Any, collection: Any = None) -> dict[str, Any]:

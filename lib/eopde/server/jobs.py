@@ -6,8 +6,9 @@ extension's one ADES layer (`ades.py`), which the wizard's steps use too.
 `?ades=<name>` names a configured ADES (`eopde.config.ades_endpoints`; default: the current
 platform's); a URL names nothing configured and is refused before any connection.
 
-The listing is polled: tornado answers a GET with an ETag and a request that sends it back in
-If-None-Match gets a 304 without a body when nothing changed."""
+The listing is polled: between two full listings (`?full=1`, or every `ades.FULL_EVERY` s) the
+ADES is asked only for its unfinished jobs; tornado answers a GET with an ETag and a request
+that sends it back in If-None-Match gets a 304 without a body when nothing changed."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ class JobsHandler(_JobHandler):
             self.answer(400, {"message": f"at most {MAX_ENDPOINTS} ADES endpoints at once.",
                               "field": "ades"})
             return
-        await self.answer_with(lambda: ades.listing(names))
+        full = self.get_query_argument("full", "") not in ("", "0", "false")
+        await self.answer_with(lambda: ades.listing(names, full))
 
 
 class JobHandler(_JobHandler):
