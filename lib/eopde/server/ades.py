@@ -242,18 +242,20 @@ class _Listings:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._last: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+        self._last: dict[tuple[str, str], tuple[float, list[dict[str, Any]]]] = {}
 
     def forget(self, name: str) -> None:
         """The next poll of `name` lists everything (a job was dismissed here)."""
         with self._lock:
-            self._last.pop(name, None)
+            for key in [k for k in self._last if k[0] == name]:
+                del self._last[key]
 
     def jobs(self, name: str, full: bool) -> list[dict[str, Any]]:
         from eopde.ades.errors import NoSuchJob
 
+        key = choose(name)  # (name, url): a name given another URL starts afresh
         with self._lock:
-            last = self._last.get(name)
+            last = self._last.get(key)
         now = time.monotonic()
         with client_for(name) as client:
             if full or last is None or now - last[0] > FULL_EVERY:
@@ -278,7 +280,7 @@ class _Listings:
                         except NoSuchJob:
                             pass  # dismissed elsewhere, gone
         with self._lock:
-            self._last[name] = (stamp, jobs)
+            self._last[key] = (stamp, jobs)
         return jobs
 
 
