@@ -24,11 +24,12 @@ def eopde(env: dict, *args: str) -> float:
 
 def platform_env(base_port: int, hub_port: int | None = None) -> tuple[dict, Path]:
     """Environment for a platform in a new temporary folder, hub on `hub_port` (default
-    base_port - 700)."""
+    EOPDE_BENCH_HUB_PORT, else base_port - 700)."""
     home = Path(tempfile.mkdtemp(prefix="eopde-bench-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("EOPDE_")}
     env.update(EOPDE_HOME=str(home), EOPDE_BASE_PORT=str(base_port),
-               EOPDE_HUB_PORT=str(hub_port or base_port - 700))
+               EOPDE_HUB_PORT=str(hub_port or os.environ.get("EOPDE_BENCH_HUB_PORT")
+                                  or base_port - 700))
     return env, home
 
 

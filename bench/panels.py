@@ -8,11 +8,14 @@ and JOBS finished job records of one user into the ADES's store. Prints, median 
 1. what the catalogue panel waits for before drawing footprints: `POST /eopde/catalogue/search`
    (first page: footprints with their preview templates, as JSON over HTTP) against pystac-client
    fetching the same items and turning them into GeoJSON, and the ratio; for 100 and 500 items;
-2. the jobs panel's poll: `GET /eopde/jobs` with JOBS jobs (ms and bytes per poll);
+2. the jobs panel's polls with JOBS jobs (ms and bytes per poll): the full listing (the first
+   poll, Refresh), a later poll (the ADES asked for its unfinished jobs only), and a later poll
+   when nothing changed (the ETag sent back: a 304 without a body);
 3. in Chromium (JupyterLab served by that server, a fresh page each run, median of
    BROWSER_REPEAT): the catalogue panel's first render, from showing it to the collections
    listed, and a search of the bench collection from the click to its first page of footprints
    (100) drawn on the panel's map (Leaflet paths in the page), with the time the rows take.
+Not measured here: the jobs list's first render in the browser.
 """
 
 from __future__ import annotations
@@ -163,7 +166,8 @@ def main() -> None:
 
     base = int(os.environ.get("EOPDE_BENCH_BASE_PORT", "19800"))
     with running_platform(base) as (env, home):
-        settings = PlatformSettings(home=str(home), base_port=base, hub_port=base - 700)
+        hub = int(os.environ.get("EOPDE_BENCH_HUB_PORT", base - 700))
+        settings = PlatformSettings(home=str(home), base_port=base, hub_port=hub)
         load(Platform(settings).part("postgres").dsn(), args.items)  # type: ignore[attr-defined]
         token = subprocess.run([str(BIN / "eopde"), "token", USER], env=env, text=True,
                                capture_output=True, check=True).stdout.strip()
@@ -185,12 +189,26 @@ def main() -> None:
                     ).item_collection().to_dict(), args.repeat)
                     assert len(answer["features"]) == len(fc["features"]) == n  # type: ignore
                     print(f"  {n:>5} {theirs:>13.1f} {ours:>11.1f} {ours / theirs:>6.2f}")
-                http.get(f"{url}/eopde/jobs")
-                poll, listed = median_ms(lambda: http.get(f"{url}/eopde/jobs"), args.repeat)
+                jobs_url = f"{url}/eopde/jobs"
+                http.get(jobs_url)
+                full, listed = median_ms(lambda: http.get(jobs_url, params={"full": "1"}),
+                                         args.repeat)
                 jobs = listed.json()["jobs"]  # type: ignore[attr-defined]
                 assert len(jobs) == args.jobs, len(jobs)
-                print(f"jobs panel poll with {len(jobs)} jobs: {poll:.1f} ms, "
+                print(f"jobs panel with {len(jobs)} jobs, median of {args.repeat} polls:")
+                print(f"  full listing (first poll, Refresh): {full:.1f} ms, "
                       f"{len(listed.content) / 1024:.0f} KiB")  # type: ignore[attr-defined]
+                # later polls: the ADES asked for its unfinished jobs only (none here)
+                poll, again = median_ms(lambda: http.get(jobs_url), args.repeat)
+                assert len(again.json()["jobs"]) == args.jobs  # type: ignore[attr-defined]
+                print(f"  a later poll: {poll:.1f} ms, "
+                      f"{len(again.content) / 1024:.0f} KiB")  # type: ignore[attr-defined]
+                # the panel sends back the listing's ETag: nothing changed, no body
+                tag = {"If-None-Match": again.headers["etag"]}  # type: ignore[attr-defined]
+                poll, same = median_ms(lambda: http.get(jobs_url, headers=tag), args.repeat)
+                assert same.status_code == 304, same.status_code  # type: ignore[attr-defined]
+                print(f"  a later poll, unchanged (If-None-Match -> 304): {poll:.1f} ms, "
+                      f"{len(same.content)} bytes")  # type: ignore[attr-defined]
             if args.browser_repeat:
                 browser_render(url, secret, args.browser_repeat)
         finally:

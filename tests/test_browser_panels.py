@@ -4,16 +4,22 @@ the hub of the local platform.
 Catalogue: draw a rectangle on the panel's map around Lake Trasimeno, search, see the scenes'
 footprints (hover highlights them), a true-colour preview tile with real pixels through the
 hub's tile route; insert the search as code into a notebook and run it: the same items.
-Jobs: a job started with the Python client appears in the jobs panel and reaches "successful"
-without a reload (a notification says so); its log and its results on the map open; dismissed.
-Screenshots: test-artifacts/panels-*.png."""
+Jobs: nothing is polled before the jobs panel is shown; a job started with the Python client
+appears in it and reaches "successful" without a reload (a notification says so; later polls
+are 304s); its log, opened while it runs, follows it to the end, then a step's log; its inputs;
+its results as a catalog tree and on the map; published to the workspace; re-run with the same
+inputs (notified, also after a reload that closed the panel, and nothing polled once no job
+runs); dismissed. Screenshots: test-artifacts/panels-*.png."""
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
+import httpx
 import nbformat
 import pytest
 from shapely.geometry import box
@@ -23,6 +29,7 @@ from conftest import ARTIFACTS
 from extension_install import install_for_user
 from security.ades_jobs import deploy, publish_image, sh_process
 from security.conftest import User
+from workspace_helpers import drop_collections
 
 pytestmark = pytest.mark.platform
 
@@ -197,51 +204,157 @@ def test_search_by_drawing_an_aoi_preview_and_insert_as_code(platform, demo_user
         }""")
 
 
-def test_a_job_followed_in_the_jobs_panel(platform, demo_user, tmp_path):
+def _jobs_requests(page) -> list[str]:
+    """Every request the page makes to the jobs routes, as `path?query` (kept as it goes)."""
+    seen: list[str] = []
+
+    def record(req) -> None:
+        url = urlsplit(req.url)
+        if "/eopde/jobs" in url.path:
+            seen.append(f"{url.path.split('/eopde/', 1)[1]}?{url.query}")
+    page.on("request", record)
+    return seen
+
+
+def _listings(seen: list[str]) -> list[str]:
+    return [r for r in seen if r.startswith("jobs?")]
+
+
+def test_a_job_followed_in_the_jobs_panel(platform, demo_user, tmp_path, request):
+    """Start a job, watch it reach successful without a reload (a poll without change is a
+    304), follow its log while it runs and open a step's log, see its results as a tree and
+    on the map, publish them, re-run it (notified even after a reload that closed the panel,
+    with nothing asked once no job runs), dismiss it."""
     from eopde.ades import Client
 
+    request.addfinalizer(lambda: drop_collections(platform.url("catalogue"),
+                                                  {demo_user.token: [f"ws-{USER}"]}))
     publish_image(platform, tmp_path)
-    deploy(demo_user, sh_process("panel-sleeper", "sleep 4; echo panel job says hello"))
+    deploy(demo_user, sh_process("panel-sleeper", "echo start; sleep 6; echo panel job says $1",
+                                 ("word",)))
     client = Client(f"{platform.url('ades')}/{{user}}/ogc-api", user=USER,
                     token=demo_user.token)
+    lab = f"{platform.hub_url}/user/{USER}/lab"
     with browser_page(ARTIFACTS, "panels-jobs-last") as page:
         hub_login(page, platform.hub_url, USER, platform.secrets["demo_password"])
+        asked = _jobs_requests(page)
+        page.goto(f"{lab}?reset")
         page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell",
                                timeout=90_000)
+        page.evaluate("() => window.jupyterapp.restored.then(() => true)")
+        page.wait_for_timeout(7000)
+        assert asked == []  # the panel never shown, no job watched: nothing is polled
+
         _open_panel(page, "eopde-jobs")
         panel = page.locator("#eopde-jobs")
         panel.get_by_role("button", name="Refresh").wait_for(timeout=30_000)
-
         started = time.monotonic()
-        job = client.execute("panel-sleeper", {}, mode="async")
+        job = client.execute("panel-sleeper", {"word": "hello"}, mode="async")
         row = panel.locator(f"[data-job='{job.id}']")
         row.wait_for(timeout=30_000)
         assert row.locator(".eopde-Job-process").inner_text() == "panel-sleeper"
+
+        # its log, opened while it runs, follows it to the end
+        row.get_by_role("button", name="Log").click()
+        view = page.locator(f".eopde-JobLog-body[data-job='{job.id}']")
+        view.wait_for(timeout=30_000)
+        state = view.locator(".eopde-JobLog-state")
+        assert state.get_attribute("data-status") in ("accepted", "running")
+        view.locator("pre", has_text="panel job says hello").wait_for(timeout=120_000)
+        view.locator(".eopde-JobLog-state[data-status='successful']").wait_for(timeout=30_000)
+        reads = [r for r in asked if f"jobs/{job.id}/logs?" in r]
+        assert len(reads) >= 2 and "offset=0" in reads[0] and "offset=0" not in reads[-1], reads
+        log_text = view.locator("pre").inner_text()
+        assert log_text.index("start") < log_text.index("panel job says hello")
+        # the steps' logs appear once it ended: one of them
+        step = view.get_by_role("tab", name=re.compile("^Tool log"))
+        step.first.wait_for(timeout=30_000)
+        step.first.click()
+        page.wait_for_function("""() => {
+            const pre = document.querySelector('.eopde-JobLog-body pre');
+            return pre && pre.getAttribute('aria-label').startsWith('Log: Tool log')
+                && pre.innerText.includes('panel job says hello');
+        }""", timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "panels-job-log.png"))
+
+        # the panel saw it end without a reload; the notification said so
+        _open_panel(page, "eopde-jobs")
         panel.locator(f"[data-job='{job.id}'][data-status='successful']").wait_for(
-            timeout=120_000)
+            timeout=60_000)
         took = time.monotonic() - started
-        toast = page.locator(".Toastify__toast", has_text=f"{job.id[:8]} successful")
-        toast.wait_for(timeout=10_000)
+        page.locator(".Toastify__toast", has_text=f"{job.id[:8]} successful").wait_for(
+            timeout=10_000)
         assert panel.locator(".eopde-Job").first.get_attribute("data-job") == job.id
+        # polls with nothing new: 304s, no body
+        statuses: list[int] = []
+        page.on("response", lambda r: urlsplit(r.url).path.endswith("/eopde/jobs")
+                and statuses.append(r.status))
+        page.wait_for_timeout(7000)
+        assert 304 in statuses, statuses
         page.screenshot(path=str(ARTIFACTS / "panels-jobs.png"))
 
-        row.get_by_role("button", name="Log").click()
-        log = page.locator(".eopde-JobLog-body pre")
-        page.wait_for_function("""() => (document.querySelector('.eopde-JobLog-body pre') || {})
-            .innerText?.includes('panel job says hello')""", timeout=30_000)
-        assert "panel job says hello" in log.inner_text()
-
-        _open_panel(page, "eopde-jobs")
+        # its inputs, its results as a tree and on the map, published
+        row.locator(".eopde-Job-inputs summary").click()
+        row.locator(".eopde-Job-inputs dd", has_text='"hello"').wait_for(timeout=30_000)
         row.get_by_role("button", name="Results").click()
         results = panel.locator(".eopde-Jobs-results")
         results.wait_for(timeout=30_000)
         assert results.locator(".eopde-Jobs-items").inner_text() == "1 item: loot"
+        tree = results.locator(".eopde-Tree")
+        tree.locator("[data-node='loot'] summary").first.wait_for(timeout=10_000)
+        item = tree.locator("[data-item='loot']")
+        item.locator("summary").click()
+        asset = item.locator("[data-asset='loot']")
+        assert re.fullmatch(r"loot\s+\(text/plain\)\s+s3://\S+loot\.txt",
+                            asset.inner_text().strip()), asset.inner_text()
         results.locator(".eopde-Map path.leaflet-interactive").wait_for(timeout=10_000)
+        results.get_by_role("button", name="Publish to workspace").click()
+        published = results.locator(".eopde-Jobs-published")
+        published.wait_for(timeout=120_000)
+        assert published.inner_text().startswith(f"Published to ws-{USER}: ")
+        assert httpx.get(f"{platform.url('catalogue')}/collections/ws-{USER}/items/loot",
+                         timeout=30).status_code == 200
         page.screenshot(path=str(ARTIFACTS / "panels-job-results.png"))
 
+        # re-run: a new job with the same inputs, at the top, followed to its end
+        row.get_by_role("button", name="Re-run").click()
+        page.wait_for_function("""(id) => {
+            const first = document.querySelector('#eopde-jobs .eopde-Job');
+            return first && first.dataset.job !== id;
+        }""", arg=job.id, timeout=60_000)
+        again = panel.locator(".eopde-Job").first.get_attribute("data-job")
+        assert client.job(again).inputs().inputs == {"word": "hello"}
+        panel.locator(f"[data-job='{again}'][data-status='successful']").wait_for(
+            timeout=120_000)
+        page.locator(".Toastify__toast", has_text=f"{again[:8]} successful").wait_for(
+            timeout=10_000)
+
+        # a re-run, then a reload that closes the panel: the job is still watched (its status
+        # only, never the listing) and its end notified; then nothing is asked
+        row.get_by_role("button", name="Re-run").click()
+        page.wait_for_function("""(ids) => {
+            const first = document.querySelector('#eopde-jobs .eopde-Job');
+            return first && !ids.includes(first.dataset.job);
+        }""", arg=[job.id, again], timeout=60_000)
+        third = panel.locator(".eopde-Job").first.get_attribute("data-job")
+        page.goto(f"{lab}?reset")
+        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell",
+                               timeout=90_000)
+        page.evaluate("() => window.jupyterapp.restored.then(() => true)")
+        asked.clear()
+        page.locator(".Toastify__toast", has_text=f"{third[:8]} successful").wait_for(
+            timeout=120_000)
+        assert not page.locator("#eopde-jobs").is_visible()
+        assert asked and all(r.startswith(f"jobs/{third}?") for r in asked), asked
+        page.screenshot(path=str(ARTIFACTS / "panels-job-notified.png"))
+        asked.clear()
+        page.wait_for_timeout(7000)
+        assert asked == []
+
+        # dismissed: the ADES lists no dismissed jobs, so the row goes
+        _open_panel(page, "eopde-jobs")
+        row.wait_for(timeout=30_000)
         row.get_by_role("button", name="Dismiss").click()
-        # the ADES lists no dismissed jobs: the row goes, the job says "dismissed"
         row.wait_for(state="detached", timeout=30_000)
         assert client.job(job.id).last_status.status == "dismissed"
-        assert panel.locator(".eopde-Jobs-results").count() == 0
     print(f"job seen successful in the panel {took:.1f} s after it was started")

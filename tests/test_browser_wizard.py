@@ -358,6 +358,11 @@ def test_wizard_steps_5_to_9_to_a_job_and_published_results(platform, resumed, r
         page.wait_for_function("""() => ['successful', 'failed', 'dismissed'].includes(
             document.querySelector('.eopde-job-status')?.dataset.status)""", timeout=300_000)
         assert status.get_attribute("data-status") == "successful", status.inner_text()
+        # a job started here is notified when it ends, the jobs panel never opened
+        job_id = wizard.locator(".eopde-Monitor p code").first.inner_text()
+        page.locator(".Toastify__toast", has_text=f"{job_id[:8]} successful").wait_for(
+            timeout=30_000)
+        assert not page.locator("#eopde-jobs").is_visible()
         wizard.locator(".eopde-Monitor .eopde-items tbody tr").first.wait_for(timeout=60_000)
         assert wizard.locator(".eopde-Monitor .eopde-items tbody tr").count() == 1
         expect(wizard.locator(".eopde-Monitor .eopde-WizardMap path.leaflet-interactive")) \

@@ -80,7 +80,7 @@ async def post(jp_fetch, route: str, body) -> tuple[int, dict]:
 
 async def test_version_handshake(jp_fetch):
     r = await jp_fetch("eopde", "version")
-    assert json.loads(r.body) == {"version": eopde.__version__, "api": 2}
+    assert json.loads(r.body) == {"version": eopde.__version__, "api": 3}
 
 
 async def test_detects_parameters_with_types_docs_and_eo_inputs(jp_fetch, notebook):

@@ -1,18 +1,16 @@
-"""The catalogue and jobs panels' REST API (eopde.server.catalogue, eopde.server.jobs) through a
-real Jupyter server (pytest-jupyter's `jp_fetch`) against the running platform's STAC API and
-ADES: the user's server environment is what the hub gives it (catalogue, tiles and ADES URLs,
+"""The catalogue panel's REST API (eopde.server.catalogue; the jobs panel's: test_server_jobs.py)
+through a real Jupyter server (pytest-jupyter's `jp_fetch`) against the running platform's STAC
+API: the user's server environment is what the hub gives it (catalogue, tiles and ADES URLs,
 the user's token). Bad requests get a 4xx JSON answer, never a 500."""
 
 from __future__ import annotations
 
 import json
-from urllib.parse import quote
 
 import pytest
 from shapely.geometry import box
 
 from eopde.services import demodata
-from security.ades_jobs import deploy, execute, publish_image, sh_process, wait
 from security.conftest import User
 from server_helpers import call
 
@@ -133,12 +131,6 @@ async def test_search_pages_and_the_code_finds_the_same(jp_fetch, platform, demo
     ("catalogue/collections", "GET", None, {"url": "ftp://x"}, 400, "http(s) URL"),
     ("catalogue/queryables", "GET", None, {"collection": "no-such"}, 404, "no-such"),
     ("catalogue/search/" + "0" * 32, "GET", None, {}, 404, "search again"),
-    ("jobs/..bad", "GET", None, {}, 400, "a job id is"),
-    ("jobs/no-such-job", "GET", None, {}, 404, "no-such-job"),
-    ("jobs/no-such-job/log", "GET", None, {}, 404, "no-such-job"),
-    ("jobs/no-such-job", "DELETE", None, {}, 404, "no-such-job"),
-    ("jobs", "GET", None, {"ades": "file:///etc"}, 200, "file:///etc"),
-    ("jobs/x1", "GET", None, {"ades": "javascript:alert(1)"}, 400, "http(s) URL"),
 ])
 async def test_bad_requests_get_a_4xx_saying_what_to_fix(jp_fetch, route, method, body, query,
                                                          status, says):
@@ -155,33 +147,3 @@ async def test_page_with_a_bad_offset(jp_fetch, demo):
     assert code == 200
     code, answer = await call(jp_fetch, f"catalogue/search/{first['search']}", offset="-1")
     assert (code, answer["message"]) == (400, "offset: 0 to 5000; limit: 1 to 500.")
-
-
-async def test_jobs_listed_followed_read_and_dismissed(jp_fetch, platform, user, tmp_path):
-    publish_image(platform, tmp_path)
-    deploy(user, sh_process("panel-tool", "echo step says hello", ("word",)))
-    older = execute(user, "panel-tool", {"word": "one"})
-    newer = execute(user, "panel-tool", {"word": "two"})
-    assert wait(user, newer)["status"] == "successful"
-    assert wait(user, older)["status"] == "successful"
-
-    code, listed = await call(jp_fetch, "jobs")
-    assert code == 200 and listed["failures"] == {}
-    mine = [j["id"] for j in listed["jobs"] if j["id"] in (older, newer)]
-    assert mine == [newer, older]  # newest first
-    job = next(j for j in listed["jobs"] if j["id"] == newer)
-    assert (job["process"], job["status"], job["progress"], job["platform"]) == \
-        ("panel-tool", "successful", 100, True)
-
-    code, log = await call(jp_fetch, f"jobs/{newer}/log")
-    assert code == 200 and "step says hello" in log["text"]
-    code, results = await call(jp_fetch, f"jobs/{newer}/results")
-    assert code == 200, results
-    assert [f["id"] for f in results["features"]] == ["loot"]
-    assert results["features"][0]["geometry"] == {"type": "Point", "coordinates": [0, 0]}
-
-    code, gone = await call(jp_fetch, f"jobs/{quote(newer)}", "DELETE")
-    assert (code, gone["status"]) == (200, "dismissed")
-    code, after = await call(jp_fetch, f"jobs/{newer}")
-    assert code in (200, 404)
-    assert code == 404 or after["status"] == "dismissed"

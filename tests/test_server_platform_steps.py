@@ -102,7 +102,8 @@ async def test_deploy_execute_monitor_publish(jp_fetch, notebook, user_env):  # 
     assert code == 200 and job["status"] in ("accepted", "running"), job
     end = await wait_job(jp_fetch, job["id"])
     assert (end["status"], end["progress"]) == ("successful", 100), end
-    assert end["logs"] and all(log["text"] for log in end["logs"])
+    assert end["step_logs"] and all(log["text"] for log in end["step_logs"])
+    assert [log["title"] for log in end["step_logs"]] == end["logs"]
     code, results = await call(jp_fetch, "POST", "results", {"ades": "local", "job": job["id"]})
     assert code == 200, results
     assert [i["id"] for i in results["items"]] == ["survey-R-9"]

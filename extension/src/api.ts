@@ -17,10 +17,13 @@ export class RequestError extends Error {
   }
 }
 
-/** Call `/eopde/<route>` through the server connection (works under /user/<name>/). */
+/** Call `/eopde/<route>` through the server connection (works under /user/<name>/).
+ * `onResponse` sees the response first (its headers: an ETag); a 304 (asked for with
+ * If-None-Match: nothing changed) answers null. */
 export async function requestAPI<T>(
   route: string,
-  init: RequestInit = {}
+  init: RequestInit = {},
+  onResponse?: (response: Response) => void
 ): Promise<T> {
   const settings = ServerConnection.makeSettings();
   const url = URLExt.join(settings.baseUrl, 'eopde', route);
@@ -32,6 +35,10 @@ export async function requestAPI<T>(
       'The Jupyter server did not answer; check that it is running and reload the page.',
       0
     );
+  }
+  onResponse?.(response);
+  if (response.status === 304) {
+    return null as T;
   }
   const text = await response.text();
   let body: any = null;

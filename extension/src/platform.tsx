@@ -1,10 +1,12 @@
 import React, { useEffect, useState } from 'react';
 
 import { post, requestAPI, RequestError } from './api';
+import { watcher } from './jobs/watch';
 import { Field } from './steps';
 import { InputsForm, inputValues } from './inputs';
 import { ItemsTable } from './testrun';
 import { IJobStatus, IStacItem } from './types';
+import { usePoll } from './usepoll';
 import { ItemsMap } from './wizardmap';
 
 type Errors = { [field: string]: string };
@@ -188,6 +190,9 @@ export function ExecuteStep(props: {
         process: props.process,
         inputs: values
       });
+      // a notification when it ends, whatever is open then
+      watcher().track({ ades: props.ades, id: job.id, process: props.process,
+        status: job.status });
       props.onStarted(job.id);
     } catch (e) {
       const err = e as RequestError;
@@ -226,44 +231,40 @@ export function MonitorStep(props: { ades: string; job: string }): JSX.Element {
   const [items, setItems] = useState<IStacItem[] | null>(null);
   const [error, setError] = useState('');
 
-  useEffect(() => {
-    if (!props.job) {
-      return;
-    }
-    let stopped = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const poll = async () => {
+  usePoll(
+    async alive => {
+      if (!props.job) {
+        return false;
+      }
       try {
         const s = await post<IJobStatus>('job', { ades: props.ades, job: props.job, logs: true });
-        if (stopped) {
-          return;
+        if (!alive()) {
+          return false;
         }
         setStatus(s);
+        watcher().observe([s]);
         if (['accepted', 'running'].includes(s.status)) {
-          timer = setTimeout(() => void poll(), POLL_MS);
-        } else if (s.status === 'successful') {
+          return true;
+        }
+        if (s.status === 'successful') {
           const found = await post<{ items: IStacItem[] }>('results', {
             ades: props.ades,
             job: props.job
           });
-          if (!stopped) {
+          if (alive()) {
             setItems(found.items);
           }
         }
       } catch (e) {
-        if (!stopped) {
+        if (alive()) {
           setError((e as RequestError).message);
         }
       }
-    };
-    void poll();
-    return () => {
-      stopped = true;
-      if (timer) {
-        clearTimeout(timer);
-      }
-    };
-  }, [props.ades, props.job]);
+      return false;
+    },
+    POLL_MS,
+    [props.ades, props.job]
+  );
 
   const cancel = async () => {
     try {
@@ -294,10 +295,10 @@ export function MonitorStep(props: { ades: string; job: string }): JSX.Element {
       {live && <div><button onClick={() => void cancel()}>Cancel the job</button></div>}
       {items && <ItemsTable items={items} caption={`${items.length} result item(s)`} />}
       {items && <ItemsMap items={items} label="The job's result items" />}
-      {status?.logs && status.logs.length > 0 && (
+      {status?.step_logs && status.step_logs.length > 0 && (
         <section aria-labelledby="eopde-joblogs-title">
           <h3 id="eopde-joblogs-title">Logs by step</h3>
-          {status.logs.map(l => (
+          {status.step_logs.map(l => (
             <details key={l.title} className="eopde-steplog">
               <summary>{l.title}</summary>
               <pre className="eopde-log" tabIndex={0}>{l.text}</pre>

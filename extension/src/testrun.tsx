@@ -1,8 +1,9 @@
-import React, { useEffect, useRef, useState } from 'react';
+import React, { useRef, useState } from 'react';
 
 import { post, requestAPI, RequestError } from './api';
 import { InputsForm, inputValues } from './inputs';
 import { IPackaged, IRunStatus, IStacItem } from './types';
+import { usePoll } from './usepoll';
 import { ItemsMap } from './wizardmap';
 
 type Errors = { [field: string]: string };
@@ -47,53 +48,50 @@ export function TestRunStep(props: {
   const [messages, setMessages] = useState<string[]>([]);
   const [errors, setErrors] = useState<Errors>({});
   const [error, setError] = useState('');
-  const position = useRef({ messages: 0, offset: 0 });
+  const position = useRef({ run: '', messages: 0, offset: 0 });
   const inputs = (props.packaged?.process as any)?.inputs ?? {};
 
   // follow the run: the status, the new messages and the log from where the last poll ended
-  useEffect(() => {
-    if (!props.runId) {
-      return;
-    }
-    position.current = { messages: 0, offset: 0 };
-    setLog('');
-    setMessages([]);
-    let stopped = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const poll = async () => {
+  // (at once again while the log has more to give)
+  usePoll(
+    async alive => {
+      if (!props.runId) {
+        return false;
+      }
+      const p = position.current;
+      if (p.run !== props.runId) {
+        position.current = { run: props.runId, messages: 0, offset: 0 };
+        setLog('');
+        setMessages([]);
+      }
       try {
-        const p = position.current;
+        const { messages: m, offset } = position.current;
         const s = await requestAPI<IRunStatus>(
-          `runs/${props.runId}?messages=${p.messages}&offset=${p.offset}`
+          `runs/${props.runId}?messages=${m}&offset=${offset}`
         );
-        if (stopped) {
-          return;
+        if (!alive()) {
+          return false;
         }
-        position.current = { messages: p.messages + s.messages.length, offset: s.offset };
+        position.current = { run: props.runId, messages: m + s.messages.length,
+          offset: s.offset };
         if (s.messages.length) {
-          setMessages(m => [...m, ...s.messages]);
+          setMessages(all => [...all, ...s.messages]);
         }
         if (s.log) {
           setLog(l => l + s.log);
         }
         setRun(s);
-        if (s.status === 'running' || s.log) {
-          timer = setTimeout(() => void poll(), s.status === 'running' ? POLL_MS : 0);
-        }
+        return s.status === 'running' ? true : s.log ? 0 : false;
       } catch (e) {
-        if (!stopped) {
+        if (alive()) {
           setError((e as RequestError).message);
         }
+        return false;
       }
-    };
-    void poll();
-    return () => {
-      stopped = true;
-      if (timer) {
-        clearTimeout(timer);
-      }
-    };
-  }, [props.runId]);
+    },
+    POLL_MS,
+    [props.runId]
+  );
 
   const start = async () => {
     const { values, errors: bad } = inputValues(inputs, props.values);

@@ -108,14 +108,22 @@ export interface IRunStatus {
   error: { message: string; field?: string } | null;
 }
 
+/** A job's status (eopde.server.ades.status_doc; the jobs panel's IJob). */
 export interface IJobStatus {
   id: string;
+  ades: string;
+  process: string | null;
   status: string;
   progress: number | null;
   message: string | null;
   created: string | null;
+  started: string | null;
   finished: string | null;
-  logs?: { title: string; text: string }[];
+  updated: string | null;
+  /** The titles of its logs. */
+  logs: string[];
+  /** With `logs: true`: each log's text. */
+  step_logs?: { title: string; text: string }[];
 }
 
 /** What the notebook's metadata keeps (metadata.eopde). */

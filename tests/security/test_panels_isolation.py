@@ -2,9 +2,9 @@
 through the hub.
 
 Attacks: mallory (or nobody) calls alice's panel API to list, read or dismiss her jobs; mallory
-asks her own server for alice's job by id (log, results, dismiss); mallory's server is pointed at
-a catalogue or an ADES she runs, to collect the platform token her server holds (a token handed
-to a third party is a token stolen: that server could then act as her anywhere)."""
+asks her own server for alice's job by id (logs, results, publish, dismiss); mallory's server is
+pointed at a catalogue or an ADES she runs, to collect the platform token her server holds (a
+token handed to a third party is a token stolen: that server could then act as her anywhere)."""
 
 from __future__ import annotations
 
@@ -47,13 +47,14 @@ def test_alice_sees_her_job_in_her_panel(servers, alice):
     answer = _get(f"{servers['alice']}/jobs", alice.headers)
     assert answer.status_code == 200
     assert servers["job"] in [j["id"] for j in answer.json()["jobs"]]
-    log = _get(f"{servers['alice']}/jobs/{servers['job']}/log", alice.headers)
-    assert "ALICE-JOB-SECRET" in log.json()["text"]
+    logs = _get(f"{servers['alice']}/jobs/{servers['job']}/logs", alice.headers)
+    assert "ALICE-JOB-SECRET" in json.dumps(logs.json()["step_logs"])
 
 
 @pytest.mark.parametrize("path,method", [("jobs", "GET"), ("jobs/{job}", "GET"),
-                                         ("jobs/{job}/log", "GET"),
+                                         ("jobs/{job}/logs", "GET"),
                                          ("jobs/{job}/results", "GET"),
+                                         ("jobs/{job}/publish", "POST"),
                                          ("jobs/{job}", "DELETE"),
                                          ("catalogue/catalogues", "GET")])
 def test_nobody_else_reaches_alice_panel_api(servers, mallory, anonymous, path, method):
@@ -64,8 +65,9 @@ def test_nobody_else_reaches_alice_panel_api(servers, mallory, anonymous, path, 
         assert servers["job"] not in answer.text and "ALICE-JOB-SECRET" not in answer.text
 
 
-@pytest.mark.parametrize("path,method", [("jobs/{job}", "GET"), ("jobs/{job}/log", "GET"),
+@pytest.mark.parametrize("path,method", [("jobs/{job}", "GET"), ("jobs/{job}/logs", "GET"),
                                          ("jobs/{job}/results", "GET"),
+                                         ("jobs/{job}/publish", "POST"),
                                          ("jobs/{job}", "DELETE")])
 def test_mallory_own_server_does_not_give_alice_job(servers, mallory, alice, path, method):
     url = f"{servers['mallory']}/{path.format(job=servers['job'])}"
@@ -112,14 +114,40 @@ def _recorder() -> Iterator[tuple[str, list[dict]]]:
         server.server_close()
 
 
-def test_a_third_party_catalogue_or_ades_never_gets_the_token(servers, mallory):
+def test_a_third_party_catalogue_never_gets_the_token(servers, mallory):
     with _recorder() as (url, seen):
         collections = _get(f"{servers['mallory']}/catalogue/collections", mallory.headers,
                            params={"url": url})
-        jobs = _get(f"{servers['mallory']}/jobs", mallory.headers, params={"ades": url})
-    assert jobs.status_code == 200 and jobs.json()["failures"] == {}
-    # a catalogue on an internal address is not even asked (test_catalogue_panel_ssrf.py)
+    # a catalogue on an internal address is not even asked (test_catalogue_panel_ssrf.py); an
+    # ADES named by URL is refused before any connection (test below)
     assert collections.status_code == 400 and "is refused" in collections.text
-    paths = {s["path"].split("?")[0] for s in seen}
-    assert "/jobs" in paths and "/" not in paths, paths
-    assert [s["path"] for s in seen if "authorization" in s] == []
+    assert seen == [], seen
+
+
+JOB_ROUTES = [("jobs", "GET"), ("jobs/{job}", "GET"), ("jobs/{job}/logs", "GET"),
+              ("jobs/{job}/results", "GET"), ("jobs/{job}/publish", "POST"),
+              ("jobs/{job}", "DELETE")]
+
+
+def test_no_jobs_route_reaches_an_ades_the_request_names(servers, mallory):
+    """The jobs panel talks to configured ADES endpoints only: a URL in `ades` (query or body)
+    is refused before any connection (the server would send the user's token to it). A
+    listener stands for the attacker's ADES: nothing ever connects to it."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.5)
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/ogc-api"
+    try:
+        for path, method in JOB_ROUTES:
+            target = f"{servers['mallory']}/{path.format(job='some-job')}"
+            answer = _get(target, mallory.headers, method, params={"ades": url},
+                          **({"json": {"ades": url}} if method == "POST" else {}))
+            assert answer.status_code == 400, (path, answer.text)
+            assert answer.json()["field"] == "ades" and "is configured" in answer.text
+        with pytest.raises(socket.timeout):
+            listener.accept()
+    finally:
+        listener.close()

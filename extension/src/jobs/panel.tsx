@@ -1,20 +1,24 @@
-/* The jobs panel (left sidebar): the user's ADES jobs, newest first, refreshed by polling;
- * a job's log, its results on the map, dismissing it; a notification when a job that was
- * running finishes. */
-import { MainAreaWidget, Notification, ReactWidget } from '@jupyterlab/apputils';
+/* The jobs panel (left sidebar): the user's jobs on every configured ADES, newest first,
+ * refreshed by polling (a poll with nothing new costs a 304); per job: its inputs, its logs
+ * (main area, followed while it runs), its results (the catalog tree and the items on the map,
+ * publish to the workspace), re-run with the same inputs, dismiss/cancel. Ends are notified by the page's job watcher (watch.ts). */
+import { MainAreaWidget } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
+import { RequestError } from '../api';
 import { catalogues } from '../catalogue/api';
-import { EoMap, MapView } from '../map';
 import { LazySidePanel } from '../sidepanel';
+import { usePoll } from '../usepoll';
 import * as api from './api';
+import { LogView } from './logview';
+import { Results } from './results';
+import { watcher } from './watch';
 
 export interface IJobsPanelOptions {
-  /** Other ADES endpoints (settings) and the refresh interval, read at each poll. */
-  endpoints: () => string[];
+  /** The refresh interval, read at each poll. */
   refreshSeconds: () => number;
-  /** Put a widget into the main area (the log). */
+  /** Put a widget into the main area (a log). */
   open: (widget: Widget) => void;
 }
 
@@ -52,110 +56,120 @@ export function duration(job: api.IJob): string {
   return m < 60 ? `${m} min ${Math.round(s % 60)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
-/** The log of one job in the main area, followed (re-read) while the job runs. */
-class LogView extends ReactWidget {
-  constructor(private job: api.IJob) {
-    super();
-    this.addClass('eopde-JobLog');
-  }
-  render(): JSX.Element {
-    return <Log job={this.job} />;
-  }
+/** The inputs a job ran with, asked when first shown. */
+function Inputs(props: { job: api.IJob }): JSX.Element {
+  const [found, setFound] = React.useState<api.IJobInputs | null>(null);
+  const [error, setError] = React.useState('');
+  const open = (e: React.SyntheticEvent<HTMLDetailsElement>) => {
+    if (e.currentTarget.open && !found && !error) {
+      api.inputs(props.job)
+        .then(setFound)
+        .catch(err => setError((err as RequestError).message));
+    }
+  };
+  return (
+    <details className="eopde-Job-inputs" onToggle={open}>
+      <summary>Inputs</summary>
+      {error && <div className="eopde-Job-message">{error}</div>}
+      {found && (
+        <dl>
+          {Object.entries(found.inputs).map(([name, value]) => (
+            <React.Fragment key={name}>
+              <dt>{name}{found.redacted.includes(name) ? ' (not kept)' : ''}</dt>
+              <dd><code>{JSON.stringify(value)}</code></dd>
+            </React.Fragment>
+          ))}
+        </dl>
+      )}
+    </details>
+  );
 }
 
-function Log(props: { job: api.IJob }): JSX.Element {
-  const [text, setText] = React.useState('');
-  const [error, setError] = React.useState<string | null>(null);
-  React.useEffect(() => {
-    let stop = false;
-    const read = async () => {
-      try {
-        setText((await api.log(props.job)).text || '(the log is empty so far)');
-        setError(null);
-      } catch (e) {
-        setError((e as Error).message);
-      }
-      const current = (await api.jobs([]).catch(() => null))?.jobs.find(
-        j => j.id === props.job.id
-      );
-      if (!stop && current && !api.FINAL.has(current.status)) {
-        setTimeout(() => void read(), 2000);
-      }
-    };
-    void read();
-    return () => {
-      stop = true;
-    };
-  }, []);
+function JobRow(props: {
+  job: api.IJob;
+  many: boolean;
+  onLog: () => void;
+  onResults: () => void;
+  onRerun: () => void;
+  onDismiss: () => void;
+}): JSX.Element {
+  const { job } = props;
+  const final = api.FINAL.has(job.status);
   return (
-    <div className="eopde-JobLog-body">
-      {error && <div className="eopde-Catalogue-error" role="alert">{error}</div>}
-      <pre>{text}</pre>
-    </div>
+    <li className="eopde-Job" data-job={job.id} data-status={job.status}>
+      <div className="eopde-Row">
+        <span className="eopde-Job-process">{job.process ?? '(process)'}</span>
+        <span className={`eopde-Job-status eopde-status-${job.status}`}>{job.status}</span>
+      </div>
+      <div className="eopde-Row eopde-Job-meta">
+        <span title={job.id}>{job.id.slice(0, 8)}</span>
+        {props.many && <span title="ADES">{job.ades}</span>}
+        <span>{(job.created ?? '').replace('T', ' ').slice(0, 19)}</span>
+        <span className="eopde-Job-duration">{duration(job)}</span>
+      </div>
+      {!final && <progress max={100} value={job.progress ?? 0} aria-label="progress" />}
+      {job.message && <div className="eopde-Job-message">{job.message}</div>}
+      <div className="eopde-Row">
+        <button className="jp-mod-styled" onClick={props.onLog}>Log</button>
+        <button className="jp-mod-styled" disabled={job.status !== 'successful'}
+          onClick={props.onResults}>Results</button>
+        <button className="jp-mod-styled" onClick={props.onRerun}
+          title="Run the process again with the same inputs">Re-run</button>
+        <button className="jp-mod-styled" disabled={job.status === 'dismissed'}
+          onClick={props.onDismiss}>
+          {final ? 'Dismiss' : 'Cancel'}
+        </button>
+      </div>
+      <Inputs job={job} />
+    </li>
   );
 }
 
 function Jobs(props: IJobsPanelOptions): JSX.Element {
-  const [jobs, setJobs] = React.useState<api.IJob[]>([]);
-  const [failures, setFailures] = React.useState<{ [k: string]: string }>({});
+  const [list, setList] = React.useState<api.IJobList | null>(null);
   const [error, setError] = React.useState<string | null>(null);
-  const [loaded, setLoaded] = React.useState(false);
   const [basemap, setBasemap] = React.useState<string | null | undefined>(undefined);
-  const [shown, setShown] = React.useState<api.IJobResults | null>(null);
+  const [shown, setShown] = React.useState<{ job: api.IJob; results: api.IJobResults } | null>(
+    null
+  );
   const [, tick] = React.useState(0);
-  const seen = React.useRef(new Map<string, string>());
-  const map = React.useRef<EoMap | null>(null);
+  const listing = React.useRef(new api.JobListing());
 
-  const refresh = React.useCallback(async () => {
-    try {
-      const answer = await api.jobs(props.endpoints());
-      answer.jobs.forEach(job => {
-        const before = seen.current.get(job.id);
-        if (before && !api.FINAL.has(before) && api.FINAL.has(job.status)) {
-          const text = `Job ${job.process ?? ''} ${job.id.slice(0, 8)} ${job.status}`;
-          if (job.status === 'successful') {
-            Notification.success(text, { autoClose: 8000 });
-          } else if (job.status === 'failed') {
-            Notification.error(`${text}: ${job.message ?? ''}`, { autoClose: false });
-          }
+  const refresh = usePoll(
+    async alive => {
+      try {
+        const answer = await listing.current.fetch();
+        if (!alive()) {
+          return false;
         }
-        seen.current.set(job.id, job.status);
-      });
-      setJobs(answer.jobs);
-      setFailures(answer.failures);
-      setError(null);
-    } catch (e) {
-      setError((e as Error).message);
-    } finally {
-      setLoaded(true);
-    }
-  }, []);
+        if (answer) {
+          watcher().observe(answer.jobs);
+          setList(answer);
+        }
+        setError(null);
+      } catch (e) {
+        if (alive()) {
+          setError((e as RequestError).message);
+        }
+      }
+      return true;
+    },
+    () => props.refreshSeconds() * 1000,
+    []
+  );
 
   React.useEffect(() => {
-    let timer = 0;
-    let stop = false;
-    const loop = async () => {
-      await refresh();
-      if (!stop) {
-        timer = window.setTimeout(() => void loop(), props.refreshSeconds() * 1000);
-      }
-    };
-    void loop();
     // durations of running jobs move on between polls
     const clock = window.setInterval(() => tick(t => t + 1), 1000);
     catalogues()
       .then(a => setBasemap(a.basemap))
       .catch(() => setBasemap(null));
-    return () => {
-      stop = true;
-      window.clearTimeout(timer);
-      window.clearInterval(clock);
-    };
+    return () => window.clearInterval(clock);
   }, []);
 
   const openLog = (job: api.IJob) => {
     const widget = new MainAreaWidget({ content: new LogView(job) });
-    widget.id = `eopde-log-${job.id}`;
+    widget.id = `eopde-log-${job.ades}-${job.id}`;
     widget.title.label = `Log of ${job.process ?? 'job'} ${job.id.slice(0, 8)}`;
     widget.title.closable = true;
     props.open(widget);
@@ -163,94 +177,73 @@ function Jobs(props: IJobsPanelOptions): JSX.Element {
 
   const openResults = async (job: api.IJob) => {
     try {
-      const found = await api.results(job);
-      setShown(found);
+      setShown({ job, results: await api.results(job) });
       setError(null);
     } catch (e) {
-      setError((e as Error).message);
+      setError((e as RequestError).message);
     }
   };
 
-  React.useEffect(() => {
-    if (shown && map.current) {
-      map.current.setFootprints({ type: 'FeatureCollection', features: shown.features });
+  const rerun = async (job: api.IJob) => {
+    try {
+      const again = await api.rerun(job);
+      watcher().track(again);
+      setError(null);
+      refresh();
+    } catch (e) {
+      setError((e as RequestError).message);
     }
-  }, [shown, basemap]);
+  };
 
   const dismiss = async (job: api.IJob) => {
     try {
       await api.dismiss(job);
-      if (shown?.id === job.id) {
+      if (shown?.job.id === job.id) {
         setShown(null);
       }
-      await refresh();
+      refresh();
     } catch (e) {
-      setError((e as Error).message);
+      setError((e as RequestError).message);
     }
   };
 
+  const jobs = list?.jobs ?? [];
   return (
     <div className="eopde-Jobs-body">
       <div className="eopde-Row">
         <strong>Jobs</strong>
-        <button className="jp-mod-styled" onClick={() => void refresh()}>
+        <button className="jp-mod-styled" onClick={() => {
+          listing.current.reset();
+          refresh();
+        }}>
           Refresh
         </button>
       </div>
       {error && <div className="eopde-Catalogue-error" role="alert">{error}</div>}
-      {Object.entries(failures).map(([ades, why]) => (
+      {Object.entries(list?.failures ?? {}).map(([ades, why]) => (
         <div key={ades} className="eopde-Catalogue-error" role="alert">
           {ades}: {why}
         </div>
       ))}
-      {loaded && !jobs.length && <p>No jobs yet.</p>}
+      {list && !list.endpoints.length && (
+        <p>
+          No ADES is configured: start the local platform (<code>eopde up</code>), set
+          <code> EOPDE_ADES_URL</code>, or add <code>ades_url</code> to a platform in
+          <code> ~/.config/eopde/platforms.toml</code>.
+        </p>
+      )}
+      {list && list.endpoints.length > 0 && !jobs.length && <p>No jobs yet.</p>}
+      {shown && (
+        <Results job={shown.job} results={shown.results} basemap={basemap}
+          onClose={() => setShown(null)} />
+      )}
       <ul className="eopde-JobList">
         {jobs.map(job => (
-          <li key={`${job.ades}-${job.id}`} className="eopde-Job" data-job={job.id}
-            data-status={job.status}>
-            <div className="eopde-Row">
-              <span className="eopde-Job-process">{job.process ?? '(process)'}</span>
-              <span className={`eopde-Job-status eopde-status-${job.status}`}>{job.status}</span>
-            </div>
-            <div className="eopde-Row eopde-Job-meta">
-              <span title={job.id}>{job.id.slice(0, 8)}</span>
-              <span>{(job.created ?? '').replace('T', ' ').slice(0, 19)}</span>
-              <span className="eopde-Job-duration">{duration(job)}</span>
-            </div>
-            {!api.FINAL.has(job.status) && (
-              <progress max={100} value={job.progress ?? 0} aria-label="progress" />
-            )}
-            {job.message && <div className="eopde-Job-message">{job.message}</div>}
-            <div className="eopde-Row">
-              <button className="jp-mod-styled" onClick={() => openLog(job)}>Log</button>
-              <button className="jp-mod-styled" disabled={job.status !== 'successful'}
-                onClick={() => void openResults(job)}>Results</button>
-              <button className="jp-mod-styled" disabled={job.status === 'dismissed'}
-                onClick={() => void dismiss(job)}>
-                {api.FINAL.has(job.status) ? 'Dismiss' : 'Cancel'}
-              </button>
-            </div>
-          </li>
+          <JobRow key={`${job.ades}-${job.id}`} job={job} many={list!.endpoints.length > 1}
+            onLog={() => openLog(job)} onResults={() => void openResults(job)}
+            onRerun={() => void rerun(job)} onDismiss={() => void dismiss(job)} />
         ))}
       </ul>
-      {shown && (
-        <div className="eopde-Jobs-results" data-results={shown.id}>
-          <div className="eopde-Row">
-            <strong>Results of {shown.id.slice(0, 8)}</strong>
-            <button className="jp-mod-styled" onClick={() => setShown(null)}>Close</button>
-          </div>
-          <div className="eopde-Jobs-items">
-            {shown.features.length} item{shown.features.length === 1 ? '' : 's'}:{' '}
-            {shown.features.map(f => String(f.id)).join(', ')}
-          </div>
-          {basemap !== undefined && (
-            <MapView basemap={basemap} onReady={m => {
-              map.current = m;
-              m?.setFootprints({ type: 'FeatureCollection', features: shown.features });
-            }} />
-          )}
-        </div>
-      )}
     </div>
   );
 }

@@ -1,4 +1,5 @@
-/* The jobs panel's plugin: the panel in the left sidebar; its settings (eopde:jobs). */
+/* The jobs panel's plugin: the panel in the left sidebar; its settings (eopde:jobs); the
+ * page's job watcher (notifications when a job started here ends, panel opened or not). */
 import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
@@ -7,6 +8,7 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { listIcon } from '@jupyterlab/ui-components';
 
 import { JobsPanel } from './panel';
+import { watcher } from './watch';
 
 const PLUGIN_ID = 'eopde:jobs';
 
@@ -16,10 +18,8 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
   autoStart: true,
   optional: [ISettingRegistry],
   activate: (app: JupyterFrontEnd, registry: ISettingRegistry | null) => {
-    let endpoints: string[] = [];
     let refresh = 3;
     const panel = new JobsPanel({
-      endpoints: () => endpoints,
       refreshSeconds: () => refresh,
       open: widget => {
         const existing = [...app.shell.widgets('main')].find(w => w.id === widget.id);
@@ -34,11 +34,12 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
     });
     panel.title.icon = listIcon;
     app.shell.add(panel, 'left', { rank: 310 });
+    // jobs started before a reload are watched again (nothing is asked when there are none)
+    watcher().onShow = () => app.shell.activateById(panel.id);
     if (registry) {
       void registry.load(PLUGIN_ID).then(loaded => {
         const apply = () => {
           const c = loaded.composite as any;
-          endpoints = Array.isArray(c.adesEndpoints) ? c.adesEndpoints.map(String) : [];
           refresh = Math.max(1, Number(c.refreshSeconds) || 3);
         };
         apply();

@@ -1,193 +1,119 @@
-"""The jobs panel's REST API under `<base_url>/eopde/jobs`: the user's jobs on each configured
-ADES, a job's status, log and results, dismissing it; through `eopde.ades` (the client a
-notebook uses).
+"""The jobs panel's REST API under `<base_url>/eopde/jobs`: the user's jobs on the configured
+ADES endpoints, a job's status, logs (one log followed from an offset), results (items and the
+catalog tree), dismiss, publish to the workspace, its inputs, re-run with the same inputs. Thin: each route calls the server
+extension's one ADES layer (`ades.py`), which the wizard's steps use too.
 
-Whose jobs: the ADES decides, from the token. The platform's token (`eopde.auth`) goes only to
-the platform's ADES (`EOPDE_ADES_URL`, `{user}` filled); an ADES the user added in the settings is
-asked without a token, so it is never handed to a third party."""
+`?ades=<name>` names a configured ADES (`eopde.config.ades_endpoints`; default: the current
+platform's); a URL names nothing configured and is refused before any connection.
+
+The listing is polled: between two full listings (`?full=1`, or every `ades.FULL_EVERY` s) the
+ADES is asked only for its unfinished jobs; tornado answers a GET with an ETag and a request
+that sends it back in If-None-Match gets a 304 without a body when nothing changed."""
 
 from __future__ import annotations
 
-import re
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import tornado.web
 
-from eopde.ades import errors as ades_errors
-
+from . import ades
 from .errors import RequestError
-from .handlers import _Handler
+from .handlers import _Handler, _count
 
-JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 MAX_ENDPOINTS = 8
-MAX_JOBS = 500
-#: The status fields the panel shows (the whole statusInfo stays on the ADES).
-FIELDS = ("status", "message", "progress", "created", "started", "finished", "updated")
 
 
-def _platform_url() -> str | None:
-    from eopde.config import ConfigError, load
+class _JobHandler(_Handler):
+    def ades_name(self) -> str | None:
+        return self.get_query_argument("ades", None)
 
-    try:
-        return load().ades_url
-    except ConfigError:
-        return None
-
-
-def _client(url: Any) -> Any:
-    """The library's client of the ADES at `url` (default and "": the platform's)."""
-    from eopde.ades.client import Client
-    from eopde.catalogue.stac import _same_endpoint
-    from eopde.config import ConfigError
-
-    platform = _platform_url()
-    if url in (None, "") or (isinstance(url, str) and _same_endpoint(url, platform)):
-        if not platform:
-            raise RequestError(400, "no platform ADES is configured (EOPDE_ADES_URL): add an "
-                                    "ADES by its OGC API - Processes URL.", field="ades")
-        try:
-            return Client(platform)
-        except ConfigError as err:
-            raise RequestError(400, str(err), field="ades") from None
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")) or "{" in url:
-        raise RequestError(400, "ades: give an OGC API - Processes http(s) URL.", field="ades")
-    return Client(url, token="")
+    async def answer_with(self, work: Any) -> None:
+        await self.run(work, remote=True)
 
 
-def _error(err: Exception) -> RequestError:
-    """The ADES's answer as the REST API's: its 4xx kept, the rest a 502 (its fault)."""
-    if isinstance(err, ades_errors.NoSuchJob):
-        return RequestError(404, str(err))
-    if isinstance(err, ades_errors.Unauthorized):
-        return RequestError(403, str(err))
-    if isinstance(err, ades_errors.ResultNotReady):
-        return RequestError(409, str(err))
-    if isinstance(err, (ades_errors.JobFailed, ades_errors.JobDismissed)):
-        return RequestError(409, str(err))
-    status = getattr(err, "status", None)
-    if isinstance(status, int) and 400 <= status < 500:
-        return RequestError(status, str(err))
-    return RequestError(502, f"the ADES did not answer as expected: {err}")
-
-
-def _job_id(value: str) -> str:
-    if not JOB_ID.fullmatch(value):
-        raise RequestError(400, "a job id is letters, digits, '.', '_' and '-' (at most 128).")
-    return value
-
-
-def _summary(info: Any, ades: str, platform: bool) -> dict[str, Any]:
-    doc = {"id": info.id, "process": info.process_id, "ades": ades, "platform": platform}
-    doc.update({key: getattr(info, key) for key in FIELDS})
-    if isinstance(info.raw.get("inputs"), dict):
-        doc["inputs"] = info.raw["inputs"]
-    doc["logs"] = [link.get("title") or link.get("href") for link in info.log_links]
-    return doc
-
-
-def _list_one(url: str | None) -> list[dict[str, Any]]:
-    with _client(url) as client:
-        platform = url in (None, "")
-        return [_summary(job.last_status, client.url, platform)
-                for job in client.jobs(limit=MAX_JOBS)]
-
-
-def jobs(endpoints: list[str]) -> dict[str, Any]:
-    """Jobs of every endpoint (the platform's first), newest first; an endpoint that fails is
-    named in `failures` and the others still answer."""
-    if len(endpoints) > MAX_ENDPOINTS:
-        raise RequestError(400, f"at most {MAX_ENDPOINTS} ADES endpoints at once.", field="ades")
-    urls: list[str | None] = [None] if _platform_url() else []
-    urls += [u for u in dict.fromkeys(endpoints) if u]
-    found: list[dict[str, Any]] = []
-    failures: dict[str, str] = {}
-    with ThreadPoolExecutor(max_workers=max(1, len(urls))) as pool:
-        futures = {url: pool.submit(_list_one, url) for url in urls}
-        for url, future in futures.items():
-            try:
-                found += future.result()
-            except RequestError as err:
-                failures[url or "platform"] = err.message
-            except Exception as err:  # noqa: BLE001 - one endpoint down must not hide the rest
-                failures[url or "platform"] = _error(err).message
-    found.sort(key=lambda job: job.get("created") or "", reverse=True)
-    return {"jobs": found, "failures": failures}
-
-
-def _with_job(url: Any, job_id: str, work: Any) -> dict[str, Any]:
-    job_id = _job_id(job_id)
-    client = _client(url)
-    try:
-        with client:
-            return dict(work(client, job_id))
-    except RequestError:
-        raise
-    except Exception as err:  # noqa: BLE001 - sorted by _error
-        raise _error(err) from None
-
-
-def status(url: Any, job_id: str) -> dict[str, Any]:
-    return _with_job(url, job_id, lambda c, j: _summary(c.job(j).last_status, c.url,
-                                                         url in (None, "")))
-
-
-def log(url: Any, job_id: str) -> dict[str, Any]:
-    return _with_job(url, job_id, lambda c, j: {"id": j, "text": c.job(j).logs()})
-
-
-def results(url: Any, job_id: str) -> dict[str, Any]:
-    """The job's outputs and the items of its result catalog as GeoJSON (the map's footprints)."""
-    def read(client: Any, job: str) -> dict[str, Any]:
-        found = client.job(job).results()
-        features = []
-        for item in found.items():
-            features.append({"type": "Feature", "id": item.id, "geometry": item.geometry,
-                             "bbox": item.bbox, "properties": {
-                                 k: item.properties.get(k) for k in ("datetime", "title")
-                                 if k in item.properties},
-                             "assets": sorted(item.assets)})
-        return {"id": job, "outputs": found.outputs, "catalog": found.catalog_url,
-                "features": features}
-    return _with_job(url, job_id, read)
-
-
-def dismiss(url: Any, job_id: str) -> dict[str, Any]:
-    return _with_job(url, job_id, lambda c, j: {"id": j, "status": c.job(j).dismiss().status})
-
-
-class JobsHandler(_Handler):
+class JobsHandler(_JobHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        endpoints = self.get_query_arguments("ades")
-        await self.run(lambda: jobs(endpoints))
+        names = self.get_query_arguments("ades")
+        if len(names) > MAX_ENDPOINTS:
+            self.answer(400, {"message": f"at most {MAX_ENDPOINTS} ADES endpoints at once.",
+                              "field": "ades"})
+            return
+        full = self.get_query_argument("full", "") not in ("", "0", "false")
+        await self.answer_with(lambda: ades.listing(names, full))
 
 
-class JobHandler(_Handler):
+class JobHandler(_JobHandler):
     @tornado.web.authenticated
     async def get(self, job_id: str) -> None:
-        url = self.get_query_argument("ades", None)
-        await self.run(lambda: status(url, job_id))
+        name = self.ades_name()
+        await self.answer_with(lambda: ades.status(name, job_id))
 
     @tornado.web.authenticated
     async def delete(self, job_id: str) -> None:
-        url = self.get_query_argument("ades", None)
-        await self.run(lambda: dismiss(url, job_id))
+        name = self.ades_name()
+        await self.answer_with(lambda: ades.dismiss(name, job_id))
 
 
-class LogHandler(_Handler):
+class LogsHandler(_JobHandler):
+    """Every log of the job; with `step=<title>`, that one from `offset` on."""
+
     @tornado.web.authenticated
     async def get(self, job_id: str) -> None:
-        url = self.get_query_argument("ades", None)
-        await self.run(lambda: log(url, job_id))
+        name, step = self.ades_name(), self.get_query_argument("step", None)
+        if step is None:
+            await self.answer_with(lambda: ades.logs(name, job_id))
+            return
+        try:
+            offset = _count(self.get_query_argument("offset", "0"), "offset")
+        except RequestError as err:
+            self.answer(err.status, err.to_dict())
+            return
+        await self.answer_with(lambda: ades.log(name, job_id, step, offset))
 
 
-class ResultsHandler(_Handler):
+class ResultsHandler(_JobHandler):
     @tornado.web.authenticated
     async def get(self, job_id: str) -> None:
-        url = self.get_query_argument("ades", None)
-        await self.run(lambda: results(url, job_id))
+        name = self.ades_name()
+        await self.answer_with(lambda: ades.results(name, job_id))
 
 
-ROUTES = [("jobs", JobsHandler), (r"jobs/([^/]+)", JobHandler), (r"jobs/([^/]+)/log", LogHandler),
-          (r"jobs/([^/]+)/results", ResultsHandler)]
+class PublishHandler(_JobHandler):
+    """POST {ades?, collection?}: the job's results into the user's workspace."""
+
+    @tornado.web.authenticated
+    async def post(self, job_id: str) -> None:
+        try:
+            body = self.body()
+        except RequestError as err:
+            self.answer(err.status, err.to_dict())
+            return
+        await self.answer_with(lambda: ades.publish(body.get("ades"), job_id,
+                                                    body.get("collection")))
+
+
+class InputsHandler(_JobHandler):
+    @tornado.web.authenticated
+    async def get(self, job_id: str) -> None:
+        name = self.ades_name()
+        await self.answer_with(lambda: ades.inputs(name, job_id))
+
+
+class RerunHandler(_JobHandler):
+    """POST {ades?}: the job's process again with the same inputs; the new job's status."""
+
+    @tornado.web.authenticated
+    async def post(self, job_id: str) -> None:
+        try:
+            body = self.body()
+        except RequestError as err:
+            self.answer(err.status, err.to_dict())
+            return
+        await self.answer_with(lambda: ades.rerun(body.get("ades"), job_id))
+
+
+ROUTES = [("jobs", JobsHandler), (r"jobs/([^/]+)", JobHandler),
+          (r"jobs/([^/]+)/logs", LogsHandler), (r"jobs/([^/]+)/results", ResultsHandler),
+          (r"jobs/([^/]+)/publish", PublishHandler), (r"jobs/([^/]+)/inputs", InputsHandler),
+          (r"jobs/([^/]+)/rerun", RerunHandler)]

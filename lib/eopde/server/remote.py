@@ -3,82 +3,30 @@ endpoints, deploy (with what changes against the deployed version), execute, a j
 per-step logs, results and dismiss, publish to the workspace, a catalogue search. Each calls the
 library the CLI uses (`eopde.ades.Client`, `eopde.workspace.Workspace`, `eopde.catalogue`).
 
-An ADES is chosen by the *name* of a configured platform (`eopde.config.ades_endpoints`), never
-by a URL in the request: the client sends the user's token to the ADES it talks to.
+The ADES, its errors and the job operations are the server extension's one ADES layer
+(`ades.py`, shared with the jobs panel): an ADES is chosen by the *name* of a configured
+platform, never by a URL in the request.
 """
 
 from __future__ import annotations
 
 import difflib
 import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from . import ades
+from . import ades
+from .ades import client_for, no_home
 from .errors import RequestError
 
 MAX_ID = 200
 MAX_ITEMS = 200
 MAX_DIFF_LINES = 400
 
-
-def endpoints(default: str = "") -> dict[str, Any]:
-    """GET /eopde/ades: the configured ADES endpoints ({name, url}) and which one the wizard
-    proposes (the `defaultAdes` setting when it names one, else the current platform's)."""
-    from eopde.config import ConfigError, ades_endpoints
-
-    try:
-        found = ades_endpoints()
-    except ConfigError as err:
-        return {"endpoints": [], "default": None, "problem": _no_home(str(err))}
-    names = [name for name, _ in found]
-    urls = {url.rstrip("/"): name for name, url in found}
-    chosen = default if default in names else urls.get(default.rstrip("/"))
-    return {"endpoints": [{"name": n, "url": u} for n, u in found],
-            "default": chosen or (names[0] if names else None)}
-
-
-def _no_home(message: str) -> str:
-    from eopde.config import config_file
-
-    return message.replace(str(config_file()), "your platforms.toml")
-
-
-@contextmanager
-def client_for(name: Any) -> Iterator[Any]:
-    """The ADES client of the configured endpoint `name`; every error of the ADES as a 4xx."""
-    from eopde.ades import Client
-    from eopde.ades.errors import (ADESConnectionError, InvalidInput, NoSuchJob, NoSuchProcess,
-                                   ProcessesError)
-    from eopde.config import ConfigError, ades_endpoints
-
-    if not isinstance(name, str) or not name:
-        raise RequestError(400, "`ades` must name one of the configured ADES endpoints.",
-                           field="ades")
-    try:
-        url = dict(ades_endpoints()).get(name)
-        if url is None:
-            raise RequestError(400, f"no ADES named `{name[:100]}` is configured; choose one of "
-                               "the list.", field="ades")
-        client = Client(url)
-    except ConfigError as err:
-        raise RequestError(400, _no_home(str(err)), field="ades") from None
-    try:
-        yield client
-    except (NoSuchProcess, NoSuchJob) as err:
-        raise RequestError(404, f"the ADES `{name}` says: {err}") from None
-    except InvalidInput as err:
-        raise RequestError(422, f"the ADES `{name}` refused the inputs: {err}",
-                           field="inputs") from None
-    except ADESConnectionError as err:
-        raise RequestError(502, f"cannot reach the ADES `{name}`: {err}; check that it runs "
-                           "(`eopde status`) or choose another.", field="ades") from None
-    except ProcessesError as err:
-        status = err.status if err.status and 400 <= err.status < 500 else 502
-        raise RequestError(status, f"the ADES `{name}` answered: {err}") from None
-    finally:
-        client.close()
+#: GET /eopde/ades: the configured endpoints (the jobs panel lists the same).
+endpoints = ades.endpoints
 
 
 def _text_id(body: Mapping[str, Any], key: str) -> str:
@@ -177,7 +125,7 @@ def process(body: Mapping[str, Any]) -> dict[str, Any]:
 
 def execute(body: Mapping[str, Any]) -> dict[str, Any]:
     """POST /eopde/execute: an asynchronous job of the process with `inputs`; empty values are
-    left out (the input's default applies)."""
+    left out (the input's default applies). Answers the job's status (`ades.status_doc`)."""
     inputs = body.get("inputs") or {}
     if not isinstance(inputs, Mapping) or not all(isinstance(k, str) for k in inputs):
         raise RequestError(400, "`inputs` must map the process's inputs to values.",
@@ -185,79 +133,36 @@ def execute(body: Mapping[str, Any]) -> dict[str, Any]:
     values = {k: v for k, v in inputs.items() if v not in (None, "", [])}
     with client_for(body.get("ades")) as client:
         job = client.execute(_text_id(body, "process"), values)
-        return _status(job.last_status, job.id)
+        return ades.status_doc(job.last_status, body["ades"], job.id)
 
 
-def _status(status: Any, job_id: str) -> dict[str, Any]:
-    return {"id": job_id, "status": status.status if status else "accepted",
-            "progress": status.progress if status else None,
-            "message": status.message if status else None,
-            "created": status.created if status else None,
-            "finished": status.finished if status else None}
-
+# The monitor and publish steps: the jobs panel's operations (`ades.py`), the ADES and job
+# named in the body.
 
 def job(body: Mapping[str, Any]) -> dict[str, Any]:
-    """POST /eopde/job: a job's status; with `logs`, its per-step logs too."""
-    from eopde.ades import Job
-
-    with client_for(body.get("ades")) as client:
-        one = Job(client, _text_id(body, "job"))
-        answer = _status(one.status(), one.id)
-        if body.get("logs"):
-            answer["logs"] = [{"title": t, "text": x[-100_000:]} for t, x in one.step_logs()]
-        return answer
+    """POST /eopde/job: a job's status; with `logs`, its logs too (`step_logs`)."""
+    ades.choose(body.get("ades"))
+    if body.get("logs"):
+        return ades.logs(body["ades"], _text_id(body, "job"))
+    return ades.status(body["ades"], _text_id(body, "job"))
 
 
 def dismiss(body: Mapping[str, Any]) -> dict[str, Any]:
     """POST /eopde/dismiss: stop the job (`DELETE /jobs/{id}`)."""
-    from eopde.ades import Job
-
-    with client_for(body.get("ades")) as client:
-        one = Job(client, _text_id(body, "job"))
-        return _status(one.dismiss(), one.id)
-
-
-def _item(item: Any) -> dict[str, Any]:
-    return {"id": item.id, "datetime": item.properties.get("datetime"),
-            "bbox": list(item.bbox) if item.bbox else None,
-            "collection": item.collection_id,
-            "href": item.get_self_href(),
-            "cloud_cover": item.properties.get("eo:cloud_cover"),
-            "assets": sorted(item.assets)}
+    ades.choose(body.get("ades"))
+    return ades.dismiss(body["ades"], _text_id(body, "job"))
 
 
 def results(body: Mapping[str, Any]) -> dict[str, Any]:
-    """POST /eopde/results: the items of a finished job's result catalog."""
-    from eopde.ades import Job
-
-    with client_for(body.get("ades")) as client:
-        found = Job(client, _text_id(body, "job")).results()
-        try:
-            items = found.items()
-        except (ValueError, OSError) as err:
-            raise RequestError(502, f"the job's result catalog cannot be read: {err}") from None
-        return {"catalog": found.catalog_url, "items": [_item(i) for i in items[:MAX_ITEMS]]}
+    """POST /eopde/results: a finished job's results (its items, the catalog tree)."""
+    ades.choose(body.get("ades"))
+    return ades.results(body["ades"], _text_id(body, "job"))
 
 
 def publish(body: Mapping[str, Any]) -> dict[str, Any]:
-    """POST /eopde/publish: the job's results into the user's workspace, as
-    `Workspace().publish(job)` does."""
-    from eopde.ades import Job
-    from eopde.workspace import Workspace
-    from eopde.workspace.upload import PublishError
-
-    collection = body.get("collection") or None
-    if collection is not None and (not isinstance(collection, str) or len(collection) > 100):
-        raise RequestError(400, "`collection` must be a short name.", field="collection")
-    with client_for(body.get("ades")) as client:
-        one = Job(client, _text_id(body, "job"))
-        one.status()
-        try:
-            done = Workspace().publish(one, collection=collection, progress=False)
-        except PublishError as err:
-            raise RequestError(422, f"publishing failed: {err}") from None
-    return {"collection": done.collection, "created": done.created, "updated": done.updated,
-            "uploaded": done.uploaded, "url": done.url}
+    """POST /eopde/publish: the job's results into the user's workspace."""
+    ades.choose(body.get("ades"))
+    return ades.publish(body["ades"], _text_id(body, "job"), body.get("collection"))
 
 
 # --- the item picker ------------------------------------------------------------------------
@@ -280,6 +185,6 @@ def search(body: Mapping[str, Any]) -> dict[str, Any]:
         items = list(found)[:limit]
     except (CatalogueError, ConfigError, ValueError, TypeError) as err:
         raise RequestError(422 if not isinstance(err, CatalogueError) else 502,
-                           f"the catalogue search failed: {_no_home(str(err))}",
+                           f"the catalogue search failed: {no_home(str(err))}",
                            field="search") from None
-    return {"items": [_item(i) for i in items]}
+    return {"items": [ades.item_doc(i) for i in items]}
