@@ -279,10 +279,8 @@ class QueryablesHandler(_CatalogueHandler):
 class SearchHandler(_CatalogueHandler):
     @tornado.web.authenticated
     async def post(self) -> None:
-        try:
-            data = self.body()
-        except RequestError as err:
-            self.answer(err.status, err.to_dict())
+        data = self.body_or_answer()
+        if data is None:
             return
         await self.run(lambda: search(data, self.guard))
 
@@ -290,10 +288,8 @@ class SearchHandler(_CatalogueHandler):
 class AoiHandler(_Handler):
     @tornado.web.authenticated
     async def post(self) -> None:
-        try:
-            data = self.body()
-        except RequestError as err:
-            self.answer(err.status, err.to_dict())
+        data = self.body_or_answer()
+        if data is None:
             return
         await self.run(lambda: aoi(data))
 

@@ -47,6 +47,14 @@ class _Handler(APIHandler):
             raise RequestError(400, "the request body must be a JSON object.")
         return data
 
+    def body_or_answer(self) -> dict[str, Any] | None:
+        """The JSON body, or None once the 4xx saying what is wrong with it was answered."""
+        try:
+            return self.body()
+        except RequestError as err:
+            self.answer(err.status, err.to_dict())
+            return None
+
     def notebook(self, data: dict[str, Any]) -> tuple[Any, str]:
         cm = self.contents_manager
         path = wizard.resolve_notebook(cm.root_dir, data.get("path"),

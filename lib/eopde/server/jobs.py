@@ -84,10 +84,8 @@ class PublishHandler(_JobHandler):
 
     @tornado.web.authenticated
     async def post(self, job_id: str) -> None:
-        try:
-            body = self.body()
-        except RequestError as err:
-            self.answer(err.status, err.to_dict())
+        body = self.body_or_answer()
+        if body is None:
             return
         await self.answer_with(lambda: ades.publish(body.get("ades"), job_id,
                                                     body.get("collection")))
@@ -105,10 +103,8 @@ class RerunHandler(_JobHandler):
 
     @tornado.web.authenticated
     async def post(self, job_id: str) -> None:
-        try:
-            body = self.body()
-        except RequestError as err:
-            self.answer(err.status, err.to_dict())
+        body = self.body_or_answer()
+        if body is None:
             return
         await self.answer_with(lambda: ades.rerun(body.get("ades"), job_id))
 
