@@ -116,9 +116,11 @@ def test_search_by_drawing_an_aoi_preview_and_insert_as_code(platform, demo_user
         open_notebook(page, platform.hub_url, USER, NOTEBOOK)
         _open_panel(page, "eopde-catalogue")
         panel = page.locator("#eopde-catalogue")
-        # the platform's one collection, chosen by itself
+        # chosen by itself when it is the catalogue's one collection; earlier tests on the shared
+        # platform may have published workspace collections beside it, so choose it
         panel.locator(".eopde-Collections option[value='sentinel-2-l2a']").wait_for(
             state="attached", timeout=30_000)
+        panel.locator(".eopde-Collections").select_option("sentinel-2-l2a")
         page.wait_for_function("""() => document.querySelector(
             '#eopde-catalogue .eopde-Collections').value === 'sentinel-2-l2a'""")
         panel.locator("[data-queryable=platform]").wait_for(state="attached", timeout=30_000)

@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 
 import pytest
 from shapely.geometry import box
-from tornado.httpclient import HTTPClientError
 
 from catalogue_endpoints import demo_pycsw
+from server_helpers import call
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pycsw")
@@ -44,19 +44,6 @@ def no_platform(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("EOPDE_TOKEN", "platform-token-not-for-others")
 
-
-async def call(jp_fetch, route: str, method: str = "GET", body=None, **query) -> tuple[int, dict]:
-    kwargs: dict = {"method": method}
-    if body is not None:
-        kwargs["body"] = body if isinstance(body, (str, bytes)) else json.dumps(body)
-    if query:
-        kwargs["params"] = query
-    try:
-        r = await jp_fetch("eopde", *route.split("/"), **kwargs)
-    except HTTPClientError as err:
-        assert err.response is not None
-        return err.code, json.loads(err.response.body)
-    return r.code, json.loads(r.body)
 
 
 def expected(items) -> list[str]:

@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from tornado.httpclient import HTTPClientError
 
 from catalogue_endpoints import demo_pycsw, recorder
+from server_helpers import call
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pycsw")
@@ -42,19 +42,6 @@ def allow(jp_serverapp, *urls: str) -> None:
     guard = jp_serverapp.web_app.settings["eopde_catalogue_guard"]
     guard.allowed_origins = ["{0.scheme}://{0.netloc}".format(urlsplit(u)) for u in urls]
 
-
-async def call(jp_fetch, route: str, method: str = "GET", body=None, **query) -> tuple[int, dict]:
-    kwargs: dict = {"method": method}
-    if body is not None:
-        kwargs["body"] = json.dumps(body)
-    if query:
-        kwargs["params"] = query
-    try:
-        r = await jp_fetch("eopde", *route.split("/"), **kwargs)
-    except HTTPClientError as err:
-        assert err.response is not None
-        return err.code, json.loads(err.response.body)
-    return r.code, json.loads(r.body)
 
 
 async def ask_everything(jp_fetch, url: str, kind: str) -> list[tuple[int, dict]]:
