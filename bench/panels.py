@@ -14,8 +14,8 @@ and JOBS finished job records of one user into the ADES's store. Prints, median 
 3. in Chromium (JupyterLab served by that server, a fresh page each run, median of
    BROWSER_REPEAT): the catalogue panel's first render, from showing it to the collections
    listed, and a search of the bench collection from the click to its first page of footprints
-   (100) drawn on the panel's map (Leaflet paths in the page), with the time the rows take.
-Not measured here: the jobs list's first render in the browser.
+   (100) drawn on the panel's map (Leaflet paths in the page), with the time the rows take;
+   and the jobs panel's first render, from showing it to its JOBS jobs listed.
 """
 
 from __future__ import annotations
@@ -64,6 +64,15 @@ SEARCH_JS = """async (n) => {
     const drawn = performance.now() - t0;
     return [rows === null ? drawn : rows, drawn];
 }"""
+#: In the page: show the jobs panel, wait until its list holds `n` jobs (the first listing drawn).
+OPEN_JOBS_JS = """async (n) => {
+    const t0 = performance.now();
+    window.jupyterapp.shell.activateById('eopde-jobs');
+    while (document.querySelectorAll('#eopde-jobs li.eopde-Job').length < n) {
+        await new Promise(r => requestAnimationFrame(r));
+    }
+    return performance.now() - t0;
+}"""
 
 
 def free_port() -> int:
@@ -110,11 +119,12 @@ def median_ms(run, repeat: int) -> tuple[float, object]:
     return statistics.median(times), out
 
 
-def browser_render(url: str, secret: str, repeat: int, page_size: int = 100) -> None:
-    """The catalogue panel in Chromium: first render and search to footprints (see the doc)."""
+def browser_render(url: str, secret: str, repeat: int, jobs: int, page_size: int = 100) -> None:
+    """The panels in Chromium: the catalogue panel's first render and search to footprints, the
+    jobs panel's first render with `jobs` jobs (see the doc)."""
     from playwright.sync_api import sync_playwright
 
-    opened, rows, drawn = [], [], []
+    opened, rows, drawn, listed = [], [], [], []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
@@ -130,6 +140,7 @@ def browser_render(url: str, secret: str, repeat: int, page_size: int = 100) -> 
                 first_row, footprints = page.evaluate(SEARCH_JS, page_size)
                 rows.append(first_row)
                 drawn.append(footprints)
+                listed.append(page.evaluate(OPEN_JOBS_JS, jobs))
                 context.close()
         finally:
             browser.close()
@@ -137,6 +148,8 @@ def browser_render(url: str, secret: str, repeat: int, page_size: int = 100) -> 
     print(f"  shown -> collections listed: {statistics.median(opened):.0f}")
     print(f"  Search -> first rows: {statistics.median(rows):.0f}; -> {page_size} footprints "
           f"drawn: {statistics.median(drawn):.0f}")
+    print(f"jobs panel in Chromium, median of {repeat} fresh pages (ms)")
+    print(f"  shown -> {jobs} jobs listed: {statistics.median(listed):.0f}")
 
 
 def add_jobs(home: Path, count: int) -> None:
@@ -210,7 +223,7 @@ def main() -> None:
                 print(f"  a later poll, unchanged (If-None-Match -> 304): {poll:.1f} ms, "
                       f"{len(same.content)} bytes")  # type: ignore[attr-defined]
             if args.browser_repeat:
-                browser_render(url, secret, args.browser_repeat)
+                browser_render(url, secret, args.browser_repeat, args.jobs)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
