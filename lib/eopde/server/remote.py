@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from . import ades
-from . import ades
 from .ades import client_for, no_home
 from .errors import RequestError
 
