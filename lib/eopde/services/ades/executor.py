@@ -71,7 +71,7 @@ from .fairshare import FairQueue
 from .execution import failure_message, scrub
 from .executor_base import (DEFAULT_MAX_TIMEOUT, DEFAULT_TIMEOUT, DISMISS_MESSAGE, ExecutorBase,
                             count_steps, split_inputs)
-from .stageout import StageOutError, StageOutTarget, delete_results, stage_out
+from .stageout import StageOutError, StageOutTarget, stage_out
 from .steplogs import ToolProgress, notebook_cells, write_step_logs
 from .store import FINAL, utcnow
 
@@ -129,7 +129,6 @@ class LocalExecutor(ExecutorBase):
         self._fair = FairQueue(self.workers, burst)
         self._threads: list[threading.Thread] = []
         self._procs: dict[str, subprocess.Popen] = {}
-        self._dismissed: set[str] = set()
         self._timeouts: dict[str, float] = {}  # job id -> its time limit (seconds)
         self._deadlines: dict[str, float] = {}  # running job id -> monotonic deadline
         self._timed_out: set[str] = set()
@@ -257,11 +256,6 @@ class LocalExecutor(ExecutorBase):
             self._notify(job_id)
         return current
 
-    def delete_results(self, job) -> int:
-        """Delete a job's results from its user's bucket (dismiss of an ended job); returns the
-        number of objects deleted. Raises StageOutError when S3 fails."""
-        return delete_results(job.user, job.id, target=self.storage)
-
     def sandbox(self, job_id: str) -> Path:
         """The folder the job's tool works in (see the module doc)."""
         if self._sandboxes == self.work_dir:
@@ -326,16 +320,10 @@ class LocalExecutor(ExecutorBase):
             else:
                 self.sweep()
 
-    def _finish(self, job_id: str, status: str, message: str, **fields: Any) -> None:
-        with self._lock:
-            current = self.store.get_job(job_id)
-            if current is None or current.status in FINAL or job_id in self._dismissed:
-                return
-            self.store.update_job(job_id, status=status, message=message, finished=utcnow(),
-                                  pid=None, **fields)
-            if current.log_path:
-                write_step_logs(current.log_path)
-            self._notify(job_id)
+    def _finish_fields(self, job) -> dict[str, Any]:
+        if job.log_path:
+            write_step_logs(job.log_path)
+        return {"pid": None}
 
     def _update(self, job_id: str, strict: bool = True, **fields: Any) -> None:
         """Update a running job; a dismissed one raises :class:`_Dismissed` (``strict``) or is

@@ -9,7 +9,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .store import FINAL
+from .stageout import delete_results
+from .store import FINAL, utcnow
 
 DEFAULT_TIMEOUT = 3600.0  #: seconds a job may run (EOPDE_ADES_JOB_TIMEOUT)
 DEFAULT_MAX_TIMEOUT = 6 * 3600.0  #: the most a job may ask for (EOPDE_ADES_JOB_TIMEOUT_MAX)
@@ -66,6 +67,8 @@ class ExecutorBase:
     """Waiters and watchers of jobs, and the time-limit rule. Subclasses call
     :meth:`_notify` (lock held) whenever a job's record changes."""
 
+    storage: Any  #: where results go (a StageOutTarget), set by each subclass
+
     def __init__(self, store, *, job_timeout: float = DEFAULT_TIMEOUT,
                  max_timeout: float = DEFAULT_MAX_TIMEOUT):
         self.store = store
@@ -74,6 +77,7 @@ class ExecutorBase:
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._watchers: dict[str, list[Callable[[], None]]] = {}
+        self._dismissed: set[str] = set()
 
     def check_timeout(self, timeout: Any) -> float:
         """A requested time limit, checked: ValueError says what is allowed."""
@@ -110,6 +114,27 @@ class ExecutorBase:
                 else:
                     self._watchers.pop(job_id, None)
         return unwatch
+
+    def delete_results(self, job) -> int:
+        """Delete a job's results from its owner's bucket (dismiss of an ended job); returns the
+        number of objects deleted. Raises StageOutError when S3 fails. Subclasses set
+        `self.storage` (a StageOutTarget)."""
+        return delete_results(job.user, job.id, target=self.storage)
+
+    def _finish(self, job_id: str, status: str, message: str, **fields: Any) -> None:
+        """Record a job's end once: nothing when it has already ended or was dismissed."""
+        with self._lock:
+            current = self.store.get_job(job_id)
+            if current is None or current.status in FINAL or job_id in self._dismissed:
+                return
+            self.store.update_job(job_id, status=status, message=message, finished=utcnow(),
+                                  **self._finish_fields(current), **fields)
+            self._notify(job_id)
+
+    def _finish_fields(self, job) -> dict[str, Any]:
+        """What a subclass records or does besides status, message and time when `job` ends
+        (lock held; called before the record is written)."""
+        return {}
 
     def _notify(self, job_id: str) -> None:
         """Wake the waiters of a job (lock held)."""

@@ -50,7 +50,7 @@ from .execution import scrub
 from .executor_base import (DEFAULT_MAX_TIMEOUT, DEFAULT_TIMEOUT, DISMISS_MESSAGE, ExecutorBase,
                             split_inputs)
 from .k8s_steps import RESULTS_MARK, STEP_MARK, USAGE_MARK
-from .stageout import StageOutTarget, delete_results, job_prefix
+from .stageout import StageOutTarget, job_prefix
 from .store import FINAL, utcnow
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,6 @@ class KubernetesExecutor(ExecutorBase):
         self.ades_namespace, self.url_policy = ades_namespace, url_policy
         self.poll, self.keep_objects = float(poll), keep_objects
         self._ready: set[str] = set()  # users whose namespace this process has made or seen
-        self._dismissed: set[str] = set()
         self._timeouts: dict[str, float] = {}
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -138,10 +137,6 @@ class KubernetesExecutor(ExecutorBase):
         self._remove(job)
         return job
 
-    def delete_results(self, job) -> int:
-        """Delete a job's results from its owner's bucket (dismiss of an ended job)."""
-        return delete_results(job.user, job.id, target=self.storage)
-
     def _spawn(self, target, job_id: str) -> None:
         t = threading.Thread(target=self._guard, args=(target, job_id), daemon=True,
                              name=f"ades-k8s-{job_id[:8]}")
@@ -174,15 +169,6 @@ class KubernetesExecutor(ExecutorBase):
             self.store.update_job(job_id, **fields)
             self._notify(job_id)
             return True
-
-    def _finish(self, job_id: str, status: str, message: str, **fields: Any) -> None:
-        with self._lock:
-            current = self.store.get_job(job_id)
-            if current is None or current.status in FINAL or job_id in self._dismissed:
-                return
-            self.store.update_job(job_id, status=status, message=message, finished=utcnow(),
-                                  **fields)
-            self._notify(job_id)
 
     # ------------------------------------------------------------------ a job
 
@@ -371,9 +357,7 @@ class KubernetesExecutor(ExecutorBase):
         """Calrissian's usage report (``usage.json``) and the steps' tool logs
         (``steps/<step>.log``, the files the jobs API links, as for local jobs) beside the job's
         log."""
-        import re
-
-        from .steplogs import STEPS_DIR
+        from .steplogs import write_steps
 
         folder = self._log_path(job_id).parent
         steps: dict[str, list[str]] = {}
@@ -384,10 +368,7 @@ class KubernetesExecutor(ExecutorBase):
             elif line.startswith(STEP_MARK) and ": " in line:
                 step, _, text = line[len(STEP_MARK):].partition(": ")
                 steps.setdefault(step, []).append(text)
-        for step, lines in steps.items():  # the name is the workflow's: made a safe file name
-            name = re.sub(r"[^A-Za-z0-9._-]+", "_", step).strip("._") or "step"
-            (folder / STEPS_DIR).mkdir(exist_ok=True)
-            (folder / STEPS_DIR / f"{name}.log").write_text("\n".join(lines) + "\n")
+        write_steps(folder, {step: "\n".join(lines) + "\n" for step, lines in steps.items()})
 
     def _results(self, job, stage_out_log: str) -> dict[str, Any]:
         """The stage-out container's results, checked against the owner's bucket."""

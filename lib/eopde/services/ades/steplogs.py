@@ -37,11 +37,16 @@ def write_step_logs(job_log: str | Path) -> list[Path]:
         text = job_log.read_text(errors="replace")
     except OSError:
         return []
-    folder = job_log.parent / STEPS_DIR
+    return write_steps(job_log.parent, split_step_logs(text))
+
+
+def write_steps(folder: Path, logs: dict[str, str]) -> list[Path]:
+    """Write each step's log text as `folder/steps/<name>.log` (the step's name made a safe
+    file name); returns the files."""
     written = []
-    for name, content in split_step_logs(text).items():
-        folder.mkdir(exist_ok=True)
-        path = folder / f"{_SAFE.sub('_', name).strip('._') or 'step'}.log"
+    for name, content in logs.items():
+        (folder / STEPS_DIR).mkdir(exist_ok=True)
+        path = folder / STEPS_DIR / f"{_SAFE.sub('_', name).strip('._') or 'step'}.log"
         path.write_text(content)
         written.append(path)
     return written
