@@ -41,7 +41,7 @@ CALRISSIAN_RULES = [
     {"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "delete", "list", "watch"]},
     {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
 ]
-#: What the ADES calls in a user's namespace (eopde.services.ades.calrissian: submit, job_state,
+#: What the ADES calls in a user's namespace (eopde.services.ades.calrissian: submit, job_status,
 #: job_pod, container_log, remove). Secrets: create and delete only (the job's owner keys go in,
 #: nothing is ever read back).
 ADES_RULES = [

@@ -192,15 +192,6 @@ def _no_constant(name: str) -> Any:
     raise ValueError(name)
 
 
-@functools.lru_cache(maxsize=1)
-def _tls() -> Any:
-    """One TLS context for every catalogue client. Each new httpx client otherwise loads the CA
-    bundle again: 40-200 ms, most of a publish's fixed registration cost (py-spy)."""
-    import httpx
-
-    return httpx.create_ssl_context()
-
-
 @functools.lru_cache(maxsize=256)
 def _s3(endpoint: str | None, access: str, secret: str, region: str) -> Any:
     """A user's S3 client, made once per keys (boto3 clients are thread-safe; making one reads
@@ -214,12 +205,14 @@ def _clients(settings: WorkspaceSettings, user: str, token: str) -> tuple[Any, A
     """(the user's S3 client, a catalogue client with the user's token, the user's bucket)."""
     import httpx
 
+    from eopde.workspace.backends import tls_context
+
     from .workspace_store import ensure_keys
 
     keys = ensure_keys(settings.keys_file, user, settings.storage_dir)
     s3 = _s3(settings.s3_endpoint, keys.access, keys.secret, settings.region)
     catalogue = httpx.Client(base_url=settings.catalogue_url, timeout=120, trust_env=False,
-                             verify=_tls(), headers={"Authorization": f"Bearer {token}"})
+                             verify=tls_context(), headers={"Authorization": f"Bearer {token}"})
     return s3, catalogue, keys.bucket
 
 

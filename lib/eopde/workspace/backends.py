@@ -22,7 +22,7 @@ KINDS = ("eopde", "eoepca-1.4", "stac-api")
 
 
 @functools.lru_cache(maxsize=1)
-def _tls() -> Any:
+def tls_context() -> Any:
     """One TLS context for every request of the process: a new httpx client otherwise loads
     the CA bundle again (40-200 ms, twice per publish: keys, then registration)."""
     import httpx
@@ -49,7 +49,7 @@ class Backend:
         token = self.token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=base or self.url, headers=headers, timeout=300,
-                            verify=_tls())
+                            verify=tls_context())
 
     def name(self) -> str:
         return f"ws-{self.user}"

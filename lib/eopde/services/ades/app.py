@@ -36,14 +36,13 @@ from .errors import (P1, LastResort, OGCError, bad_request, duplicated_process, 
                      no_such_process, not_acceptable, not_found, too_large, unauthorized)
 from .fetchpolicy import check_inputs, platform_origins, policy_for
 from .inputs import check_execute
-from .jobroutes import MAX_SKIP, JobContext, add_job_routes, job_results, status_info
+from .jobroutes import MAX_SKIP, PREFIX, JobContext, add_job_routes, job_results, status_info
 from .web import load_json, public_bases
 from .store import (DuplicateProcess, JobStore, NoSuchProcess, ProcessRecord, RetiredIdentity,
                     utcnow)
 
 log = logging.getLogger(__name__)
 
-PREFIX = "/{user}/ogc-api"
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/ogc-process-description",

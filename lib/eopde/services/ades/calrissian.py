@@ -2,7 +2,7 @@
 EOEPCA's ADES (zoo-calrissian-runner) does.
 
 This module renders the Kubernetes objects (plain dicts, pure) and makes the few cluster calls
-(``submit``, ``job_state``, ``job_pod``, ``container_log``, ``remove``) with the official
+(``submit``, ``job_status``, ``job_pod``, ``container_log``, ``remove``) with the official
 ``kubernetes`` client; :class:`~eopde.services.ades.k8s_executor.KubernetesExecutor` runs the
 ADES's jobs with them. No cluster is reachable where eopde is developed: the calls are tested
 against a fake of the API server (tests/k8s_fake.py), never a real one.
@@ -366,14 +366,6 @@ def job_status(namespace: str, name: str = "calrissian", api: Any = None):
 
     batch = client.BatchV1Api(api or api_client())
     return batch.read_namespaced_job_status(name, namespace).status
-
-
-def job_state(namespace: str, name: str = "calrissian", api: Any = None) -> str:
-    """The Job's state: ``"running"``, ``"successful"`` or ``"failed"``."""
-    status = job_status(namespace, name, api)
-    if status.succeeded:
-        return "successful"
-    return "failed" if status.failed else "running"
 
 
 def job_pod(namespace: str, name: str, api: Any = None):
