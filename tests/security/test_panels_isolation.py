@@ -9,16 +9,14 @@ token handed to a third party is a token stolen: that server could then act as h
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
+from catalogue_endpoints import recorder
 from extension_install import install_for_user, spawn
 from security.ades_jobs import deploy, execute, publish_image, sh_process, wait
+from untouched import untouched_listener
 
 pytestmark = pytest.mark.platform
 
@@ -79,43 +77,8 @@ def test_mallory_own_server_does_not_give_alice_job(servers, mallory, alice, pat
     assert wait(alice, servers["job"])["status"] == "successful"  # not dismissed
 
 
-@contextmanager
-def _recorder() -> Iterator[tuple[str, list[dict]]]:
-    """A loopback server answering a STAC API landing page / an empty job list, recording the
-    headers it is sent."""
-    seen: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server's name
-            seen.append({"path": self.path, **{k.lower(): v for k, v in self.headers.items()}})
-            base = f"http://127.0.0.1:{self.server.server_port}"
-            body = {"jobs": [], "links": []} if "/jobs" in self.path else {
-                "type": "Catalog", "id": "evil", "description": "x", "stac_version": "1.0.0",
-                "conformsTo": ["https://api.stacspec.org/v1.0.0/core",
-                               "https://api.stacspec.org/v1.0.0/item-search"],
-                "links": [{"rel": "self", "href": base}, {"rel": "root", "href": base},
-                          {"rel": "search", "href": f"{base}/search", "method": "GET"}]}
-            data = json.dumps(body).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def test_a_third_party_catalogue_never_gets_the_token(servers, mallory):
-    with _recorder() as (url, seen):
+def test_a_catalogue_on_an_internal_address_is_not_asked(servers, mallory):
+    with recorder() as (url, seen):
         collections = _get(f"{servers['mallory']}/catalogue/collections", mallory.headers,
                            params={"url": url})
     # a catalogue on an internal address is not even asked (test_catalogue_panel_ssrf.py); an
@@ -133,21 +96,10 @@ def test_no_jobs_route_reaches_an_ades_the_request_names(servers, mallory):
     """The jobs panel talks to configured ADES endpoints only: a URL in `ades` (query or body)
     is refused before any connection (the server would send the user's token to it). A
     listener stands for the attacker's ADES: nothing ever connects to it."""
-    import socket
-
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    listener.settimeout(0.5)
-    url = f"http://127.0.0.1:{listener.getsockname()[1]}/ogc-api"
-    try:
+    with untouched_listener() as url:
         for path, method in JOB_ROUTES:
             target = f"{servers['mallory']}/{path.format(job='some-job')}"
             answer = _get(target, mallory.headers, method, params={"ades": url},
                           **({"json": {"ades": url}} if method == "POST" else {}))
             assert answer.status_code == 400, (path, answer.text)
             assert answer.json()["field"] == "ades" and "is configured" in answer.text
-        with pytest.raises(socket.timeout):
-            listener.accept()
-    finally:
-        listener.close()

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from extension_install import install_for_user, spawn
+from untouched import untouched_listener
 
 pytestmark = pytest.mark.platform
 
@@ -96,22 +97,11 @@ def test_another_user_cannot_use_alices_steps_5_to_9(alice_server, mallory, rout
 
 def test_alices_server_sends_her_token_to_no_ades_the_request_names(alice_server, alice):
     """A listener stands for an attacker's server: no request ever reaches it."""
-    import socket
-
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    listener.settimeout(0.5)
-    url = f"http://127.0.0.1:{listener.getsockname()[1]}/ogc-api"
-    try:
+    with untouched_listener() as url:
         for route, body in STEP_ROUTES[2:9]:
             answer = _post(f"{alice_server}/{route}", {**body, "ades": url}, alice.headers)
             assert answer.status_code == 400, answer.text
             assert answer.json()["field"] == "ades"
-        with pytest.raises(socket.timeout):
-            listener.accept()
-    finally:
-        listener.close()
 
 
 def test_a_test_run_reads_no_notebook_outside_her_folder(alice_server, alice, platform):
