@@ -112,4 +112,5 @@ async def test_an_allowed_catalogue_never_gets_the_platform_token(jp_fetch, jp_s
         answers = await ask_everything(jp_fetch, f"{url}/catalogue", kind)
     assert seen, "the allowed catalogue was asked"
     assert [s["path"] for s in seen if "authorization" in s] == []
+    assert not any("platform-token-not-for-others" in json.dumps(s) for s in seen)
     assert all(code == 502 for code, a in answers if "queryables" not in a), answers
