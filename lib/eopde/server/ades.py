@@ -66,6 +66,15 @@ def endpoints(default: str = "") -> dict[str, Any]:
             "default": chosen or (names[0] if names else None)}
 
 
+def named(name: Any) -> str:
+    """`name` if it can name an ADES (a non-empty string), else the 400 that says so; whether
+    it names a configured one is `choose`'s to say (it reads the configuration)."""
+    if not isinstance(name, str) or not name:
+        raise RequestError(400, "`ades` must name one of the configured ADES endpoints.",
+                           field="ades")
+    return name
+
+
 def choose(name: Any, default_first: bool = False) -> tuple[str, str]:
     """The configured endpoint `(name, url)` called `name`; with `default_first`, no name means
     the current platform's. A URL is a name like any other: it names nothing configured."""
@@ -76,10 +85,7 @@ def choose(name: Any, default_first: bool = False) -> tuple[str, str]:
                                "up`), set EOPDE_ADES_URL, or add `ades_url` to a platform in "
                                "your platforms.toml.", field="ades")
         return found[0]
-    if not isinstance(name, str) or not name:
-        raise RequestError(400, "`ades` must name one of the configured ADES endpoints.",
-                           field="ades")
-    url = dict(found).get(name)
+    url = dict(found).get(named(name))
     if url is None:
         known = ", ".join(n for n, _ in found) or "none"
         raise RequestError(400, f"no ADES named `{name[:MAX_NAME]}` is configured (configured: "
@@ -128,14 +134,20 @@ def rest_error(name: str, err: Exception) -> RequestError:
     raise err
 
 
+def client_for(name: Any) -> Any:
+    """The library's client of the configured ADES `name` (a context manager); its errors as
+    `rest_error` says."""
+    return connected(*choose(name))
+
+
 @contextmanager
-def client_for(name: Any, default_first: bool = False) -> Iterator[Any]:
-    """The library's client of the configured ADES `name`; its errors as `rest_error` says."""
+def connected(chosen: str, url: str) -> Iterator[Any]:
+    """The library's client of the ADES `chosen` at `url` (as `choose` answered); its errors
+    as `rest_error` says."""
     from eopde.ades import Client
     from eopde.ades.errors import JobError, ProcessesError
     from eopde.config import ConfigError
 
-    chosen, url = choose(name, default_first)
     try:
         client = Client(url)
     except ConfigError as err:
@@ -250,14 +262,16 @@ class _Listings:
             for key in [k for k in self._last if k[0] == name]:
                 del self._last[key]
 
-    def jobs(self, name: str, full: bool) -> list[dict[str, Any]]:
+    def jobs(self, key: tuple[str, str], full: bool) -> list[dict[str, Any]]:
+        """The jobs of the ADES `key` = (name, url) as `choose` answered (a name given another
+        URL starts afresh)."""
         from eopde.ades.errors import NoSuchJob
 
-        key = choose(name)  # (name, url): a name given another URL starts afresh
+        name = key[0]
         with self._lock:
             last = self._last.get(key)
         now = time.monotonic()
-        with client_for(name) as client:
+        with connected(*key) as client:
             if full or last is None or now - last[0] > FULL_EVERY:
                 jobs = [status_doc(j.last_status, name, j.id)
                         for j in client.jobs(limit=MAX_JOBS)]
@@ -292,13 +306,16 @@ def listing(names: list[str], full: bool = False) -> dict[str, Any]:
     ADES that cannot answer is named in `failures` and the others still answer. `full`: list
     everything again now (else at most every FULL_EVERY seconds)."""
     found = configured()
+    known = dict(found)
     wanted = list(dict.fromkeys(names)) if names else [name for name, _ in found]
     for name in wanted:
-        choose(name)  # a 400 for a name not configured, before asking any
+        if name not in known:
+            choose(name)  # the 400 naming the configured ones, before asking any
     jobs: list[dict[str, Any]] = []
     failures: dict[str, str] = {}
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(wanted)))) as pool:
-        futures = {name: pool.submit(_listings.jobs, name, full) for name in wanted}
+        futures = {name: pool.submit(_listings.jobs, (name, known[name]), full)
+                   for name in wanted}
         for name, future in futures.items():
             try:
                 jobs += future.result()
@@ -311,8 +328,8 @@ def listing(names: list[str], full: bool = False) -> dict[str, Any]:
 
 def status(name: Any, job: Any) -> dict[str, Any]:
     """One job's status (`GET /jobs/{id}`)."""
-    ades, job = choose(name, default_first=True)[0], job_id(job)
-    with client_for(ades) as client:
+    (ades, url), job = choose(name, default_first=True), job_id(job)
+    with connected(ades, url) as client:
         return status_doc(client.job(job).last_status, ades, job)
 
 
@@ -321,8 +338,8 @@ def _read_logs(name: Any, job: Any) -> tuple[dict[str, Any], list[tuple[str, str
     job's: the ADES's status document links them)."""
     from eopde.ades import Job
 
-    ades, job = choose(name, default_first=True)[0], job_id(job)
-    with client_for(ades) as client:
+    (ades, url), job = choose(name, default_first=True), job_id(job)
+    with connected(ades, url) as client:
         one = Job(client, job)
         parts = one.step_logs()
         return status_doc(one.last_status, ades, job), parts
@@ -363,8 +380,8 @@ def results(name: Any, job: Any) -> dict[str, Any]:
     """The results of a successful job (`results_doc`)."""
     from eopde.ades import Job
 
-    ades, job = choose(name, default_first=True)[0], job_id(job)
-    with client_for(ades) as client:
+    (ades, url), job = choose(name, default_first=True), job_id(job)
+    with connected(ades, url) as client:
         return results_doc(Job(client, job).results(), ades, job)
 
 
@@ -372,8 +389,8 @@ def dismiss(name: Any, job: Any) -> dict[str, Any]:
     """Stop the job, or drop a finished one's results (`DELETE /jobs/{id}`)."""
     from eopde.ades import Job
 
-    ades, job = choose(name, default_first=True)[0], job_id(job)
-    with client_for(ades) as client:
+    (ades, url), job = choose(name, default_first=True), job_id(job)
+    with connected(ades, url) as client:
         gone = status_doc(Job(client, job).dismiss(), ades, job)
     _listings.forget(ades)  # the listing drops it at once
     return gone
@@ -386,13 +403,13 @@ def publish(name: Any, job: Any, collection: Any = None) -> dict[str, Any]:
     from eopde.workspace import Workspace
     from eopde.workspace.upload import PublishError
 
-    ades, job = choose(name, default_first=True)[0], job_id(job)
+    (ades, url), job = choose(name, default_first=True), job_id(job)
     collection = collection or None
     if collection is not None and (not isinstance(collection, str) or len(collection) > 100
                                    or "/" in collection):
         raise RequestError(400, "`collection` must be a short name (no '/').",
                            field="collection")
-    with client_for(ades) as client:
+    with connected(ades, url) as client:
         one = Job(client, job)
         one.status()
         try:
@@ -411,8 +428,8 @@ def _inputs_doc(found: Any, ades: str) -> dict[str, Any]:
 def inputs(name: Any, job: Any) -> dict[str, Any]:
     """The inputs the job ran with (`Job.inputs()`); `redacted` names those whose credentials
     the ADES did not keep."""
-    ades, job = choose(name, default_first=True)[0], job_id(job)
-    with client_for(ades) as client:
+    (ades, url), job = choose(name, default_first=True), job_id(job)
+    with connected(ades, url) as client:
         return _inputs_doc(client.job(job).inputs(), ades)
 
 
@@ -420,8 +437,8 @@ def rerun(name: Any, job: Any) -> dict[str, Any]:
     """The job's process executed again with the same inputs (`Job.inputs()`, then
     `Client.execute`); answers the new job's status. Refused when the ADES redacted inputs
     (credentials it did not keep): only the user can give them again."""
-    ades, job = choose(name, default_first=True)[0], job_id(job)
-    with client_for(ades) as client:
+    (ades, url), job = choose(name, default_first=True), job_id(job)
+    with connected(ades, url) as client:
         found = client.job(job).inputs()
         if found.redacted:
             names = ", ".join(f"`{n}`" for n in found.redacted)

@@ -15,7 +15,7 @@ from jupyter_server.utils import url_path_join
 
 import eopde
 
-from . import remote, wizard
+from . import ades, remote, wizard
 from .errors import RequestError
 from .runs import LocalRuns
 
@@ -160,7 +160,7 @@ class AdesHandler(_Handler):
     @tornado.web.authenticated
     async def get(self) -> None:
         default = self.get_argument("default", "")[:500]
-        await self.run(lambda: remote.endpoints(default))
+        await self.run(lambda: ades.endpoints(default))
 
 
 def _remote(fn: Callable[..., dict[str, Any]], with_notebook: bool = False) -> type:

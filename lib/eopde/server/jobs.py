@@ -1,7 +1,8 @@
 """The jobs panel's REST API under `<base_url>/eopde/jobs`: the user's jobs on the configured
 ADES endpoints, a job's status, logs (one log followed from an offset), results (items and the
-catalog tree), dismiss, publish to the workspace, its inputs, re-run with the same inputs. Thin: each route calls the server
-extension's one ADES layer (`ades.py`), which the wizard's steps use too.
+catalog tree), dismiss, publish to the workspace, its inputs, re-run with the same inputs.
+Thin: each route calls the server extension's one ADES layer (`ades.py`), which the wizard's
+steps use too.
 
 `?ades=<name>` names a configured ADES (`eopde.config.ades_endpoints`; default: the current
 platform's); a URL names nothing configured and is refused before any connection.
@@ -84,11 +85,9 @@ class PublishHandler(_JobHandler):
 
     @tornado.web.authenticated
     async def post(self, job_id: str) -> None:
-        body = self.body_or_answer()
-        if body is None:
-            return
-        await self.answer_with(lambda: ades.publish(body.get("ades"), job_id,
-                                                    body.get("collection")))
+        await self.call(lambda body: ades.publish(body.get("ades"), job_id,
+                                                  body.get("collection")),
+                        with_notebook=False, whole_body=True)
 
 
 class InputsHandler(_JobHandler):
@@ -103,10 +102,8 @@ class RerunHandler(_JobHandler):
 
     @tornado.web.authenticated
     async def post(self, job_id: str) -> None:
-        body = self.body_or_answer()
-        if body is None:
-            return
-        await self.answer_with(lambda: ades.rerun(body.get("ades"), job_id))
+        await self.call(lambda body: ades.rerun(body.get("ades"), job_id),
+                        with_notebook=False, whole_body=True)
 
 
 ROUTES = [("jobs", JobsHandler), (r"jobs/([^/]+)", JobHandler),

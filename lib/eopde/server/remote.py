@@ -1,7 +1,7 @@
-"""What the wizard's steps 6-9 and its item picker ask of the platform: the configured ADES
-endpoints, deploy (with what changes against the deployed version), execute, a job's status,
-per-step logs, results and dismiss, publish to the workspace, a catalogue search. Each calls the
-library the CLI uses (`eopde.ades.Client`, `eopde.workspace.Workspace`, `eopde.catalogue`).
+"""What the wizard's steps 6-9 and its item picker ask of the platform: deploy (with what
+changes against the deployed version), execute, a job's status, per-step logs, results and
+dismiss, publish to the workspace, a catalogue search. Each calls the library the CLI uses
+(`eopde.ades.Client`, `eopde.workspace.Workspace`, `eopde.catalogue`).
 
 The ADES, its errors and the job operations are the server extension's one ADES layer
 (`ades.py`, shared with the jobs panel): an ADES is chosen by the *name* of a configured
@@ -23,9 +23,6 @@ from .errors import RequestError
 MAX_ID = 200
 MAX_ITEMS = 200
 MAX_DIFF_LINES = 400
-
-#: GET /eopde/ades: the configured endpoints (the jobs panel lists the same).
-endpoints = ades.endpoints
 
 
 def _text_id(body: Mapping[str, Any], key: str) -> str:
@@ -140,7 +137,7 @@ def execute(body: Mapping[str, Any]) -> dict[str, Any]:
 
 def job(body: Mapping[str, Any]) -> dict[str, Any]:
     """POST /eopde/job: a job's status; with `logs`, its logs too (`step_logs`)."""
-    ades.choose(body.get("ades"))
+    ades.named(body.get("ades"))
     if body.get("logs"):
         return ades.logs(body["ades"], _text_id(body, "job"))
     return ades.status(body["ades"], _text_id(body, "job"))
@@ -148,19 +145,19 @@ def job(body: Mapping[str, Any]) -> dict[str, Any]:
 
 def dismiss(body: Mapping[str, Any]) -> dict[str, Any]:
     """POST /eopde/dismiss: stop the job (`DELETE /jobs/{id}`)."""
-    ades.choose(body.get("ades"))
+    ades.named(body.get("ades"))
     return ades.dismiss(body["ades"], _text_id(body, "job"))
 
 
 def results(body: Mapping[str, Any]) -> dict[str, Any]:
     """POST /eopde/results: a finished job's results (its items, the catalog tree)."""
-    ades.choose(body.get("ades"))
+    ades.named(body.get("ades"))
     return ades.results(body["ades"], _text_id(body, "job"))
 
 
 def publish(body: Mapping[str, Any]) -> dict[str, Any]:
     """POST /eopde/publish: the job's results into the user's workspace."""
-    ades.choose(body.get("ades"))
+    ades.named(body.get("ades"))
     return ades.publish(body["ades"], _text_id(body, "job"), body.get("collection"))
 
 
