@@ -339,7 +339,8 @@ def open_catalogue(url: str, token: str | None = None, name: str | None = None) 
     return catalogue
 
 
-def _same_endpoint(a: str, b: str | None) -> bool:
+def same_endpoint(a: str, b: str | None) -> bool:
+    """`a` and `b` are one endpoint (scheme, host and port, path without its trailing '/')."""
     if not b:
         return False
     pa, pb = urlparse(a), urlparse(b)
@@ -365,7 +366,7 @@ def token_for(url: str, token: str | None) -> str | None:
         configured = config.load().catalogue_url
     except config.ConfigError:
         configured = None
-    return auth.get_token() if _same_endpoint(url, configured) else None
+    return auth.get_token() if same_endpoint(url, configured) else None
 
 
 def search(
@@ -418,11 +419,13 @@ def search(
         return url.search_params(params)
     if isinstance(url, CatalogueBackend):
         backend = url
+        count = getattr(backend, "matched", None)  # the backend's own count, if it has one
         # the backend may not support the cloud-cover bound: it is checked here
         return SearchResults(lambda: filter_cloud_cover(backend.search_items(params),
                                                         params.cloud_cover),
                              max_items=params.max_items,
-                             catalogues=[backend.name])
+                             catalogues=[backend.name],
+                             matched=(lambda: count(params)) if count else None)
     raise SearchParameterError(
         f"url must be a catalogue URL, a Catalogue, a catalogue backend or a list of those, "
         f"not {type(url).__name__}")

@@ -22,7 +22,8 @@ from traitlets import List, Unicode
 from traitlets.config import Configurable
 
 from eopde import catalogue as cat
-from eopde.catalogue.stac import open_catalogue, platform_catalogue_url, token_for
+from eopde.catalogue.stac import (open_catalogue, platform_catalogue_url, same_endpoint,
+                                  token_for)
 
 from .errors import RequestError
 
@@ -58,8 +59,8 @@ def platform_url() -> str | None:
 
 
 def is_platform(url: str) -> bool:
-    mine = platform_url()
-    return bool(mine) and url.rstrip("/") == (mine or "").rstrip("/")
+    """`url` is the platform's catalogue, compared as `token_for` compares it."""
+    return same_endpoint(url, platform_url())
 
 
 def errors(err: Exception) -> RequestError:
@@ -133,15 +134,7 @@ class Source:
         """The library's lazy SearchResults (nothing fetched for CSW/OpenSearch yet)."""
         if self.kind == "stac":
             return self.backend.search(limit=limit, **kwargs)
-        params = cat.build_params(limit=limit, **kwargs)
-        backend = self.backend
-        from eopde.catalogue.params import filter_cloud_cover
-
-        # as eopde.catalogue.search(url=backend) does, with the catalogue's own count
-        return cat.SearchResults(
-            lambda: filter_cloud_cover(backend.search_items(params), params.cloud_cover),
-            max_items=params.max_items, catalogues=[backend.name],
-            matched=lambda: backend.matched(params))
+        return cat.search(url=self.backend, limit=limit, **kwargs)
 
 
 _opened: dict[tuple[str, str], tuple[float, Any]] = {}
