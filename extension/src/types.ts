@@ -1,6 +1,8 @@
 /** JSON shapes of the server extension's answers and of the wizard state kept in the
  * notebook's metadata (under the one key `eopde`). */
 
+import type { IJob } from './jobs/api';
+
 export interface IParameter {
   name: string;
   input: string;
@@ -108,21 +110,9 @@ export interface IRunStatus {
   error: { message: string; field?: string } | null;
 }
 
-/** A job's status (eopde.server.ades.status_doc; the jobs panel's IJob). */
-export interface IJobStatus {
-  id: string;
-  ades: string;
-  process: string | null;
-  status: string;
-  progress: number | null;
-  message: string | null;
-  created: string | null;
-  started: string | null;
-  finished: string | null;
-  updated: string | null;
-  /** The titles of its logs. */
-  logs: string[];
-  /** With `logs: true`: each log's text. */
+/** A job's status (eopde.server.ades.status_doc): the jobs panel's IJob, and with `logs: true`
+ * each log's text. */
+export interface IJobStatus extends IJob {
   step_logs?: { title: string; text: string }[];
 }
 

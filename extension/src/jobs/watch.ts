@@ -23,7 +23,7 @@ export interface IWatchedJob {
 }
 
 export class JobWatcher {
-  /** Seconds between two checks of a watched running job. */
+  /** Milliseconds between two checks of a watched running job. */
   intervalMs = 5000;
   /** What the notifications' "Show" does (the plugin opens the jobs panel). */
   onShow: ((job: IWatchedJob) => void) | null = null;
@@ -43,7 +43,7 @@ export class JobWatcher {
     this.schedule();
   }
 
-  /** Jobs watched and not ended yet (tests and the panel read it). */
+  /** Jobs watched and not ended yet. */
   get running(): IWatchedJob[] {
     return [...this.watched.values()];
   }
