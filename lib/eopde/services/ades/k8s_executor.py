@@ -187,7 +187,7 @@ class KubernetesExecutor(ExecutorBase):
         self._say(job_id, f"eopde: job {job_id} of process {job.process_id} (user {job.user}) "
                           f"on Kubernetes, time limit {limit:g} s")
         try:
-            staging = self._staging(job)
+            process, staging = self._staging(job)
         except _Refused as err:
             self._say(job_id, f"eopde: {err}")
             return self._finish(job_id, "failed", str(err))
@@ -198,7 +198,6 @@ class KubernetesExecutor(ExecutorBase):
             return self._finish(job_id, "failed", "the cluster refused to make the user's "
                                 f"namespace: {_reason(err)}")
         backend = self._backend(limit)
-        process = self.store.get_process(job.user, job.process_id)
         manifests = backend.render(job, process, staging)
         try:
             calrissian.submit(manifests, self.api)
@@ -219,8 +218,9 @@ class KubernetesExecutor(ExecutorBase):
             self._say(job_id, "eopde: the ADES restarted; following the job's Job again")
             self._follow(job, self.job_timeout)
 
-    def _staging(self, job) -> Staging:
-        """The checked inputs and the owner's keys; raises :class:`_Refused`."""
+    def _staging(self, job) -> tuple[Any, Staging]:
+        """The job's process record, and its checked inputs with the owner's keys; raises
+        :class:`_Refused`."""
         from eopde.apppkg.run import ParameterError, RunError, load_workflow
         from eopde.apppkg.runinputs import convert_params
         from eopde.apppkg.stagein import StageInError, check_ref
@@ -263,8 +263,8 @@ class KubernetesExecutor(ExecutorBase):
         where = resolve(self.storage.endpoint, region=self.storage.region)
         if not (access and secret and where.endpoint):
             raise _Refused("the ADES has no storage endpoint or keys for the job's owner")
-        return Staging(plan=plan, endpoint=where.endpoint, access_key=access,
-                       secret_key=secret, region=where.region)
+        return process, Staging(plan=plan, endpoint=where.endpoint, access_key=access,
+                                secret_key=secret, region=where.region)
 
     def _namespace(self, user: str) -> str:
         from eopde.hub.k8s_rbac import user_namespace
