@@ -47,7 +47,8 @@ histogram bins, request bodies at most 1 MB.
 Errors are JSON ``{"detail": "..."}``: 400 for bad or oversized parameters (expression syntax,
 missing assets, band index out of range, zoom out of range), 403 for a url or asset href outside
 the allowed prefixes, 404 for a tile or point outside the data, an unknown asset, a missing item
-or an unreadable dataset, 422 for malformed parameters, 503 when the catalogue cannot be reached.
+or an unreadable dataset, 422 for malformed parameters, 503 when the catalogue or the dataset's
+server cannot be reached or fails (worth asking again: a 404 tile is never asked for again).
 
 Set ``EOPDE_TILES_ROOT_PATH`` (e.g. ``/services/tiles``) when a proxy serves the app under a
 prefix; tilejson URLs then carry the prefix.
@@ -80,6 +81,10 @@ GDAL_ENV_DEFAULTS: dict[str, str] = {
     # A slow or silent host must not hold a worker thread for long.
     "GDAL_HTTP_CONNECTTIMEOUT": "5",
     "GDAL_HTTP_TIMEOUT": "30",
+    # A busy data server's 5xx or timeout is asked again before a tile fails (GDAL retries
+    # 429, 5xx and timeouts, not a refused connection or a 404).
+    "GDAL_HTTP_MAX_RETRY": "2",
+    "GDAL_HTTP_RETRY_DELAY": "0.5",
     # Defence in depth: only the GeoTIFF driver opens files (tiles_guard), and even a VRT could
     # not read raw bytes of a local file.
     "GDAL_VRT_ENABLE_RAWRASTERBAND": "NO",

@@ -18,12 +18,15 @@ reader classes are built by :func:`reader_classes`).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import posixpath
+import re
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 from urllib.parse import quote, unquote, urlsplit
 
 #: Largest width or height of any image read or returned (previews, bbox, feature, statistics).
@@ -88,6 +91,13 @@ class UnreadableDataset(GuardError):
 
 class ItemNotFound(GuardError):
     status = 404
+
+
+class DataUnavailable(GuardError):
+    """The dataset's server failed or could not be reached: worth asking again (a 404 would
+    tell the browser the tile does not exist, and Leaflet never asks for it again)."""
+
+    status = 503
 
 
 class CatalogueUnavailable(GuardError):
@@ -387,6 +397,58 @@ def _check_bands(count: int, indexes: Any, expression: str | None) -> None:
         raise BadBand(f"band {bad[0]} does not exist: the dataset has bands 1 to {count}")
 
 
+# GDAL's words for a failure of the dataset's server (curl errors, timeouts, 5xx, 429) rather
+# than of the dataset: a missing file is "HTTP response code: 404" or "No such file".
+_TRANSIENT = re.compile(r"CURL error|timed out|HTTP response code: (5\d\d|429)", re.IGNORECASE)
+
+
+def dataset_error(err: Exception, href: str, *, opened: bool = False) -> GuardError:
+    """The answer for GDAL's `err` while opening `href` or reading it once `opened`; never
+    its text, which names the internal server or path. A block read of an HTTP file failing
+    after its header was read is the server failing: GDAL's words for it ("got 0 bytes") do
+    not say so, its HTTP error went to the log."""
+    remote = href.startswith(("http://", "https://", "/vsicurl/"))
+    if (opened and remote) or any(_TRANSIENT.search(str(e)) for e in _chain(err)):
+        _forget_failure(href)
+        return DataUnavailable("the dataset's server could not be reached or failed; try again")
+    return UnreadableDataset("the dataset could not be read: missing, or not a GeoTIFF")
+
+
+def _chain(err: BaseException | None) -> Iterator[BaseException]:
+    """`err` and its causes (rasterio's "Read failed. See previous exception" carries GDAL's
+    words in its cause)."""
+    seen = 0
+    while err is not None and seen < 8:
+        yield err
+        err, seen = err.__cause__ or err.__context__, seen + 1
+
+
+@functools.lru_cache(maxsize=1)
+def _gdal() -> Any:
+    """The GDAL library rasterio has loaded (ctypes), or None where it cannot be found."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "/libgdal" in line}
+    except OSError:
+        return None
+    if len(paths) != 1:
+        return None
+    lib = ctypes.CDLL(paths.pop(), mode=os.RTLD_NOLOAD | os.RTLD_LAZY)
+    lib.VSICurlPartialClearCache.argtypes = [ctypes.c_char_p]
+    return lib
+
+
+def _forget_failure(href: str) -> None:
+    """GDAL keeps a failed answer about an HTTP file for the life of the process (the file
+    then fails without being asked for again, measured with GDAL 3.10): forget it, so that the
+    next request asks the server again. rasterio does not expose the call."""
+    if href.startswith(("http://", "https://", "/vsicurl/")) and (lib := _gdal()) is not None:
+        lib.VSICurlPartialClearCache(
+            (href if href.startswith("/vsicurl/") else f"/vsicurl/{href}").encode())
+
+
 def _capped(kwargs: dict) -> dict:
     """`kwargs` of a read with no size given read at most MAX_IMAGE_SIZE pixels a side."""
     width, height, max_size = (kwargs.get(k) for k in ("width", "height", "max_size"))
@@ -429,6 +491,18 @@ class _OpenDatasets(threading.local):
 _open_datasets = _OpenDatasets()
 
 
+@contextlib.contextmanager
+def _reading(href: str) -> Iterator[None]:
+    """Blocks read after the open fail as GDAL errors (titiler's answer: a 500 with GDAL's text,
+    internal URL included): the same answers as a failed open."""
+    from rasterio.errors import RasterioIOError
+
+    try:
+        yield
+    except RasterioIOError as err:
+        raise dataset_error(err, href, opened=True) from None
+
+
 def reader_classes(allowlist: Allowlist) -> tuple[type, type]:
     """The (COG reader, STAC reader) classes for titiler's factories, bound to `allowlist`."""
     import attr
@@ -447,10 +521,8 @@ def reader_classes(allowlist: Allowlist) -> tuple[type, type]:
                 try:
                     self.dataset = _open_datasets.get(
                         href, lambda h: rasterio.open(h, driver=RASTER_DRIVER, sharing=False))
-                except RasterioIOError:
-                    raise UnreadableDataset(
-                        "the dataset could not be read: missing, unreachable, or not a GeoTIFF"
-                    ) from None
+                except RasterioIOError as err:
+                    raise dataset_error(err, href) from None
             try:
                 super().__attrs_post_init__()
             except BaseException:
@@ -459,17 +531,20 @@ def reader_classes(allowlist: Allowlist) -> tuple[type, type]:
 
         def read(self, indexes=None, expression=None, **kwargs):
             _check_bands(self.dataset.count, indexes, expression)
-            return super().read(indexes=indexes, expression=expression, **_capped(kwargs))
+            with _reading(self.dataset.name):
+                return super().read(indexes=indexes, expression=expression, **_capped(kwargs))
 
         def part(self, bbox, *args, indexes=None, expression=None, **kwargs):
             _check_bands(self.dataset.count, indexes, expression)
-            return super().part(bbox, *args, indexes=indexes, expression=expression,
-                                **_capped(kwargs))
+            with _reading(self.dataset.name):
+                return super().part(bbox, *args, indexes=indexes, expression=expression,
+                                    **_capped(kwargs))
 
         def point(self, lon, lat, *args, indexes=None, expression=None, **kwargs):
             _check_bands(self.dataset.count, indexes, expression)
-            return super().point(lon, lat, *args, indexes=indexes, expression=expression,
-                                 **kwargs)
+            with _reading(self.dataset.name):
+                return super().point(lon, lat, *args, indexes=indexes, expression=expression,
+                                     **kwargs)
 
     @attr.s
     class GuardedSTACReader(STACReader):
