@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -268,8 +268,8 @@ def _convert(t: Any, raw: Any) -> Any:
 
 def convert_params(workflow: Workflow, params: Mapping[str, Any]) -> dict[str, Any]:
     """CWL job values for ``params`` (strings from the command line, a list of strings for a
-    repeated flag, or Python values). Raises :class:`ParameterError` for an unknown name, a bad
-    value or a missing required input (``Directory`` inputs fed by STAC items aside)."""
+    repeated flag, or Python values). Raises :class:`ParameterError` for an unknown name or a
+    bad value (a missing required input: :func:`check_required`)."""
     listing = workflow.describe()
     job: dict[str, Any] = {}
     for name, raw in params.items():
@@ -295,6 +295,16 @@ def convert_params(workflow: Workflow, params: Mapping[str, Any]) -> dict[str, A
     except LoadError as err:
         raise ParameterError(str(err), listing) from None
     return job
+
+
+def check_required(workflow: Workflow, given: Iterable[str]) -> None:
+    """:class:`ParameterError` naming the required inputs of ``workflow`` that are not in
+    ``given`` (the converted parameters' names and the inputs fed by STAC items)."""
+    have = set(given)
+    missing = [i.name for i in workflow.inputs if i.required and i.name not in have]
+    if missing:
+        raise ParameterError(f"missing required input(s): {', '.join(missing)}",
+                             workflow.describe())
 
 
 def parse_param_args(values: Sequence[str]) -> dict[str, Any]:
