@@ -307,20 +307,36 @@ def check_required(workflow: Workflow, given: Iterable[str]) -> None:
                              workflow.describe())
 
 
-def parse_param_args(values: Sequence[str]) -> dict[str, Any]:
-    """``["a=1", "b=x", "b=y"]`` -> ``{"a": "1", "b": ["x", "y"]}`` (repeated names collect)."""
+def parse_name_values(values: Sequence[str], flag: str, *,
+                      json_values: bool = False) -> dict[str, Any]:
+    """``["a=1", "b=x", "b=y"]`` -> ``{"a": "1", "b": ["x", "y"]}`` (repeated names collect),
+    the values of the command-line option ``flag``; with ``json_values``, ``NAME:=JSON`` gives
+    the JSON's value. :class:`ParameterError` (a ValueError) names ``flag``."""
+    form = "NAME=VALUE (or NAME:=JSON)" if json_values else "NAME=VALUE"
     out: dict[str, Any] = {}
     for text in values:
         name, sep, value = text.partition("=")
         if not sep or not name.strip():
-            raise ParameterError(f"--param {text!r}: write NAME=VALUE")
+            raise ParameterError(f"{flag} {text!r}: write {form}")
         name = name.strip()
+        parsed: Any = value
+        if json_values and name.endswith(":"):
+            name = name[:-1]
+            try:
+                parsed = json.loads(value)
+            except ValueError as err:
+                raise ParameterError(f"{flag} {text!r}: not JSON: {err}") from None
         if name in out:
             prev = out[name]
-            out[name] = [*prev, value] if isinstance(prev, list) else [prev, value]
+            out[name] = [*prev, parsed] if isinstance(prev, list) else [prev, parsed]
         else:
-            out[name] = value
+            out[name] = parsed
     return out
+
+
+def parse_param_args(values: Sequence[str]) -> dict[str, Any]:
+    """``--param`` values: ``["a=1", "b=x", "b=y"]`` -> ``{"a": "1", "b": ["x", "y"]}``."""
+    return parse_name_values(values, "--param")
 
 
 def parse_stac_item_args(workflow: Workflow, values: Sequence[str]) -> dict[str, list[str]] | list[str]:
