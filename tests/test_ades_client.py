@@ -720,6 +720,12 @@ def test_wait_raises_job_failed_with_message_and_logs(server, ades):
     logs = job.logs()
     assert "==> Tool log convert.log <==" in logs and "log of broken-" in logs
     assert "==> Job pod log <==" in logs and "job.log" in logs
+    # one log by its title: the status, then that log alone (the jobs panel follows one so)
+    server.requests.clear()
+    [(title, text)] = job.step_logs(only="Job pod log")
+    assert (title, text) == ("Job pod log", f"log of broken-{job.id}/job.log\nstep finished")
+    assert [r["path"].rsplit("/", 1)[-1] for r in server.requests] == [job.id, "job.log"]
+    assert job.step_logs(only="no such log") == []
     # ZOO answers "result-not-ready" for a failed job: the client says what happened instead
     with pytest.raises(JobFailed) as again:
         job.results()
