@@ -720,6 +720,12 @@ def test_wait_raises_job_failed_with_message_and_logs(server, ades):
     logs = job.logs()
     assert "==> Tool log convert.log <==" in logs and "log of broken-" in logs
     assert "==> Job pod log <==" in logs and "job.log" in logs
+    # one log by its title: the status, then that log alone (the jobs panel follows one so)
+    server.requests.clear()
+    [(title, text)] = job.step_logs(only="Job pod log")
+    assert (title, text) == ("Job pod log", f"log of broken-{job.id}/job.log\nstep finished")
+    assert [r["path"].rsplit("/", 1)[-1] for r in server.requests] == [job.id, "job.log"]
+    assert job.step_logs(only="no such log") == []
     # ZOO answers "result-not-ready" for a failed job: the client says what happened instead
     with pytest.raises(JobFailed) as again:
         job.results()
@@ -967,6 +973,13 @@ def test_cli_execute_wait_jobs_job(server, cli_env, capsys):
     assert fetch == f"fetch them: eopde results {job_id} --download ./{job_id}"
     assert "successful 100%" in out.err
     assert json.loads(last(server, "POST", "/execution")["body"])["inputs"]["n"] == 3
+    # an --input that is not NAME=VALUE, or not JSON after `:=`: said so, nothing executed
+    server.requests.clear()
+    assert run_cli("execute", "water-bodies", "-i", "aoi") == 1
+    assert "--input 'aoi': write NAME=VALUE (or NAME:=JSON)" in capsys.readouterr().err
+    assert run_cli("execute", "water-bodies", "-i", "n:=[3") == 1
+    assert "--input 'n:=[3': not JSON" in capsys.readouterr().err
+    assert not [r for r in server.requests if r["path"].endswith("/execution")]
     assert run_cli("jobs", "--status", "successful", "--json") == 0
     jobs = json.loads(capsys.readouterr().out)
     assert len(jobs) == 1 and jobs[0]["processID"] == "water-bodies"

@@ -150,6 +150,10 @@ async def test_a_running_job_log_is_followed_from_an_offset(jp_fetch, tools):
     code, again, _ = await call(jp_fetch, f"jobs/{job}/logs", step=step["title"],
                                 offset=str(len(step["text"]) + 10))
     assert (code, again["reset"], again["text"]) == (200, True, step["text"])
+    # a title the job has no log of: 404 naming those it has
+    code, none, _ = await call(jp_fetch, f"jobs/{job}/logs", step="no such log")
+    assert code == 404 and none["field"] == "step", none
+    assert f"`{step['title']}`" in none["message"] and "`Job log`" in none["message"]
 
 
 async def test_results_as_items_and_a_tree_then_published(jp_fetch, platform, tools, request):

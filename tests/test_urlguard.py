@@ -7,8 +7,8 @@ import pytest
 
 from stacserver import serve_routes
 
-from eopde.urlguard import (UrlPolicy, UrlRefused, address_problem, guarded_client,
-                                     open_guarded, origin_of)
+from eopde.urlguard import (UrlPolicy, UrlRefused, address_problem, connect_checked,
+                            guarded_client, open_guarded, origin_of)
 
 
 def fixed(*addresses: str):
@@ -147,6 +147,31 @@ def test_connects_to_the_checked_address():
         assert fetch(f"http://127.0.0.1:{port}/", policy) == b"here"
         with pytest.raises(UrlRefused):
             fetch(f"http://localhost:{port}/", UrlPolicy())
+
+
+def test_each_checked_address_is_tried_in_turn():
+    """Both connectors (httpx's, urllib3's) walk the checked addresses so: the next one when one
+    cannot be reached, the last one's error when none can, none when one is not public."""
+    tried: list[str] = []
+
+    def connect(address: str) -> str:
+        tried.append(address)
+        if address.endswith(".34"):
+            raise OSError(f"cannot reach {address}")
+        return address
+
+    two = UrlPolicy(resolve=fixed("93.184.216.34", "93.184.216.35"))
+    assert connect_checked(two, "two.example.org", 80, OSError, connect) == "93.184.216.35"
+    assert tried == ["93.184.216.34", "93.184.216.35"]
+    tried.clear()
+    with pytest.raises(OSError, match=r"cannot reach 93\.184\.216\.34"):
+        connect_checked(UrlPolicy(resolve=PUBLIC), "one.example.org", 80, OSError, connect)
+    assert tried == ["93.184.216.34"]
+    tried.clear()
+    mixed = UrlPolicy(resolve=fixed("93.184.216.35", "10.0.0.1"))
+    with pytest.raises(UrlRefused, match="not public"):
+        connect_checked(mixed, "mixed.example.org", 80, OSError, connect)
+    assert tried == []
 
 
 def test_unresolved_ok_for_checks_ahead():

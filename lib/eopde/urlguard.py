@@ -26,10 +26,11 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 Resolver = Callable[[str, int], list[str]]
+T = TypeVar("T")
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -205,6 +206,22 @@ class UrlPolicy:
             raise UrlRefused(url, "an s3:// key that is empty or holds '.' or '..' segments")
 
 
+def connect_checked(policy: UrlPolicy, host: str, port: int,
+                    errors: type[Exception] | tuple[type[Exception], ...],
+                    connect: Callable[[str], T]) -> T:
+    """``connect(address)`` to each address of ``host`` that ``policy`` checked (all of them
+    public, else :class:`UrlRefused`; an allowed origin's ``host`` itself), in the resolver's
+    order, until one connects; the last one's error (of ``errors``) when none does. The
+    addresses checked are the ones connected to (DNS rebinding is caught)."""
+    *others, final = policy.check_host(host, port) or [host]
+    for address in others:
+        try:
+            return connect(address)
+        except errors:
+            pass  # the next address
+    return connect(final)
+
+
 # ---------------------------------------------------------------------------------- HTTP side
 
 def _guarded_backend(policy: UrlPolicy):
@@ -216,15 +233,10 @@ def _guarded_backend(policy: UrlPolicy):
 
         def connect_tcp(self, host, port, timeout=None, local_address=None,
                         socket_options=None):
-            addresses = policy.check_host(host, port) or [host]
-            last: Exception | None = None
-            for address in addresses:
-                try:
-                    return super().connect_tcp(address, port, timeout, local_address,
-                                               socket_options)
-                except httpcore.ConnectError as err:
-                    last = err
-            raise last or httpcore.ConnectError(f"cannot connect to {host}:{port}")
+            connect = super().connect_tcp
+            return connect_checked(policy, host, port, httpcore.ConnectError,
+                                   lambda address: connect(address, port, timeout,
+                                                           local_address, socket_options))
 
     return GuardedBackend()
 
@@ -284,20 +296,14 @@ def _guarded_create_connection(address: tuple[str, int], *args: Any, **kwargs: A
         return original(address, *args, **kwargs)
     host, port = address
     try:
-        checked = policy.check_host(host, int(port)) or [host]
+        return connect_checked(policy, host, int(port), OSError,
+                               lambda ip: original((ip, port), *args, **kwargs))
     except UrlRefused as err:
         # libraries wrap what they catch in their own errors: the refusal is kept for the caller
         seen = getattr(_active, "seen", None)
         if seen is not None and seen.refused is None:
             seen.refused = err
         raise
-    last: OSError | None = None
-    for ip in checked:
-        try:
-            return original((ip, port), *args, **kwargs)
-        except OSError as err:
-            last = err
-    raise last or OSError(f"cannot connect to {host}:{port}")
 
 
 @dataclass

@@ -202,28 +202,6 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return _run(args, body)
 
 
-def _parse_inputs(values: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for text in values:
-        name, sep, value = text.partition("=")
-        if not sep or not name.strip():
-            raise ValueError(f"--input {text!r}: write NAME=VALUE (or NAME:=JSON)")
-        name = name.strip()
-        parsed: Any = value
-        if name.endswith(":"):
-            name = name[:-1]
-            try:
-                parsed = json.loads(value)
-            except ValueError as err:
-                raise ValueError(f"--input {text!r}: not JSON: {err}") from None
-        if name in out:
-            prev = out[name]
-            out[name] = [*prev, parsed] if isinstance(prev, list) else [prev, parsed]
-        else:
-            out[name] = parsed
-    return out
-
-
 def _stac_input_name(client, process: str, given: dict) -> tuple[str, bool]:
     """The input that takes STAC items when --stac-item names none, and whether it is an array."""
     description = client.describe(process)
@@ -250,8 +228,10 @@ def _is_array(spec: Any) -> bool:
 
 
 def cmd_execute(args: argparse.Namespace) -> int:
+    from ..apppkg.runinputs import parse_name_values
+
     def body(client) -> int:
-        inputs = _parse_inputs(args.input)
+        inputs = parse_name_values(args.input, "--input", json_values=True)
         if args.stac_item:
             named: dict[str, list[str]] = {}
             plain: list[str] = []

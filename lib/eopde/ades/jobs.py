@@ -257,23 +257,26 @@ class Job:
                                     "object", body=doc)
         return JobInputs.from_dict(doc, self.id, self.process_id)
 
-    def step_logs(self) -> list[tuple[str, str]]:
+    def step_logs(self, only: str | None = None) -> list[tuple[str, str]]:
         """The job's logs as ``(title, text)``: one per ``rel: related`` text/plain link of the
         status (EOEPCA's per-step logs) and ``rel: logs``; else ``/jobs/{id}/logs`` (titled
-        "job") when the server has it."""
+        "job") when the server has it. ``only``: the first log titled so, alone (the others are
+        not read; [] when the job has none of that title)."""
         status = self.status() if self.id else self._status
         parts: list[tuple[str, str]] = []
-        for link in (status.log_links if status else []):
-            href = link.get("href")
-            if not href:
+        links = [(link.get("title") or link["href"], link["href"])
+                 for link in (status.log_links if status else []) if link.get("href")]
+        for title, href in links:
+            if only is not None and title != only:
                 continue
-            title = link.get("title") or href
             try:
                 text = self.client._text(href)
             except ProcessesError as err:
                 text = f"(could not read this log: {err})"
             parts.append((title, text.rstrip()))
-        if not parts and self.id:
+            if only is not None:
+                return parts
+        if not links and self.id and only in (None, "job"):
             try:
                 text = self.client._text(self._path("/logs"))
             except (NoSuchJob, ProcessesError) as err:

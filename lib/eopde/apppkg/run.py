@@ -43,14 +43,14 @@ from .cwlexec import (ENGINES, NO_ENGINE_MESSAGE, LogProgress, RunError, cwltool
                       detect_engine, preload, python_bin, run_in_process, run_subprocess,
                       write_no_container_copy)
 from .layout import APP_DIR_IN_IMAGE, find_cwl
-from .runinputs import (InputSpec, ParameterError, Workflow, assign_stac_items, convert_params,
-                        load_workflow, parse_param_args, parse_stac_item_args)
+from .runinputs import (InputSpec, ParameterError, Workflow, assign_stac_items, check_required,
+                        convert_params, load_workflow, parse_param_args, parse_stac_item_args)
 from .runoutputs import (LOG_TAIL_LINES, RunResult, _failure_reason, _find_notebook, _tail,
                          check_catalog, collect_outputs)
 
 __all__ = ["APP_DIR_IN_IMAGE", "ENGINES", "LOG_TAIL_LINES", "NO_ENGINE_MESSAGE", "InputSpec",
            "ParameterError", "RunError", "RunResult", "Workflow", "assign_stac_items",
-           "check_catalog", "convert_params", "detect_engine", "load_workflow",
+           "check_catalog", "check_required", "convert_params", "detect_engine", "load_workflow",
            "parse_param_args", "parse_stac_item_args", "run_package", "write_no_container_copy"]
 
 Say = Callable[[str], None]
@@ -119,11 +119,7 @@ def run_package(package: str | os.PathLike[str], params: Mapping[str, Any] | Non
     if both:
         raise ParameterError(f"input {both[0]!r} is given both as --param and as --stac-item",
                              workflow.describe())
-    missing = [i.name for i in workflow.inputs
-               if i.required and i.name not in job and i.name not in targets]
-    if missing:
-        raise ParameterError(f"missing required input(s): {', '.join(missing)}",
-                             workflow.describe())
+    check_required(workflow, [*job, *targets])
 
     run_dir = Path(output) if output else _default_run_dir(workflow)
     run_dir = run_dir.expanduser().resolve()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -268,8 +268,8 @@ def _convert(t: Any, raw: Any) -> Any:
 
 def convert_params(workflow: Workflow, params: Mapping[str, Any]) -> dict[str, Any]:
     """CWL job values for ``params`` (strings from the command line, a list of strings for a
-    repeated flag, or Python values). Raises :class:`ParameterError` for an unknown name, a bad
-    value or a missing required input (``Directory`` inputs fed by STAC items aside)."""
+    repeated flag, or Python values). Raises :class:`ParameterError` for an unknown name or a
+    bad value (a missing required input: :func:`check_required`)."""
     listing = workflow.describe()
     job: dict[str, Any] = {}
     for name, raw in params.items():
@@ -297,20 +297,46 @@ def convert_params(workflow: Workflow, params: Mapping[str, Any]) -> dict[str, A
     return job
 
 
-def parse_param_args(values: Sequence[str]) -> dict[str, Any]:
-    """``["a=1", "b=x", "b=y"]`` -> ``{"a": "1", "b": ["x", "y"]}`` (repeated names collect)."""
+def check_required(workflow: Workflow, given: Iterable[str]) -> None:
+    """:class:`ParameterError` naming the required inputs of ``workflow`` that are not in
+    ``given`` (the converted parameters' names and the inputs fed by STAC items)."""
+    have = set(given)
+    missing = [i.name for i in workflow.inputs if i.required and i.name not in have]
+    if missing:
+        raise ParameterError(f"missing required input(s): {', '.join(missing)}",
+                             workflow.describe())
+
+
+def parse_name_values(values: Sequence[str], flag: str, *,
+                      json_values: bool = False) -> dict[str, Any]:
+    """``["a=1", "b=x", "b=y"]`` -> ``{"a": "1", "b": ["x", "y"]}`` (repeated names collect),
+    the values of the command-line option ``flag``; with ``json_values``, ``NAME:=JSON`` gives
+    the JSON's value. :class:`ParameterError` (a ValueError) names ``flag``."""
+    form = "NAME=VALUE (or NAME:=JSON)" if json_values else "NAME=VALUE"
     out: dict[str, Any] = {}
     for text in values:
         name, sep, value = text.partition("=")
         if not sep or not name.strip():
-            raise ParameterError(f"--param {text!r}: write NAME=VALUE")
+            raise ParameterError(f"{flag} {text!r}: write {form}")
         name = name.strip()
+        parsed: Any = value
+        if json_values and name.endswith(":"):
+            name = name[:-1]
+            try:
+                parsed = json.loads(value)
+            except ValueError as err:
+                raise ParameterError(f"{flag} {text!r}: not JSON: {err}") from None
         if name in out:
             prev = out[name]
-            out[name] = [*prev, value] if isinstance(prev, list) else [prev, value]
+            out[name] = [*prev, parsed] if isinstance(prev, list) else [prev, parsed]
         else:
-            out[name] = value
+            out[name] = parsed
     return out
+
+
+def parse_param_args(values: Sequence[str]) -> dict[str, Any]:
+    """``--param`` values: ``["a=1", "b=x", "b=y"]`` -> ``{"a": "1", "b": ["x", "y"]}``."""
+    return parse_name_values(values, "--param")
 
 
 def parse_stac_item_args(workflow: Workflow, values: Sequence[str]) -> dict[str, list[str]] | list[str]:

@@ -333,15 +333,19 @@ def status(name: Any, job: Any) -> dict[str, Any]:
         return status_doc(client.job(job).last_status, ades, job)
 
 
-def _read_logs(name: Any, job: Any) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+def _read_logs(name: Any, job: Any, title: str | None = None
+               ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """The job's status and its logs as `Job.step_logs()` reads them (per CWL step, and the
-    job's: the ADES's status document links them)."""
+    job's: the ADES's status document links them); with `title`, only that log (all of them
+    when the job has none of that title, for the answer that lists them)."""
     from eopde.ades import Job
 
     (ades, url), job = choose(name, default_first=True), job_id(job)
     with connected(ades, url) as client:
         one = Job(client, job)
-        parts = one.step_logs()
+        parts = one.step_logs(only=title) if title is not None else []
+        if not parts:
+            parts = one.step_logs()
         return status_doc(one.last_status, ades, job), parts
 
 
@@ -361,7 +365,8 @@ def log(name: Any, job: Any, title: Any, offset: int = 0) -> dict[str, Any]:
     if not isinstance(title, str) or not title or len(title) > MAX_NAME:
         raise RequestError(400, "`step` must be the title of one of the job's logs (its status "
                            "lists them under `logs`).", field="step")
-    answer, parts = _read_logs(name, job)
+    # one log read per poll while a job runs (its status, then that log alone)
+    answer, parts = _read_logs(name, job, title)
     texts = dict(reversed(parts))  # the first of two logs of one title wins
     if title not in texts:
         have = ", ".join(f"`{t}`" for t, _ in parts) or "none yet"

@@ -32,6 +32,30 @@ class _JobHandler(_Handler):
         await self.run(work, remote=True)
 
 
+class _JobGet(_JobHandler):
+    """GET: `operation(ades, job)` of the ADES layer, the ADES named by `?ades=`."""
+
+    def operation(self, name: str | None, job_id: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @tornado.web.authenticated
+    async def get(self, job_id: str) -> None:
+        name = self.ades_name()
+        await self.answer_with(lambda: self.operation(name, job_id))
+
+
+class _JobPost(_JobHandler):
+    """POST {ades?, ...}: `operation(body, job)` of the ADES layer."""
+
+    def operation(self, body: dict[str, Any], job_id: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @tornado.web.authenticated
+    async def post(self, job_id: str) -> None:
+        await self.call(lambda body: self.operation(body, job_id), with_notebook=False,
+                        whole_body=True)
+
+
 class JobsHandler(_JobHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
@@ -44,11 +68,9 @@ class JobsHandler(_JobHandler):
         await self.answer_with(lambda: ades.listing(names, full))
 
 
-class JobHandler(_JobHandler):
-    @tornado.web.authenticated
-    async def get(self, job_id: str) -> None:
-        name = self.ades_name()
-        await self.answer_with(lambda: ades.status(name, job_id))
+class JobHandler(_JobGet):
+    def operation(self, name: str | None, job_id: str) -> dict[str, Any]:
+        return ades.status(name, job_id)
 
     @tornado.web.authenticated
     async def delete(self, job_id: str) -> None:
@@ -73,37 +95,28 @@ class LogsHandler(_JobHandler):
         await self.answer_with(lambda: ades.log(name, job_id, step, offset))
 
 
-class ResultsHandler(_JobHandler):
-    @tornado.web.authenticated
-    async def get(self, job_id: str) -> None:
-        name = self.ades_name()
-        await self.answer_with(lambda: ades.results(name, job_id))
+class ResultsHandler(_JobGet):
+    def operation(self, name: str | None, job_id: str) -> dict[str, Any]:
+        return ades.results(name, job_id)
 
 
-class PublishHandler(_JobHandler):
+class PublishHandler(_JobPost):
     """POST {ades?, collection?}: the job's results into the user's workspace."""
 
-    @tornado.web.authenticated
-    async def post(self, job_id: str) -> None:
-        await self.call(lambda body: ades.publish(body.get("ades"), job_id,
-                                                  body.get("collection")),
-                        with_notebook=False, whole_body=True)
+    def operation(self, body: dict[str, Any], job_id: str) -> dict[str, Any]:
+        return ades.publish(body.get("ades"), job_id, body.get("collection"))
 
 
-class InputsHandler(_JobHandler):
-    @tornado.web.authenticated
-    async def get(self, job_id: str) -> None:
-        name = self.ades_name()
-        await self.answer_with(lambda: ades.inputs(name, job_id))
+class InputsHandler(_JobGet):
+    def operation(self, name: str | None, job_id: str) -> dict[str, Any]:
+        return ades.inputs(name, job_id)
 
 
-class RerunHandler(_JobHandler):
+class RerunHandler(_JobPost):
     """POST {ades?}: the job's process again with the same inputs; the new job's status."""
 
-    @tornado.web.authenticated
-    async def post(self, job_id: str) -> None:
-        await self.call(lambda body: ades.rerun(body.get("ades"), job_id),
-                        with_notebook=False, whole_body=True)
+    def operation(self, body: dict[str, Any], job_id: str) -> dict[str, Any]:
+        return ades.rerun(body.get("ades"), job_id)
 
 
 ROUTES = [("jobs", JobsHandler), (r"jobs/([^/]+)", JobHandler),

@@ -106,7 +106,7 @@ def create_app(*, store: JobStore | None = None, executor: Any = None,
     direct_base, proxied_base = public_bases(env, base_url)
     proxy_prefix = (env.get("EOPDE_ADES_PUBLIC_PATH") or "").rstrip("/")
     if store is None:
-        store = JobStore(env.get("EOPDE_ADES_DB_URL") or f"sqlite:///{home / 'ades' / 'ades.db'}")
+        store = JobStore.from_env(env)
     if executor is None:
         from .executor import LocalExecutor
         from .stageout import StageOutTarget

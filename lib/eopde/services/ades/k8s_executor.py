@@ -222,7 +222,7 @@ class KubernetesExecutor(ExecutorBase):
         """The job's process record, and its checked inputs with the owner's keys; raises
         :class:`_Refused`."""
         from eopde.apppkg.run import ParameterError, RunError, load_workflow
-        from eopde.apppkg.runinputs import convert_params
+        from eopde.apppkg.runinputs import check_required, convert_params
         from eopde.apppkg.stagein import StageInError, check_ref
 
         if not self.storage.keys_file:
@@ -240,12 +240,9 @@ class KubernetesExecutor(ExecutorBase):
         params, stac = split_inputs(workflow, job.inputs or {})
         try:
             converted = convert_params(workflow, params)
+            check_required(workflow, [*converted, *stac])
         except ParameterError as err:
             raise _Refused(f"the job cannot run: {err.reason}") from None
-        missing = [i.name for i in workflow.inputs
-                   if i.required and i.name not in converted and i.name not in stac]
-        if missing:
-            raise _Refused(f"the job cannot run: missing required input(s): {', '.join(missing)}")
         policy = self.url_policy(job.user) if self.url_policy else None
         try:
             for name, refs in stac.items():
@@ -261,7 +258,7 @@ class KubernetesExecutor(ExecutorBase):
         from eopde.storage import resolve
 
         where = resolve(self.storage.endpoint, region=self.storage.region)
-        if not (access and secret and where.endpoint):
+        if not where.endpoint:
             raise _Refused("the ADES has no storage endpoint or keys for the job's owner")
         return process, Staging(plan=plan, endpoint=where.endpoint, access_key=access,
                                 secret_key=secret, region=where.region)
@@ -404,12 +401,16 @@ def _reason(err: Exception) -> str:
     return f"{status} {reason}" if status else type(err).__name__
 
 
+def _container_statuses(pod) -> list[Any]:
+    """The statuses of the pod's init containers then of its containers (none: no pod yet)."""
+    if pod is None or pod.status is None:
+        return []
+    return (pod.status.init_container_statuses or []) + (pod.status.container_statuses or [])
+
+
 def _running_container(pod) -> str | None:
     """Which of stage-in / calrissian / stage-out is running (None: none yet)."""
-    if pod is None or pod.status is None:
-        return None
-    statuses = (pod.status.init_container_statuses or []) + (pod.status.container_statuses or [])
-    for s in statuses:
+    for s in _container_statuses(pod):
         if s.state is not None and s.state.running is not None:
             return s.name
     return None
@@ -420,9 +421,7 @@ def _failure(pod, status, logs: dict[str, str], limit: float) -> str:
     if any(c.reason == "DeadlineExceeded" for c in (status.conditions or [])):
         return (f"the job exceeded its time limit of {limit:g} s and was stopped (ask for more "
                 f"with the execute body's \"timeout\")")
-    statuses = [] if pod is None or pod.status is None else (
-        (pod.status.init_container_statuses or []) + (pod.status.container_statuses or []))
-    for s in statuses:
+    for s in _container_statuses(pod):
         done = s.state.terminated if s.state is not None else None
         if done is not None and done.exit_code:
             last = next((x for x in reversed(logs.get(s.name, "").splitlines()) if x.strip()),
@@ -485,9 +484,7 @@ def create_app(*, env: dict[str, str] | None = None, api: Any = None, store: Any
 
     env = dict(os.environ if env is None else env)
     if store is None:
-        home = Path(env.get("EOPDE_HOME") or Path.home() / ".eopde")
-        (home / "ades").mkdir(parents=True, exist_ok=True)
-        store = JobStore(env.get("EOPDE_ADES_DB_URL") or f"sqlite:///{home / 'ades' / 'ades.db'}")
+        store = JobStore.from_env(env)
     origins = platform_origins(env)
     executor = from_env(store, env, url_policy=lambda user: policy_for(user, origins), api=api)
     return ades_app(store=store, executor=executor, env=env, **overrides)

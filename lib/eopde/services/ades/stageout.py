@@ -82,16 +82,12 @@ class StageOutTarget:
         access, secret = self.keys_for(user)
         return s3_client(self.endpoint, access, secret, self.region)
 
-    def keys_for(self, user: str) -> tuple[str | None, str | None]:
-        """``user``'s own (access, secret) keys (made on first use), or the target's keys (the
-        environment's for the fields that are None) when there is no keys file."""
-        if not self.keys_file:
-            from eopde.storage import resolve
-
-            found = resolve(self.endpoint, self.access_key, self.secret_key, self.region)
-            return found.access_key, found.secret_key
+    def keys_for(self, user: str) -> tuple[str, str]:
+        """``user``'s own (access, secret) keys from the ``keys_file``, made on first use (its
+        callers use the target's keys when there is no keys file: :meth:`client_for`)."""
         from ..workspace_store import ensure_keys
 
+        assert self.keys_file, "keys_for needs a keys file"
         path = Path(self.keys_file)
         keys = ensure_keys(path, user, path.parent.parent / "storage")
         return keys.access, keys.secret

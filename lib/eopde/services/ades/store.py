@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 
 class StoreError(RuntimeError):
@@ -354,6 +354,13 @@ class JobStore:
         self._lock = threading.RLock()
         with self._lock:
             self._d = _dialect(url)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> JobStore:
+        """The ADES's store as its environment says: ``EOPDE_ADES_DB_URL``, else the SQLite
+        file ``ades/ades.db`` under ``EOPDE_HOME`` (default ``~/.eopde``)."""
+        home = Path(env.get("EOPDE_HOME") or Path.home() / ".eopde")
+        return cls(env.get("EOPDE_ADES_DB_URL") or f"sqlite:///{home / 'ades' / 'ades.db'}")
 
     def close(self) -> None:
         with self._lock:
