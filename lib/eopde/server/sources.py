@@ -11,8 +11,6 @@ endpoints are asked without one.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ from traitlets import List, Unicode
 from traitlets.config import Configurable
 
 from eopde import catalogue as cat
+from eopde.catalogue.base import Reused
 from eopde.catalogue.stac import (open_catalogue, platform_catalogue_url, same_endpoint,
                                   token_for)
 
@@ -136,22 +135,13 @@ class Source:
         return cat.search(url=self.backend, limit=limit, **kwargs)
 
 
-_opened: dict[tuple[str, str], tuple[float, Any]] = {}
-_opened_lock = threading.Lock()
+_opened: Reused[Any] = Reused(CACHE_SECONDS)
 
 
 def _backend(kind: str, url: str) -> Any:
     """A CSW/OpenSearch backend, reused for a few minutes (it keeps its capabilities)."""
-    now = time.monotonic()
-    with _opened_lock:
-        hit = _opened.get((kind, url))
-        if hit and now - hit[0] < CACHE_SECONDS:
-            return hit[1]
     make: Callable[[str], Any] = cat.CSWCatalogue if kind == "csw" else cat.OpenSearchCatalogue
-    backend = make(url)
-    with _opened_lock:
-        _opened[(kind, url)] = (now, backend)
-    return backend
+    return _opened.get((kind, url), lambda: make(url))
 
 
 def open_source(url: Any, kind: Any, guard: CatalogueGuard) -> Source:
