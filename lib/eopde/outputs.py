@@ -441,8 +441,6 @@ def catalog_from_folder(folder: str | os.PathLike = ".", *,
     return cat_path
 
 
-
-
 def _result_files(out: Path, skip: set[Path]) -> list[Path]:
     """Files (and `*.zarr` folders) under `out`, sorted, without hidden or generated ones."""
     found: list[Path] = []
