@@ -91,10 +91,18 @@ def pycsw(demo: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
         yield server
 
 
+#: A local file that a hostile catalogue's XML names in an external entity.
+SECRET = Path(__file__).resolve().parent / "pycsw_server.py"
+XXE_REPORT = (f'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY secret SYSTEM "{SECRET.as_uri()}">]>'
+              '<ows:ExceptionReport xmlns:ows="http://www.opengis.net/ows/1.1"><ows:Exception>'
+              '<ows:ExceptionText>read: &secret;</ows:ExceptionText></ows:Exception>'
+              '</ows:ExceptionReport>')
+
+
 @pytest.fixture(scope="session")
 def not_a_catalogue() -> Iterator[str]:
-    """A web server that answers HTML on /page, a STAC landing page on /stac and HTTP 401 on
-    /private."""
+    """A web server that answers HTML on /page, a STAC landing page on /stac, HTTP 401 on
+    /private and an exception report with an external entity (a local file) on /xxe."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
@@ -107,7 +115,10 @@ def not_a_catalogue() -> Iterator[str]:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            if self.path.startswith("/stac"):
+            if self.path.startswith("/xxe"):  # an exception report naming a local file
+                body = XXE_REPORT.encode()
+                ctype = "application/xml"
+            elif self.path.startswith("/stac"):
                 body = json.dumps({
                     "type": "Catalog", "id": "stac", "stac_version": "1.0.0", "links": [],
                     "conformsTo": ["https://api.stacspec.org/v1.0.0/core"],
@@ -607,6 +618,15 @@ def test_opensearch_unreachable() -> None:
 def test_opensearch_not_an_opensearch(not_a_catalogue: str, path: str, looks: str) -> None:
     with pytest.raises(NotACatalogueError, match=looks):
         search(OpenSearchCatalogue(not_a_catalogue + path))
+
+
+def test_opensearch_reads_no_local_file(not_a_catalogue: str) -> None:
+    # the XML of a catalogue is parsed without resolving entities (diagnose.parse_xml)
+    with pytest.raises(NotACatalogueError, match="ExceptionReport") as info:
+        search(OpenSearchCatalogue(not_a_catalogue + "/xxe"))
+    first_line = SECRET.read_text().splitlines()[0]
+    assert "read:" in str(info.value)
+    assert first_line not in str(info.value)
 
 
 def test_opensearch_needs_credentials(not_a_catalogue: str) -> None:

@@ -332,3 +332,21 @@ def test_results_show_calls_the_map(monkeypatch):
     results = SearchResults(lambda: iter([_item(0, 1.0, 1)]))
     assert results.show(zoom=9) == "a map"
     assert seen == {"results": results, "kw": {"zoom": 9}}
+
+
+def test_search_signatures_match_build_params():
+    # search() and Catalogue.search() spell out build_params' keywords (so that help() and tab
+    # completion in a notebook show them): a parameter added to one must be added to all
+    import inspect
+
+    from eopde.catalogue import Catalogue, search
+
+    def keywords(function):
+        return [(p.name, p.default, p.annotation)
+                for p in inspect.signature(function).parameters.values() if p.name != "self"]
+
+    wanted = keywords(build_params)
+    assert len(wanted) == 12
+    assert keywords(Catalogue.search) == wanted
+    assert [name for name, _, _ in keywords(search)[:2]] == ["url", "token"]
+    assert keywords(search)[2:] == wanted

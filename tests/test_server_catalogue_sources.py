@@ -118,9 +118,8 @@ async def test_the_platform_token_never_goes_to_a_csw_or_opensearch_endpoint(jp_
     # library objects the panel builds for these two carry none
     from eopde.server.sources import _opened
 
-    mine = [backend for key, (_, backend) in _opened.items()
-            if key in {("csw", server.url), ("opensearch", server.opensearch_url)}]
-    assert len(mine) == 2
+    mine = [_opened.peek(("csw", server.url)), _opened.peek(("opensearch", server.opensearch_url))]
+    assert None not in mine
     assert all(not backend.headers for backend in mine)
 
 

@@ -66,6 +66,8 @@ MEDIA_TYPES = {
     ".zarr": "application/vnd+zarr",
 }
 COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
+#: The STAC extension of the proj: fields that located raster assets carry.
+PROJECTION_EXTENSION = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
 
 
 # --- inputs ---------------------------------------------------------------------------------
@@ -177,16 +179,12 @@ def save(assets: str | os.PathLike | Mapping[str, Any] | Iterable,
     for key, spec in resolved.items():
         path = Path(spec["href"])
         media = spec.get("type") or _media_type(path)
-        asset_roles = spec.get("roles") or roles or (
-            ["overview"] if path.suffix.lower() in (".png", ".jpg", ".jpeg") else ["data"])
+        asset_roles = spec.get("roles") or roles or _default_roles(path)
         extra = {}
         if raster is not None and path == raster and proj:
             extra = proj
         item.add_asset(key, pystac.Asset(href=str(path), media_type=media, roles=list(asset_roles),
                                          title=spec.get("title"), extra_fields=extra))
-    if proj:
-        item.stac_extensions.append(
-            "https://stac-extensions.github.io/projection/v2.0.0/schema.json")
 
     cat_path = out / "catalog.json"
     if cat_path.exists():
@@ -195,10 +193,7 @@ def save(assets: str | os.PathLike | Mapping[str, Any] | Iterable,
             catalog.remove_item(item_id)
     else:
         catalog = pystac.Catalog(catalog_id, catalog_description)
-    catalog.add_item(item)
-    catalog.normalize_hrefs(str(out))
-    catalog.make_all_asset_hrefs_relative()
-    catalog.save(pystac.CatalogType.SELF_CONTAINED, dest_href=str(out))
+    _write_catalog(catalog, item, out, projection=bool(proj))
     return item
 
 
@@ -233,6 +228,31 @@ def _media_type(path: Path) -> str | None:
     if suffix in (".tif", ".tiff") and _is_cog(path):
         return COG_MEDIA_TYPE
     return MEDIA_TYPES.get(suffix)
+
+
+def _default_roles(path: Path) -> list[str]:
+    """An image is an overview; anything else is data."""
+    return ["overview"] if path.suffix.lower() in (".png", ".jpg", ".jpeg") else ["data"]
+
+
+def _box_polygon(bbox: list[float]) -> dict[str, Any]:
+    """The GeoJSON polygon of a (west, south, east, north) box."""
+    west, south, east, north = bbox
+    return {"type": "Polygon", "coordinates": [[
+        [west, south], [east, south], [east, north], [west, north], [west, south]]]}
+
+
+def _write_catalog(catalog, item, out: Path, *, projection: bool) -> None:
+    """Add `item` to `catalog` and write it self-contained into `out`, with relative links;
+    `projection`: its raster assets carry proj: fields (the projection extension)."""
+    import pystac
+
+    if projection:
+        item.stac_extensions.append(PROJECTION_EXTENSION)
+    catalog.add_item(item)
+    catalog.normalize_hrefs(str(out))
+    catalog.make_all_asset_hrefs_relative()
+    catalog.save(pystac.CatalogType.SELF_CONTAINED, dest_href=str(out))
 
 
 def make_cog(path: str | os.PathLike) -> bool:
@@ -298,9 +318,7 @@ def _footprint(path: Path) -> tuple[dict, list[float], dict]:
     except rasterio.errors.RasterioIOError as err:
         raise OutputsError(f"cannot read {path} as a raster: {err}") from None
     bbox = [west, south, east, north]
-    geometry = {"type": "Polygon", "coordinates": [[
-        [west, south], [east, south], [east, north], [west, north], [west, south]]]}
-    return geometry, bbox, proj
+    return _box_polygon(bbox), bbox, proj
 
 
 def _bbox_of(geometry: Mapping) -> list[float]:
@@ -402,9 +420,7 @@ def catalog_from_folder(folder: str | os.PathLike = ".", *,
         when = None
         props["start_datetime"] = min(dates).isoformat()
         props["end_datetime"] = max(dates).isoformat()
-    west, south, east, north = bbox
-    geometry = {"type": "Polygon", "coordinates": [[
-        [west, south], [east, south], [east, north], [west, north], [west, south]]]}
+    geometry = _box_polygon(bbox)
     name = item_id or (Path(notebook).stem if notebook else "result")
     while (out / name).exists():  # the item's JSON goes to name/name.json: keep results intact
         name += "-result"
@@ -413,24 +429,16 @@ def catalog_from_folder(folder: str | os.PathLike = ".", *,
     for path in files:
         key = _asset_key(path, out, keys)
         media = _media_type(path)  # a Zarr folder by its .zarr suffix
-        roles = ["overview"] if path.suffix.lower() in (".png", ".jpg", ".jpeg") else ["data"]
-        item.add_asset(key, pystac.Asset(href=str(path), media_type=media, roles=roles,
+        item.add_asset(key, pystac.Asset(href=str(path), media_type=media,
+                                         roles=_default_roles(path),
                                          extra_fields=proj_of.get(path, {})))
     if nb_path is not None and nb_path.is_file():
         item.add_asset("notebook" if "notebook" not in keys else "executed-notebook",
                        pystac.Asset(href=str(nb_path), media_type=MEDIA_TYPES[".ipynb"],
                                     roles=["metadata"], title="The executed notebook"))
-    if proj_of:
-        item.stac_extensions.append(
-            "https://stac-extensions.github.io/projection/v2.0.0/schema.json")
-    catalog = pystac.Catalog(catalog_id, catalog_description)
-    catalog.add_item(item)
-    catalog.normalize_hrefs(str(out))
-    catalog.make_all_asset_hrefs_relative()
-    catalog.save(pystac.CatalogType.SELF_CONTAINED, dest_href=str(out))
+    _write_catalog(pystac.Catalog(catalog_id, catalog_description), item, out,
+                   projection=bool(proj_of))
     return cat_path
-
-
 
 
 def _result_files(out: Path, skip: set[Path]) -> list[Path]:

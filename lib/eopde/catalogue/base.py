@@ -1,11 +1,14 @@
 """What every catalogue backend (STAC API, CSW, OpenSearch) shares: normalised search
-parameters, the backend protocol, and the exceptions."""
+parameters, the backend protocol, the exceptions, and the reuse of opened catalogues."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+
+V = TypeVar("V")
 
 
 class CatalogueError(Exception):
@@ -75,3 +78,35 @@ class CatalogueBackend(Protocol):
     def search_items(self, params: SearchParams) -> Iterator[Any]:
         """Yield `pystac.Item`s matching `params` (up to params.max_items), page by page."""
         ...
+
+
+class Reused(Generic[V]):
+    """Objects made on first use and reused for `seconds`, `most` of them at the most (the
+    oldest go first): opened catalogues, each of which read a landing page, capabilities or
+    description document when it was made. Safe across threads."""
+
+    def __init__(self, seconds: float, most: int = 64) -> None:
+        from cachetools import TTLCache
+
+        self._made: TTLCache = TTLCache(maxsize=most, ttl=seconds)
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, make: Callable[[], V]) -> V:
+        """The object made for `key` less than `seconds` ago, else a new one from `make()`
+        (called outside the lock: it may fetch)."""
+        with self._lock:
+            found: V | None = self._made.get(key)
+        if found is None:
+            found = make()
+            with self._lock:
+                self._made[key] = found
+        return found
+
+    def peek(self, key: Hashable) -> V | None:
+        """The object kept for `key`, if any (nothing is made)."""
+        with self._lock:
+            return self._made.get(key)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._made.clear()

@@ -8,7 +8,7 @@ from typing import Any
 from eopde.catalogue.base import CatalogueError, SearchParameterError, SearchParams
 
 __all__ = ["auth_error", "check_supported", "describe_body", "describe_response",
-           "exception_text", "short_error", "text_param"]
+           "exception_text", "parse_xml", "report_text", "short_error", "text_param"]
 
 
 def auth_error(where: str, status: int) -> CatalogueError:
@@ -20,15 +20,27 @@ def auth_error(where: str, status: int) -> CatalogueError:
     )
 
 
-def exception_text(xml: str) -> str | None:
+def parse_xml(body: bytes) -> Any:
+    """The root element of an XML document a catalogue sent, parsed without resolving entities
+    or fetching anything (the document is untrusted); None when it is not well-formed."""
     from lxml import etree
 
     try:
-        root = etree.fromstring(xml.encode())
+        return etree.fromstring(body, etree.XMLParser(resolve_entities=False, no_network=True))
     except etree.XMLSyntaxError:
         return None
+
+
+def report_text(root: Any) -> str | None:
+    """The ExceptionTexts of an OGC exception report (a parsed document), or None."""
     texts = root.xpath("//*[local-name()='ExceptionText']/text()")
     return " ".join(t.strip() for t in texts) or None
+
+
+def exception_text(xml: str) -> str | None:
+    """The ExceptionTexts of an OGC exception report given as text, or None."""
+    root = parse_xml(xml.encode())
+    return report_text(root) if root is not None else None
 
 
 def short_error(exc: BaseException) -> str:
@@ -101,9 +113,8 @@ def describe_body(status_code: int | None, content_type: str, body: bytes) -> st
     if head == "<":
         from lxml import etree
 
-        try:
-            root = etree.fromstring(body, etree.XMLParser(resolve_entities=False, no_network=True))
-        except etree.XMLSyntaxError:
+        root = parse_xml(body)
+        if root is None:
             return f"{status}, malformed XML"
         qname = etree.QName(root)
         namespace = qname.namespace or ""

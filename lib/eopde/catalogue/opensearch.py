@@ -48,6 +48,8 @@ from eopde.catalogue.diagnose import (
     auth_error,
     check_supported,
     describe_response,
+    parse_xml,
+    report_text,
     short_error,
     text_param,
 )
@@ -185,16 +187,10 @@ class OpenSearchCatalogue:
             return self._template
 
     def _read_description(self) -> UrlTemplate:
-        from lxml import etree
-
         resp = self._get(self.url, "the description document")
         advice = ("Give the URL of the OpenSearch description document "
                   "(application/opensearchdescription+xml).")
-        try:
-            root = etree.fromstring(resp.content, etree.XMLParser(resolve_entities=False,
-                                                                  no_network=True))
-        except etree.XMLSyntaxError:
-            root = None
+        root = parse_xml(resp.content)
         if root is None or root.tag != f"{{{OS}}}OpenSearchDescription":
             looks = describe_response(resp)
             raise NotACatalogueError(
@@ -398,15 +394,10 @@ class OpenSearchCatalogue:
 
         resp = self._get(url, "search results")
         where = f"OpenSearch catalogue {self.name!r} ({self.url})"
-        try:
-            root = etree.fromstring(resp.content, etree.XMLParser(resolve_entities=False,
-                                                                  no_network=True))
-        except etree.XMLSyntaxError:
-            root = None
+        root = parse_xml(resp.content)
         if root is not None and etree.QName(root).localname == "ExceptionReport":
-            texts = root.xpath("//*[local-name()='ExceptionText']/text()")
             raise CatalogueError(f"{where} rejected the search {url}: "
-                                 f"{' '.join(t.strip() for t in texts) or 'exception report'}")
+                                 f"{report_text(root) or 'exception report'}")
         if resp.status_code >= 400:
             raise CatalogueError(f"{where} answered the search {url} with "
                                  f"{describe_response(resp)}")

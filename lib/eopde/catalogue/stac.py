@@ -21,6 +21,7 @@ from .base import (
     CatalogueBackend,
     CatalogueError,
     NotACatalogueError,
+    Reused,
     SearchParameterError,
     SearchParams,
     UnknownCollectionError,
@@ -321,22 +322,13 @@ CatalogueLike = str | Catalogue | CatalogueBackend
 
 # ---------------------------------------------------------------------- URL + token defaults
 
-_cache: dict[tuple[str, str | None, str | None], tuple[float, Catalogue]] = {}
-_cache_lock = threading.Lock()
+_cache: Reused[Catalogue] = Reused(CACHE_SECONDS)
 
 
 def open_catalogue(url: str, token: str | None = None, name: str | None = None) -> Catalogue:
     """A `Catalogue`, reused for a few minutes for the same URL, token and name."""
-    key = (url.rstrip("/"), token, name)
-    now = time.monotonic()
-    with _cache_lock:
-        hit = _cache.get(key)
-        if hit and now - hit[0] < CACHE_SECONDS:
-            return hit[1]
-    catalogue = Catalogue(url, token=token, name=name)
-    with _cache_lock:
-        _cache[key] = (now, catalogue)
-    return catalogue
+    return _cache.get((url.rstrip("/"), token, name),
+                      lambda: Catalogue(url, token=token, name=name))
 
 
 def same_endpoint(a: str, b: str | None) -> bool:

@@ -41,7 +41,7 @@ DRAW_PATH = {"pathOptions": {"color": "#6a3d9a", "weight": 2, "fillOpacity": 0.0
 Geometry = dict[str, Any]
 #: The maps of this kernel, and the one whose AOI changed last (`latest_aoi`).
 _MAPS: weakref.WeakSet[Map] = weakref.WeakSet()
-_LATEST: list[weakref.ref[Map]] = []
+_latest: weakref.ref[Map] | None = None
 AOILike = Any  # GeoJSON geometry/Feature dict, (w, s, e, n), __geo_interface__ object, or None
 
 
@@ -208,8 +208,9 @@ class Map(ipyleaflet.Map):
     def _set_aoi(self, geometry: Geometry | None) -> None:
         if geometry == self._aoi:
             return
+        global _latest
         self._aoi = geometry
-        _LATEST[:] = [weakref.ref(self)]
+        _latest = weakref.ref(self)
         for callback in list(self._aoi_callbacks):
             callback(geometry)
 
@@ -570,7 +571,7 @@ def details_html(properties: Mapping[str, Any], pinned: bool = False,
 def latest_aoi() -> dict[str, Any]:
     """{"maps": how many maps this kernel has, "aoi": the AOI of the map whose AOI changed last
     (else of any map that has one), a GeoJSON geometry or None}."""
-    latest = _LATEST[0]() if _LATEST else None
+    latest = _latest() if _latest is not None else None
     if latest is None or latest.aoi is None:
         latest = next((m for m in list(_MAPS) if m.aoi is not None), latest)
     return {"maps": len(_MAPS), "aoi": latest.aoi if latest is not None else None}

@@ -11,21 +11,25 @@ endpoints are asked without one.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from traitlets import List, Unicode
 from traitlets.config import Configurable
 
 from eopde import catalogue as cat
+from eopde.catalogue.base import Reused
 from eopde.catalogue.stac import (open_catalogue, platform_catalogue_url, same_endpoint,
                                   token_for)
 
 from .errors import RequestError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from contextlib import AbstractContextManager
+
+    from eopde.urlguard import Guarded, UrlPolicy
 
 #: The kinds of catalogue the panel searches, and the library class of each ("stac": Catalogue).
 KINDS = ("stac", "csw", "opensearch")
@@ -43,10 +47,11 @@ class CatalogueGuard(Configurable):
              "catalogue are always allowed; nothing else on a private, loopback or link-local "
              "address is fetched.")
 
-    def policy(self) -> Any:
+    def policy(self, platform: str | None) -> UrlPolicy:
+        """The UrlPolicy of a user-added catalogue (`platform`: the platform catalogue's URL)."""
         from eopde.urlguard import UrlPolicy
 
-        return UrlPolicy.of([platform_url() or "", *self.allowed_origins])
+        return UrlPolicy.of([platform or "", *self.allowed_origins])
 
 
 def platform_url() -> str | None:
@@ -56,11 +61,6 @@ def platform_url() -> str | None:
         return platform_catalogue_url()
     except ConfigError:
         return None
-
-
-def is_platform(url: str) -> bool:
-    """`url` is the platform's catalogue, compared as `token_for` compares it."""
-    return same_endpoint(url, platform_url())
 
 
 def errors(err: Exception) -> RequestError:
@@ -93,33 +93,31 @@ class Source:
     url: str
     kind: str
     backend: Any  #: an eopde.catalogue Catalogue, CSWCatalogue or OpenSearchCatalogue
-    guard: CatalogueGuard | None  #: None: the platform's own catalogue, fetched unguarded
+    #: what it may fetch (eopde.urlguard.UrlPolicy), made once when it is opened (a kept search
+    #: pages without reading the platform configuration again); None: the platform's own
+    #: catalogue, fetched unguarded
+    policy: UrlPolicy | None
 
     @contextmanager
     def fetching(self) -> Iterator[None]:
         """Run library calls that fetch from this catalogue: guarded, errors as RequestErrors."""
-        if self.guard is None:
-            try:
-                yield
-            except RequestError:
-                raise
-            except Exception as err:  # noqa: BLE001 - sorted by errors()
-                raise errors(err) from None
-            return
         from eopde.urlguard import UrlRefused, guarded_requests
 
+        guarded: AbstractContextManager[Guarded | None] = (
+            nullcontext() if self.policy is None else guarded_requests(self.policy))
         try:
-            with guarded_requests(self.guard.policy()) as seen:
+            with guarded as seen:
                 try:
                     yield
                 except RequestError:
                     raise
                 except Exception as err:  # noqa: BLE001 - a refusal, else sorted by errors()
-                    refusal = seen.refused or (err if isinstance(err, UrlRefused) else None)
-                    if refusal is not None:
-                        raise _refused(refusal) from None
+                    if seen is not None:
+                        refusal = seen.refused or (err if isinstance(err, UrlRefused) else None)
+                        if refusal is not None:
+                            raise _refused(refusal) from None
                     raise errors(err) from None
-        except UrlRefused as err:
+        except UrlRefused as err:  # only a guarded fetch refuses
             raise _refused(err) from None
 
     def code_url(self) -> tuple[str, str | None]:
@@ -128,7 +126,7 @@ class Source:
             return "CSWCatalogue, search", f"CSWCatalogue({self.url!r})"
         if self.kind == "opensearch":
             return "OpenSearchCatalogue, search", f"OpenSearchCatalogue({self.url!r})"
-        return "search", None if is_platform(self.url) else repr(self.url)
+        return "search", None if self.policy is None else repr(self.url)
 
     def search(self, limit: int, kwargs: dict[str, Any]) -> Any:
         """The library's lazy SearchResults (nothing fetched for CSW/OpenSearch yet)."""
@@ -137,22 +135,13 @@ class Source:
         return cat.search(url=self.backend, limit=limit, **kwargs)
 
 
-_opened: dict[tuple[str, str], tuple[float, Any]] = {}
-_opened_lock = threading.Lock()
+_opened: Reused[Any] = Reused(CACHE_SECONDS)
 
 
 def _backend(kind: str, url: str) -> Any:
     """A CSW/OpenSearch backend, reused for a few minutes (it keeps its capabilities)."""
-    now = time.monotonic()
-    with _opened_lock:
-        hit = _opened.get((kind, url))
-        if hit and now - hit[0] < CACHE_SECONDS:
-            return hit[1]
     make: Callable[[str], Any] = cat.CSWCatalogue if kind == "csw" else cat.OpenSearchCatalogue
-    backend = make(url)
-    with _opened_lock:
-        _opened[(kind, url)] = (now, backend)
-    return backend
+    return _opened.get((kind, url), lambda: make(url))
 
 
 def open_source(url: Any, kind: Any, guard: CatalogueGuard) -> Source:
@@ -161,8 +150,9 @@ def open_source(url: Any, kind: Any, guard: CatalogueGuard) -> Source:
     if kind not in KINDS:
         raise RequestError(400, f"kind: one of {', '.join(KINDS)}, not {str(kind)[:40]!r}.",
                            field="kind")
+    platform = platform_url()  # read once per request: fetching() does not read it again
     if url in (None, ""):
-        url = platform_url()
+        url = platform
         if not url or kind != "stac":
             raise RequestError(400, "url: give the catalogue's URL (no platform catalogue is "
                                     "configured, or the platform's is a STAC API).", field="url")
@@ -172,8 +162,8 @@ def open_source(url: Any, kind: Any, guard: CatalogueGuard) -> Source:
                    "opensearch": "https://catalogue.example.org/opensearch/description.xml"}
         raise RequestError(400, f"url: give a {kind} endpoint's http(s) URL, e.g. "
                                 f"{example[kind]}", field="url")
-    mine = kind == "stac" and is_platform(url)
-    source = Source(url, kind, None, None if mine else guard)
+    mine = kind == "stac" and same_endpoint(url, platform)  # as token_for compares them
+    source = Source(url, kind, None, None if mine else guard.policy(platform))
     if kind == "stac":
         with source.fetching():  # pystac-client reads the landing page here
             source.backend = open_catalogue(url, token_for(url, None))

@@ -140,8 +140,9 @@ def _first_line(err: Exception) -> str:
     return text.splitlines()[0][:500]
 
 
-class RequestGuard:
-    """ASGI middleware: size limits and text/JSON checks before the app (see module doc)."""
+class HttpMiddleware:
+    """ASGI middleware that acts on HTTP requests (`http`); lifespan and websocket messages
+    go to the app untouched."""
 
     def __init__(self, app: Any):
         self.app = app
@@ -150,6 +151,16 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.http(scope, receive, send)
+
+    async def http(self, scope: dict, receive: Any, send: Any) -> None:
+        raise NotImplementedError
+
+
+class RequestGuard(HttpMiddleware):
+    """ASGI middleware: size limits and text/JSON checks before the app (see module doc)."""
+
+    async def http(self, scope: dict, receive: Any, send: Any) -> None:
         try:
             check_text(scope.get("raw_path") or scope["path"].encode(), "path")
             check_text(scope.get("query_string", b""), "query string")
@@ -318,18 +329,12 @@ def install_error_handlers(app: Any) -> None:
     app.add_exception_handler(pg.PostgresSyntaxError, sql_syntax)
 
 
-class ErrorsAsJson:
+class ErrorsAsJson(HttpMiddleware):
     """Outermost ASGI middleware: an unexpected exception becomes a 500 JSON answer, handled
     here so that the server keeps the connection (Starlette's own 500 handler re-raises, and
     uvicorn then resets the client's next request on that connection)."""
 
-    def __init__(self, app: Any):
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: dict, receive: Any, send: Any) -> None:
         started = False
 
         async def tracking_send(message: dict) -> None:

@@ -192,8 +192,6 @@ def scenes() -> tuple[Scene, ...]:
     )
 
 
-
-
 def asset_filename(key: str) -> str:
     """The file name of an asset in a scene's folder."""
     return "thumbnail.png" if key == "thumbnail" else f"{key}.tif"

@@ -31,7 +31,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import pystac
 
 
-
 def _round_coords(obj: Any, nd: int = 7) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_round_coords(o, nd) for o in obj]
