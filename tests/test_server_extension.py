@@ -16,11 +16,6 @@ import eopde
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 
-@pytest.fixture
-def jp_server_config():
-    return {"ServerApp": {"jpserver_extensions": {"eopde.server": True}}}
-
-
 def _code(source: str, tags: list[str] | None = None) -> dict:
     cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
             "source": source}

@@ -27,11 +27,6 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 USER = "jobspanel"
 
 
-@pytest.fixture
-def jp_server_config():
-    return {"ServerApp": {"jpserver_extensions": {"eopde.server": True}}}
-
-
 @pytest.fixture(scope="module")
 def user(platform) -> User:
     return User(USER, platform.eopde("token", USER).stdout.strip(), platform)

@@ -21,11 +21,6 @@ USER = "panels"
 COLLECTION = demodata.COLLECTION_ID
 
 
-@pytest.fixture
-def jp_server_config():
-    return {"ServerApp": {"jpserver_extensions": {"eopde.server": True}}}
-
-
 @pytest.fixture(scope="module")
 def user(platform) -> User:
     return User(USER, platform.eopde("token", USER).stdout.strip(), platform)
