@@ -14,6 +14,7 @@ import pytest
 from eopde.config import ConfigError
 from eopde.maps import tiles
 from eopde.maps.items import find_asset
+from tiles_helpers import tiles_client
 
 # rio-tiler warns about every asset whose raster:bands carry no statistics (real data too).
 pytestmark = pytest.mark.filterwarnings("ignore:Some statistics data in STAC:UserWarning")
@@ -295,15 +296,7 @@ def demo(tmp_path_factory) -> dict:
 def app_client(demo):
     """The tile app as the hub runs it: under /services/tiles (the proxy keeps the prefix),
     allowed to read the demo folder."""
-    from fastapi.testclient import TestClient
-
-    from eopde.services import tiles as service
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(service.ROOT_PATH_ENV, "/services/tiles")
-        mp.setenv(service.ALLOWED_URLS_ENV, f"{demo['dest']}/")
-        app = service.create_app()
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with tiles_client(f"{demo['dest']}/", root_path="/services/tiles") as client:
         yield client
 
 

@@ -26,6 +26,7 @@ from rasterio.warp import transform as warp_transform
 from rasterio.warp import transform_bounds
 
 from eopde.services import tiles
+from tiles_helpers import tiles_client
 
 SIZE = 512
 RES = 10.0
@@ -140,10 +141,7 @@ def stac_item(data_dir) -> str:
 
 @pytest.fixture(scope="module")
 def client(data_dir):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(tiles.ALLOWED_URLS_ENV, f"{data_dir}/")
-        app = tiles.create_app()
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with tiles_client(f"{data_dir}/") as c:
         yield c
 
 
