@@ -14,6 +14,7 @@ import pytest
 from eopde.config import ConfigError
 from eopde.maps import tiles
 from eopde.maps.items import find_asset
+from import_checks import heavy_after
 from tiles_helpers import tiles_client
 
 # rio-tiler warns about every asset whose raster:bands carry no statistics (real data too).
@@ -263,14 +264,8 @@ def test_single_band_and_classes(monkeypatch):
 
 
 def test_import_is_light():
-    import subprocess
-    import sys
-
-    code = ("import sys, eopde.maps, eopde.maps.tiles, eopde.maps.footprints; "
-            "heavy = [m for m in ('ipyleaflet', 'ipywidgets', 'shapely', 'pystac', 'numpy') "
-            "if m in sys.modules]; assert not heavy, heavy")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert heavy_after("import eopde.maps, eopde.maps.tiles, eopde.maps.footprints",
+                       ("ipyleaflet", "ipywidgets", "shapely", "pystac", "numpy")) == []
 
 
 # --------------------------------------------------------------------------- rendering
