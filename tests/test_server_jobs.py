@@ -16,7 +16,7 @@ import pytest
 
 from loopback import JsonHandler, serve
 from security.ades_jobs import deploy, execute, publish_image, sh_process, wait
-from security.conftest import User
+from security.conftest import User, platform_user
 from server_helpers import exchange as call  # (status, body, headers): ETags
 from workspace_helpers import drop_collections
 
@@ -28,7 +28,7 @@ USER = "jobspanel"
 
 @pytest.fixture(scope="module")
 def user(platform) -> User:
-    return User(USER, platform.eopde("token", USER).stdout.strip(), platform)
+    return platform_user(platform, USER)
 
 
 @pytest.fixture

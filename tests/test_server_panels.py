@@ -11,7 +11,7 @@ import pytest
 from shapely.geometry import box
 
 from eopde.services import demodata
-from security.conftest import User
+from security.conftest import User, platform_user
 from server_helpers import call
 
 pytestmark = pytest.mark.platform
@@ -23,7 +23,7 @@ COLLECTION = demodata.COLLECTION_ID
 
 @pytest.fixture(scope="module")
 def user(platform) -> User:
-    return User(USER, platform.eopde("token", USER).stdout.strip(), platform)
+    return platform_user(platform, USER)
 
 
 @pytest.fixture(autouse=True)
