@@ -7,32 +7,15 @@ run here."""
 
 from __future__ import annotations
 
-import functools
 import http.server
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from eopde.services import demodata
+from loopback import serve, serve_folder
 from pycsw_server import PycswServer, iso_record, serve_pycsw
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@contextmanager
-def _serve(handler: Any) -> Iterator[http.server.ThreadingHTTPServer]:
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield httpd
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 @contextmanager
@@ -40,8 +23,8 @@ def demo_pycsw(folder: Path) -> Iterator[tuple[PycswServer, list[dict[str, Any]]
     """pycsw with the demo scenes (each record links to its STAC Item JSON); the items."""
     dest = folder / "demodata"
     demodata.generate(dest)
-    with _serve(functools.partial(_Quiet, directory=str(dest))) as files:
-        base = f"http://127.0.0.1:{files.server_port}"
+    with serve_folder(dest) as files:
+        base = files.url
         items = demodata.items(dest, base)
 
         def item_url(item: dict[str, Any]) -> str:
@@ -77,5 +60,5 @@ def recorder(status: int = 200, body: bytes = b"<html></html>",
         def log_message(self, *args: Any) -> None:
             pass
 
-    with _serve(Handler) as httpd:
-        yield f"http://127.0.0.1:{httpd.server_port}", seen
+    with serve(Handler) as httpd:
+        yield httpd.url, seen

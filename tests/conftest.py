@@ -122,3 +122,18 @@ def ades_user_env(platform):
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+@pytest.fixture
+def eopde_server_config() -> dict:
+    """What a module's tests add to their Jupyter server's config (traitlets, by class name):
+    nothing unless the module overrides this fixture."""
+    return {}
+
+
+@pytest.fixture
+def jp_server_config(eopde_server_config: dict) -> dict:
+    """pytest-jupyter's config of the Jupyter server a test runs through `jp_fetch` (modules that
+    do say `pytest_plugins = ["pytest_jupyter.jupyter_server"]`): the eopde server extension
+    on, plus the module's own `eopde_server_config`."""
+    return {"ServerApp": {"jpserver_extensions": {"eopde.server": True}}, **eopde_server_config}

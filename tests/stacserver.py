@@ -3,18 +3,13 @@ gives a stage-in step (item URLs whose assets are absolute URLs)."""
 
 from __future__ import annotations
 
-import functools
 import json
-import threading
 from contextlib import contextmanager
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Iterator
 
-
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # keep pytest output clean
-        pass
+from loopback import serve, serve_folder
 
 
 @contextmanager
@@ -23,20 +18,15 @@ def serve_demo_items(root: Path, count: int = 2) -> Iterator[dict]:
     from eopde.services import demodata
 
     demodata.generate(root)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    (root / "items").mkdir(exist_ok=True)
-    urls, items = [], []
-    for item in demodata.items(root, base)[:count]:
-        (root / "items" / f"{item['id']}.json").write_text(json.dumps(item))
-        urls.append(f"{base}/items/{item['id']}.json")
-        items.append(item)
-    try:
+    with serve_folder(root) as server:
+        base = server.url
+        (root / "items").mkdir(exist_ok=True)
+        urls, items = [], []
+        for item in demodata.items(root, base)[:count]:
+            (root / "items" / f"{item['id']}.json").write_text(json.dumps(item))
+            urls.append(f"{base}/items/{item['id']}.json")
+            items.append(item)
         yield {"base": base, "urls": urls, "root": root, "items": items}
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 Route = tuple[int, dict[str, str], bytes]
@@ -61,10 +51,5 @@ def serve_routes(routes: dict[str, Route],
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(Handler) as server:
+        yield server.url

@@ -4,12 +4,10 @@ with a fixed token verifier and a fake executor (the real executor has its own t
 from __future__ import annotations
 
 import base64
-import http.server
 import json
 import re
 import sqlite3
 import tempfile
-import threading
 import time
 from contextlib import contextmanager
 from datetime import datetime
@@ -22,6 +20,7 @@ from fastapi.testclient import TestClient
 from eopde.hub.local import bucket_name
 from eopde.services.ades.app import CONFORMANCE, create_app
 from eopde.services.ades.store import JobStore, utcnow
+from loopback import serve_folder
 
 DATA = Path(__file__).parent / "data" / "cwl"
 GOOD = (DATA / "good.cwl").read_text()
@@ -127,17 +126,8 @@ def assert_ogc_error(resp, status, type_suffix=None):
 
 @contextmanager
 def serve(folder: Path):
-    def handler(*a, **k):
-        return http.server.SimpleHTTPRequestHandler(*a, directory=str(folder), **k)
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_folder(folder) as server:
+        yield server.url
 
 
 # ---------------------------------------------------------------------- capabilities

@@ -10,8 +10,9 @@ import signal
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
+
+from notebook_apps import publish_app, write_app_notebook
 
 pytestmark = pytest.mark.platform
 
@@ -30,25 +31,13 @@ save({"result": "result.json"}, id=f"sleepy-{label}", datetime="2025-07-01T10:00
 @pytest.fixture(scope="module")
 def packages(platform, ades_user_env, tmp_path_factory):
     """The NDVI tutorial app and a 'sleepy' app, packaged and published as local images."""
-    from eopde.apppkg.images import publish_local
-    from eopde.apppkg.package import make_package
-
     work = tmp_path_factory.mktemp("ades-apps")
-    notebook = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell(APP_PARAMETERS)
-    cell.metadata["tags"] = ["parameters"]
-    notebook.cells = [nbformat.v4.new_markdown_cell("# Sleepy\n\nWaits, then writes a result."),
-                      cell, nbformat.v4.new_code_cell(APP_CODE)]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}
-    nbformat.write(notebook, work / "sleepy.ipynb")
-    common = dict(version="1.0.0", author="Ada Lovelace", email="ada@example.org",
-                  affiliation="eopde tests")
-    sleepy = make_package(work / "sleepy.ipynb", work / "sleepy", app_id="sleepy", **common)
-    ndvi = make_package(Path(__file__).resolve().parent.parent / "notebooks" / "apps" /
-                        "ndvi.ipynb", work / "ndvi", app_id="ndvi", **common)
-    for package in (sleepy, ndvi):
-        publish_local(package)
+    notebook = write_app_notebook(work / "sleepy.ipynb", APP_PARAMETERS, APP_CODE,
+                                  intro="# Sleepy\n\nWaits, then writes a result.")
+    ada = dict(author="Ada Lovelace", email="ada@example.org")
+    sleepy = publish_app(notebook, work / "sleepy", "sleepy", **ada)
+    ndvi = publish_app(Path(__file__).resolve().parent.parent / "notebooks" / "apps" /
+                       "ndvi.ipynb", work / "ndvi", "ndvi", **ada)
     return {"sleepy": sleepy, "ndvi": ndvi}
 
 

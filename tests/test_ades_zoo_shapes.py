@@ -10,8 +10,9 @@ import re
 from pathlib import Path
 
 import httpx
-import nbformat
 import pytest
+
+from notebook_apps import publish_app, write_app_notebook
 
 pytestmark = pytest.mark.platform
 
@@ -38,21 +39,11 @@ save({"result": "result.json"}, id=f"shapes-{label}", datetime="2025-07-01T10:00
 def shapes(platform, ades_user_env, tmp_path_factory):
     """A small notebook app, packaged and published as a local image, deployed for `zoe`."""
     from eopde.ades import Client
-    from eopde.apppkg.images import publish_local
-    from eopde.apppkg.package import make_package
 
     work = tmp_path_factory.mktemp("shapes-app")
-    notebook = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell(APP_PARAMETERS)
-    cell.metadata["tags"] = ["parameters"]
-    notebook.cells = [cell, nbformat.v4.new_code_cell(APP_CODE)]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}
-    nbformat.write(notebook, work / "shapes.ipynb")
-    package = make_package(work / "shapes.ipynb", work / "shapes", app_id="shapes",
-                           version="1.0.0", author="Zoe Shape", email="zoe@example.org",
-                           affiliation="eopde tests")
-    publish_local(package)
+    notebook = write_app_notebook(work / "shapes.ipynb", APP_PARAMETERS, APP_CODE)
+    package = publish_app(notebook, work / "shapes", "shapes", author="Zoe Shape",
+                          email="zoe@example.org")
     token = platform.eopde("token", "zoe").stdout.strip()
     client = Client(f"{platform.url('ades')}/{{user}}/ogc-api", user="zoe", token=token)
     client.deploy(package.directory, replace_existing=True)

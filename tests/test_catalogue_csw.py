@@ -8,11 +8,9 @@ The demo scenes of `eopde.services.demodata` are generated once per session, ser
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import http.server
 import json
 import re
-import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +32,7 @@ from eopde.catalogue.base import (
 from eopde.catalogue.csw import CSWCatalogue
 from eopde.catalogue.opensearch import OpenSearchCatalogue, UrlTemplate
 from eopde.services import demodata
+from loopback import serve, serve_folder
 from pycsw_server import PycswServer, iso_record, serve_pycsw
 
 # pycsw 2.6.2 rounds the bounding boxes it writes in Dublin Core and Atom to 2 decimals
@@ -55,26 +54,13 @@ PYCSW_CSW3_SPATIAL = pytest.mark.xfail(
 # ---------------------------------------------------------------------------- fixtures
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The demo scenes, generated and served over HTTP; their STAC item dicts."""
     dest = tmp_path_factory.mktemp("csw-demodata")
     demodata.generate(dest)
-    httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(dest)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{httpd.server_port}"
-    try:
-        yield {"dest": dest, "base": base, "items": demodata.items(dest, base)}
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve_folder(dest) as httpd:
+        yield {"dest": dest, "base": httpd.url, "items": demodata.items(dest, httpd.url)}
 
 
 def item_url(demo: dict[str, Any], item: dict[str, Any]) -> str:
@@ -139,13 +125,8 @@ def not_a_catalogue() -> Iterator[str]:
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             self._answer()
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve(Handler) as httpd:
+        yield httpd.url
 
 
 # ---------------------------------------------------------------------------- expectations

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
 import sys
 import types
 
@@ -26,6 +25,7 @@ from eopde.catalogue.params import (
     normalize_query,
     normalize_sortby,
 )
+from import_checks import heavy_after
 
 SQUARE = {"type": "Polygon",
           "coordinates": [[[12.15, 43.12], [12.2, 43.12], [12.2, 43.15], [12.15, 43.15],
@@ -33,11 +33,9 @@ SQUARE = {"type": "Polygon",
 
 
 def test_import_catalogue_is_light():
-    code = ("import sys, eopde.catalogue; "
-            "heavy = [m for m in ('pystac', 'pystac_client', 'shapely', 'requests', 'cql2',"
-            " 'numpy', 'httpx', 'owslib') if m in sys.modules]; print(heavy)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    assert heavy_after("import eopde.catalogue",
+                       ("pystac", "pystac_client", "shapely", "requests", "cql2", "numpy", "httpx",
+                        "owslib")) == []
 
 
 # --------------------------------------------------------------------------- bbox

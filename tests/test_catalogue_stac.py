@@ -496,30 +496,16 @@ def test_unsupported_extensions_are_named(url, monkeypatch):
 @pytest.fixture()
 def tiny_server():
     """A throw-away HTTP server answering each path with a fixed (status, JSON body)."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from loopback import JsonHandler, serve
 
     routes: dict[str, tuple[int, dict]] = {}
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         def do_GET(self):  # noqa: N802 (http.server's name)
-            status, body = routes.get(self.path.rstrip("/") or "/", (404, {"detail": "nope"}))
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.send_json(*routes.get(self.path.rstrip("/") or "/", (404, {"detail": "nope"})))
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", routes
-    server.shutdown()
-    server.server_close()
+    with serve(Handler) as server:
+        yield server.url, routes
 
 
 def test_static_catalog_and_refused_access(tiny_server):

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from eopde import auth, config
+from import_checks import heavy_after
 
 
 @pytest.fixture(autouse=True)
@@ -21,11 +20,9 @@ def no_eopde_env(monkeypatch, tmp_path):
 
 
 def test_import_eopde_is_light():
-    code = ("import sys, eopde, eopde.config, eopde.auth, eopde.cli; "
-            "heavy = [m for m in ('pystac', 'pystac_client', 'rasterio', 'ipyleaflet', 'cwltool',"
-            " 'numpy', 'httpx', 'jupyterhub') if m in sys.modules]; print(heavy)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    assert heavy_after("import eopde, eopde.config, eopde.auth, eopde.cli",
+                       ("pystac", "pystac_client", "rasterio", "ipyleaflet", "cwltool", "numpy",
+                        "httpx", "jupyterhub")) == []
 
 
 def test_nothing_configured_says_how_to_fix():

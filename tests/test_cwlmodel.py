@@ -13,23 +13,9 @@ import pytest
 from eopde.apppkg.cwlload import LoadError
 from eopde.apppkg.cwlmodel import (EntryPointError, load_package, load_package_file, package_of,
                                    parse_type, plain)
+from published_packages import ENTRY, PUBLISHED
 
-PUBLISHED = Path(__file__).resolve().parent / "data" / "published"
 CWL = Path(__file__).resolve().parent / "data" / "cwl"
-
-#: file -> the entry point every reader must pick (None: no Workflow, not deployable)
-ENTRY = {
-    "scatter-string-items.cwl": "flood-extent",
-    "main-id.cwl": "main",
-    "stage-in-directory.cwl": "burned-area",
-    "enum-record.cwl": "spectral-index",
-    "single-tool.cwl": None,
-    "directory-array.cwl": "water-mask",
-    "two-workflows.cwl": "change-detection",
-    "local-image-no-version.cwl": "my-notebook",
-    "invalid-bad-source.cwl": "broken-link",
-    "invalid-bad-type.cwl": "bad-type",
-}
 
 
 def test_every_published_file_is_listed():

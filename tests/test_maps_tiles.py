@@ -14,6 +14,8 @@ import pytest
 from eopde.config import ConfigError
 from eopde.maps import tiles
 from eopde.maps.items import find_asset
+from import_checks import heavy_after
+from tiles_helpers import tiles_client
 
 # rio-tiler warns about every asset whose raster:bands carry no statistics (real data too).
 pytestmark = pytest.mark.filterwarnings("ignore:Some statistics data in STAC:UserWarning")
@@ -262,14 +264,8 @@ def test_single_band_and_classes(monkeypatch):
 
 
 def test_import_is_light():
-    import subprocess
-    import sys
-
-    code = ("import sys, eopde.maps, eopde.maps.tiles, eopde.maps.footprints; "
-            "heavy = [m for m in ('ipyleaflet', 'ipywidgets', 'shapely', 'pystac', 'numpy') "
-            "if m in sys.modules]; assert not heavy, heavy")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert heavy_after("import eopde.maps, eopde.maps.tiles, eopde.maps.footprints",
+                       ("ipyleaflet", "ipywidgets", "shapely", "pystac", "numpy")) == []
 
 
 # --------------------------------------------------------------------------- rendering
@@ -295,15 +291,7 @@ def demo(tmp_path_factory) -> dict:
 def app_client(demo):
     """The tile app as the hub runs it: under /services/tiles (the proxy keeps the prefix),
     allowed to read the demo folder."""
-    from fastapi.testclient import TestClient
-
-    from eopde.services import tiles as service
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(service.ROOT_PATH_ENV, "/services/tiles")
-        mp.setenv(service.ALLOWED_URLS_ENV, f"{demo['dest']}/")
-        app = service.create_app()
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with tiles_client(f"{demo['dest']}/", root_path="/services/tiles") as client:
         yield client
 
 

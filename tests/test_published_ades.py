@@ -5,22 +5,11 @@ Workflow unless `w=` names another, a package without a Workflow or that cwltool
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-pytestmark = pytest.mark.platform
+from published_packages import DEPLOYABLE, PUBLISHED
 
-PUBLISHED = Path(__file__).resolve().parent / "data" / "published"
-DEPLOYABLE = {
-    "scatter-string-items.cwl": "flood-extent",
-    "main-id.cwl": "main",
-    "stage-in-directory.cwl": "burned-area",
-    "enum-record.cwl": "spectral-index",
-    "directory-array.cwl": "water-mask",
-    "two-workflows.cwl": "change-detection",
-    "local-image-no-version.cwl": "my-notebook",
-}
+pytestmark = pytest.mark.platform
 
 
 @pytest.fixture(scope="module")

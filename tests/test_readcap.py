@@ -4,15 +4,15 @@ HTTP server on loopback."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import httpx
 import pytest
 
 from eopde.readcap import ResponseTooLarge, read_capped
+from loopback import serve
 
 LIMIT = 1000
 ENDLESS = 1 << 30  # what /endless would send if nobody stopped reading
@@ -50,12 +50,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serve(_Handler) as httpd:
+        yield httpd.url
 
 
 def _read(url: str, limit: int) -> bytes:

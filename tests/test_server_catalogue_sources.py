@@ -31,11 +31,10 @@ def pycsw(tmp_path_factory):
 
 
 @pytest.fixture
-def jp_server_config(pycsw):
+def eopde_server_config(pycsw):
     server, _ = pycsw
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(server.url))
-    return {"ServerApp": {"jpserver_extensions": {"eopde.server": True}},
-            "CatalogueGuard": {"allowed_origins": [origin]}}
+    return {"CatalogueGuard": {"allowed_origins": [origin]}}
 
 
 @pytest.fixture(autouse=True)

@@ -12,13 +12,9 @@ import yaml
 from tornado.httpclient import HTTPClientError
 
 import eopde
+from server_helpers import call
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
-
-
-@pytest.fixture
-def jp_server_config():
-    return {"ServerApp": {"jpserver_extensions": {"eopde.server": True}}}
 
 
 def _code(source: str, tags: list[str] | None = None) -> dict:
@@ -69,13 +65,7 @@ def notebook(jp_root_dir: Path) -> str:
 
 
 async def post(jp_fetch, route: str, body) -> tuple[int, dict]:
-    data = body if isinstance(body, (str, bytes)) else json.dumps(body)
-    try:
-        r = await jp_fetch("eopde", route, method="POST", body=data)
-    except HTTPClientError as err:
-        assert err.response is not None
-        return err.code, json.loads(err.response.body)
-    return r.code, json.loads(r.body)
+    return await call(jp_fetch, route, "POST", body)
 
 
 async def test_version_handshake(jp_fetch):

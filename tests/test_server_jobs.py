@@ -10,15 +10,14 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from tornado.httpclient import HTTPClientError
 
+from loopback import JsonHandler, serve
 from security.ades_jobs import deploy, execute, publish_image, sh_process, wait
-from security.conftest import User
+from security.conftest import User, platform_user
+from server_helpers import exchange as call  # (status, body, headers): ETags
 from workspace_helpers import drop_collections
 
 pytestmark = pytest.mark.platform
@@ -27,14 +26,9 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 USER = "jobspanel"
 
 
-@pytest.fixture
-def jp_server_config():
-    return {"ServerApp": {"jpserver_extensions": {"eopde.server": True}}}
-
-
 @pytest.fixture(scope="module")
 def user(platform) -> User:
-    return User(USER, platform.eopde("token", USER).stdout.strip(), platform)
+    return platform_user(platform, USER)
 
 
 @pytest.fixture
@@ -67,24 +61,6 @@ def tools(platform, user, tmp_path_factory):
     deploy(user, sh_process("jobs-fail", "echo about to fail; exit 3"))
     deploy(user, sh_process("jobs-secret", "echo signing in", ("api_token",)))
     return user
-
-
-async def call(jp_fetch, route: str, method: str = "GET", body=None, headers=None,
-               **query) -> tuple[int, dict | None, dict]:
-    """(status, JSON body or None, headers) of `/eopde/<route>`."""
-    kwargs: dict = {"method": method, "headers": headers or {}}
-    if body is not None:
-        kwargs["body"] = body if isinstance(body, (str, bytes)) else json.dumps(body)
-    if query:  # a list: a repeated parameter
-        kwargs["params"] = [(k, v) for k, vs in query.items()
-                            for v in (vs if isinstance(vs, list) else [vs])]
-    try:
-        r = await jp_fetch("eopde", *route.split("/"), **kwargs)
-    except HTTPClientError as err:
-        assert err.response is not None
-        text = err.response.body
-        return err.code, json.loads(text) if text else None, dict(err.response.headers)
-    return r.code, json.loads(r.body), dict(r.headers)
 
 
 async def test_listing_is_newest_first_and_a_poll_without_change_is_a_bodiless_304(
@@ -308,36 +284,23 @@ async def test_a_job_with_a_credential_is_not_run_again_without_it(jp_fetch, too
     assert after == before  # nothing was started
 
 
-class _NoInputsADES(BaseHTTPRequestHandler):
+class _NoInputsADES(JsonHandler):
     """An ADES without `GET /jobs/{id}/inputs` (EOEPCA's zoo-project-dru has none): a stand-in,
     since that server cannot run here. It knows one finished job."""
 
     def do_GET(self):  # noqa: N802 - http.server's name
         if self.path.split("?")[0] == "/ogc-api/jobs/zoo-job":
-            self._send(200, {"jobID": "zoo-job", "status": "successful", "processID": "p",
-                             "links": []})
+            self.send_json(200, {"jobID": "zoo-job", "status": "successful", "processID": "p",
+                                 "links": []})
         else:
-            self._send(404, {"type": "http://www.opengis.net/def/exceptions/ogcapi-processes-1/"
-                             "1.0/not-found", "title": "NotFound", "detail": "no route"})
-
-    def _send(self, code: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+            self.send_json(404, {"type": "http://www.opengis.net/def/exceptions/"
+                                 "ogcapi-processes-1/1.0/not-found", "title": "NotFound",
+                                 "detail": "no route"})
 
 
 async def test_an_ades_without_job_inputs_says_to_use_the_wizard(jp_fetch, config):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _NoInputsADES)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        config.write_text(f'[platforms.zoo]\nades_url = "http://127.0.0.1:'
-                          f'{server.server_port}/ogc-api"\n')
+    with serve(_NoInputsADES) as server:
+        config.write_text(f'[platforms.zoo]\nades_url = "{server.url}/ogc-api"\n')
         for route, method in (("inputs", "GET"), ("rerun", "POST")):
             code, refused, _ = await call(jp_fetch, f"jobs/zoo-job/{route}", method,
                                           {"ades": "zoo"} if method == "POST" else None,
@@ -345,12 +308,9 @@ async def test_an_ades_without_job_inputs_says_to_use_the_wizard(jp_fetch, confi
             assert code == 409, refused
             assert "does not give this job's inputs back" in refused["message"]
             assert "wizard's Execute step" in refused["message"]
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
-class _RecordingADES(BaseHTTPRequestHandler):
+class _RecordingADES(JsonHandler):
     """An ADES whose jobs the test sets (`server.jobs`: id -> status), recording every request
     (`server.seen`): what the panel's polls cost the ADES. A stand-in: the request pattern is
     the point here; the real ADES answers the same routes in the tests above."""
@@ -366,33 +326,26 @@ class _RecordingADES(BaseHTTPRequestHandler):
             wanted = [s for part in query.split("&") if part.startswith("status=")
                       for s in part[7:].replace("%2C", ",").split(",")]
             found = [doc(i) for i in jobs if not wanted or jobs[i] in wanted]
-            self._send(200, {"jobs": found, "links": []})
+            self.send_json(200, {"jobs": found, "links": []})
         elif path.startswith("/ogc-api/jobs/") and path[14:] in jobs:
-            self._send(200, doc(path[14:]))
+            self.send_json(200, doc(path[14:]))
         else:
-            self._send(404, {"type": "http://www.opengis.net/def/exceptions/ogcapi-processes-1/"
-                             "1.0/no-such-job", "title": "NoSuchJob", "detail": path})
-
-    _send = _NoInputsADES._send
-
-    def log_message(self, *args):
-        pass
+            self.send_json(404, {"type": "http://www.opengis.net/def/exceptions/"
+                                 "ogcapi-processes-1/1.0/no-such-job", "title": "NoSuchJob",
+                                 "detail": path})
 
 
 async def test_a_poll_asks_the_ades_for_its_running_jobs_only(jp_fetch, config, monkeypatch):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _RecordingADES)
-    server.jobs, server.seen = {"j0-old": "successful", "j1-run": "running"}, []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    config.write_text(f'[platforms.rec]\nades_url = "http://127.0.0.1:{server.server_port}'
-                      '/ogc-api"\n')
+    with serve(_RecordingADES) as server:
+        server.jobs, server.seen = {"j0-old": "successful", "j1-run": "running"}, []
+        config.write_text(f'[platforms.rec]\nades_url = "{server.url}/ogc-api"\n')
 
-    async def poll(**query) -> list[tuple[str, str]]:
-        server.seen.clear()
-        code, listed, _ = await call(jp_fetch, "jobs", ades="rec", **query)
-        assert code == 200 and listed["failures"] == {}, listed
-        return [(j["id"], j["status"]) for j in listed["jobs"]]
+        async def poll(**query) -> list[tuple[str, str]]:
+            server.seen.clear()
+            code, listed, _ = await call(jp_fetch, "jobs", ades="rec", **query)
+            assert code == 200 and listed["failures"] == {}, listed
+            return [(j["id"], j["status"]) for j in listed["jobs"]]
 
-    try:
         assert await poll() == [("j1-run", "running"), ("j0-old", "successful")]
         assert server.seen == ["/ogc-api/jobs?limit=500"]
         # one ended, one new: the running ones, and the status of the one that ended
@@ -413,6 +366,3 @@ async def test_a_poll_asks_the_ades_for_its_running_jobs_only(jp_fetch, config, 
         monkeypatch.setattr("eopde.server.ades.FULL_EVERY", 0.0)
         await poll()
         assert server.seen == ["/ogc-api/jobs?limit=500"]
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -11,7 +11,7 @@ import pytest
 from shapely.geometry import box
 
 from eopde.services import demodata
-from security.conftest import User
+from security.conftest import User, platform_user
 from server_helpers import call
 
 pytestmark = pytest.mark.platform
@@ -21,14 +21,9 @@ USER = "panels"
 COLLECTION = demodata.COLLECTION_ID
 
 
-@pytest.fixture
-def jp_server_config():
-    return {"ServerApp": {"jpserver_extensions": {"eopde.server": True}}}
-
-
 @pytest.fixture(scope="module")
 def user(platform) -> User:
-    return User(USER, platform.eopde("token", USER).stdout.strip(), platform)
+    return platform_user(platform, USER)
 
 
 @pytest.fixture(autouse=True)

@@ -23,11 +23,6 @@ APP_ID = "wizard-plot-survey"
 
 
 @pytest.fixture
-def jp_server_config():
-    return {"ServerApp": {"jpserver_extensions": {"eopde.server": True}}}
-
-
-@pytest.fixture
 def user_env(platform, monkeypatch):
     """What the hub puts in a user's server: the endpoints, the user, a token, their storage."""
     endpoints = json.loads((platform.home / "endpoints.json").read_text())

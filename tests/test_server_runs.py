@@ -18,9 +18,8 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 
 @pytest.fixture
-def jp_server_config():
-    return {"ServerApp": {"jpserver_extensions": {"eopde.server": True}},
-            "LocalRuns": {"keep_per_notebook": 2}}
+def eopde_server_config():
+    return {"LocalRuns": {"keep_per_notebook": 2}}
 
 
 def _old_run(runs_dir: Path, name: str, *, running: bool = False) -> Path:

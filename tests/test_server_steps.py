@@ -19,11 +19,6 @@ import server_helpers
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 
-@pytest.fixture
-def jp_server_config():
-    return {"ServerApp": {"jpserver_extensions": {"eopde.server": True}}}
-
-
 def _code(source: str, tags: list[str] | None = None) -> dict:
     return {"cell_type": "code", "execution_count": None, "outputs": [], "source": source,
             "metadata": {"tags": tags} if tags else {}}

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -26,6 +24,8 @@ from rasterio.warp import transform as warp_transform
 from rasterio.warp import transform_bounds
 
 from eopde.services import tiles
+from import_checks import heavy_after
+from tiles_helpers import tiles_client
 
 SIZE = 512
 RES = 10.0
@@ -140,10 +140,7 @@ def stac_item(data_dir) -> str:
 
 @pytest.fixture(scope="module")
 def client(data_dir):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(tiles.ALLOWED_URLS_ENV, f"{data_dir}/")
-        app = tiles.create_app()
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with tiles_client(f"{data_dir}/") as c:
         yield c
 
 
@@ -162,13 +159,8 @@ def assert_json_error(resp, status: int | None = None) -> str:
 
 
 def test_import_is_light():
-    code = (
-        "import sys, eopde, eopde.services.tiles; "
-        "heavy = [m for m in ('titiler', 'titiler.core', 'rasterio', 'rio_tiler', 'fastapi') "
-        "if m in sys.modules]; print(heavy); assert not heavy, heavy"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert heavy_after("import eopde, eopde.services.tiles",
+                       ("titiler", "titiler.core", "rasterio", "rio_tiler", "fastapi")) == []
 
 
 def test_healthz(client):

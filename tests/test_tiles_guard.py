@@ -12,6 +12,7 @@ import rasterio
 
 from eopde.services import tiles_guard as guard
 from eopde.services.tiles_guard import Allowlist, ForbiddenURL
+from tiles_helpers import raw_file_vrt, tiles_client
 
 DATA = "http://127.0.0.1:8715/"
 CAT = "http://127.0.0.1:8712/"
@@ -111,16 +112,6 @@ def test_unsupported_prefix_is_a_configuration_error():
 # --- through the app ----------------------------------------------------------------------
 
 
-VRT = """<VRTDataset rasterXSize="64" rasterYSize="16">
-  <SRS>EPSG:4326</SRS><GeoTransform>0,0.1,0,1.6,0,-0.1</GeoTransform>
-  <VRTRasterBand dataType="Byte" band="1" subClass="VRTRawRasterBand">
-    <SourceFilename relativetoVRT="0">{path}</SourceFilename>
-    <ImageOffset>0</ImageOffset><PixelOffset>1</PixelOffset><LineOffset>64</LineOffset>
-  </VRTRasterBand>
-</VRTDataset>
-"""
-
-
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
     from rasterio.transform import from_origin
@@ -133,8 +124,8 @@ def data(tmp_path_factory) -> Path:
     secret = tmp_path_factory.mktemp("secret") / "secrets.json"
     secret.write_text("x" * 64 + '{"service_token": "CANARY-TOKEN"}' + "x" * 1024)
     # A VRT named .tif (the extension filter lets it through) wrapping a file outside `d`.
-    (d / "wrap.tif").write_text(VRT.format(path=secret))
-    (d / "wrap.vrt").write_text(VRT.format(path=secret))
+    (d / "wrap.tif").write_text(raw_file_vrt(str(secret), "0,0.1,0,1.6,0,-0.1"))
+    (d / "wrap.vrt").write_text(raw_file_vrt(str(secret), "0,0.1,0,1.6,0,-0.1"))
     return d
 
 
@@ -156,14 +147,7 @@ def item(d: Path, name: str, href: str) -> str:
 
 @pytest.fixture(scope="module")
 def client(data):
-    from fastapi.testclient import TestClient
-
-    from eopde.services import tiles
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(tiles.ALLOWED_URLS_ENV, f"{data}/,{DATA}")
-        app = tiles.create_app()
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with tiles_client(f"{data}/", DATA) as c:
         yield c
 
 

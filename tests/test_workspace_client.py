@@ -61,28 +61,17 @@ class FakeWorkspaceApi:
     202 with a message (harvest later); deregister 200. Records what it was sent."""
 
     def __init__(self, s3_endpoint: str):
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from loopback import JsonHandler, LoopbackServer
 
         self.calls: list[tuple[str, str, dict | None, str]] = []
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _send(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def do_GET(self):
                 fake.calls.append(("GET", self.path, None, self.headers.get("Authorization")))
                 if self.path != "/workspaces/ws-eric":
-                    return self._send(404, {"detail": "Not Found"})
-                self._send(200, {
+                    return self.send_json(404, {"detail": "Not Found"})
+                self.send_json(200, {
                     "status": "ready",
                     "endpoints": [{"id": "resource-catalogue", "url":
                                    "resource-catalogue.ws-eric.example"}],
@@ -97,16 +86,16 @@ class FakeWorkspaceApi:
                 body = json.loads(self.rfile.read(length) or b"null")
                 fake.calls.append(("POST", self.path, body, self.headers.get("Authorization")))
                 if self.path.endswith("/register"):
-                    return self._send(202, {"message": f"STAC Catalog '{body['url']}' was "
-                                                       "accepted for harvesting"})
+                    return self.send_json(202, {"message": f"STAC Catalog '{body['url']}' was "
+                                                           "accepted for harvesting"})
                 if self.path.endswith("/register-json"):
-                    return self._send(202, {})
+                    return self.send_json(202, {})
                 if self.path.endswith("/deregister"):
-                    return self._send(200, {})
-                self._send(404, {"detail": "Not Found"})
+                    return self.send_json(200, {})
+                self.send_json(404, {"detail": "Not Found"})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.server = LoopbackServer(("127.0.0.1", 0), Handler)
+        self.url = self.server.url
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 

@@ -35,7 +35,8 @@ class User:
         return httpx.Client(headers=self.headers, timeout=kwargs.pop("timeout", 30), **kwargs)
 
 
-def _user(platform, name: str) -> User:
+def platform_user(platform, name: str) -> User:
+    """The platform's user `name` (a hub account made on first use) with an API token."""
     token = platform.eopde("token", name).stdout.strip()
     assert token, f"no token for {name}"
     return User(name=name, token=token, platform=platform)
@@ -44,13 +45,13 @@ def _user(platform, name: str) -> User:
 @pytest.fixture(scope="session")
 def alice(platform) -> User:
     """The victim: owns processes, jobs, records and a bucket."""
-    return _user(platform, "alice")
+    return platform_user(platform, "alice")
 
 
 @pytest.fixture(scope="session")
 def mallory(platform) -> User:
     """The attacker: an ordinary user with a valid token, nothing more."""
-    return _user(platform, "mallory")
+    return platform_user(platform, "mallory")
 
 
 @pytest.fixture(scope="session")

@@ -16,9 +16,9 @@ import uuid
 from pathlib import Path
 
 import httpx
-import nbformat
 import pytest
 
+from notebook_apps import publish_app, write_app_notebook
 from stacserver import serve_routes
 
 pytestmark = pytest.mark.platform
@@ -53,23 +53,14 @@ def s3(platform, settings):
 @pytest.fixture(scope="module")
 def exfil(platform, mallory, tmp_path_factory, monkeypatch_module):
     """Mallory's process `exfil`: copies every staged asset into its results."""
-    from eopde.apppkg.images import publish_local
     from eopde.apppkg.layout import find_cwl
-    from eopde.apppkg.package import make_package
 
     monkeypatch_module.setenv("EOPDE_IMAGES_DIR", str(platform.home / "images"))
     work = tmp_path_factory.mktemp("exfil")
-    notebook = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell(PARAMETERS)
-    cell.metadata["tags"] = ["parameters"]
-    notebook.cells = [nbformat.v4.new_markdown_cell("# Exfil\n\nCopies its input."), cell,
-                      nbformat.v4.new_code_cell(EXFILTRATE)]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}
-    nbformat.write(notebook, work / "exfil.ipynb")
-    package = make_package(work / "exfil.ipynb", work / "pkg", app_id="exfil", version="1.0.0",
-                           author="Mallory", email="m@example.org", affiliation="tests")
-    publish_local(package)
+    notebook = write_app_notebook(work / "exfil.ipynb", PARAMETERS, EXFILTRATE,
+                                  intro="# Exfil\n\nCopies its input.")
+    package = publish_app(notebook, work / "pkg", "exfil", author="Mallory",
+                          email="m@example.org", affiliation="tests")
     with mallory.client() as client:
         client.delete(mallory.ades("/processes/exfil"))
         resp = client.post(mallory.ades("/processes"),

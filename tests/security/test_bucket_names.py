@@ -10,8 +10,9 @@ from __future__ import annotations
 import time
 
 import boto3
-import nbformat
 import pytest
+
+from notebook_apps import publish_app, write_app_notebook
 
 pytestmark = pytest.mark.platform
 
@@ -24,23 +25,12 @@ save({"who": "who.txt"}, id=f"who-{label}", datetime="2025-07-01T10:00:00Z",
 @pytest.fixture(scope="module")
 def whoami_package(platform, tmp_path_factory):
     """A one-cell app that writes its `label` into its result, published as a local image."""
-    from eopde.apppkg.images import publish_local
-    from eopde.apppkg.package import make_package
-
     work = tmp_path_factory.mktemp("whoami")
-    notebook = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell('label: str = "x"  # Written into the result')
-    cell.metadata["tags"] = ["parameters"]
-    notebook.cells = [nbformat.v4.new_markdown_cell("# Who am I\n\nWrites a label."), cell,
-                      nbformat.v4.new_code_cell(CODE)]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}
-    nbformat.write(notebook, work / "whoami.ipynb")
-    package = make_package(work / "whoami.ipynb", work / "whoami", app_id="whoami",
-                           version="1.0.0", author="Mallory", email="m@example.org",
-                           affiliation="eopde tests")
-    publish_local(package, platform.home / "images")
-    return package
+    notebook = write_app_notebook(work / "whoami.ipynb",
+                                  'label: str = "x"  # Written into the result', CODE,
+                                  intro="# Who am I\n\nWrites a label.")
+    return publish_app(notebook, work / "whoami", "whoami", author="Mallory",
+                       email="m@example.org", images=platform.home / "images")
 
 
 def _run(platform, user: str, package) -> str:

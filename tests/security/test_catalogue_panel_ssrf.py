@@ -25,11 +25,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pycsw")
 KINDS = ["stac", "csw", "opensearch"]
 
 
-@pytest.fixture
-def jp_server_config():
-    return {"ServerApp": {"jpserver_extensions": {"eopde.server": True}}}
-
-
 @pytest.fixture(autouse=True)
 def env(monkeypatch):
     for name in ("EOPDE_CATALOGUE_URL", "EOPDE_CONFIG", "EOPDE_PLATFORM"):
