@@ -6,7 +6,8 @@ import {
   ICommandPalette,
   IToolbarWidgetRegistry,
   MainAreaWidget,
-  ToolbarButton
+  ToolbarButton,
+  WidgetTracker
 } from '@jupyterlab/apputils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
@@ -14,6 +15,7 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { Widget } from '@lumino/widgets';
 
 import { cataloguePlugin } from './catalogue/plugin';
+import { addUseAsInput, WizardTracker } from './handover';
 import { jobsPlugin } from './jobs/plugin';
 import { WizardWidget } from './wizard';
 
@@ -51,13 +53,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
       showToolbarButton: true
     };
     const buttons = new Set<Widget>();
-    const wizards = new Map<string, MainAreaWidget<WizardWidget>>();
+    const wizards: WizardTracker = new WidgetTracker({ namespace: 'eopde-wizard' });
 
     const open = async (panel: NotebookPanel) => {
       await panel.context.ready;
-      const key = panel.context.path;
-      const existing = wizards.get(key);
-      if (existing && !existing.isDisposed) {
+      const existing = wizards.find(w => w.content.path === panel.context.path);
+      if (existing) {
         app.shell.activateById(existing.id);
         return existing;
       }
@@ -70,8 +71,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       widget.id = content.id;
       widget.title.label = content.title.label;
       widget.title.closable = true;
-      wizards.set(key, widget);
-      widget.disposed.connect(() => wizards.delete(key));
+      void wizards.add(widget);
       app.shell.add(widget, 'main', { mode: 'tab-after', ref: panel.id });
       app.shell.activateById(widget.id);
       // the command palette gives the focus back to the notebook as it closes, which
@@ -118,6 +118,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       rank: 20
     });
     palette?.addItem({ command: OPEN, category: 'Notebook Operations' });
+    addUseAsInput(app, notebooks, wizards);
 
     toolbars?.addFactory<NotebookPanel>('Notebook', 'eopde-package', panel => {
       const button = new ToolbarButton({
