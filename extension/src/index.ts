@@ -17,6 +17,7 @@ import { Widget } from '@lumino/widgets';
 import { cataloguePlugin } from './catalogue/plugin';
 import { addUseAsInput, WizardTracker } from './handover';
 import { jobsPlugin } from './jobs/plugin';
+import { urlDocumentOpened } from './urlopen';
 import { WizardWidget } from './wizard';
 
 const PLUGIN_ID = 'eopde:plugin';
@@ -37,7 +38,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     ICommandPalette,
     IDefaultFileBrowser,
     ISettingRegistry,
-    IToolbarWidgetRegistry
+    IToolbarWidgetRegistry,
+    JupyterFrontEnd.ITreeResolver
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -45,7 +47,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null,
     browser: IDefaultFileBrowser | null,
     registry: ISettingRegistry | null,
-    toolbars: IToolbarWidgetRegistry | null
+    toolbars: IToolbarWidgetRegistry | null,
+    tree: JupyterFrontEnd.ITreeResolver | null
   ) => {
     const settings: ISettings = {
       defaultAdes: '',
@@ -53,6 +56,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       showToolbarButton: true
     };
     const buttons = new Set<Widget>();
+    const urlDocument = urlDocumentOpened(app, tree);
     const wizards: WizardTracker = new WidgetTracker({ namespace: 'eopde-wizard' });
 
     const open = async (panel: NotebookPanel) => {
@@ -81,6 +85,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
           app.shell.activateById(widget.id);
         }
       }, 100);
+      // JupyterLab activates the notebook a page's URL names again once it has opened that
+      // URL, seconds after showing it (urlopen.ts): the wizard comes forward again then
+      void urlDocument.then(path => {
+        if (path === panel.context.path && !widget.isDisposed) {
+          app.shell.activateById(widget.id);
+        }
+      });
       return widget;
     };
 
