@@ -45,10 +45,11 @@ export interface IWizardOptions {
 /** The step an item offered by the catalogue panel takes the wizard to: the one shown when it
  * has item inputs, else Execute once a process is deployed, else the Test run. */
 export function offerStep(state: IWizardState): number {
-  if (state.step === TEST_RUN || (state.step === EXECUTE && state.process)) {
+  const deployed = !!(state.process && state.ades);
+  if (state.step === TEST_RUN || (state.step === EXECUTE && deployed)) {
     return state.step;
   }
-  return state.process && state.ades ? EXECUTE : TEST_RUN;
+  return deployed ? EXECUTE : TEST_RUN;
 }
 
 /** The packaging wizard of one notebook, in the main area. */
