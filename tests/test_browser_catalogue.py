@@ -1,6 +1,6 @@
 """The catalogue panel's CSW/OpenSearch catalogues, AOIs typed as WKT or taken from the notebook's
-map, "Use as input" and "Insert as code" without a notebook, in a real browser, in the JupyterLab
-the demo user gets through the hub of the local platform.
+map, "Use as input" into the packaging wizard and "Insert as code" without a notebook, in a real
+browser, in the JupyterLab the demo user gets through the hub of the local platform.
 
 The CSW is a real pycsw 2.6.2 with the demo scenes (tests/catalogue_endpoints.py); it listens on
 127.0.0.1, which the panel refuses unless an administrator allows its origin: the demo user's
@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import nbformat
 import pytest
+from playwright.sync_api import expect
 from shapely.geometry import box
 
 from browser import browser_page, hub_login, open_notebook, run_all_cells, wait_kernel_idle
@@ -221,33 +222,98 @@ def _pick_tool() -> dict:
     return cwl
 
 
-def test_use_as_input_fills_the_wizard_execute_step(platform, demo_user, tmp_path):
+def activate_notebook(page, path: str) -> None:
+    page.evaluate("""path => { const shell = window.jupyterapp.shell;
+        shell.activateById([...shell.widgets('main')].find(
+            w => w.context && w.context.path === path).id); }""", path)
+
+
+def test_use_as_input_brings_the_wizard_forward_on_the_step_with_item_inputs(
+        platform, demo_user, tmp_path):
+    """"Use ... as input": without a wizard the panel says so; with one (hidden behind its
+    notebook, on a step without item inputs) the wizard comes forward on Execute (a process is
+    deployed) with the item in the process's one item input; on the Test run, whose package
+    has two item inputs, the wizard asks which, proposing the empty one."""
     publish_image(platform, tmp_path)
     deploy(demo_user, _pick_tool())
-    path = write_notebook(platform, "wizard.ipynb", ["threshold = 0.5"], {
-        "eopde": {"step": 6, "ades": "local", "process": PICK_TOOL}})
+    path = write_notebook(platform, "wizard.ipynb", [
+        "from eopde.outputs import StacItem\n\n"
+        'before: StacItem = "before"  # Scene before the event\n'
+        'after: StacItem = "after"  # Scene after the event'],
+        {"eopde": {"step": 1, "ades": "local", "process": PICK_TOOL}})
+    items = f"{platform.url('catalogue')}/collections/sentinel-2-l2a/items"
     with browser_page(ARTIFACTS, "catalogue-use-as-input-last") as page:
         hub_login(page, platform.hub_url, USER, platform.secrets["demo_password"])
         open_notebook(page, platform.hub_url, USER, path)
-        page.evaluate("() => window.jupyterapp.commands.execute('eopde:open-wizard')")
-        scene = page.locator(".eopde-Wizard #eopde-inputs-scene")
-        scene.wait_for(timeout=60_000)
-        assert scene.input_value() == ""
-
         panel = open_panel(page)
         panel.locator("#eopde-bbox").fill(", ".join(map(str, AOI)))
         ids = search(panel, 3)
-        panel.locator(f".eopde-Results-row[data-id='{ids[1]}']").click()
-        panel.get_by_role("button", name=f"Use {ids[1]} as input").click()
-        # the wizard comes forward with the item's URL in its one item input
-        page.wait_for_function("""end => (document.querySelector(
-            '.eopde-Wizard #eopde-inputs-scene') || {value: ''}).value.endsWith(end)""",
-                               arg=f"/collections/sentinel-2-l2a/items/{ids[1]}",
-                               timeout=30_000)
-        assert scene.input_value() == (
-            f"{platform.url('catalogue')}/collections/sentinel-2-l2a/items/{ids[1]}")
-        assert scene.is_visible()
+        use = panel.locator(".eopde-Catalogue-use")
+
+        def use_item(item_id: str) -> None:
+            panel.locator(f".eopde-Results-row[data-id='{item_id}']").click()
+            use.get_by_role("button", name=f"Use {item_id} as input").click()
+
+        # no wizard open: the panel says so, under the button
+        use_item(ids[1])
+        expect(use.get_by_role("alert")).to_have_text(
+            f"No packaging wizard is open to take {ids[1]}: open one on your notebook (Package "
+            "on its toolbar), then use the item again.")
+
+        # a wizard on Metadata, behind its notebook's tab
+        page.evaluate("""() => window.jupyterapp.commands.execute('eopde:open-wizard')
+            .then(() => true)""")
+        wizard = page.locator(".eopde-Wizard")
+        title = wizard.locator("#eopde-step-title")
+        expect(title).to_have_text("2. Metadata", timeout=60_000)
+        # (the wizard activates itself again 100 ms after opening, for the command palette:
+        # extension/src/index.ts)
+        page.wait_for_timeout(500)
+        activate_notebook(page, path)
+        expect(wizard).to_be_hidden()
+
+        # forward, on Execute, the item in the process's one item input
+        use_item(ids[1])
+        expect(title).to_have_text("7. Execute")
+        scene = wizard.locator("#eopde-inputs-scene")
+        expect(scene).to_have_value(f"{items}/{ids[1]}", timeout=60_000)
+        expect(scene).to_be_visible()
+        expect(use.get_by_role("status")).to_have_text(
+            f"{ids[1]} went to Package wizard.ipynb, step 7. Execute.")
         page.screenshot(path=str(ARTIFACTS / "catalogue-use-as-input.png"))
+
+        # the Test run (the notebook's package): two item inputs, the wizard asks which
+        wizard.get_by_role("button", name="5. Test run").click()
+        before = wizard.locator("#eopde-inputs-before")
+        after = wizard.locator("#eopde-inputs-after")
+        before.wait_for(timeout=120_000)
+        activate_notebook(page, path)
+        use_item(ids[0])
+        choice = wizard.get_by_role("group", name=f"Use {ids[0]} from the catalogue panel as")
+        expect(choice).to_be_visible()
+        expect(title).to_have_text("5. Test run")
+        labels = choice.get_by_role("button").all_inner_texts()
+        assert labels == ["Scene before the event (before)", "Scene after the event (after)",
+                          "Not now"]
+        expect(choice.get_by_role("button", name=labels[0])).to_be_focused()
+        page.screenshot(path=str(ARTIFACTS / "catalogue-use-as-input-choice.png"))
+        choice.get_by_role("button", name=labels[1]).click()
+        expect(after).to_have_value(f"{items}/{ids[0]}")
+        expect(before).to_have_value("")
+        expect(choice).to_have_count(0)
+        # the next one: the empty input is proposed, Enter takes it
+        use_item(ids[2])
+        choice = wizard.get_by_role("group", name=f"Use {ids[2]} from the catalogue panel as")
+        expect(choice.get_by_role("button", name=labels[0])).to_be_focused()
+        page.keyboard.press("Enter")
+        expect(before).to_have_value(f"{items}/{ids[2]}")
+        expect(after).to_have_value(f"{items}/{ids[0]}")
+        expect(choice).to_have_count(0)
+        kept = page.evaluate("""path => window.jupyterapp.shell.widgets('main')
+            .find(w => w.context && w.context.path === path).model.getMetadata('eopde')""",
+                             path)
+        assert kept["inputs"] == {"scene": f"{items}/{ids[1]}", "after": f"{items}/{ids[0]}",
+                                  "before": f"{items}/{ids[2]}"}
         shut_down(page)
     with demo_user.client() as c:
         c.delete(demo_user.ades(f"/processes/{PICK_TOOL}"))

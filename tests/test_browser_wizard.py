@@ -53,19 +53,22 @@ def open_fresh(page, platform, user: str) -> None:
 
 
 def open_wizard(page):
-    """Click the notebook's Package button; the wizard, shown. (A notebook opened from the URL
-    was seen being activated again by JupyterLab after the wizard had opened: the wizard's tab
-    is activated once more when things have settled.)"""
+    """Click the notebook's Package button; the wizard, shown."""
     toolbar_button(page).click()
     wizard = page.locator(".eopde-Wizard")
-    wizard.wait_for(state="attached", timeout=60_000)
-    page.wait_for_timeout(1500)
-    page.evaluate("""() => {
-        const shell = window.jupyterapp.shell;
-        const w = [...shell.widgets('main')].find(w => w.node.querySelector('.eopde-Wizard'));
-        shell.activateById(w.id);
-    }""")
+    wizard.wait_for(timeout=60_000)
+    url_opened(page)
+    expect(wizard).to_be_visible()
     return wizard
+
+
+def url_opened(page) -> None:
+    """Wait until JupyterLab has opened the notebook the page's URL names a second time (the
+    layout restorer shows it first; the file browser opens it again once it has gone to its
+    folder, then drops jp-mod-restoring), which activates that notebook again: a wizard opened
+    before must come forward again (extension/src/urlopen.ts)."""
+    page.locator("#filebrowser:not(.jp-mod-restoring)").wait_for(state="attached",
+                                                                 timeout=60_000)
 
 
 def shot(page, name: str) -> None:
@@ -424,9 +427,8 @@ def test_the_toolbar_button_follows_its_setting(platform, wizard_user):
             button = toolbar_button(page)
             assert button.count() == 1 and not button.is_visible()
             open_palette_item(page, "Package Notebook as an OGC Application")
-            # attached, not visible: JupyterLab may re-activate the notebook opened from the URL
-            # after the wizard opened (see open_wizard), which hides the wizard's tab
-            page.locator(".eopde-Wizard .eopde-Parameter").first.wait_for(
-                state="attached", timeout=60_000)
+            page.locator(".eopde-Wizard .eopde-Parameter").first.wait_for(timeout=60_000)
+            url_opened(page)
+            expect(page.locator(".eopde-Wizard")).to_be_visible()
         finally:
             page.evaluate(save, "{}")

@@ -6,7 +6,8 @@ import {
   ICommandPalette,
   IToolbarWidgetRegistry,
   MainAreaWidget,
-  ToolbarButton
+  ToolbarButton,
+  WidgetTracker
 } from '@jupyterlab/apputils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
@@ -14,7 +15,9 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { Widget } from '@lumino/widgets';
 
 import { cataloguePlugin } from './catalogue/plugin';
+import { addUseAsInput, WizardTracker } from './handover';
 import { jobsPlugin } from './jobs/plugin';
+import { urlDocumentOpened } from './urlopen';
 import { WizardWidget } from './wizard';
 
 const PLUGIN_ID = 'eopde:plugin';
@@ -35,7 +38,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     ICommandPalette,
     IDefaultFileBrowser,
     ISettingRegistry,
-    IToolbarWidgetRegistry
+    IToolbarWidgetRegistry,
+    JupyterFrontEnd.ITreeResolver
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -43,7 +47,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null,
     browser: IDefaultFileBrowser | null,
     registry: ISettingRegistry | null,
-    toolbars: IToolbarWidgetRegistry | null
+    toolbars: IToolbarWidgetRegistry | null,
+    tree: JupyterFrontEnd.ITreeResolver | null
   ) => {
     const settings: ISettings = {
       defaultAdes: '',
@@ -51,13 +56,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
       showToolbarButton: true
     };
     const buttons = new Set<Widget>();
-    const wizards = new Map<string, MainAreaWidget<WizardWidget>>();
+    const urlDocument = urlDocumentOpened(app, tree);
+    const wizards: WizardTracker = new WidgetTracker({ namespace: 'eopde-wizard' });
 
     const open = async (panel: NotebookPanel) => {
       await panel.context.ready;
-      const key = panel.context.path;
-      const existing = wizards.get(key);
-      if (existing && !existing.isDisposed) {
+      const existing = wizards.find(w => w.content.path === panel.context.path);
+      if (existing) {
         app.shell.activateById(existing.id);
         return existing;
       }
@@ -70,8 +75,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       widget.id = content.id;
       widget.title.label = content.title.label;
       widget.title.closable = true;
-      wizards.set(key, widget);
-      widget.disposed.connect(() => wizards.delete(key));
+      void wizards.add(widget);
       app.shell.add(widget, 'main', { mode: 'tab-after', ref: panel.id });
       app.shell.activateById(widget.id);
       // the command palette gives the focus back to the notebook as it closes, which
@@ -81,6 +85,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
           app.shell.activateById(widget.id);
         }
       }, 100);
+      // JupyterLab activates the notebook a page's URL names again once it has opened that
+      // URL, seconds after showing it (urlopen.ts): the wizard comes forward again then
+      void urlDocument.then(path => {
+        if (path === panel.context.path && !widget.isDisposed) {
+          app.shell.activateById(widget.id);
+        }
+      });
       return widget;
     };
 
@@ -118,6 +129,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       rank: 20
     });
     palette?.addItem({ command: OPEN, category: 'Notebook Operations' });
+    addUseAsInput(app, notebooks, wizards);
 
     toolbars?.addFactory<NotebookPanel>('Notebook', 'eopde-package', panel => {
       const button = new ToolbarButton({

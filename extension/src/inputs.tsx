@@ -1,4 +1,4 @@
-import React, { useEffect, useState } from 'react';
+import React, { useEffect, useRef, useState } from 'react';
 
 import { post, RequestError } from './api';
 import { Field } from './steps';
@@ -14,27 +14,11 @@ export interface IOfferedItem {
   href: string;
 }
 
-let offered: IOfferedItem | null = null;
-const listeners = new Set<(item: IOfferedItem | null) => void>();
-
-/** Offer `item` to the wizard's item inputs (Execute and Test run steps): a form with one item
- * input takes it at once, a form with several shows a button per input. */
-export function offerItem(item: IOfferedItem | null): void {
-  offered = item;
-  listeners.forEach(l => l(item));
-}
-
-/** The item on offer, kept up to date. */
-function useOfferedItem(): IOfferedItem | null {
-  const [item, setItem] = useState<IOfferedItem | null>(offered);
-  useEffect(() => {
-    listeners.add(setItem);
-    setItem(offered);
-    return () => {
-      listeners.delete(setItem);
-    };
-  }, []);
-  return item;
+/** An item on offer to a form, and what to call once it went into an input (or was turned
+ * down). */
+export interface IOffer {
+  item: IOfferedItem;
+  done: () => void;
 }
 
 /** One input of an OGC API - Processes description (eopde.apppkg.describe's shape). */
@@ -113,32 +97,48 @@ export function inputValues(
 }
 
 /** A form generated from a process description's inputs: an enum is a list, a boolean a
- * checkbox, a URI (STAC item) a field with an item picker searching the catalogue. */
+ * checkbox, a URI (STAC item) a field with an item picker searching the catalogue. An item
+ * offered by the catalogue panel goes into the form's one item input at once; with several,
+ * the form asks which (OfferChoice). */
 export function InputsForm(props: {
   inputs: { [name: string]: IOgcInput };
   values: Values;
   errors: Errors;
   onChange: (name: string, value: string) => void;
+  offer?: IOffer | null;
 }): JSX.Element {
   const [picking, setPicking] = useState<string | null>(null);
-  const item = useOfferedItem();
+  // the item input the user was in last: where an item offered afterwards most likely goes
+  const lastFocused = useRef<string | null>(null);
+  const offer = props.offer ?? null;
   const itemInputs = Object.entries(props.inputs)
     .filter(([, input]) => isItemInput(input.schema))
     .map(([name]) => name);
   const take = (name: string) => {
-    if (item) {
-      props.onChange(name, item.href);
-      offerItem(null);
+    if (offer) {
+      props.onChange(name, offer.item.href);
+      offer.done();
     }
   };
-  // one item input: the offered item goes there at once
   useEffect(() => {
-    if (item && itemInputs.length === 1) {
+    if (offer && itemInputs.length === 1) {
       take(itemInputs[0]);
     }
-  }, [item, itemInputs.join(',')]);
+  }, [offer, itemInputs.join(',')]);
   return (
     <form className="eopde-form eopde-Inputs" onSubmit={e => e.preventDefault()}>
+      {offer && itemInputs.length !== 1 && (
+        <OfferChoice
+          offer={offer}
+          inputs={itemInputs.map(name => ({
+            name,
+            title: props.inputs[name].title || name,
+            empty: !(props.values[name] ?? '').trim()
+          }))}
+          preferred={lastFocused.current}
+          onTake={take}
+        />
+      )}
       {Object.entries(props.inputs).map(([name, input]) => {
         const s = plain(input.schema);
         const field = `inputs.${name}`;
@@ -165,7 +165,12 @@ export function InputsForm(props: {
           );
         }
         return (
-          <div key={name} className="eopde-Input" data-input={name}>
+          <div key={name} className="eopde-Input" data-input={name}
+            onFocus={() => {
+              if (isItemInput(input.schema)) {
+                lastFocused.current = name;
+              }
+            }}>
             <Field
               name={field}
               label={label}
@@ -177,11 +182,6 @@ export function InputsForm(props: {
               errors={props.errors}
               onChange={v => props.onChange(name, v)}
             />
-            {isItemInput(input.schema) && item && (
-              <button type="button" className="eopde-Offered" onClick={() => take(name)}>
-                Use {item.id} (from the catalogue panel)
-              </button>
-            )}
             {isItemInput(input.schema) && (
               <button type="button" aria-expanded={picking === name}
                 onClick={() => setPicking(picking === name ? null : name)}>
@@ -201,6 +201,51 @@ export function InputsForm(props: {
         );
       })}
     </form>
+  );
+}
+
+/** Which item input an offered item goes into, asked when the form has several (a wrong guess
+ * between, say, a pre- and a post-event scene would run for minutes on the wrong data): one
+ * button per input, the likely one focused (the item input the user was in last, else the
+ * first empty one) so that Enter takes it. None: the form says it has no item input. */
+function OfferChoice(props: {
+  offer: IOffer;
+  inputs: { name: string; title: string; empty: boolean }[];
+  preferred: string | null;
+  onTake: (name: string) => void;
+}): JSX.Element {
+  const likely =
+    props.inputs.find(i => i.name === props.preferred) ??
+    props.inputs.find(i => i.empty) ??
+    props.inputs[0];
+  const focus = useRef<HTMLButtonElement | null>(null);
+  useEffect(() => {
+    focus.current?.scrollIntoView({ block: 'nearest' });
+    focus.current?.focus();
+  }, [props.offer]);
+  const { id } = props.offer.item;
+  if (!props.inputs.length) {
+    return (
+      <div className="eopde-notice eopde-Offer" role="alert">
+        {id} (from the catalogue panel) cannot be used here: these inputs take no STAC item.{' '}
+        <button type="button" onClick={props.offer.done}>Dismiss</button>
+      </div>
+    );
+  }
+  return (
+    <div className="eopde-notice eopde-Offer" role="group"
+      aria-label={`Use ${id} from the catalogue panel as`}>
+      <p>Use {id} (from the catalogue panel) as:</p>
+      {props.inputs.map(input => (
+        <button type="button" key={input.name}
+          ref={input.name === likely.name ? focus : undefined}
+          className={input.name === likely.name ? 'jp-mod-accept' : ''}
+          onClick={() => props.onTake(input.name)}>
+          {input.title} ({input.name}){input.empty ? '' : ', replacing its value'}
+        </button>
+      ))}
+      <button type="button" onClick={props.offer.done}>Not now</button>
+    </div>
   );
 }
 

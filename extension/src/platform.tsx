@@ -3,7 +3,7 @@ import React, { useEffect, useState } from 'react';
 import { post, requestAPI, RequestError } from './api';
 import { watcher } from './jobs/watch';
 import { Field } from './steps';
-import { InputsForm, inputValues } from './inputs';
+import { IOffer, InputsForm, inputValues } from './inputs';
 import { ItemsTable } from './testrun';
 import { IJobStatus, IStacItem } from './types';
 import { usePoll } from './usepoll';
@@ -161,6 +161,8 @@ export function ExecuteStep(props: {
   values: { [name: string]: string };
   onChange: (name: string, value: string) => void;
   onStarted: (job: string) => void;
+  /** an item from the catalogue panel, for the item inputs */
+  offer: IOffer | null;
 }): JSX.Element {
   const [description, setDescription] = useState<any>(null);
   const [errors, setErrors] = useState<Errors>({});
@@ -215,7 +217,7 @@ export function ExecuteStep(props: {
       {description && (
         <>
           <InputsForm inputs={description.inputs ?? {}} values={props.values} errors={errors}
-            onChange={props.onChange} />
+            onChange={props.onChange} offer={props.offer} />
           <button className="jp-mod-accept" disabled={busy} onClick={() => void execute()}>
             {busy ? 'Starting…' : `Execute ${props.process}`}
           </button>

@@ -1,7 +1,7 @@
 import React, { useRef, useState } from 'react';
 
 import { post, requestAPI, RequestError } from './api';
-import { InputsForm, inputValues } from './inputs';
+import { IOffer, InputsForm, inputValues } from './inputs';
 import { IPackaged, IRunStatus, IStacItem } from './types';
 import { usePoll } from './usepoll';
 import { ItemsMap } from './wizardmap';
@@ -42,6 +42,8 @@ export function TestRunStep(props: {
   onChange: (name: string, value: string) => void;
   runId: string;
   setRunId: (id: string) => void;
+  /** an item from the catalogue panel, for the item inputs */
+  offer: IOffer | null;
 }): JSX.Element {
   const [run, setRun] = useState<IRunStatus | null>(null);
   const [log, setLog] = useState('');
@@ -128,7 +130,7 @@ export function TestRunStep(props: {
         catalog checked), with these inputs:
       </p>
       <InputsForm inputs={inputs} values={props.values} errors={errors}
-        onChange={props.onChange} />
+        onChange={props.onChange} offer={props.offer} />
       <div className="eopde-actions">
         <button className="jp-mod-accept" disabled={running} onClick={() => void start()}>
           {props.runId && !running ? 'Run again' : 'Start the test run'}

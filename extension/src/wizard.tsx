@@ -1,8 +1,9 @@
 import { ReactWidget } from '@jupyterlab/apputils';
 import { NotebookPanel } from '@jupyterlab/notebook';
-import React, { useEffect, useRef, useState } from 'react';
+import React, { useEffect, useMemo, useRef, useState } from 'react';
 
 import { checkServer, post, RequestError } from './api';
+import { IOffer, IOfferedItem } from './inputs';
 import { ParametersStep } from './parameters';
 import {
   IDetected,
@@ -28,6 +29,9 @@ export const STEPS = [
   'Monitor',
   'Publish'
 ];
+/** The steps whose form has the STAC item inputs an offered item goes into. */
+export const TEST_RUN = 4;
+export const EXECUTE = 6;
 /** Steps offered (all of them since steps 5-9 came). */
 export const AVAILABLE = 9;
 const DEBOUNCE_MS = 500;
@@ -36,6 +40,16 @@ export interface IWizardOptions {
   panel: NotebookPanel;
   defaultImage: string;
   defaultAdes?: string;
+}
+
+/** The step an item offered by the catalogue panel takes the wizard to: the one shown when it
+ * has item inputs, else Execute once a process is deployed, else the Test run. */
+export function offerStep(state: IWizardState): number {
+  const deployed = !!(state.process && state.ades);
+  if (state.step === TEST_RUN || (state.step === EXECUTE && deployed)) {
+    return state.step;
+  }
+  return deployed ? EXECUTE : TEST_RUN;
 }
 
 /** The packaging wizard of one notebook, in the main area. */
@@ -49,9 +63,42 @@ export class WizardWidget extends ReactWidget {
     options.panel.disposed.connect(() => this.dispose());
   }
 
-  render(): JSX.Element {
-    return <Wizard {...this.options} />;
+  /** The notebook's path in the file browser. */
+  get path(): string {
+    return this.options.panel.context.path;
   }
+
+  /** Hand `item` to the item inputs: the wizard goes to the step that has them (returned) and
+   * fills the one item input there, or asks which when there are several. */
+  offer(item: IOfferedItem): number {
+    this.offered = item;
+    this.listener?.(item);
+    return offerStep(readState(this.options.panel.model?.getMetadata('eopde')));
+  }
+
+  render(): JSX.Element {
+    return (
+      <Wizard
+        {...this.options}
+        onOffer={listener => {
+          this.listener = listener;
+          // an item offered before the first rendering
+          if (this.offered) {
+            listener(this.offered);
+          }
+          return () => {
+            this.listener = null;
+          };
+        }}
+        offerTaken={() => {
+          this.offered = null;
+        }}
+      />
+    );
+  }
+
+  private offered: IOfferedItem | null = null;
+  private listener: ((item: IOfferedItem) => void) | null = null;
 }
 
 namespace Private {
@@ -89,7 +136,13 @@ export function packageBody(path: string, state: IWizardState, defaultImage = ''
   return { path, parameters: cleanEdits(state.parameters), metadata: meta, runtime };
 }
 
-function Wizard(props: IWizardOptions): JSX.Element {
+function Wizard(
+  props: IWizardOptions & {
+    /** Call `listener` with each item offered (returns the unsubscription). */
+    onOffer: (listener: (item: IOfferedItem) => void) => () => void;
+    offerTaken: () => void;
+  }
+): JSX.Element {
   const { panel } = props;
   const path = panel.context.path;
   const [blocked, setBlocked] = useState<string | null>(null);
@@ -104,8 +157,13 @@ function Wizard(props: IWizardOptions): JSX.Element {
   const [error, setError] = useState<{ message: string; field?: string } | null>(null);
   const started = useRef(false);
   const [runId, setRunId] = useState('');
+  const [offered, setOffered] = useState<IOfferedItem | null>(null);
+  // the state of the last rendering, for what runs after an await or from outside React
+  const latest = useRef(state);
+  latest.current = state;
 
   const keep = (next: IWizardState) => {
+    latest.current = next;
     setState(next);
     const model = panel.model;
     if (model && JSON.stringify(model.getMetadata('eopde')) !== JSON.stringify(next)) {
@@ -154,8 +212,11 @@ function Wizard(props: IWizardOptions): JSX.Element {
     if (!plain) {
       return;
     }
+    // the state now, not as it was when the detection started: the user (or an item from
+    // the catalogue panel) may have changed it meanwhile
+    const now = latest.current;
     const names = new Set(plain.parameters.map(p => p.name));
-    const stored = dropEdits ? {} : state.parameters;
+    const stored = dropEdits ? {} : now.parameters;
     const edits: { [name: string]: IEdit } = {};
     for (const [name, edit] of Object.entries(stored)) {
       if (names.has(name)) {
@@ -163,9 +224,9 @@ function Wizard(props: IWizardOptions): JSX.Element {
       }
     }
     setChangedNotice(
-      !dropEdits && state.digest !== null && state.digest !== plain.digest
+      !dropEdits && now.digest !== null && now.digest !== plain.digest
     );
-    keep({ ...state, parameters: edits, digest: plain.digest });
+    keep({ ...now, parameters: edits, digest: plain.digest });
     if (Object.keys(edits).length) {
       await detect(edits);
     }
@@ -177,6 +238,34 @@ function Wizard(props: IWizardOptions): JSX.Element {
       void start(false);
     }
   }, []);
+
+  // An item from the catalogue panel: to the step with the item inputs, kept until a form
+  // takes it (the Test run's form waits for the package, the Execute's for the description).
+  useEffect(
+    () =>
+      props.onOffer(item => {
+        setOffered(item);
+        const now = latest.current;
+        const step = offerStep(now);
+        if (step !== now.step) {
+          setError(null);
+          keep({ ...now, step });
+        }
+      }),
+    []
+  );
+  // one object per item: the forms act (fill, focus their choice) when it changes
+  const offer = useMemo<IOffer | null>(
+    () =>
+      offered && {
+        item: offered,
+        done: () => {
+          setOffered(null);
+          props.offerTaken();
+        }
+      },
+    [offered]
+  );
 
   // Parameters: re-detect with the edits shortly after the last keystroke.
   const editsKey = JSON.stringify(state.parameters);
@@ -329,6 +418,7 @@ function Wizard(props: IWizardOptions): JSX.Element {
             onChange={setInput}
             runId={runId}
             setRunId={setRunId}
+            offer={offer}
           />
         )}
         {state.step === 5 && (
@@ -346,6 +436,7 @@ function Wizard(props: IWizardOptions): JSX.Element {
             values={state.inputs}
             onChange={setInput}
             onStarted={job => keep({ ...state, job, step: 7 })}
+            offer={offer}
           />
         )}
         {state.step === 7 && <MonitorStep ades={state.ades} job={state.job} />}

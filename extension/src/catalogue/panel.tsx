@@ -28,8 +28,8 @@ export interface ICataloguePanelOptions {
   insertCode: (code: string, replace: boolean) => Promise<void>;
   /** The AOI drawn on the active notebook's map (an Error says what is missing). */
   notebookAoi: () => Promise<api.IItemFeature['geometry']>;
-  /** Hand an item to the packaging wizard's item inputs. */
-  useAsInput: (item: api.IItemFeature) => Promise<unknown>;
+  /** Hand an item to the packaging wizard's item inputs; what happened, in words. */
+  useAsInput: (item: api.IItemFeature) => Promise<string>;
 }
 
 export class CataloguePanel extends LazySidePanel {
@@ -72,6 +72,9 @@ function Catalogue(props: ICataloguePanelOptions): JSX.Element {
   const [sort, setSort] = React.useState<ISort | null>(null);
   const [replace, setReplace] = React.useState(true);
   const [inserted, setInserted] = React.useState<string | null>(null);
+  // what "Use as input" did with the item it names (shown while that item is selected)
+  const [handed, setHanded] = React.useState<{ id: string; text: string; failed: boolean } |
+    null>(null);
   const map = React.useRef<EoMap | null>(null);
   const loadingMore = React.useRef(false);
   const set = (change: Partial<IFormState>) => setForm(f => ({ ...f, ...change }));
@@ -468,9 +471,22 @@ function Catalogue(props: ICataloguePanelOptions): JSX.Element {
         <div className="eopde-Row eopde-Catalogue-use">
           <button className="jp-mod-styled" disabled={!selectedRow.href}
             title={selectedRow.href ? selectedRow.href : 'This item has no URL to stage in'}
-            onClick={() => void props.useAsInput(selectedRow).catch(e => setError(message(e)))}>
+            onClick={() => {
+              const { id } = selectedRow;
+              setHanded(null);
+              props.useAsInput(selectedRow).then(
+                text => setHanded({ id, text, failed: false }),
+                e => setHanded({ id, text: message(e), failed: true })
+              );
+            }}>
             Use {selectedRow.id} as input
           </button>
+          {handed?.id === selectedRow.id && (
+            <div className={handed.failed ? 'eopde-Catalogue-error' : 'eopde-Catalogue-notice'}
+              role={handed.failed ? 'alert' : 'status'}>
+              {handed.text}
+            </div>
+          )}
         </div>
       )}
       {last && (

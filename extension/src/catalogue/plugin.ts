@@ -1,23 +1,22 @@
 /* The catalogue panel's plugin: the panel in the left sidebar, the user's catalogues in the
  * settings (eopde:catalogue), "Insert as code" into the active notebook, the AOI of the active
- * notebook's map (asked of its kernel), "Use as input" (the command eopde:use-as-input). */
+ * notebook's map (asked of its kernel), "Use as input" (the wizard's command
+ * eopde:use-as-input, handover.ts). */
 import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
-import { Notification } from '@jupyterlab/apputils';
 import { KernelMessage } from '@jupyterlab/services';
 import { searchIcon } from '@jupyterlab/ui-components';
 import type * as GeoJSON from 'geojson';
 
-import { offerItem } from '../inputs';
+import { USE_AS_INPUT } from '../handover';
 import { ICatalogue } from './api';
 import { CataloguePanel } from './panel';
 
 const PLUGIN_ID = 'eopde:catalogue';
-export const USE_AS_INPUT = 'eopde:use-as-input';
 /** What the kernel is asked (eopde.maps.panel_aoi: its repr is JSON; loads no map library). */
 const AOI_EXPRESSION = "__import__('eopde.maps').maps.panel_aoi()";
 /** Cell metadata marking the cell the panel inserted (replaced by the next insertion). */
@@ -112,27 +111,6 @@ export const cataloguePlugin: JupyterFrontEndPlugin<void> = {
       ((settings?.composite.catalogues as any[]) ?? []).filter(
         c => c && typeof c.url === 'string'
       );
-    app.commands.addCommand(USE_AS_INPUT, {
-      label: 'Use as input of the packaging wizard',
-      execute: args => {
-        const href = String(args.href ?? '');
-        if (!/^https?:\/\//.test(href)) {
-          throw new Error('The item has no URL an ADES can stage in.');
-        }
-        offerItem({ id: String(args.id ?? href), href });
-        const wizards = Array.from(app.shell.widgets('main')).filter(w =>
-          w.id.startsWith('eopde-wizard-')
-        );
-        if (wizards.length) {
-          app.shell.activateById(wizards[wizards.length - 1].id);
-        } else {
-          Notification.info(
-            `${args.id} is offered to the packaging wizard: open its Execute step to use it.`,
-            { autoClose: 8000 }
-          );
-        }
-      }
-    });
     const panel = new CataloguePanel({
       userCatalogues,
       addCatalogue: async c => {
@@ -144,8 +122,15 @@ export const cataloguePlugin: JupyterFrontEndPlugin<void> = {
       },
       insertCode: (code, replace) => insertCode(app, notebooks, code, replace),
       notebookAoi: () => notebookAoi(notebooks),
-      useAsInput: item =>
-        app.commands.execute(USE_AS_INPUT, { id: item.id, href: item.href ?? '' })
+      useAsInput: async item => {
+        // (registered by the wizard's plugin: missing when that plugin is disabled)
+        if (!app.commands.hasCommand(USE_AS_INPUT)) {
+          throw new Error('The packaging wizard is not enabled in this JupyterLab.');
+        }
+        return String(
+          await app.commands.execute(USE_AS_INPUT, { id: item.id, href: item.href ?? '' })
+        );
+      }
     });
     panel.title.icon = searchIcon;
     app.shell.add(panel, 'left', { rank: 300 });
