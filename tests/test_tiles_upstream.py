@@ -10,12 +10,14 @@ real one cannot be made to have on demand.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import re
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +96,15 @@ class DataServer:
     def fail_next(self, count: int) -> None:
         (self.folder / "FAIL").write_text(str(count))
 
+    @contextlib.contextmanager
+    def failing(self) -> Iterator[None]:
+        """Every request answered 503 meanwhile."""
+        self.fail_next(10_000)
+        try:
+            yield
+        finally:
+            self.fail_next(0)
+
     def asked(self) -> list[str]:
         log = self.folder / "asked.log"
         return log.read_text().splitlines() if log.exists() else []
@@ -148,11 +159,8 @@ def test_one_failed_answer_is_asked_again(client, data_server):
 
 def test_a_failing_data_server_is_a_503_to_try_again(client, data_server):
     c, base = client
-    data_server.fail_next(100)
-    try:
+    with data_server.failing():
         resp = _tile(c, base + "failing.tif")
-    finally:
-        data_server.fail_next(0)
     assert resp.status_code == 503, resp.text
     detail = resp.json()["detail"]
     assert "try again" in detail
@@ -168,11 +176,8 @@ def test_a_server_failing_after_the_open_is_a_503_too(client, data_server):
     noise = np.random.default_rng(1).integers(0, 10_000, (SIZE, SIZE), dtype="uint16")
     write_cog(data_server.folder / "later.tif", noise)  # blocks that do not fit the first read
     assert c.get("/cog/info", params={"url": base + "later.tif"}).status_code == 200
-    data_server.fail_next(100)
-    try:
+    with data_server.failing():
         resp = _tile(c, base + "later.tif")
-    finally:
-        data_server.fail_next(0)
     assert resp.status_code == 503, resp.text
     assert str(data_server.port) not in resp.text and "CURL" not in resp.text
     assert _tile(c, base + "later.tif").status_code == 200
