@@ -340,6 +340,12 @@ class MemoryCgroup:
         self.path.rmdir()
 
 
+def memory_cgroup_offered() -> bool:
+    """Whether this machine lets this process make a memory cgroup (a writable folder of its
+    own with the memory controller): where it does, failing to make one is a bug, not a skip."""
+    return any(base is not None and os.access(base, os.W_OK) for base in _own_cgroups())
+
+
 def _own_cgroups() -> tuple[Path | None, Path | None]:
     """This process's cgroup folders: (v2 with the memory controller, v1 memory), if any."""
     mounts: dict[str, Path] = {}

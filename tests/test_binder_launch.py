@@ -42,6 +42,8 @@ def binder() -> BinderSession:
         cgroup = binder_session.MemoryCgroup.create(f"eopde-binder-{os.getpid()}",
                                                     binder_session.BINDER_MEMORY)
     except binder_session.CgroupUnavailable as err:
+        if binder_session.memory_cgroup_offered():
+            raise AssertionError(f"a memory cgroup could be made here, yet: {err}") from None
         cgroup = None
         NO_CGROUP.append(str(err))
     with binder_session.launched(BASE_PORT, HUB_PORT, LAB_PORT, cgroup) as session:
