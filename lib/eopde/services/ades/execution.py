@@ -21,6 +21,7 @@ from typing import Any
 
 from fastapi import Request
 
+from ..asgi import HttpMiddleware
 from .errors import P1, OGCError, bad_request
 from .store import FINAL
 
@@ -285,17 +286,12 @@ def delete_results(executor: Any, job: Any) -> str:
     return f"; its results were deleted from the bucket ({count} object(s))"
 
 
-class ServerTimingMiddleware:
+class ServerTimingMiddleware(HttpMiddleware):
     """Adds ``Server-Timing: app;dur=<ms>`` to every response: the service's own time for a
     request (from the first byte the server hands over to the response's start), apart from
     the client's and the network's (bench/security.py reads it)."""
 
-    def __init__(self, app: Any):
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
+    async def http(self, scope: dict, receive: Any, send: Any) -> None:
         import time
 
         began = time.perf_counter()
