@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections import Counter
 from typing import Any
 
 from fastapi import Request
@@ -48,29 +49,25 @@ class SyncWaits:
 
     def __init__(self, per_user: int, total: int):
         self.per_user, self.total = max(1, per_user), max(1, total)
-        self._by_user: dict[str, int] = {}
+        self._by_user: Counter[str] = Counter()
 
     def take(self, user: str) -> None:
         """Count one more wait for ``user``, or raise 429/503 (OGC JSON)."""
-        mine = self._by_user.get(user, 0)
+        mine = self._by_user[user]
         if mine >= self.per_user:
             raise OGCError(429, P1 + "too-many-requests", "TooManyRequests",
                            f"you already have {mine} synchronous executions waiting (at most "
                            f"{self.per_user}); wait for one, or execute with `Prefer: "
                            "respond-async` and follow the job", headers={"Retry-After": "10"})
-        if sum(self._by_user.values()) >= self.total:
+        if self._by_user.total() >= self.total:
             raise OGCError(503, P1 + "service-unavailable", "ServiceUnavailable",
                            f"the ADES has {self.total} synchronous executions waiting, its "
                            "most; retry later, or execute with `Prefer: respond-async`",
                            headers={"Retry-After": "10"})
-        self._by_user[user] = mine + 1
+        self._by_user[user] += 1
 
     def give(self, user: str) -> None:
-        left = self._by_user.get(user, 0) - 1
-        if left > 0:
-            self._by_user[user] = left
-        else:
-            self._by_user.pop(user, None)
+        self._by_user -= Counter((user,))  # in place; drops a count that reaches 0
 
 
 
