@@ -4,6 +4,7 @@ parameters, the backend protocol, the exceptions, and the reuse of opened catalo
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
@@ -81,31 +82,37 @@ class CatalogueBackend(Protocol):
 
 
 class Reused(Generic[V]):
-    """Objects made on first use and reused for `seconds`, `most` of them at the most (the
-    oldest go first): opened catalogues, each of which read a landing page, capabilities or
-    description document when it was made. Safe across threads."""
+    """Objects made on first use and reused for `seconds` from when their making began, `most`
+    of them at the most (the least recently used go first): opened catalogues, each of which
+    read a landing page, capabilities or description document when it was made; the tile
+    server's STAC items. Safe across threads."""
 
     def __init__(self, seconds: float, most: int = 64) -> None:
-        from cachetools import TTLCache
+        from cachetools import TLRUCache
 
-        self._made: TTLCache = TTLCache(maxsize=most, ttl=seconds)
+        # Counted from the start of `make()`, not from the end: what a slow make read is not
+        # kept longer than `seconds` after it was read (an item deleted meanwhile disappears in
+        # time). Entries are (began, object).
+        self._made: TLRUCache = TLRUCache(maxsize=most, timer=time.monotonic,
+                                          ttu=lambda _key, entry, _now: entry[0] + seconds)
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, make: Callable[[], V]) -> V:
         """The object made for `key` less than `seconds` ago, else a new one from `make()`
         (called outside the lock: it may fetch)."""
-        with self._lock:
-            found: V | None = self._made.get(key)
+        found = self.peek(key)
         if found is None:
+            began = time.monotonic()
             found = make()
             with self._lock:
-                self._made[key] = found
+                self._made[key] = (began, found)
         return found
 
     def peek(self, key: Hashable) -> V | None:
         """The object kept for `key`, if any (nothing is made)."""
         with self._lock:
-            return self._made.get(key)
+            entry = self._made.get(key)
+        return None if entry is None else entry[1]
 
     def clear(self) -> None:
         with self._lock:

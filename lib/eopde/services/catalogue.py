@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from .asgi import HttpMiddleware
 from .catalogue_input import (
     ErrorsAsJson,
     RequestGuard,
@@ -30,13 +31,13 @@ from .catalogue_input import (
 TOKEN_CACHE_SECONDS = 5
 
 
-class HubTokenMiddleware:
+class HubTokenMiddleware(HttpMiddleware):
     """ASGI middleware: writes need a user's token the hub knows; 401/403 JSON otherwise."""
 
     def __init__(self, app: Any, hub_api_url: str, service_token: str):
         from jupyterhub.services.auth import HubAuth
 
-        self.app = app
+        super().__init__(app)
         # HubAuth asks the hub who owns a token (GET /hub/api/user) and caches the answer.
         self.auth = HubAuth(api_url=hub_api_url, api_token=service_token,
                             cache_max_age=TOKEN_CACHE_SECONDS)
@@ -54,8 +55,8 @@ class HubTokenMiddleware:
                 return {"kind": "user", "name": claims.user}
         return await self.auth.user_for_token(token, sync=False)
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not is_write(scope):
+    async def http(self, scope: dict, receive: Any, send: Any) -> None:
+        if not is_write(scope):
             await self.app(scope, receive, send)
             return
         token = _bearer(scope)

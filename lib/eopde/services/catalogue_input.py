@@ -16,6 +16,8 @@ import re
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from .asgi import HttpMiddleware, LastResortMiddleware, send_body
+
 log = logging.getLogger("eopde.catalogue")
 
 #: Largest body of a transaction (collections, items, bulk items).
@@ -140,23 +142,6 @@ def _first_line(err: Exception) -> str:
     return text.splitlines()[0][:500]
 
 
-class HttpMiddleware:
-    """ASGI middleware that acts on HTTP requests (`http`); lifespan and websocket messages
-    go to the app untouched."""
-
-    def __init__(self, app: Any):
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        await self.http(scope, receive, send)
-
-    async def http(self, scope: dict, receive: Any, send: Any) -> None:
-        raise NotImplementedError
-
-
 class RequestGuard(HttpMiddleware):
     """ASGI middleware: size limits and text/JSON checks before the app (see module doc)."""
 
@@ -250,10 +235,7 @@ async def send_json(send: Any, status: int, code: str, description: str,
                     headers: list[tuple[bytes, bytes]] | None = None) -> None:
     """Answer an ASGI request with a STAC API error body."""
     body = json.dumps({"code": code, "description": description}).encode()
-    all_headers = [(b"content-type", b"application/json"),
-                   (b"content-length", str(len(body)).encode()), *(headers or [])]
-    await send({"type": "http.response.start", "status": status, "headers": all_headers})
-    await send({"type": "http.response.body", "body": body})
+    await send_body(send, status, b"application/json", body, headers)
 
 
 # --- errors raised inside the app -------------------------------------------------------------
@@ -329,23 +311,13 @@ def install_error_handlers(app: Any) -> None:
     app.add_exception_handler(pg.PostgresSyntaxError, sql_syntax)
 
 
-class ErrorsAsJson(HttpMiddleware):
-    """Outermost ASGI middleware: an unexpected exception becomes a 500 JSON answer, handled
-    here so that the server keeps the connection (Starlette's own 500 handler re-raises, and
-    uvicorn then resets the client's next request on that connection)."""
+class ErrorsAsJson(LastResortMiddleware):
+    """Outermost ASGI middleware: an unexpected exception becomes a 500 STAC API error body
+    (see :class:`~eopde.services.asgi.LastResortMiddleware`)."""
 
-    async def http(self, scope: dict, receive: Any, send: Any) -> None:
-        started = False
+    reraise_when_started = True
 
-        async def tracking_send(message: dict) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception:
-            log.exception("unexpected error on %s %s", scope["method"], scope["path"])
-            if started:  # half an answer is out: only closing the connection is left
-                raise
-            await send_json(send, 500, "InternalServerError", _INTERNAL)
+    def failed(self, scope: dict) -> tuple[bytes, bytes]:
+        log.exception("unexpected error on %s %s", scope["method"], scope["path"])
+        body = json.dumps({"code": "InternalServerError", "description": _INTERNAL}).encode()
+        return b"application/json", body

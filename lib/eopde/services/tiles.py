@@ -62,6 +62,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from .asgi import HttpMiddleware, send_body
+
 if TYPE_CHECKING:  # pragma: no cover
     from fastapi import FastAPI
 
@@ -213,16 +215,14 @@ class _RootPathMiddleware:
         await self.app(scope, receive, send)
 
 
-class _BodyLimitMiddleware:
+class _BodyLimitMiddleware(HttpMiddleware):
     """Answer 413 (JSON) to a request body (``POST .../feature``) larger than ``limit`` bytes."""
 
-    def __init__(self, app, limit: int) -> None:
-        self.app = app
+    def __init__(self, app: Any, limit: int) -> None:
+        super().__init__(app)
         self.limit = limit
 
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
+    async def http(self, scope: dict, receive: Any, send: Any) -> None:
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length", b"0")
         chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
@@ -232,9 +232,6 @@ class _BodyLimitMiddleware:
             body = json.dumps({"detail": (
                 f"request bodies are limited to {self.limit} bytes, with a Content-Length"
             )}).encode()
-            await send({"type": "http.response.start", "status": 413, "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
+            await send_body(send, 413, b"application/json", body)
             return
         await self.app(scope, receive, send)

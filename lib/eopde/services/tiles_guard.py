@@ -26,8 +26,11 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import quote, unquote, urlsplit
+
+if TYPE_CHECKING:  # pragma: no cover
+    from eopde.catalogue.base import Reused
 
 #: Largest width or height of any image read or returned (previews, bbox, feature, statistics).
 MAX_IMAGE_SIZE = 2048
@@ -210,24 +213,18 @@ class Allowlist:
 
 # --- item JSON ----------------------------------------------------------------------------
 
-_item_cache: dict[str, tuple[float, dict]] = {}
-_item_lock = threading.Lock()
+@functools.cache
+def _items() -> Reused[dict]:
+    """Item JSON by URL, kept :data:`ITEM_CACHE_SECONDS` from when its reading began."""
+    from eopde.catalogue.base import Reused  # at first use: this module imports stdlib only
+
+    return Reused(ITEM_CACHE_SECONDS, most=256)
 
 
 def fetch_item(url: str, allowlist: Allowlist) -> dict:
     """The JSON of the item at `url` (checked), cached for :data:`ITEM_CACHE_SECONDS`."""
     url = allowlist.check(url)
-    now = time.monotonic()
-    with _item_lock:
-        hit = _item_cache.get(url)
-        if hit and now - hit[0] < ITEM_CACHE_SECONDS:
-            return hit[1]
-    item = _read_item(url)
-    with _item_lock:
-        if len(_item_cache) > 256:
-            _item_cache.clear()
-        _item_cache[url] = (now, item)
-    return item
+    return _items().get(url, lambda: _read_item(url))
 
 
 def _read_item(url: str) -> dict:

@@ -7,6 +7,8 @@ import logging
 import uuid
 from typing import Any
 
+from ..asgi import LastResortMiddleware
+
 log = logging.getLogger(__name__)
 
 P1 = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/"
@@ -111,37 +113,15 @@ def _kebab(code: str) -> str:
     return "".join(out)
 
 
-class LastResort:
+class LastResort(LastResortMiddleware):
     """ASGI middleware: an exception nothing else handled becomes a 500 problem document
     without details (the trace goes to the log, with a reference the answer gives). It does not
     re-raise, so the server keeps the connection open for the client's next request."""
 
-    def __init__(self, app: Any):
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        started = False
-
-        async def tracked(message: dict) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracked)
-        except Exception:
-            ref = uuid.uuid4().hex[:12]
-            log.exception("internal error %s on %s %s", ref, scope.get("method"),
-                          scope.get("path"))
-            if started:  # too late for another answer; the server ends this response
-                return
-            body = json.dumps({"type": P1 + "server-error", "title": "InternalServerError",
-                               "status": 500, "detail": f"internal error (reference {ref}); "
-                               "the operator finds it in the service log"}).encode()
-            await send({"type": "http.response.start", "status": 500,
-                        "headers": [(b"content-type", PROBLEM.encode()),
-                                    (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
+    def failed(self, scope: dict) -> tuple[bytes, bytes]:
+        ref = uuid.uuid4().hex[:12]
+        log.exception("internal error %s on %s %s", ref, scope.get("method"), scope.get("path"))
+        body = json.dumps({"type": P1 + "server-error", "title": "InternalServerError",
+                           "status": 500, "detail": f"internal error (reference {ref}); "
+                           "the operator finds it in the service log"}).encode()
+        return PROBLEM.encode(), body

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections import Counter
 from typing import Any
 
 from fastapi import Request
 
+from ..asgi import HttpMiddleware
 from .errors import P1, OGCError, bad_request
 from .store import FINAL
 
@@ -47,29 +49,25 @@ class SyncWaits:
 
     def __init__(self, per_user: int, total: int):
         self.per_user, self.total = max(1, per_user), max(1, total)
-        self._by_user: dict[str, int] = {}
+        self._by_user: Counter[str] = Counter()
 
     def take(self, user: str) -> None:
         """Count one more wait for ``user``, or raise 429/503 (OGC JSON)."""
-        mine = self._by_user.get(user, 0)
+        mine = self._by_user[user]
         if mine >= self.per_user:
             raise OGCError(429, P1 + "too-many-requests", "TooManyRequests",
                            f"you already have {mine} synchronous executions waiting (at most "
                            f"{self.per_user}); wait for one, or execute with `Prefer: "
                            "respond-async` and follow the job", headers={"Retry-After": "10"})
-        if sum(self._by_user.values()) >= self.total:
+        if self._by_user.total() >= self.total:
             raise OGCError(503, P1 + "service-unavailable", "ServiceUnavailable",
                            f"the ADES has {self.total} synchronous executions waiting, its "
                            "most; retry later, or execute with `Prefer: respond-async`",
                            headers={"Retry-After": "10"})
-        self._by_user[user] = mine + 1
+        self._by_user[user] += 1
 
     def give(self, user: str) -> None:
-        left = self._by_user.get(user, 0) - 1
-        if left > 0:
-            self._by_user[user] = left
-        else:
-            self._by_user.pop(user, None)
+        self._by_user -= Counter((user,))  # in place; drops a count that reaches 0
 
 
 
@@ -285,17 +283,12 @@ def delete_results(executor: Any, job: Any) -> str:
     return f"; its results were deleted from the bucket ({count} object(s))"
 
 
-class ServerTimingMiddleware:
+class ServerTimingMiddleware(HttpMiddleware):
     """Adds ``Server-Timing: app;dur=<ms>`` to every response: the service's own time for a
     request (from the first byte the server hands over to the response's start), apart from
     the client's and the network's (bench/security.py reads it)."""
 
-    def __init__(self, app: Any):
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
+    async def http(self, scope: dict, receive: Any, send: Any) -> None:
         import time
 
         began = time.perf_counter()

@@ -11,7 +11,7 @@ once on an extra worker, up to ``burst`` jobs running in all (default: twice the
 from __future__ import annotations
 
 import itertools
-from collections import deque
+from collections import Counter, deque
 
 
 class FairQueue:
@@ -22,7 +22,7 @@ class FairQueue:
         self.workers = max(1, workers)
         self.burst = max(self.workers, burst if burst is not None else 2 * self.workers)
         self._pending: dict[str, deque[tuple[int, str]]] = {}
-        self._running: dict[str, int] = {}
+        self._running: Counter[str] = Counter()
         self._seq = itertools.count()
 
     def push(self, user: str, job_id: str) -> None:
@@ -42,7 +42,7 @@ class FairQueue:
 
     @property
     def running(self) -> int:
-        return sum(self._running.values())
+        return self._running.total()
 
     def share(self) -> int:
         active = {u for u, q in self._pending.items() if q} | {
@@ -60,14 +60,10 @@ class FairQueue:
             mine = self._running.get(user, 0)
             if total < self.workers or (mine < share and total < self.burst):
                 _, job_id = self._pending[user].popleft()
-                self._running[user] = mine + 1
+                self._running[user] += 1
                 return user, job_id
         return None
 
     def done(self, user: str) -> None:
         """A job of ``user`` ended (or never started after all)."""
-        left = self._running.get(user, 0) - 1
-        if left > 0:
-            self._running[user] = left
-        else:
-            self._running.pop(user, None)
+        self._running -= Counter((user,))  # in place; drops a count that reaches 0
