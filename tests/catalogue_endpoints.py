@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from eopde.services import demodata
-from loopback import serve, serve_folder
+from loopback import JsonHandler, serve, serve_folder
 from pycsw_server import PycswServer, iso_record, serve_pycsw
 
 
@@ -73,26 +73,17 @@ def hostile_opensearch(thumbnails: list[str], redirect_to: str = ""
     the paths asked."""
     asked: list[str] = []
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
             asked.append(self.path)
             base = f"http://127.0.0.1:{self.server.server_address[1]}"
             if self.path.startswith("/redirect"):
-                self.send_response(302)
-                self.send_header("Location", redirect_to)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            body = (_description(base) if self.path.startswith("/os.xml")
-                    else _feed([t.replace("{self}", base) for t in thumbnails])).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/xml")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
+                self.send_body(302, b"", "text/plain", {"Location": redirect_to})
+            elif self.path.startswith("/os.xml"):
+                self.send_body(200, _description(base).encode(), "application/xml")
+            else:
+                feed = _feed([t.replace("{self}", base) for t in thumbnails])
+                self.send_body(200, feed.encode(), "application/atom+xml")
 
     with serve(Handler) as httpd:
         yield f"{httpd.url}/os.xml", asked
