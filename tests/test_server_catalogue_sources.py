@@ -180,6 +180,9 @@ async def test_rows_show_the_records_browse_graphic_through_this_server(jp_fetch
     assert sorted(f["id"] for f in found["features"]) == expected(items)
     routes = set()
     for feature in found["features"]:
+        # the table's Date column: the record's date (kept out of a built Item's properties)
+        assert feature["properties"]["datetime"] == \
+            by_id[feature["id"]]["properties"]["datetime"].replace("+00:00", "Z")
         route = feature["thumbnail"]
         assert route.startswith(f"catalogue/thumbnail/{found['search']}/"), route
         routes.add(route)

@@ -169,6 +169,11 @@ def _feature(item: Any, thumbnails: Thumbnails | None, search_id: str) -> dict[s
     from eopde.maps import tiles
 
     props = {k: item.properties[k] for k in PROPERTIES if k in item.properties}
+    if "datetime" not in props and item.datetime is not None:
+        # an Item built by the library (CSW/OpenSearch records) keeps it out of properties
+        from pystac.utils import datetime_to_str
+
+        props["datetime"] = datetime_to_str(item.datetime)
     if cat.CATALOGUE_PROPERTY in item.properties:
         props[cat.CATALOGUE_PROPERTY] = item.properties[cat.CATALOGUE_PROPERTY]
     try:
