@@ -352,6 +352,13 @@ def test_insert_as_code_without_a_notebook_opens_one(platform, demo_user):
     (platform.settings().users_dir / USER / new).unlink()
 
 
+def add_catalogue(panel, kind: str, url: str) -> None:
+    panel.locator(".eopde-Catalogue-add summary").click()
+    panel.get_by_label("Kind of catalogue to add").select_option(kind)
+    panel.get_by_label("Catalogue URL to add").fill(url)
+    panel.get_by_role("button", name="Add").click()
+
+
 def test_opensearch_rows_show_the_records_browse_graphic(platform, demo_user, pycsw):
     """An OpenSearch catalogue (pycsw's): the panel says what it offers in place of the
     collection list; each row shows its record's browse graphic, which the browser gets from
@@ -365,11 +372,8 @@ def test_opensearch_rows_show_the_records_browse_graphic(platform, demo_user, py
         page.on("request", lambda r: asked.append(r.url))
         hub_login(page, platform.hub_url, USER, platform.secrets["demo_password"])
         open_notebook(page, platform.hub_url, USER, path)
-        panel = open_panel(page)
-        panel.locator(".eopde-Catalogue-add summary").click()
-        panel.get_by_label("Kind of catalogue to add").select_option("opensearch")
-        panel.get_by_label("Catalogue URL to add").fill(server.opensearch_url)
-        panel.get_by_role("button", name="Add").click()
+        add_catalogue(open_panel(page), "opensearch", server.opensearch_url)
+        panel = page.locator("#eopde-catalogue")
         notes = panel.get_by_role("note", name="What this catalogue offers")
         expect(notes).to_contain_text("An OpenSearch catalogue lists no collections",
                                       timeout=60_000)
