@@ -28,10 +28,15 @@ class JsonHandler(BaseHTTPRequestHandler):
     stays clean)."""
 
     def send_json(self, status: int, body: Any) -> None:
-        data = json.dumps(body).encode()
+        self.send_body(status, json.dumps(body).encode(), "application/json")
+
+    def send_body(self, status: int, data: bytes, content_type: str,
+                  headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
 

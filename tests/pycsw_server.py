@@ -327,7 +327,8 @@ def iso_record(item: dict[str, Any], item_url: str | None = None) -> str:
     the acquisition time as well (product metadata written with the product; pycsw's Dublin Core
     and Atom outputs carry no other date); cloud cover in `MD_ImageDescription`; one online
     resource per asset (data assets as downloads, named by asset key) and, with `item_url`, a link
-    to the STAC Item JSON; the thumbnail asset as `graphicOverview`.
+    to the STAC Item JSON; the thumbnail asset as `graphicOverview` and as an online resource
+(protocol WWW:LINK-1.0-http--image-thumbnail).
     """
     props = item["properties"]
     start = props.get("start_datetime") or props["datetime"]
@@ -342,6 +343,10 @@ def iso_record(item: dict[str, Any], item_url: str | None = None) -> str:
     for key, asset in item.get("assets", {}).items():
         roles = asset.get("roles", [])
         if "thumbnail" in roles:
+            # the browse graphic also as an online resource: pycsw 2.6 keeps no graphicOverview
+            # in its Dublin Core and Atom outputs, only online resources (as references/links)
+            online.append(_online(asset["href"], "WWW:LINK-1.0-http--image-thumbnail", key,
+                                  "Browse graphic", "information"))
             overview = (
                 "<gmd:graphicOverview><gmd:MD_BrowseGraphic>"
                 f"<gmd:fileName>{_text(asset['href'])}</gmd:fileName>"

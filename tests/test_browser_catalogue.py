@@ -54,8 +54,10 @@ def demo_user(platform, pycsw) -> Iterator[User]:
     config = home / ".jupyter" / "jupyter_server_config.json"  # (the .d folder: switches only)
     kept = config.read_text() if config.exists() else None
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(pycsw[0].url))
+    # and the records' files (their browse graphics: test_..._browse_graphic)
+    files = "{0.scheme}://{0.netloc}".format(urlsplit(pycsw[1][0]["assets"]["thumbnail"]["href"]))
     config.write_text(json.dumps({**json.loads(kept or "{}"),
-                                  "CatalogueGuard": {"allowed_origins": [origin]}}))
+                                  "CatalogueGuard": {"allowed_origins": [origin, files]}}))
     (home / FOLDER).mkdir(exist_ok=True)
     yield User(USER, token, platform)
     if kept is None:
@@ -348,3 +350,55 @@ def test_insert_as_code_without_a_notebook_opens_one(platform, demo_user):
         page.screenshot(path=str(ARTIFACTS / "catalogue-insert-new.png"))
         shut_down(page)
     (platform.settings().users_dir / USER / new).unlink()
+
+
+def add_catalogue(panel, kind: str, url: str) -> None:
+    panel.locator(".eopde-Catalogue-add summary").click()
+    panel.get_by_label("Kind of catalogue to add").select_option(kind)
+    panel.get_by_label("Catalogue URL to add").fill(url)
+    panel.get_by_role("button", name="Add").click()
+
+
+def test_opensearch_rows_show_the_records_browse_graphic(platform, demo_user, pycsw):
+    """An OpenSearch catalogue (pycsw's): the panel says what it offers in place of the
+    collection list; each row shows its record's browse graphic, which the browser gets from
+    the Jupyter server's guarded route, never from the record's URL."""
+    server, items = pycsw
+    want = expected(items)
+    files = "{0.scheme}://{0.netloc}".format(urlsplit(items[0]["assets"]["thumbnail"]["href"]))
+    path = write_notebook(platform, "thumbnails.ipynb", [""])
+    with browser_page(ARTIFACTS, "catalogue-thumbnails-last") as page:
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url))
+        hub_login(page, platform.hub_url, USER, platform.secrets["demo_password"])
+        open_notebook(page, platform.hub_url, USER, path)
+        add_catalogue(open_panel(page), "opensearch", server.opensearch_url)
+        panel = page.locator("#eopde-catalogue")
+        notes = panel.get_by_role("note", name="What this catalogue offers")
+        expect(notes).to_contain_text("An OpenSearch catalogue lists no collections",
+                                      timeout=60_000)
+        expect(notes).to_contain_text("It cannot sort")
+        expect(notes).to_contain_text("geo:box")
+        expect(panel.get_by_label("Collection", exact=True)).to_have_count(0)
+
+        panel.locator("#eopde-bbox").fill(", ".join(map(str, AOI)))
+        ids = search(panel, len(want))
+        assert sorted(ids) == want
+        images = panel.locator(".eopde-Results-thumbnail img")
+        expect(images).to_have_count(len(want))
+        sources = images.evaluate_all("is => is.map(i => i.src)")
+        assert all(f"/user/{USER}/eopde/catalogue/thumbnail/" in s for s in sources), sources
+        # what the route answers, asked with the page's cookies
+        answered = [(r.status, r.headers["content-type"])
+                    for r in map(page.request.get, sources)]
+        assert answered == [(200, "image/png")] * len(want), answered
+        images.first.scroll_into_view_if_needed()  # (loading="lazy": shown rows only)
+        page.wait_for_function("""() => { const imgs = [...document.querySelectorAll(
+            '#eopde-catalogue .eopde-Results-thumbnail img')];
+            return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0); }""",
+                               timeout=60_000)
+        for item_id in ids:
+            expect(panel.get_by_role("img", name=f"Thumbnail of {item_id}")).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "catalogue-thumbnails.png"))
+        shut_down(page)
+    assert not [u for u in asked if u.startswith(files)], "the browser went to the records' URLs"

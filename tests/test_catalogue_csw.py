@@ -581,7 +581,7 @@ def test_opensearch_entries_become_items(demo: dict, opensearch: OpenSearchCatal
         assert item.properties["title"] == source["properties"]["title"]
         assert source["properties"]["platform"] in item.properties["keywords"]
         data = {k for k, v in source["assets"].items() if "data" in v["roles"]}
-        assert set(item.assets) == data
+        assert set(item.assets) == data | {"thumbnail"}
         for key in data:
             assert item.assets[key].href == source["assets"][key]["href"]
             assert item.assets[key].media_type.startswith("image/tiff")
@@ -667,3 +667,76 @@ def test_pycsw_server_helper(pycsw: PycswServer, demo: dict, tmp_path: Path) -> 
                                            "request": "GetCapabilities"}, timeout=10)
     assert caps.status_code == 200 and b"csw:Capabilities" in caps.content
     assert pycsw.requests[-1].operation == "GetCapabilities"
+
+
+# ---------------------------------------------------------------------------- browse graphics
+
+
+def thumbnail_of(item: pystac.Item) -> str | None:
+    found = [a.href for a in item.assets.values() if "thumbnail" in (a.roles or [])]
+    assert len(found) <= 1, found
+    return found[0] if found else None
+
+
+@pytest.mark.parametrize("how", ["csw-iso-2.0.2", "csw-iso-3.0", "csw-dc-2.0.2", "csw-dc-3.0",
+                                 "opensearch"])
+def test_every_output_carries_the_records_browse_graphic(pycsw: PycswServer, demo: dict,
+                                                         how: str) -> None:
+    """ISO graphicOverview; Dublin Core dct:references and Atom links of a thumbnail protocol
+    (pycsw writes the online resources there, not the graphicOverview)."""
+    if how == "opensearch":
+        catalogue: Any = OpenSearchCatalogue(pycsw.opensearch_url)
+    else:
+        _, schema, version = how.split("-", 2)
+        catalogue = CSWCatalogue(pycsw.url, version=version, schema=schema)
+    by_id = {i["id"]: i for i in demo["items"]}
+    found = search(catalogue)
+    assert sorted(ids_of(found)) == sorted(by_id)
+    for item in found:
+        assert thumbnail_of(item) == by_id[item.id]["assets"]["thumbnail"]["href"], item.id
+        assert item.assets["thumbnail"].roles == ["thumbnail"]
+
+
+ENTRY = """<entry xmlns="http://www.w3.org/2005/Atom" xmlns:media="http://search.yahoo.com/mrss/">
+  <id>urn:x:1</id><updated>2025-06-01T10:00:00Z</updated>{links}</entry>"""
+
+
+@pytest.mark.parametrize("links,want", [
+    ('<link rel="icon" type="image/jpeg" href="https://x.example/ql.jpg"/>',
+     "https://x.example/ql.jpg"),
+    ('<media:group><media:thumbnail url="https://x.example/t.png"/></media:group>',
+     "https://x.example/t.png"),
+    ('<media:group><media:content url="https://x.example/q.jpg" type="image/jpeg" medium="image">'
+     '<media:category scheme="http://www.opengis.net/spec/EOMPOM/1.0">QUICKLOOK</media:category>'
+     "</media:content></media:group>", "https://x.example/q.jpg"),
+    ('<link href="https://x.example/b.png" type="WWW:LINK-1.0-http--image-thumbnail"/>',
+     "https://x.example/b.png"),
+    # a record without a browse graphic: none, whatever else it links
+    ('<link rel="alternate" type="text/html" href="https://x.example/page.html"/>'
+     '<link rel="enclosure" type="image/tiff" href="https://x.example/data.tif"/>'
+     '<media:content url="https://x.example/d.tif" medium="image">'
+     "<media:category>DATA</media:category></media:content>", None),
+])
+def test_opensearch_eo_browse_graphics(links: str, want: str | None) -> None:
+    from lxml import etree
+
+    from eopde.catalogue.opensearch import item_from_entry
+
+    item = item_from_entry(etree.fromstring(ENTRY.format(links=links)))
+    assert item is not None
+    assert thumbnail_of(item) == want
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning:owslib")
+def test_an_iso_record_without_a_browse_graphic_has_no_thumbnail(demo: dict) -> None:
+    from lxml import etree
+    from owslib.iso import MD_Metadata
+
+    from eopde.catalogue.records import item_from_iso
+
+    source = dict(demo["items"][0])
+    source["assets"] = {k: v for k, v in source["assets"].items() if k != "thumbnail"}
+    item = item_from_iso(MD_Metadata(etree.fromstring(iso_record(source).encode())))
+    assert item is not None and item.id == source["id"]
+    assert thumbnail_of(item) is None
+    assert set(item.assets) == set(source["assets"])

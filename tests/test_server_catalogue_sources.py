@@ -10,11 +10,12 @@ import json
 import warnings
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from shapely.geometry import box
 
 from catalogue_endpoints import demo_pycsw
-from server_helpers import call
+from server_helpers import call, exchange
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pycsw")
@@ -30,11 +31,16 @@ def pycsw(tmp_path_factory):
         yield found
 
 
+def origin(url: str) -> str:
+    return "{0.scheme}://{0.netloc}".format(urlsplit(url))
+
+
 @pytest.fixture
 def eopde_server_config(pycsw):
-    server, _ = pycsw
-    origin = "{0.scheme}://{0.netloc}".format(urlsplit(server.url))
-    return {"CatalogueGuard": {"allowed_origins": [origin]}}
+    """pycsw's origin, and that of the server of the records' files (their browse graphics)."""
+    server, items = pycsw
+    files = origin(items[0]["assets"]["thumbnail"]["href"])
+    return {"CatalogueGuard": {"allowed_origins": [origin(server.url), files]}}
 
 
 @pytest.fixture(autouse=True)
@@ -158,3 +164,57 @@ async def test_a_url_that_is_not_a_csw_says_so(jp_fetch, pycsw):
                               url=f"{origin}/csw?service=CSW&request=GetCapabilities")
     assert code == 502, answer
     assert "is not an OpenSearch description document" in answer["message"]
+
+
+@pytest.mark.parametrize("kind", ["csw", "opensearch"])
+async def test_rows_show_the_records_browse_graphic_through_this_server(jp_fetch, pycsw, kind):
+    """Each row's thumbnail is this server's route (never the record's URL); it answers the
+    record's image, fetched through the catalogue's guard, as an image that cannot be sniffed
+    into anything else; a number the search does not have: 404."""
+    server, items = pycsw
+    url = server.url if kind == "csw" else server.opensearch_url
+    code, found = await call(jp_fetch, "catalogue/search", "POST",
+                             {"url": url, "kind": kind, "bbox": list(AOI), "max_items": 10})
+    assert code == 200, found
+    by_id = {i["id"]: i for i in items}
+    assert sorted(f["id"] for f in found["features"]) == expected(items)
+    routes = set()
+    for feature in found["features"]:
+        # the table's Date column: the record's date (kept out of a built Item's properties)
+        assert feature["properties"]["datetime"] == \
+            by_id[feature["id"]]["properties"]["datetime"].replace("+00:00", "Z")
+        route = feature["thumbnail"]
+        assert route.startswith(f"catalogue/thumbnail/{found['search']}/"), route
+        routes.add(route)
+        r = await jp_fetch("eopde", *route.split("/"))
+        assert r.code == 200
+        assert r.headers["Content-Type"] == "image/png"
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        assert "default-src 'none'" in r.headers["Content-Security-Policy"]
+        original = httpx.get(by_id[feature["id"]]["assets"]["thumbnail"]["href"]).content
+        assert r.body == original and original.startswith(b"\x89PNG")
+    assert len(routes) == len(found["features"])
+    code, answer, _ = await exchange(jp_fetch, f"catalogue/thumbnail/{found['search']}/99")
+    assert code == 404 and "no such thumbnail" in answer["message"], answer
+
+
+@pytest.mark.parametrize("kind,says", [
+    ("csw", ["A CSW catalogue lists no collections and has no queryables", "cloud cover"]),
+    ("opensearch", ["An OpenSearch catalogue lists no collections", "It cannot sort",
+                    "geo:box", "time:start"]),
+])
+async def test_what_a_csw_or_opensearch_catalogue_cannot_do_is_said(jp_fetch, pycsw, kind,
+                                                                   says):
+    server, _ = pycsw
+    url = server.url if kind == "csw" else server.opensearch_url
+    code, described = await call(jp_fetch, "catalogue/collections", url=url, kind=kind)
+    assert code == 200, described
+    assert described["collections"] == []
+    for words in says:
+        assert words in described["notes"], described["notes"]
+    if kind == "opensearch":  # pycsw's description document, as declared
+        assert {"geo:box", "time:start", "time:end", "searchTerms", "count"} <= set(
+            described["parameters"]), described["parameters"]
+        assert all(p in described["notes"] for p in described["parameters"])
+    else:
+        assert described["parameters"] == []

@@ -5,7 +5,8 @@ Attacks: a catalogue URL naming an internal address (loopback by IP, by name, as
 IPv6 address, the unspecified address, a link-local metadata address); a public-looking
 catalogue that redirects to an internal one; a CSW whose capabilities document sends GetRecords
 to an internal address (a real pycsw's capabilities, re-pointed); a catalogue hoping for the
-platform's token. Every internal target is a recording server: it must see no request at all.
+platform's token; records whose browse graphics (thumbnails) name internal addresses, directly or
+through a redirect. Every internal target is a recording server: it must see no request at all.
 The recorders stand for third parties (hostile catalogues), which cannot run here."""
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from catalogue_endpoints import demo_pycsw, recorder
-from server_helpers import call
+from catalogue_endpoints import demo_pycsw, hostile_opensearch, recorder
+from server_helpers import call, exchange
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pycsw")
@@ -109,3 +110,35 @@ async def test_an_allowed_catalogue_never_gets_the_platform_token(jp_fetch, jp_s
     assert [s["path"] for s in seen if "authorization" in s] == []
     assert not any("platform-token-not-for-others" in json.dumps(s) for s in seen)
     assert all(code == 502 for code, a in answers if "queryables" not in a), answers
+
+
+async def test_a_records_thumbnail_pointing_inside_is_never_fetched(jp_fetch, jp_serverapp):
+    """An allowed (private) OpenSearch catalogue whose records' thumbnails name another
+    internal server (by IP and by name), the metadata address, or a redirect on the catalogue
+    itself to the internal server: the panel's thumbnail route refuses each; the internal
+    server sees no request."""
+    with recorder(body=b"\x89PNG\r\n\x1a\nsecret") as (internal, seen):
+        thumbnails = [f"{internal}/thumb.png",
+                      internal.replace("127.0.0.1", "localhost") + "/thumb.png",
+                      "http://169.254.169.254/latest/meta-data/thumb.png",
+                      "{self}/redirect.png"]
+        with hostile_opensearch(thumbnails, redirect_to=f"{internal}/thumb.png") as (url, asked):
+            allow(jp_serverapp, url)
+            code, found = await call(jp_fetch, "catalogue/search", "POST",
+                                     {"url": url, "kind": "opensearch",
+                                      "bbox": [12, 43, 12.2, 43.2]})
+            assert code == 200, found
+            assert len(found["features"]) == len(thumbnails)
+            asked.clear()
+            answers = {}
+            for feature in found["features"]:
+                assert feature["thumbnail"].startswith("catalogue/thumbnail/")
+                answers[feature["id"]] = await exchange(jp_fetch, feature["thumbnail"])
+    assert seen == []
+    assert asked == ["/redirect.png"]  # the allowed catalogue's redirect: asked, not followed
+    for n, rule in enumerate(["loopback", "loopback", "link-local", "loopback"]):
+        code, answer, _ = answers[f"hostile-{n}"]
+        assert code == 502, answer
+        assert "thumbnail URL is not fetched" in answer["message"], answer
+        assert f"is a {rule} address" in answer["message"], answer
+        assert "secret" not in json.dumps(answer)

@@ -1,6 +1,9 @@
 /* The catalogue panel's calls to the server extension (lib/eopde/server/catalogue.py). */
 import type * as GeoJSON from 'geojson';
 
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
 import { post, requestAPI } from '../api';
 
 export type CatalogueKind = 'stac' | 'csw' | 'opensearch';
@@ -42,6 +45,8 @@ export interface IItemFeature extends GeoJSON.Feature {
   bbox: [number, number, number, number];
   properties: { [key: string]: any };
   preview: string | null;
+  /** The platform catalogue's thumbnail URL, or (a user-added catalogue's record) this
+   * server's route that fetches it through the catalogue's guard: "catalogue/thumbnail/…". */
   thumbnail: string | null;
   href: string | null;
 }
@@ -90,10 +95,30 @@ export function catalogues(): Promise<{
   return requestAPI('catalogue/catalogues');
 }
 
+/** The browser's URL of a row's thumbnail (the server's route resolved), or null. */
+export function thumbnailSrc(f: IItemFeature): string | null {
+  if (!f.thumbnail) {
+    return null;
+  }
+  if (f.thumbnail.startsWith('catalogue/thumbnail/')) {
+    return URLExt.join(ServerConnection.makeSettings().baseUrl, 'eopde', f.thumbnail);
+  }
+  return f.thumbnail;
+}
+
+export interface ICollectionsAnswer {
+  collections: ICollection[];
+  features: { [k: string]: boolean };
+  /** A CSW/OpenSearch endpoint: what the panel searches it with and what it cannot do. */
+  notes?: string;
+  /** An OpenSearch endpoint: the parameters its description declares. */
+  parameters?: string[];
+}
+
 export function collections(
   url: string | null,
   kind: CatalogueKind = 'stac'
-): Promise<{ collections: ICollection[]; features: { [k: string]: boolean } }> {
+): Promise<ICollectionsAnswer> {
   return requestAPI(`catalogue/collections${query({ url, kind })}`);
 }
 

@@ -62,6 +62,8 @@ function Catalogue(props: ICataloguePanelOptions): JSX.Element {
   const [filterText, setFilterText] = React.useState('');
   const [queryables, setQueryables] = React.useState<api.IQueryable[]>([]);
   const [canFilter, setCanFilter] = React.useState(false);
+  // a CSW/OpenSearch catalogue: what it is searched with and cannot do (no collections)
+  const [notes, setNotes] = React.useState<string | null>(null);
   const [form, setForm] = React.useState<IFormState>(EMPTY_FORM);
   const [rows, setRows] = React.useState<api.IItemFeature[]>([]);
   const [last, setLast] = React.useState<api.ISearchPage | null>(null);
@@ -104,6 +106,7 @@ function Catalogue(props: ICataloguePanelOptions): JSX.Element {
     }
     setCollections([]);
     setCanFilter(false);
+    setNotes(null);
     set({ collection: '', values: {} });
     let current = true; // an answer for a catalogue no longer picked is dropped
     api
@@ -114,6 +117,7 @@ function Catalogue(props: ICataloguePanelOptions): JSX.Element {
         }
         setCollections(answer.collections);
         setCanFilter(!!answer.features.filter);
+        setNotes(answer.notes ?? null);
         if (answer.collections.length === 1) {
           set({ collection: answer.collections[0].id });
         }
@@ -327,7 +331,12 @@ function Catalogue(props: ICataloguePanelOptions): JSX.Element {
           Add
         </button>
       </details>
-      <div className="eopde-Field">
+      {notes && (
+        <div className="eopde-Catalogue-notes" role="note" aria-label="What this catalogue offers">
+          {notes}
+        </div>
+      )}
+      {!notes && <div className="eopde-Field">
         <label htmlFor="eopde-collection-filter">Collection</label>
         <input
           id="eopde-collection-filter"
@@ -349,7 +358,7 @@ function Catalogue(props: ICataloguePanelOptions): JSX.Element {
             </option>
           ))}
         </select>
-      </div>
+      </div>}
       <div className="eopde-Row">
         <div className="eopde-Field">
           <label htmlFor="eopde-start">From</label>

@@ -3,7 +3,7 @@
  * rather than react-window, to add no dependency for one list. */
 import * as React from 'react';
 
-import { IItemFeature } from './api';
+import { IItemFeature, thumbnailSrc } from './api';
 
 export const ROW_HEIGHT = 26;
 const OVERSCAN = 6;
@@ -20,8 +20,10 @@ export const COLUMNS: IColumn[] = [
     key: 'thumbnail',
     title: '',
     value: () => null,
-    show: f =>
-      f.thumbnail ? <img src={f.thumbnail} alt="" loading="lazy" /> : null
+    show: f => {
+      const src = thumbnailSrc(f);
+      return src ? <img src={src} alt={`Thumbnail of ${f.id}`} loading="lazy" /> : null;
+    }
   },
   { key: 'id', title: 'Item', value: f => f.id },
   {

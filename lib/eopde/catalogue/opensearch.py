@@ -24,8 +24,10 @@ Atom entries become `pystac.Item`s: id = dc:identifier or atom:id; geometry from
 (georss:where with a GML Envelope/Polygon/Point, georss:box/polygon/point; GML and GeoRSS
 coordinates are latitude first unless the srsName says otherwise); datetime from dc:date
 (an instant or "start/end"), else atom:published, else atom:updated; title (atom:title),
-description (atom:summary), keywords (atom:category terms); "enclosure" links become data assets,
-"icon" links the thumbnail, other links stay links.
+description (atom:summary), keywords (atom:category terms); "enclosure" links become data assets;
+"icon" links, Media RSS thumbnails (media:thumbnail, media:content of category THUMBNAIL or
+QUICKLOOK) and links typed as a thumbnail protocol become the "thumbnail" asset; other links stay
+links.
 """
 
 from __future__ import annotations
@@ -56,7 +58,9 @@ from eopde.catalogue.diagnose import (
 from eopde.catalogue.records import (
     add_asset,
     add_link,
+    add_thumbnail,
     guess_media_type,
+    is_thumbnail,
     item_matches,
     new_item,
     parse_datetime,
@@ -81,6 +85,7 @@ GEORSS = "http://www.georss.org/georss"
 GML = "http://www.opengis.net/gml"
 GML32 = "http://www.opengis.net/gml/3.2"
 DC = "http://purl.org/dc/elements/1.1/"
+MEDIA = "http://search.yahoo.com/mrss/"
 ATOM_TYPE = "application/atom+xml"
 
 DEFAULT_TIMEOUT = 30.0
@@ -108,6 +113,12 @@ class UrlTemplate:
         if not prefix:
             return OS, local
         return self.namespaces.get(prefix, prefix), local
+
+    def names(self) -> list[str]:
+        """The template's parameters as the description names them ("eo:cloudCover")."""
+        prefixes = {uri: prefix for prefix, uri in self.namespaces.items() if prefix}
+        return sorted(local if uri == OS else f"{prefixes.get(uri, uri)}:{local}"
+                      for uri, local in self.parameters)
 
     def has(self, namespace: str, local: str) -> bool:
         return (namespace, local) in self.parameters
@@ -446,7 +457,20 @@ def item_from_entry(entry: Any) -> pystac.Item | None:
         item.geometry = geometry
     for link in entry.findall(f"{{{ATOM}}}link"):
         _add_atom_link(item, link)
+    _add_media_thumbnails(item, entry)
     return item
+
+
+def _add_media_thumbnails(item: Any, entry: Any) -> None:
+    """Media RSS browse graphics (OpenSearch EO): media:thumbnail, and media:content whose
+    media:category is THUMBNAIL or QUICKLOOK."""
+    for node in entry.iter(f"{{{MEDIA}}}thumbnail"):
+        if node.get("url"):
+            add_thumbnail(item, node.get("url"))
+    for node in entry.iter(f"{{{MEDIA}}}content"):
+        category = node.findtext(f"{{{MEDIA}}}category") or ""
+        if node.get("url") and is_thumbnail(category):
+            add_thumbnail(item, node.get("url"), media_type=node.get("type"))
 
 
 def _add_atom_link(item: Any, link: Any) -> None:
@@ -460,9 +484,9 @@ def _add_atom_link(item: Any, link: Any) -> None:
     if rel == "enclosure" or (not media_type and "DOWNLOAD" in ltype.upper()):
         # pycsw 2.6 puts the ISO online-resource protocol in the type of an unrelated link
         add_asset(item, href, title=title, roles=["data"], media_type=media_type)
-    elif rel == "icon":
-        add_asset(item, href, key="thumbnail", title=title or "Thumbnail", roles=["thumbnail"],
-                  media_type=media_type)
+    elif rel == "icon" or (not media_type and is_thumbnail(ltype)):
+        # pycsw 2.6 writes the online resource's protocol (…image-thumbnail) as the type
+        add_thumbnail(item, href, title=title, media_type=media_type)
     else:
         add_link(item, href, title=title, protocol="" if media_type else ltype,
                  rel="via" if rel == "self" else rel, media_type=media_type or (

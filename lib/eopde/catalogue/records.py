@@ -20,8 +20,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import pystac
 
 __all__ = [
-    "add_asset", "add_link", "guess_media_type", "item_from_dc", "item_from_iso", "item_matches",
-    "item_period", "new_item", "parse_datetime", "parse_interval", "parse_period", "query_boxes",
+    "add_asset", "add_link", "add_thumbnail", "guess_media_type", "is_thumbnail", "item_from_dc",
+    "item_from_iso", "item_matches", "item_period", "new_item", "parse_datetime", "parse_interval", "parse_period", "query_boxes",
     "text_matches",
 ]
 
@@ -79,12 +79,14 @@ def item_from_iso(md: Any) -> pystac.Item | None:
             online.extend(getattr(distributor, "online", None) or [])
     overviews = list(getattr(ident, "graphicoverview", None) or []) if ident is not None else []
     for url in overviews:
-        add_asset(item, url, key="thumbnail", roles=["thumbnail"], title="Thumbnail")
+        add_thumbnail(item, url)
     for res in online:
         if not res.url or res.url in overviews:
             continue
         protocol = res.protocol or ""
-        if (res.function or "").lower() == "download" or "DOWNLOAD" in protocol.upper():
+        if is_thumbnail(protocol):
+            add_thumbnail(item, res.url, title=res.description or res.name)
+        elif (res.function or "").lower() == "download" or "DOWNLOAD" in protocol.upper():
             add_asset(item, res.url, key=res.name, title=res.description or res.name,
                       roles=["data"])
         else:
@@ -169,7 +171,9 @@ def _dc_link(item: Any, url: str | None, protocol: str, title: str | None,
              key: str | None = None) -> None:
     if not url:
         return
-    if "DOWNLOAD" in protocol.upper():
+    if is_thumbnail(protocol):
+        add_thumbnail(item, url, title=title)
+    elif "DOWNLOAD" in protocol.upper():
         add_asset(item, url, key=key, title=title, roles=["data"])
     else:
         add_link(item, url, title=title, protocol=protocol)
@@ -234,6 +238,27 @@ def add_asset(item: Any, url: str, *, key: str | None = None, title: str | None 
 
     item.add_asset(_asset_key(item, key, url), pystac.Asset(
         url, title=title or None, media_type=media_type or guess_media_type(url), roles=roles))
+
+
+#: Words that mark a link as the record's browse graphic, in an online resource's protocol
+#: ("WWW:LINK-1.0-http--image-thumbnail"), a Dublin Core reference's scheme or an Atom link's
+#: type (pycsw writes the protocol there), an OpenSearch EO media:category ("QUICKLOOK").
+_THUMBNAIL_WORDS = ("thumbnail", "quicklook", "browse")
+
+
+def is_thumbnail(kind: str | None) -> bool:
+    """Whether a link's protocol, scheme or category names a thumbnail / quicklook."""
+    text = (kind or "").lower()
+    return any(word in text for word in _THUMBNAIL_WORDS)
+
+
+def add_thumbnail(item: Any, url: str, *, title: str | None = None,
+                  media_type: str | None = None) -> None:
+    """The record's browse graphic as a "thumbnail" asset (once per URL)."""
+    if any(a.href == url for a in item.assets.values()):
+        return
+    add_asset(item, url, key="thumbnail", title=title or "Thumbnail", roles=["thumbnail"],
+              media_type=media_type)
 
 
 def add_link(item: Any, url: str, *, title: str | None = None, protocol: str = "",

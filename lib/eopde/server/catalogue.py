@@ -22,6 +22,7 @@ from eopde import catalogue as cat
 from .errors import RequestError
 from .handlers import _Handler
 from .sources import CatalogueGuard, Source, open_source, platform_url
+from .thumbnails import HEADERS, Thumbnails
 
 #: Searches kept per server for paging (the oldest goes first).
 KEPT_SEARCHES = 8
@@ -56,9 +57,9 @@ def collections(url: Any, kind: Any, guard: CatalogueGuard) -> dict[str, Any]:
     if source.kind != "stac":
         from .sources import describe
 
-        describe(source)
         return {"url": source.url, "kind": source.kind, "collections": [],
-                "features": {"filter": False, "sort": source.kind == "csw"}}
+                "features": {"filter": False, "sort": source.kind == "csw"},
+                **describe(source)}
     with source.fetching():
         found = source.backend.collections()
     out = []
@@ -113,6 +114,7 @@ class _Search:
         self.lock = threading.Lock()
         self.matched: int | None = None
         self.counted = False
+        self.thumbnails = Thumbnails()
 
 
 _searches: OrderedDict[str, _Search] = OrderedDict()
@@ -161,11 +163,17 @@ def _href(item: Any) -> str | None:
                 None)
 
 
-def _feature(item: Any) -> dict[str, Any]:
-    """A footprint for the panel: geometry, the table's properties, a true-colour preview."""
+def _feature(item: Any, thumbnails: Thumbnails | None, search_id: str) -> dict[str, Any]:
+    """A footprint for the panel: geometry, the table's properties, a true-colour preview, a
+    thumbnail (a user-added catalogue's: as this server's route, see thumbnails.py)."""
     from eopde.maps import tiles
 
     props = {k: item.properties[k] for k in PROPERTIES if k in item.properties}
+    if "datetime" not in props and item.datetime is not None:
+        # an Item built by the library (CSW/OpenSearch records) keeps it out of properties
+        from pystac.utils import datetime_to_str
+
+        props["datetime"] = datetime_to_str(item.datetime)
     if cat.CATALOGUE_PROPERTY in item.properties:
         props[cat.CATALOGUE_PROPERTY] = item.properties[cat.CATALOGUE_PROPERTY]
     try:
@@ -174,6 +182,8 @@ def _feature(item: Any) -> dict[str, Any]:
         preview = None
     thumbnail = next((a.href for a in item.assets.values()
                       if "thumbnail" in (a.roles or []) and a.href.startswith("http")), None)
+    if thumbnail and thumbnails is not None:
+        thumbnail = f"catalogue/thumbnail/{search_id}/{thumbnails.number(thumbnail)}"
     return {"type": "Feature", "id": item.id, "collection": item.collection_id,
             "geometry": item.geometry, "bbox": item.bbox, "properties": props,
             "preview": preview, "thumbnail": thumbnail, "href": _href(item)}
@@ -192,7 +202,10 @@ def _page(found: _Search, search_id: str, offset: int, limit: int) -> dict[str, 
             found.matched = offset + len(items) if len(items) < limit \
                 else found.results.matched()
             found.counted = True
-    return {"search": search_id, "offset": offset, "features": [_feature(i) for i in items],
+    # the platform's own catalogue (no guard policy): its items' thumbnails as they are
+    thumbnails = None if found.source.policy is None else found.thumbnails
+    return {"search": search_id, "offset": offset,
+            "features": [_feature(i, thumbnails, search_id) for i in items],
             "next": offset + limit if more else None, "matched": found.matched,
             "code": found.code, "catalogue": found.catalogue}
 
@@ -231,13 +244,29 @@ def aoi(data: dict[str, Any]) -> dict[str, Any]:
     return {"geometry": geometry, "bbox": list(shape(geometry).bounds)}
 
 
-def page(search_id: str, offset: Any, limit: Any) -> dict[str, Any]:
-    """The next page of a kept search."""
+def _kept(search_id: str) -> _Search:
     with _searches_lock:
         found = _searches.get(search_id)
     if found is None:
         raise RequestError(404, "this search is no longer kept (the server keeps the "
                                 f"{KEPT_SEARCHES} newest): search again.")
+    return found
+
+
+def thumbnail(search_id: str, number: str) -> tuple[bytes, str]:
+    """The image of a kept search's thumbnail `number`, fetched through its catalogue's guard."""
+    from .thumbnails import fetch
+
+    found = _kept(search_id)
+    url = found.thumbnails.url(int(number))
+    if url is None or found.source.policy is None:
+        raise RequestError(404, "no such thumbnail in this search.")
+    return fetch(url, found.source.policy)
+
+
+def page(search_id: str, offset: Any, limit: Any) -> dict[str, Any]:
+    """The next page of a kept search."""
+    found = _kept(search_id)
     try:
         start, size = int(offset or 0), int(limit or 100)
     except ValueError:
@@ -302,9 +331,27 @@ class PageHandler(_Handler):
         await self.run(lambda: page(search_id, offset, limit))
 
 
+class ThumbnailHandler(_Handler):
+    @tornado.web.authenticated
+    async def get(self, search_id: str, number: str) -> None:
+        import asyncio
+
+        try:
+            data, media_type = await asyncio.get_running_loop().run_in_executor(
+                None, thumbnail, search_id, number)
+        except RequestError as err:
+            self.answer(err.status, err.to_dict())
+            return
+        for name, value in HEADERS.items():
+            self.set_header(name, value)
+        # (the Jupyter server's API Content-Security-Policy stays: default-src 'none')
+        self.finish(data, set_content_type=media_type)
+
+
 ROUTES = [("catalogue/catalogues", CataloguesHandler),
           ("catalogue/collections", CollectionsHandler),
           ("catalogue/queryables", QueryablesHandler),
           ("catalogue/search", SearchHandler),
           ("catalogue/aoi", AoiHandler),
-          (r"catalogue/search/([0-9a-f]{32})", PageHandler)]
+          (r"catalogue/search/([0-9a-f]{32})", PageHandler),
+          (r"catalogue/thumbnail/([0-9a-f]{32})/([0-9]{1,6})", ThumbnailHandler)]

@@ -172,11 +172,34 @@ def open_source(url: Any, kind: Any, guard: CatalogueGuard) -> Source:
     return source
 
 
-def describe(source: Source) -> None:
+def describe(source: Source) -> dict[str, Any]:
     """Ask a CSW/OpenSearch endpoint what it is (capabilities, description): its errors come
-    when the user picks it, not at the first search."""
+    when the user picks it, not at the first search. What the panel can search it with, and
+    what it cannot do, in words; an OpenSearch endpoint's declared parameters."""
     with source.fetching():
         if source.kind == "csw":
-            source.backend.schema  # noqa: B018 - GetCapabilities
-        elif source.kind == "opensearch":
-            source.backend.template  # noqa: B018 - the description document
+            schema = source.backend.schema  # GetCapabilities
+            return {"parameters": [], "notes": _csw_notes(schema)}
+        names = source.backend.template.names()  # the description document
+    return {"parameters": names, "notes": _opensearch_notes(names)}
+
+
+_NONE = ("lists no collections and has no queryables for filters (CQL2): those are STAC API "
+         "features.")
+
+
+def _csw_notes(schema: str) -> str:
+    if schema == "iso":
+        return (f"A CSW catalogue {_NONE} It is searched by area (its bounding box; a drawn "
+                "polygon is checked on the records), dates and cloud cover (read from the ISO "
+                "records, checked on them).")
+    return (f"A CSW catalogue {_NONE} This one serves Dublin Core records only: searched by "
+            "area and dates; they carry no cloud cover (a cloud-cover bound finds nothing).")
+
+
+def _opensearch_notes(names: list[str]) -> str:
+    cloud = ("sent as eo:cloudCover and checked on the records" if "eo:cloudCover" in names
+             else "not declared: checked on the records, which must carry it")
+    return (f"An OpenSearch catalogue {_NONE} It cannot sort. Its description declares: "
+            f"{', '.join(names)}. The panel sends the area (geo:box), the dates (time:start, "
+            f"time:end) and the cloud cover ({cloud}).")
