@@ -17,6 +17,7 @@ import { Widget } from '@lumino/widgets';
 import { cataloguePlugin } from './catalogue/plugin';
 import { addUseAsInput, WizardTracker } from './handover';
 import { jobsPlugin } from './jobs/plugin';
+import { dropHandBack } from './palette';
 import { urlDocumentOpened } from './urlopen';
 import { WizardWidget } from './wizard';
 
@@ -78,13 +79,6 @@ const plugin: JupyterFrontEndPlugin<void> = {
       void wizards.add(widget);
       app.shell.add(widget, 'main', { mode: 'tab-after', ref: panel.id });
       app.shell.activateById(widget.id);
-      // the command palette gives the focus back to the notebook as it closes, which
-      // activates the notebook again: activate the wizard once more after that
-      setTimeout(() => {
-        if (!widget.isDisposed) {
-          app.shell.activateById(widget.id);
-        }
-      }, 100);
       // JupyterLab activates the notebook a page's URL names again once it has opened that
       // URL, seconds after showing it (urlopen.ts): the wizard comes forward again then
       void urlDocument.then(path => {
@@ -104,6 +98,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       isEnabled: args =>
         !!args.path || !!args.fromBrowser || notebooks.currentWidget !== null,
       execute: async args => {
+        // the command palette would activate the notebook again over the wizard (palette.ts)
+        dropHandBack(app.shell);
         let path = args.path as string | undefined;
         if (!path && args.fromBrowser && browser) {
           const item = browser.selectedItems().next();
