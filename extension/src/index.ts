@@ -17,7 +17,6 @@ import { Widget } from '@lumino/widgets';
 import { cataloguePlugin } from './catalogue/plugin';
 import { addUseAsInput, WizardTracker } from './handover';
 import { jobsPlugin } from './jobs/plugin';
-import { dropHandBack } from './palette';
 import { urlDocumentOpened } from './urlopen';
 import { WizardWidget } from './wizard';
 
@@ -79,6 +78,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
       void wizards.add(widget);
       app.shell.add(widget, 'main', { mode: 'tab-after', ref: panel.id });
       app.shell.activateById(widget.id);
+      // no second activation later: the command palette's hand-back of the focus as it closes
+      // (Widget.activate of the notebook) leaves a notebook behind the wizard's tab where it is,
+      // and a delayed one would override a tab the user picks meanwhile
+
       // JupyterLab activates the notebook a page's URL names again once it has opened that
       // URL, seconds after showing it (urlopen.ts): the wizard comes forward again then
       void urlDocument.then(path => {
@@ -98,8 +101,6 @@ const plugin: JupyterFrontEndPlugin<void> = {
       isEnabled: args =>
         !!args.path || !!args.fromBrowser || notebooks.currentWidget !== null,
       execute: async args => {
-        // the command palette would activate the notebook again over the wizard (palette.ts)
-        dropHandBack(app.shell);
         let path = args.path as string | undefined;
         if (!path && args.fromBrowser && browser) {
           const item = browser.selectedItems().next();
