@@ -426,10 +426,14 @@ def test_the_toolbar_button_follows_its_setting(platform, wizard_user):
             open_notebook(page, platform.hub_url, wizard_user, NOTEBOOK)
             button = toolbar_button(page)
             assert button.count() == 1 and not button.is_visible()
+            # (after JupyterLab's second opening of the URL's notebook, which would bring the
+            # wizard forward again: only the palette's hand-back of the focus is in play)
+            url_opened(page)
             open_palette_item(page, "Package Notebook as an OGC Application")
             page.locator(".eopde-Wizard .eopde-Parameter").first.wait_for(timeout=60_000)
-            url_opened(page)
             expect(page.locator(".eopde-Wizard")).to_be_visible()
+            assert page.evaluate("() => window.jupyterapp.shell.currentWidget.title.label") \
+                == "Package ndvi.ipynb"
         finally:
             page.evaluate(save, "{}")
 
