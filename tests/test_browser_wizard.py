@@ -440,8 +440,8 @@ def test_the_toolbar_button_follows_its_setting(platform, wizard_user):
 
 def test_a_tab_picked_right_after_opening_the_wizard_stays_in_front(platform, wizard_user):
     """The user opens the wizard and at once goes back to the notebook's tab: that tab stays in
-    front (nothing time-based brings the wizard back: the command palette's hand-back of the
-    focus is dropped as the palette does it, extension/src/palette.ts)."""
+    front (the wizard once activated itself again 100 ms after opening, against the command
+    palette's hand-back of the focus, which cannot cover it: extension/src/index.ts)."""
     with browser_page(ARTIFACTS, "wizard-tab-picked") as page:
         open_fresh(page, platform, wizard_user)
         url_opened(page)  # (JupyterLab's own second opening of the URL's notebook is over)
