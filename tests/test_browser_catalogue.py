@@ -268,9 +268,6 @@ def test_use_as_input_brings_the_wizard_forward_on_the_step_with_item_inputs(
         wizard = page.locator(".eopde-Wizard")
         title = wizard.locator("#eopde-step-title")
         expect(title).to_have_text("2. Metadata", timeout=60_000)
-        # (the wizard activates itself again 100 ms after opening, for the command palette:
-        # extension/src/index.ts)
-        page.wait_for_timeout(500)
         activate_notebook(page, path)
         expect(wizard).to_be_hidden()
 
@@ -402,3 +399,146 @@ def test_opensearch_rows_show_the_records_browse_graphic(platform, demo_user, py
         page.screenshot(path=str(ARTIFACTS / "catalogue-thumbnails.png"))
         shut_down(page)
     assert not [u for u in asked if u.startswith(files)], "the browser went to the records' URLs"
+
+
+#: A wizard's step and its item input `scene` (Execute's form), found by the wizard's tab label.
+WIZARD_STATE = """label => { const w = [...window.jupyterapp.shell.widgets('main')]
+    .find(w => w.title.label === label);
+    const shown = window.jupyterapp.shell.currentWidget;
+    return {step: w.node.querySelector('#eopde-step-title')?.innerText ?? null,
+            scene: w.node.querySelector('#eopde-inputs-scene')?.value ?? null,
+            shown: shown?.title.label ?? null}; }"""
+
+
+def activate_tab(page, label: str) -> None:
+    page.evaluate("""label => { const shell = window.jupyterapp.shell;
+        shell.activateById([...shell.widgets('main')].find(w => w.title.label === label).id);
+        }""", label)
+
+
+def open_wizard_of(page, path: str) -> None:
+    page.evaluate("""path => window.jupyterapp.commands.execute('eopde:open-wizard', {path})
+        .then(() => true)""", path)
+
+
+def test_use_as_input_with_two_wizards_goes_to_the_one_shown_else_the_notebooks(
+        platform, demo_user, tmp_path):
+    """Two wizards open, on two notebooks (extension/src/handover.ts targetWizard): an item goes
+    to the wizard shown; with a notebook shown, to that notebook's wizard; with neither (a text
+    file shown), to the wizard of the notebook worked in last. The other wizard keeps its
+    input."""
+    publish_image(platform, tmp_path)
+    deploy(demo_user, _pick_tool())
+    cell = 'from eopde.outputs import StacItem\n\nscene: StacItem = "scene"  # Scene'
+    meta = {"eopde": {"step": 1, "ades": "local", "process": PICK_TOOL}}
+    first = write_notebook(platform, "first.ipynb", [cell], meta)
+    second = write_notebook(platform, "second.ipynb", [cell], meta)
+    notes = f"{FOLDER}/notes.txt"
+    (platform.settings().users_dir / USER / notes).write_text("not a notebook\n")
+    items = f"{platform.url('catalogue')}/collections/sentinel-2-l2a/items"
+    a, b = "Package first.ipynb", "Package second.ipynb"
+    try:
+        with browser_page(ARTIFACTS, "catalogue-two-wizards-last") as page:
+            hub_login(page, platform.hub_url, USER, platform.secrets["demo_password"])
+            open_notebook(page, platform.hub_url, USER, first)
+            # JupyterLab's second opening of the URL's notebook is over (it would bring the
+            # first wizard forward again: extension/src/urlopen.ts)
+            page.locator("#filebrowser:not(.jp-mod-restoring)").wait_for(state="attached",
+                                                                         timeout=60_000)
+            open_wizard_of(page, first)
+            open_wizard_of(page, second)
+            page.evaluate("""path => window.jupyterapp.commands.execute('docmanager:open',
+                {path}).then(() => true)""", notes)
+            for label in (a, b):
+                page.wait_for_function(f"label => ({WIZARD_STATE})(label).step === "
+                                       "'2. Metadata'", arg=label, timeout=60_000)
+            panel = open_panel(page)
+            panel.locator("#eopde-bbox").fill(", ".join(map(str, AOI)))
+            ids = search(panel, 3)
+            use = panel.locator(".eopde-Catalogue-use")
+
+            def use_item(item_id: str, label: str) -> dict:
+                """Use the item; the state of the wizard `label` once its input has it."""
+                panel.locator(f".eopde-Results-row[data-id='{item_id}']").click()
+                use.get_by_role("button", name=f"Use {item_id} as input").click()
+                expect(use.get_by_role("status")).to_have_text(
+                    f"{item_id} went to {label}, step 7. Execute.", timeout=30_000)
+                page.wait_for_function(f"([label, href]) => ({WIZARD_STATE})(label).scene "
+                                       "=== href", arg=[label, f"{items}/{item_id}"],
+                                       timeout=60_000)
+                return page.evaluate(WIZARD_STATE, label)
+
+            # the wizard shown (the second), not the one of the notebook worked in last
+            activate_tab(page, "first.ipynb")
+            page.wait_for_function("""() => window.jupyterapp.shell.currentWidget
+                .context?.path.endsWith('first.ipynb')""")
+            activate_tab(page, b)
+            assert use_item(ids[0], b) == {"step": "7. Execute", "scene": f"{items}/{ids[0]}",
+                                           "shown": b}
+            assert page.evaluate(WIZARD_STATE, a)["step"] == "2. Metadata"
+            # the first notebook shown: its wizard, brought forward
+            activate_tab(page, "first.ipynb")
+            assert use_item(ids[1], a) == {"step": "7. Execute", "scene": f"{items}/{ids[1]}",
+                                           "shown": a}
+            # the second notebook worked in, then the text file shown: the second's wizard
+            activate_tab(page, "second.ipynb")
+            page.wait_for_function("""() => window.jupyterapp.shell.currentWidget
+                .context?.path.endsWith('second.ipynb')""")
+            activate_tab(page, "notes.txt")
+            page.wait_for_function("""() => window.jupyterapp.shell.currentWidget
+                .title.label === 'notes.txt'""")
+            assert use_item(ids[2], b)["shown"] == b
+            assert page.evaluate(WIZARD_STATE, a)["scene"] == f"{items}/{ids[1]}"
+            page.screenshot(path=str(ARTIFACTS / "catalogue-two-wizards.png"))
+            shut_down(page)
+    finally:
+        with demo_user.client() as c:
+            c.delete(demo_user.ades(f"/processes/{PICK_TOOL}"))
+
+
+def test_use_as_input_on_a_process_without_item_input_says_it_cannot_take_the_item(
+        platform, demo_user, tmp_path):
+    """The wizard's deployed process takes no STAC item: the item goes to Execute, whose form
+    says it cannot use it and changes no input; Dismiss takes the notice away."""
+    from security.ades_jobs import sh_process
+
+    tool = "panel-no-item-tool"
+    publish_image(platform, tmp_path)
+    deploy(demo_user, sh_process(tool, "true", ("name",)))
+    path = write_notebook(platform, "no-item.ipynb", [
+        'from eopde.outputs import StacItem\n\nscene: StacItem = "scene"  # Scene'],
+        {"eopde": {"step": 6, "ades": "local", "process": tool, "inputs": {"name": "Ada"}}})
+    try:
+        with browser_page(ARTIFACTS, "catalogue-no-item-input-last") as page:
+            hub_login(page, platform.hub_url, USER, platform.secrets["demo_password"])
+            open_notebook(page, platform.hub_url, USER, path)
+            open_wizard_of(page, path)
+            wizard = page.locator(".eopde-Wizard")
+            name = wizard.locator("#eopde-inputs-name")
+            expect(name).to_have_value("Ada", timeout=60_000)
+            panel = open_panel(page)
+            panel.locator("#eopde-bbox").fill(", ".join(map(str, AOI)))
+            item_id = search(panel, 3)[0]
+            panel.locator(f".eopde-Results-row[data-id='{item_id}']").click()
+            use = panel.locator(".eopde-Catalogue-use")
+            use.get_by_role("button", name=f"Use {item_id} as input").click()
+            expect(use.get_by_role("status")).to_have_text(
+                f"{item_id} went to Package no-item.ipynb, step 7. Execute.")
+            notice = wizard.locator(".eopde-Offer")
+            expect(notice).to_have_text(
+                f"{item_id} (from the catalogue panel) cannot be used here: these inputs take "
+                "no STAC item. Dismiss", timeout=30_000)
+            assert notice.get_attribute("role") == "alert"
+            expect(name).to_have_value("Ada")
+            page.screenshot(path=str(ARTIFACTS / "catalogue-no-item-input.png"))
+            notice.get_by_role("button", name="Dismiss").click()
+            expect(notice).to_have_count(0)
+            expect(name).to_have_value("Ada")
+            kept = page.evaluate("""path => window.jupyterapp.shell.widgets('main')
+                .find(w => w.context && w.context.path === path).model.getMetadata('eopde')""",
+                                 path)
+            assert kept["inputs"] == {"name": "Ada"}
+            shut_down(page)
+    finally:
+        with demo_user.client() as c:
+            c.delete(demo_user.ades(f"/processes/{tool}"))

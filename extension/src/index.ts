@@ -78,13 +78,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
       void wizards.add(widget);
       app.shell.add(widget, 'main', { mode: 'tab-after', ref: panel.id });
       app.shell.activateById(widget.id);
-      // the command palette gives the focus back to the notebook as it closes, which
-      // activates the notebook again: activate the wizard once more after that
-      setTimeout(() => {
-        if (!widget.isDisposed) {
-          app.shell.activateById(widget.id);
-        }
-      }, 100);
+      // no second activation later: the command palette's hand-back of the focus as it closes
+      // (Widget.activate of the notebook) leaves a notebook behind the wizard's tab where it is,
+      // and a delayed one would override a tab the user picks meanwhile
+
       // JupyterLab activates the notebook a page's URL names again once it has opened that
       // URL, seconds after showing it (urlopen.ts): the wizard comes forward again then
       void urlDocument.then(path => {
