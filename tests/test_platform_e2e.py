@@ -69,6 +69,26 @@ def test_demo_data_in_catalogue(platform):
     assert response.content[:4] in (b"II*\x00", b"MM\x00*")
 
 
+def test_data_server_serves_the_folder_as_it_is_on_disk(platform):
+    """A file written into the data folder is served at once, a rewritten one whole, a deleted
+    one no more, even in a folder the data server has just listed (rclone caches listings)."""
+    data = platform.settings().data_dir
+    folder = next(p.parent for p in sorted(data.rglob("B04.tif")))
+    base = f"{platform.url('data')}/{folder.relative_to(data).as_posix()}"
+    assert httpx.get(f"{base}/B04.tif", headers={"Range": "bytes=0-3"}).status_code == 206
+    new = folder / "written-now.txt"
+    try:
+        new.write_text("first")
+        answer = httpx.get(f"{base}/{new.name}")
+        assert (answer.status_code, answer.text) == (200, "first")
+        new.write_text("second, longer than the first")
+        answer = httpx.get(f"{base}/{new.name}")
+        assert (answer.status_code, answer.text) == (200, "second, longer than the first")
+    finally:
+        new.unlink(missing_ok=True)
+    assert httpx.get(f"{base}/{new.name}").status_code == 404
+
+
 def test_login_spawn_and_search_from_kernel(platform):
     """Log in with the form, spawn the server, and search the catalogue from the EO kernel."""
     from eopde.services import demodata
