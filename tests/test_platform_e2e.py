@@ -16,6 +16,7 @@ from eopde.services import demodata
 
 from conftest import TEST_BASE_PORT, clean_env, eopde
 from hubsession import HubSession
+from workspace_helpers import drop_collections
 
 pytestmark = pytest.mark.platform
 
@@ -150,8 +151,10 @@ def _collection(cid: str) -> dict:
     }
 
 
-def test_token_accepted_by_catalogue_writes(platform):
+def test_token_accepted_by_catalogue_writes(platform, request):
     catalogue = platform.url("catalogue")
+    token = platform.eopde("token", "alice").stdout.strip()
+    request.addfinalizer(lambda: drop_collections(catalogue, {token: ["token-test"]}))
     body = _collection("token-test")
     anonymous = httpx.post(f"{catalogue}/collections", json=body)
     assert anonymous.status_code == 401
@@ -161,7 +164,6 @@ def test_token_accepted_by_catalogue_writes(platform):
     assert forged.status_code == 401
     assert httpx.get(f"{catalogue}/collections/token-test").status_code == 404
 
-    token = platform.eopde("token", "alice").stdout.strip()
     assert len(token) >= 32
     created = httpx.post(f"{catalogue}/collections", json=body,
                          headers={"Authorization": f"Bearer {token}"})
@@ -209,9 +211,10 @@ def test_crashed_part_is_restarted_alone(platform):
     assert {p: after[p]["pid"] for p in unchanged} == {p: before[p]["pid"] for p in unchanged}
 
 
-def test_crashed_database_keeps_its_data(platform):
+def test_crashed_database_keeps_its_data(platform, request):
     token = platform.eopde("token", "alice").stdout.strip()
     catalogue = platform.url("catalogue")
+    request.addfinalizer(lambda: drop_collections(catalogue, {token: ["survives-crash"]}))
     created = httpx.post(f"{catalogue}/collections", json=_collection("survives-crash"),
                          headers={"Authorization": f"Bearer {token}"})
     assert created.status_code in (200, 201), created.text
