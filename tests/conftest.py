@@ -89,7 +89,10 @@ def platform(platform_env) -> RunningPlatform:
         running.eopde("purge", "--yes", check=False)
         raise AssertionError(f"eopde up failed; logs:\n{logs}") from None
     running.up_output = result.stdout
+    running.catalogue_at_start = catalogue_contents(running)
+    _started.append(running)
     yield running
+    _started.clear()
     records = [json.loads(p.read_text()) for p in (running.home / "run").glob("*.json")]
     running.eopde("down", timeout=120)
     from eopde.services.process import group_alive
@@ -100,6 +103,43 @@ def platform(platform_env) -> RunningPlatform:
     outside = (running.home / "postgres").resolve()
     running.eopde("purge", "--yes", timeout=120)
     assert not running.home.exists() and not outside.exists()
+
+
+_started: list[RunningPlatform] = []  # the session platform, once a test has started it
+
+
+def catalogue_contents(platform: RunningPlatform) -> dict[str, int]:
+    """Every collection of the platform's catalogue with its number of items (from pgstac)."""
+    import psycopg
+
+    from eopde.services.platform import Platform
+
+    dsn = Platform(platform.settings()).part("postgres").dsn()
+    with psycopg.connect(dsn, connect_timeout=30) as conn:
+        rows = conn.execute("SELECT c.id, count(i.id) FROM pgstac.collections c "
+                            "LEFT JOIN pgstac.items i ON i.collection = c.id "
+                            "GROUP BY c.id").fetchall()
+    return {cid: int(count) for cid, count in rows}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def catalogue_left_as_found():
+    """Each module leaves the shared catalogue as it found it (collections, item counts):
+    other modules list or count all of it, and would fail only when run after the one that
+    leaked. Checked where the session platform runs, after the module's own clean-ups."""
+    before = catalogue_contents(_started[0]) if _started else None
+    yield
+    if not _started:
+        return
+    running = _started[0]
+    if before is None:  # the platform started within this module
+        before = running.catalogue_at_start
+    after = catalogue_contents(running)
+    changed = {cid: (before.get(cid), after.get(cid)) for cid in before.keys() | after.keys()
+               if before.get(cid) != after.get(cid)}
+    assert not changed, ("this module left the catalogue changed, collection: (items before, "
+                         f"items after; None = no collection): {changed}; delete what it "
+                         "made (workspace_helpers.drop_collections)")
 
 
 @pytest.fixture(scope="module")

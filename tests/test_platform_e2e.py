@@ -16,6 +16,7 @@ from eopde.services import demodata
 
 from conftest import TEST_BASE_PORT, clean_env, eopde
 from hubsession import HubSession
+from workspace_helpers import drop_collections
 
 pytestmark = pytest.mark.platform
 
@@ -67,6 +68,26 @@ def test_demo_data_in_catalogue(platform):
     response = httpx.get(href, headers={"Range": "bytes=0-15"})
     assert response.status_code == 206
     assert response.content[:4] in (b"II*\x00", b"MM\x00*")
+
+
+def test_data_server_serves_the_folder_as_it_is_on_disk(platform):
+    """A file written into the data folder is served at once, a rewritten one whole, a deleted
+    one no more, even in a folder the data server has just listed (rclone caches listings)."""
+    data = platform.settings().data_dir
+    folder = next(p.parent for p in sorted(data.rglob("B04.tif")))
+    base = f"{platform.url('data')}/{folder.relative_to(data).as_posix()}"
+    assert httpx.get(f"{base}/B04.tif", headers={"Range": "bytes=0-3"}).status_code == 206
+    new = folder / "written-now.txt"
+    try:
+        new.write_text("first")
+        answer = httpx.get(f"{base}/{new.name}")
+        assert (answer.status_code, answer.text) == (200, "first")
+        new.write_text("second, longer than the first")
+        answer = httpx.get(f"{base}/{new.name}")
+        assert (answer.status_code, answer.text) == (200, "second, longer than the first")
+    finally:
+        new.unlink(missing_ok=True)
+    assert httpx.get(f"{base}/{new.name}").status_code == 404
 
 
 def test_login_spawn_and_search_from_kernel(platform):
@@ -130,8 +151,10 @@ def _collection(cid: str) -> dict:
     }
 
 
-def test_token_accepted_by_catalogue_writes(platform):
+def test_token_accepted_by_catalogue_writes(platform, request):
     catalogue = platform.url("catalogue")
+    token = platform.eopde("token", "alice").stdout.strip()
+    request.addfinalizer(lambda: drop_collections(catalogue, {token: ["token-test"]}))
     body = _collection("token-test")
     anonymous = httpx.post(f"{catalogue}/collections", json=body)
     assert anonymous.status_code == 401
@@ -141,7 +164,6 @@ def test_token_accepted_by_catalogue_writes(platform):
     assert forged.status_code == 401
     assert httpx.get(f"{catalogue}/collections/token-test").status_code == 404
 
-    token = platform.eopde("token", "alice").stdout.strip()
     assert len(token) >= 32
     created = httpx.post(f"{catalogue}/collections", json=body,
                          headers={"Authorization": f"Bearer {token}"})
@@ -189,9 +211,10 @@ def test_crashed_part_is_restarted_alone(platform):
     assert {p: after[p]["pid"] for p in unchanged} == {p: before[p]["pid"] for p in unchanged}
 
 
-def test_crashed_database_keeps_its_data(platform):
+def test_crashed_database_keeps_its_data(platform, request):
     token = platform.eopde("token", "alice").stdout.strip()
     catalogue = platform.url("catalogue")
+    request.addfinalizer(lambda: drop_collections(catalogue, {token: ["survives-crash"]}))
     created = httpx.post(f"{catalogue}/collections", json=_collection("survives-crash"),
                          headers={"Authorization": f"Bearer {token}"})
     assert created.status_code in (200, 201), created.text

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from test_server_steps import META, call, notebook  # noqa: F401  (fixtures)
+from workspace_helpers import drop_collections
 
 pytestmark = pytest.mark.platform
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
@@ -24,7 +25,9 @@ APP_ID = "wizard-plot-survey"
 
 @pytest.fixture
 def user_env(platform, monkeypatch):
-    """What the hub puts in a user's server: the endpoints, the user, a token, their storage."""
+    """What the hub puts in a user's server: the endpoints, the user, a token, their storage.
+    Afterwards the process is undeployed and what was published goes: other tests list the
+    whole catalogue."""
     endpoints = json.loads((platform.home / "endpoints.json").read_text())
     token = platform.eopde("token", USER).stdout.strip()
     keys = httpx.get(f"{endpoints['EOPDE_WORKSPACE_URL']}/workspaces/ws-{USER}",
@@ -46,6 +49,7 @@ def user_env(platform, monkeypatch):
             ades.undeploy(APP_ID)
         except Exception:
             pass
+    drop_collections(endpoints["EOPDE_CATALOGUE_URL"], {token: [f"ws-{USER}"]})
 
 
 async def wait_job(jp_fetch, job_id: str, timeout: float = 240) -> dict:

@@ -27,7 +27,7 @@ def alice(platform):
     user = SimpleNamespace(name="alice", token=platform.eopde("token", "alice").stdout.strip())
     yield user
     drop_collections(platform.url("catalogue"), {user.token: [
-        "ws-alice.readback", "ws-alice.cli-results", "ws-alice.interrupted", "alice-plain-stac",
+        "ws-alice", "ws-alice.readback", "ws-alice.cli-results", "ws-alice.interrupted", "alice-plain-stac",
         "ws-alice.job-results", "ws-alice.job-provenance"]})
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -156,21 +158,21 @@ def test_open_and_closed_ports_answer_alike(platform, mallory, anonymous, collec
     assert answers[0][0] == 403
 
 
-def served_by_the_data_server(platform, name: str, content: str) -> str:
-    """URL of a file `name` with `content` that the data server serves.
-
-    The data server (rclone) caches directory listings for minutes, so a new file is visible
-    only in a folder it has not listed yet: write it into every demo item folder, use one."""
-    settings = platform.settings()
-    data = Path(settings.data_dir)
-    for folder in sorted(p for p in data.glob("*/*") if p.is_dir()):
-        (folder / name).write_text(content)
-    for folder in sorted(p for p in data.glob("*/*") if p.is_dir()):
-        href = f"{settings.url('data')}/{folder.relative_to(data).as_posix()}/{name}"
+@contextmanager
+def served_by_the_data_server(platform, name: str, content: str) -> Iterator[str]:
+    """URL of a file `name` with `content` in a demo item folder, checked served by the data
+    server (so a refusal is the tiler's, not a 404 of the data server); removed afterwards."""
+    data = Path(platform.settings().data_dir)
+    folder = next(p.parent for p in sorted(data.rglob("B04.tif")))
+    path = folder / name
+    path.write_text(content)
+    try:
+        href = f"{platform.settings().url('data')}/{folder.relative_to(data).as_posix()}/{name}"
         served = httpx.get(href, timeout=30)
-        if served.status_code == 200 and served.text == content:
-            return href
-    raise AssertionError("the data server serves none of the new files (all folders listed?)")
+        assert (served.status_code, served.text) == (200, content)
+        yield href
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def vrt_simple_source(path: str) -> str:
@@ -198,16 +200,16 @@ def test_vrt_on_the_data_server_wrapping_a_local_file_is_refused(
     else:
         path = {"etc-passwd": "/etc/passwd", "secrets-json": str(settings.secrets_file)}[target]
         content = raw_file_vrt(path, "12.0,0.01,0,43.2,0,-0.01")  # over Trasimeno
-    href = served_by_the_data_server(platform, f"wrap-{uuid.uuid4().hex[:8]}.tif", content)
-    item_url = put_item(platform, mallory, collection, demo_item, href)
-    for resp in render_all(anonymous, item_url, demo_item):
-        # the data server serves the file; GDAL is told GeoTIFF only, and a VRT is not one
-        assert_refused(resp, 404, canary, platform.secrets["s3_secret_key"])
-    # and by url= on /cog as well
-    for route in ("/cog/info", "/cog/preview.npy"):
-        resp = anonymous.get(f"{TILES}{route}", params={"url": href})
-        # the data server serves the file; GDAL is told GeoTIFF only, and a VRT is not one
-        assert_refused(resp, 404, canary, platform.secrets["s3_secret_key"])
+    with served_by_the_data_server(platform, f"wrap-{uuid.uuid4().hex[:8]}.tif",
+                                   content) as href:
+        item_url = put_item(platform, mallory, collection, demo_item, href)
+        for resp in render_all(anonymous, item_url, demo_item):
+            # the data server serves the file; GDAL is told GeoTIFF only, and a VRT is not one
+            assert_refused(resp, 404, canary, platform.secrets["s3_secret_key"])
+        # and by url= on /cog as well
+        for route in ("/cog/info", "/cog/preview.npy"):
+            resp = anonymous.get(f"{TILES}{route}", params={"url": href})
+            assert_refused(resp, 404, canary, platform.secrets["s3_secret_key"])
 
 
 def test_item_url_itself_is_checked_exactly(platform, anonymous):

@@ -156,6 +156,10 @@ class DataPart(Part):
         return [
             rclone_path(), "serve", "http", str(self.settings.data_dir),
             "--addr", f"{self.settings.host}:{self.port}", "--read-only", "--no-modtime",
+            # Serve the folder as it is on disk now: with rclone's default 5 min listing cache
+            # a new file was a 404, a deleted one still 200 and a rewritten one cut to its old
+            # size. Listing a local folder of a few files per request costs nothing measurable.
+            "--dir-cache-time", "0s", "--poll-interval", "0",
         ]
 
     def healthy(self) -> bool:
