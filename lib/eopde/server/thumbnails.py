@@ -67,6 +67,7 @@ def fetch(url: str, policy: UrlPolicy) -> tuple[bytes, str]:
     saying why not, without what the remote server answered."""
     import httpx
 
+    from eopde.readcap import ResponseTooLarge, read_capped
     from eopde.urlguard import UrlRefused, guarded_client, open_guarded
 
     try:
@@ -75,11 +76,9 @@ def fetch(url: str, policy: UrlPolicy) -> tuple[bytes, str]:
             if response.status_code != 200:
                 raise RequestError(502, f"the record's thumbnail answered HTTP "
                                         f"{response.status_code}.")
-            data = b""
-            for chunk in response.iter_bytes():
-                data += chunk
-                if len(data) > MAX_BYTES:
-                    raise RequestError(502, f"the record's thumbnail is over {MAX_BYTES} bytes.")
+            data = read_capped(response, MAX_BYTES)
+    except ResponseTooLarge:
+        raise RequestError(502, f"the record's thumbnail is over {MAX_BYTES} bytes.") from None
     except UrlRefused as err:
         raise RequestError(502, f"the record's thumbnail URL is not fetched: {err}") from None
     except httpx.HTTPError as err:
