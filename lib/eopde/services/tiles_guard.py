@@ -404,11 +404,14 @@ def dataset_error(err: Exception, href: str, *, opened: bool = False) -> GuardEr
     its text, which names the internal server or path. A block read of an HTTP file failing
     after its header was read is the server failing: GDAL's words for it ("got 0 bytes") do
     not say so, its HTTP error went to the log."""
-    remote = href.startswith(("http://", "https://", "/vsicurl/"))
-    if (opened and remote) or any(_TRANSIENT.search(str(e)) for e in _chain(err)):
+    if (opened and _remote(href)) or any(_TRANSIENT.search(str(e)) for e in _chain(err)):
         _forget_failure(href)
         return DataUnavailable("the dataset's server could not be reached or failed; try again")
     return UnreadableDataset("the dataset could not be read: missing, or not a GeoTIFF")
+
+
+def _remote(href: str) -> bool:
+    return href.startswith(("http://", "https://", "/vsicurl/"))
 
 
 def _chain(err: BaseException | None) -> Iterator[BaseException]:
@@ -441,7 +444,7 @@ def _forget_failure(href: str) -> None:
     """GDAL keeps a failed answer about an HTTP file for the life of the process (the file
     then fails without being asked for again, measured with GDAL 3.10): forget it, so that the
     next request asks the server again. rasterio does not expose the call."""
-    if href.startswith(("http://", "https://", "/vsicurl/")) and (lib := _gdal()) is not None:
+    if _remote(href) and (lib := _gdal()) is not None:
         lib.VSICurlPartialClearCache(
             (href if href.startswith("/vsicurl/") else f"/vsicurl/{href}").encode())
 
